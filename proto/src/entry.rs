@@ -1,0 +1,120 @@
+//! Entries as LDAP carries them: a DN and a list of attributes with their values.
+
+use crate::dn::Dn;
+use serde::{Deserialize, Serialize};
+
+/// An attribute: a description (type plus options, e.g. `cn` or `cn;lang-en`) and its values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attribute {
+    /// The attribute description (RFC 4512 §2.5) as written or as canonicalized by the schema.
+    pub desc: String,
+    /// The values, raw bytes (RFC 4511 §4.1.7 AttributeValue is an OCTET STRING).
+    pub values: Vec<Vec<u8>>,
+}
+
+/// An entry: its DN and attributes, in no particular order (RFC 4512 §2).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Entry {
+    /// The entry's distinguished name.
+    pub dn: Dn,
+    /// The attributes. Descriptions are compared case-insensitively by callers.
+    pub attrs: Vec<Attribute>,
+}
+
+impl Attribute {
+    /// An attribute with a description and values (RFC 4511 §4.1.7 `Attribute`).
+    pub fn new(desc: impl Into<String>, values: Vec<Vec<u8>>) -> Attribute {
+        Attribute {
+            desc: desc.into(),
+            values,
+        }
+    }
+}
+
+impl Entry {
+    /// An entry named `dn` with no attributes (RFC 4512 §2).
+    pub fn new(dn: Dn) -> Entry {
+        Entry {
+            dn,
+            attrs: Vec::new(),
+        }
+    }
+
+    fn position(&self, desc: &str) -> Option<usize> {
+        self.attrs
+            .iter()
+            .position(|a| a.desc.eq_ignore_ascii_case(desc))
+    }
+
+    /// The attribute whose description equals `desc` ignoring ASCII case (descriptions
+    /// are case-insensitive, RFC 4512 §2.5). Options must match exactly as written.
+    pub fn get(&self, desc: &str) -> Option<&Attribute> {
+        self.attrs
+            .iter()
+            .find(|a| a.desc.eq_ignore_ascii_case(desc))
+    }
+
+    /// Mutable access to the attribute named `desc` (see [`Entry::get`]).
+    pub fn get_mut(&mut self, desc: &str) -> Option<&mut Attribute> {
+        self.attrs
+            .iter_mut()
+            .find(|a| a.desc.eq_ignore_ascii_case(desc))
+    }
+
+    /// The values of `desc` (see [`Entry::get`]); an empty slice when absent.
+    pub fn values(&self, desc: &str) -> &[Vec<u8>] {
+        self.get(desc).map(|a| a.values.as_slice()).unwrap_or(&[])
+    }
+
+    /// The first value of `desc` as UTF-8 text, if present and valid UTF-8.
+    pub fn first_str(&self, desc: &str) -> Option<&str> {
+        self.values(desc)
+            .first()
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// Appends `value` to the attribute `desc`, creating the attribute (with `desc` as
+    /// written) if the entry has none. Does not check for duplicate values.
+    pub fn push_value(&mut self, desc: &str, value: impl Into<Vec<u8>>) {
+        let value = value.into();
+        match self.get_mut(desc) {
+            Some(a) => a.values.push(value),
+            None => self.attrs.push(Attribute {
+                desc: desc.to_owned(),
+                values: vec![value],
+            }),
+        }
+    }
+
+    /// Removes and returns the attribute `desc` (see [`Entry::get`]).
+    pub fn remove(&mut self, desc: &str) -> Option<Attribute> {
+        self.position(desc).map(|i| self.attrs.remove(i))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        let mut e = Entry::new(Dn::parse("cn=a,dc=b").unwrap());
+        assert!(e.get("cn").is_none());
+        assert!(e.values("cn").is_empty());
+        e.push_value("cn", "a");
+        e.push_value("CN", b"b".to_vec());
+        e.push_value("cn;lang-en", "c");
+        assert_eq!(e.attrs.len(), 2);
+        assert_eq!(e.values("Cn"), &[b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(e.first_str("cn"), Some("a"));
+        assert_eq!(e.get("CN;LANG-EN").unwrap().values, vec![b"c".to_vec()]);
+        e.get_mut("cn").unwrap().values.clear();
+        assert_eq!(e.first_str("cn"), None);
+        e.push_value("x", vec![0xff]);
+        assert_eq!(e.first_str("x"), None);
+        assert_eq!(e.remove("CN").unwrap().desc, "cn");
+        assert!(e.remove("cn").is_none());
+        assert_eq!(e.attrs.len(), 2);
+    }
+}

@@ -1,0 +1,155 @@
+//! Errors raised by the schema: unknown types, bad values, bad definitions.
+//!
+//! Every variant maps to the LDAP result code (RFC 4511 §4.1.9, Appendix A) that the server
+//! sends when the error ends an operation; see [`SchemaError::code`].
+
+use oxldap_proto::ResultCode;
+
+/// What went wrong while looking something up in, adding to, or applying the schema.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    /// An attribute description names a type the schema does not define
+    /// (undefinedAttributeType, 17; RFC 4511 §4.1.9).
+    #[error("undefined attribute type {0:?}")]
+    UndefinedAttributeType(String),
+    /// A DN uses an attribute type the schema does not define (invalidDNSyntax, 34).
+    #[error("attribute type {0:?} used in DN is not defined")]
+    UndefinedInDn(String),
+    /// A DN value is invalid for the equality rule of its attribute type (invalidDNSyntax, 34).
+    #[error("invalid value for {attr} in DN: {reason}")]
+    InvalidDnValue {
+        /// The attribute type as written in the DN.
+        attr: String,
+        /// Why the value was refused.
+        reason: String,
+    },
+    /// One RDN names the same attribute type twice, e.g. `cn=a+cn=b`
+    /// (RFC 4512 §2.3.1; invalidDNSyntax, 34).
+    #[error("attribute type {0:?} appears more than once in one RDN")]
+    DuplicateAvaType(String),
+    /// A DN string (an attribute value of DN syntax) does not follow RFC 4514
+    /// (invalidDNSyntax, 34).
+    #[error("invalid DN string at offset {at}: {reason}")]
+    DnSyntax {
+        /// Byte offset into the string.
+        at: usize,
+        /// What was expected there.
+        reason: &'static str,
+    },
+    /// An attribute value does not conform to its syntax (invalidAttributeSyntax, 21).
+    #[error("invalid value for {attr}: {reason}")]
+    InvalidSyntax {
+        /// The attribute description the value was given for.
+        attr: String,
+        /// Why the value was refused.
+        reason: String,
+    },
+    /// A value is not acceptable to a matching rule (invalidAttributeSyntax, 21). Callers that
+    /// know the attribute usually turn this into [`SchemaError::InvalidSyntax`].
+    #[error("value invalid for matching rule {rule}: {reason}")]
+    InvalidValue {
+        /// The matching rule's name.
+        rule: &'static str,
+        /// Why the value was refused.
+        reason: String,
+    },
+    /// The attribute type has no matching rule for the requested kind of match
+    /// (inappropriateMatching, 18; RFC 4511 §4.10).
+    #[error("attribute type {0:?} has no suitable matching rule")]
+    InappropriateMatching(String),
+    /// The entry has no value of the attribute (noSuchAttribute, 16; RFC 4511 §4.10).
+    #[error("no such attribute {0:?}")]
+    NoSuchAttribute(String),
+    /// A matching rule name or OID is unknown (inappropriateMatching, 18).
+    #[error("unknown matching rule {0:?}")]
+    UnknownMatchingRule(String),
+    /// An RFC 4512 §4.1 description string is malformed (invalidAttributeSyntax, 21).
+    #[error("schema description parse error at offset {at}: {reason}")]
+    Parse {
+        /// Byte offset into the description string.
+        at: usize,
+        /// What is wrong there.
+        reason: String,
+    },
+    /// A definition is well-formed but inconsistent (invalidAttributeSyntax, 21), e.g.
+    /// COLLECTIVE with an operational usage (RFC 4512 §4.1.2).
+    #[error("invalid schema definition {name:?}: {reason}")]
+    InvalidDefinition {
+        /// The OID or name of the definition.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A definition refers to a superior, attribute type or syntax that is not defined
+    /// (invalidAttributeSyntax, 21).
+    #[error("{name:?} refers to undefined {kind} {target:?}")]
+    UndefinedReference {
+        /// The OID or name of the definition that refers.
+        name: String,
+        /// What kind of element is referred to (`superior type`, `attribute type`, ...).
+        kind: &'static str,
+        /// The name or OID that could not be resolved.
+        target: String,
+    },
+    /// A name or OID of a new definition is already used (attributeOrValueExists, 20).
+    #[error("name or OID {0:?} is already defined")]
+    Duplicate(String),
+    /// `Schema::builtin_named` was given a set name not in `BUILTIN_SETS` (other, 80).
+    #[error("unknown built-in schema set {0:?}")]
+    UnknownSchemaSet(String),
+}
+
+impl SchemaError {
+    /// The LDAP result code (RFC 4511 Appendix A) for this error.
+    pub fn code(&self) -> ResultCode {
+        match self {
+            SchemaError::UndefinedAttributeType(_) => ResultCode::UndefinedAttributeType,
+            SchemaError::UndefinedInDn(_)
+            | SchemaError::InvalidDnValue { .. }
+            | SchemaError::DuplicateAvaType(_)
+            | SchemaError::DnSyntax { .. } => ResultCode::InvalidDnSyntax,
+            SchemaError::InvalidSyntax { .. }
+            | SchemaError::InvalidValue { .. }
+            | SchemaError::Parse { .. }
+            | SchemaError::InvalidDefinition { .. }
+            | SchemaError::UndefinedReference { .. } => ResultCode::InvalidAttributeSyntax,
+            SchemaError::InappropriateMatching(_) | SchemaError::UnknownMatchingRule(_) => {
+                ResultCode::InappropriateMatching
+            }
+            SchemaError::NoSuchAttribute(_) => ResultCode::NoSuchAttribute,
+            SchemaError::Duplicate(_) => ResultCode::AttributeOrValueExists,
+            SchemaError::UnknownSchemaSet(_) => ResultCode::Other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes() {
+        assert_eq!(
+            SchemaError::UndefinedAttributeType("x".into())
+                .code()
+                .code(),
+            17
+        );
+        assert_eq!(SchemaError::DuplicateAvaType("cn".into()).code().code(), 34);
+        assert_eq!(SchemaError::UndefinedInDn("x".into()).code().code(), 34);
+        assert_eq!(
+            SchemaError::InappropriateMatching("x".into()).code().code(),
+            18
+        );
+        assert_eq!(SchemaError::NoSuchAttribute("x".into()).code().code(), 16);
+        assert_eq!(
+            SchemaError::InvalidSyntax {
+                attr: "x".into(),
+                reason: "y".into()
+            }
+            .code()
+            .code(),
+            21
+        );
+    }
+}

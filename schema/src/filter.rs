@@ -1,0 +1,829 @@
+//! Search filter evaluation (RFC 4511 §4.5.1.7), the Compare operation (RFC 4511 §4.10),
+//! equality keys and cheap syntax validation (RFC 4517 §3.3).
+//!
+//! Attribute descriptions are resolved through the schema on both sides: the filter's type
+//! matches entry attributes of that type *or any subtype* (RFC 4512 §2.5.1), whatever name
+//! or OID either side uses, and the filter's options must all be present on the entry's
+//! attribute (RFC 4512 §2.5.2).
+
+use std::cmp::Ordering;
+
+use oxldap_proto::{Entry, Filter, Substrings};
+
+use crate::error::SchemaError;
+use crate::matching::{parse_substring_assertion, MatchingRule, PreparedSubstrings, RuleKind};
+use crate::parse::is_oid;
+use crate::schema::{split_description, AttributeType, Schema, OBJECT_CLASS_OID};
+
+/// Filters nested deeper than this evaluate to Undefined (protects the stack; the protocol
+/// layer normally refuses such filters long before).
+const MAX_FILTER_DEPTH: usize = 256;
+
+/// The three-valued result of a filter item (RFC 4511 §4.5.1.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ternary {
+    /// The filter matches.
+    True,
+    /// The filter does not match.
+    False,
+    /// Whether it matches cannot be determined (unknown type, no suitable rule, invalid
+    /// assertion value). Entries are returned only for True.
+    Undefined,
+}
+
+impl std::ops::Not for Ternary {
+    type Output = Ternary;
+
+    /// NOT (RFC 4511 §4.5.1.7): True ↔ False, Undefined stays Undefined.
+    fn not(self) -> Ternary {
+        match self {
+            Ternary::True => Ternary::False,
+            Ternary::False => Ternary::True,
+            Ternary::Undefined => Ternary::Undefined,
+        }
+    }
+}
+
+impl Ternary {
+    fn from_bool(b: bool) -> Ternary {
+        if b {
+            Ternary::True
+        } else {
+            Ternary::False
+        }
+    }
+}
+
+/// Combines per-value results: True if any value matches, else Undefined if any value could
+/// not be compared, else False.
+fn any_value(results: impl IntoIterator<Item = Result<bool, SchemaError>>) -> Ternary {
+    let mut undefined = false;
+    for r in results {
+        match r {
+            Ok(true) => return Ternary::True,
+            Ok(false) => {}
+            Err(_) => undefined = true,
+        }
+    }
+    if undefined {
+        Ternary::Undefined
+    } else {
+        Ternary::False
+    }
+}
+
+/// A prepared assertion for one matching rule.
+enum Assertion {
+    Equal(Vec<u8>),
+    /// Matches values less than this (RFC 4517 ordering rules in an extensible match).
+    Less(Vec<u8>),
+    Greater(Vec<u8>),
+    LessOrEqual(Vec<u8>),
+    Substrings(PreparedSubstrings),
+}
+
+impl Assertion {
+    fn test(
+        &self,
+        schema: &Schema,
+        rule: &MatchingRule,
+        value: &[u8],
+    ) -> Result<bool, SchemaError> {
+        let v = rule.normalize(schema, value)?;
+        Ok(match self {
+            Assertion::Equal(a) => v == *a,
+            Assertion::Less(a) => rule.cmp_normalized(&v, a) == Ordering::Less,
+            Assertion::Greater(a) => rule.cmp_normalized(&v, a) != Ordering::Less,
+            Assertion::LessOrEqual(a) => rule.cmp_normalized(&v, a) != Ordering::Greater,
+            Assertion::Substrings(p) => p.matches(&v),
+        })
+    }
+}
+
+fn options(opts: &str) -> Vec<&str> {
+    opts.split(';').filter(|o| !o.is_empty()).collect()
+}
+
+impl Schema {
+    /// Whether `filter` evaluates to True for `entry` (RFC 4511 §4.5.1.7).
+    pub fn matches(&self, filter: &Filter, entry: &Entry) -> bool {
+        self.evaluate(filter, entry) == Ternary::True
+    }
+
+    /// Evaluates `filter` against `entry` with RFC 4511 §4.5.1.7 three-valued logic.
+    ///
+    /// * `and`/`or`: an empty AND is True, an empty OR is False (RFC 4526); otherwise AND is
+    ///   False if any part is False, else Undefined if any is Undefined; OR is True if any is
+    ///   True, else Undefined if any is Undefined. NOT of Undefined is Undefined.
+    /// * An unknown attribute type makes equality, substrings, ordering, approx and
+    ///   extensible items Undefined; a presence item with an unknown type is False (it is not
+    ///   in the RFC's list of Undefined cases; slapd answers False too).
+    /// * No matching rule of the needed kind (e.g. equality on supportedLDAPVersion) or an
+    ///   assertion value invalid for the rule gives Undefined.
+    /// * `objectClass` equality also matches superclasses of the entry's classes, and class
+    ///   names and OIDs are interchangeable.
+    /// * Approximate matching uses the equality rule. (slapd uses a phonetic algorithm for
+    ///   directory strings; this is a documented simplification, which RFC 4511 §4.5.1.7.6
+    ///   allows: "the server may use equality matching".)
+    /// * Extensible match (§4.5.1.7.7): with a rule, the rule is applied to the named
+    ///   attribute, or to every attribute whose syntax suits the rule; without a rule the
+    ///   attribute's equality rule is used; `:dn:` also tests the AVAs of the entry's DN.
+    ///   An ordering rule matches values less than the assertion value; a substrings rule
+    ///   takes an RFC 4517 §3.3.30 substring assertion (`ab*cd*`).
+    pub fn evaluate(&self, filter: &Filter, entry: &Entry) -> Ternary {
+        self.eval(filter, entry, 0)
+    }
+
+    fn eval(&self, filter: &Filter, entry: &Entry, depth: usize) -> Ternary {
+        if depth > MAX_FILTER_DEPTH {
+            return Ternary::Undefined;
+        }
+        match filter {
+            Filter::And(parts) => {
+                let mut result = Ternary::True;
+                for p in parts {
+                    match self.eval(p, entry, depth + 1) {
+                        Ternary::False => return Ternary::False,
+                        Ternary::Undefined => result = Ternary::Undefined,
+                        Ternary::True => {}
+                    }
+                }
+                result
+            }
+            Filter::Or(parts) => {
+                let mut result = Ternary::False;
+                for p in parts {
+                    match self.eval(p, entry, depth + 1) {
+                        Ternary::True => return Ternary::True,
+                        Ternary::Undefined => result = Ternary::Undefined,
+                        Ternary::False => {}
+                    }
+                }
+                result
+            }
+            Filter::Not(inner) => !self.eval(inner, entry, depth + 1),
+            Filter::Equality(desc, value) | Filter::Approx(desc, value) => {
+                self.eval_equality(desc, value, entry)
+            }
+            Filter::Substrings(desc, sub) => self.eval_substrings(desc, sub, entry),
+            Filter::GreaterOrEqual(desc, value) => {
+                self.eval_ordering(desc, value, entry, Assertion::Greater)
+            }
+            Filter::LessOrEqual(desc, value) => {
+                self.eval_ordering(desc, value, entry, Assertion::LessOrEqual)
+            }
+            Filter::Present(desc) => self.eval_present(desc, entry),
+            Filter::Extensible {
+                rule,
+                attr,
+                value,
+                dn_attributes,
+            } => self.eval_extensible(
+                rule.as_deref(),
+                attr.as_deref(),
+                value,
+                *dn_attributes,
+                entry,
+            ),
+        }
+    }
+
+    /// The type and options of a filter's attribute description.
+    fn resolve<'d>(&self, desc: &'d str) -> Option<(&AttributeType, Vec<&'d str>)> {
+        let (ty, opts) = split_description(desc);
+        Some((self.lookup_type(ty)?, options(opts)))
+    }
+
+    /// The values of every attribute of `entry` whose type is `at` or a subtype of it and
+    /// whose options include all of `opts`.
+    fn values_of<'e>(&self, entry: &'e Entry, at: &AttributeType, opts: &[&str]) -> Vec<&'e [u8]> {
+        let mut out = Vec::new();
+        for attr in &entry.attrs {
+            let (ty, attr_opts) = split_description(&attr.desc);
+            let Some(eat) = self.lookup_type(ty) else {
+                continue;
+            };
+            if !self.is_subtype(eat, at) {
+                continue;
+            }
+            let attr_opts = options(attr_opts);
+            if !opts
+                .iter()
+                .all(|o| attr_opts.iter().any(|a| a.eq_ignore_ascii_case(o)))
+            {
+                continue;
+            }
+            out.extend(attr.values.iter().map(Vec::as_slice));
+        }
+        out
+    }
+
+    /// `objectClass` equality with superclasses (RFC 4512 §2.4.1: an entry belongs to every
+    /// superclass of its classes). `None` if `value` names no known class.
+    fn object_class_match(&self, value: &[u8], values: &[&[u8]]) -> Option<bool> {
+        let target = self.object_class(std::str::from_utf8(value).ok()?.trim())?;
+        Some(values.iter().any(|v| {
+            std::str::from_utf8(v)
+                .ok()
+                .and_then(|v| self.object_class(v.trim()))
+                .is_some_and(|c| c.is_a(target))
+        }))
+    }
+
+    fn eval_equality(&self, desc: &str, value: &[u8], entry: &Entry) -> Ternary {
+        let Some((at, opts)) = self.resolve(desc) else {
+            return Ternary::Undefined;
+        };
+        let values = self.values_of(entry, at, &opts);
+        if at.oid == OBJECT_CLASS_OID {
+            if let Some(m) = self.object_class_match(value, &values) {
+                return Ternary::from_bool(m);
+            }
+        }
+        let Some(rule) = at.equality_rule() else {
+            return Ternary::Undefined;
+        };
+        let Ok(a) = rule.normalize(self, value) else {
+            return Ternary::Undefined;
+        };
+        let a = Assertion::Equal(a);
+        any_value(values.iter().map(|v| a.test(self, rule, v)))
+    }
+
+    fn eval_substrings(&self, desc: &str, sub: &Substrings, entry: &Entry) -> Ternary {
+        let Some((at, opts)) = self.resolve(desc) else {
+            return Ternary::Undefined;
+        };
+        let Some(rule) = at.substr_rule() else {
+            return Ternary::Undefined;
+        };
+        let Ok(p) = rule.prepare_substrings(sub) else {
+            return Ternary::Undefined;
+        };
+        let a = Assertion::Substrings(p);
+        let values = self.values_of(entry, at, &opts);
+        any_value(values.iter().map(|v| a.test(self, rule, v)))
+    }
+
+    fn eval_ordering(
+        &self,
+        desc: &str,
+        value: &[u8],
+        entry: &Entry,
+        make: fn(Vec<u8>) -> Assertion,
+    ) -> Ternary {
+        let Some((at, opts)) = self.resolve(desc) else {
+            return Ternary::Undefined;
+        };
+        let Some(rule) = at.ordering_rule() else {
+            return Ternary::Undefined;
+        };
+        let Ok(a) = rule.normalize(self, value) else {
+            return Ternary::Undefined;
+        };
+        let a = make(a);
+        let values = self.values_of(entry, at, &opts);
+        any_value(values.iter().map(|v| a.test(self, rule, v)))
+    }
+
+    fn eval_present(&self, desc: &str, entry: &Entry) -> Ternary {
+        match self.resolve(desc) {
+            Some((at, opts)) => Ternary::from_bool(!self.values_of(entry, at, &opts).is_empty()),
+            None => Ternary::False,
+        }
+    }
+
+    fn eval_extensible(
+        &self,
+        rule: Option<&str>,
+        attr: Option<&str>,
+        value: &[u8],
+        dn_attributes: bool,
+        entry: &Entry,
+    ) -> Ternary {
+        let at = match attr {
+            Some(d) => match self.resolve(d) {
+                Some(x) => Some(x),
+                None => return Ternary::Undefined,
+            },
+            None => None,
+        };
+        let rule: &MatchingRule = match (rule, &at) {
+            (Some(r), _) => match self.matching_rule(r) {
+                Some(m) if m.is_supported() => m,
+                _ => return Ternary::Undefined,
+            },
+            (None, Some((a, _))) => match a.equality_rule() {
+                Some(m) => m,
+                None => return Ternary::Undefined,
+            },
+            (None, None) => return Ternary::Undefined,
+        };
+        let assertion = match rule.kind {
+            RuleKind::Equality => rule.normalize(self, value).map(Assertion::Equal),
+            RuleKind::Ordering => rule.normalize(self, value).map(Assertion::Less),
+            RuleKind::Substrings => match parse_substring_assertion(value) {
+                Some(sub) => rule.prepare_substrings(&sub).map(Assertion::Substrings),
+                None => return Ternary::Undefined,
+            },
+        };
+        let Ok(assertion) = assertion else {
+            return Ternary::Undefined;
+        };
+        let suits = |t: &AttributeType| -> bool {
+            match &at {
+                Some((a, _)) => self.is_subtype(t, a),
+                None => t
+                    .effective_syntax()
+                    .is_some_and(|s| rule.applies_to_syntax(s)),
+            }
+        };
+        let mut values: Vec<&[u8]> = match &at {
+            Some((a, opts)) => self.values_of(entry, a, opts),
+            None => entry
+                .attrs
+                .iter()
+                .filter(|attr| self.attribute_type(&attr.desc).is_some_and(suits))
+                .flat_map(|attr| attr.values.iter().map(Vec::as_slice))
+                .collect(),
+        };
+        if dn_attributes {
+            for rdn in &entry.dn.rdns {
+                for ava in &rdn.avas {
+                    if self.lookup_type(&ava.attr).is_some_and(suits) {
+                        values.push(&ava.value);
+                    }
+                }
+            }
+        }
+        any_value(values.iter().map(|v| assertion.test(self, rule, v)))
+    }
+
+    /// The Compare operation (RFC 4511 §4.10): whether `entry` has a value of `desc` (or of a
+    /// subtype, with the description's options) equal to `value` under the equality rule.
+    /// `objectClass` also compares true for superclasses.
+    ///
+    /// Errors: unknown type → undefinedAttributeType (17); no (implemented) equality rule →
+    /// inappropriateMatching (18); assertion invalid for the rule → invalidAttributeSyntax
+    /// (21); no such attribute in the entry → noSuchAttribute (16).
+    pub fn compare(&self, entry: &Entry, desc: &str, value: &[u8]) -> Result<bool, SchemaError> {
+        let (at, opts) = self
+            .resolve(desc)
+            .ok_or_else(|| SchemaError::UndefinedAttributeType(desc.to_string()))?;
+        let rule = at
+            .equality_rule()
+            .filter(|r| r.is_supported())
+            .ok_or_else(|| SchemaError::InappropriateMatching(desc.to_string()))?;
+        let values = self.values_of(entry, at, &opts);
+        if at.oid == OBJECT_CLASS_OID {
+            if let Some(m) = self.object_class_match(value, &values) {
+                if values.is_empty() {
+                    return Err(SchemaError::NoSuchAttribute(desc.to_string()));
+                }
+                return Ok(m);
+            }
+        }
+        let a = rule
+            .normalize(self, value)
+            .map_err(|e| SchemaError::InvalidSyntax {
+                attr: desc.to_string(),
+                reason: e.to_string(),
+            })?;
+        if values.is_empty() {
+            return Err(SchemaError::NoSuchAttribute(desc.to_string()));
+        }
+        Ok(values
+            .iter()
+            .any(|v| rule.normalize(self, v).is_ok_and(|n| n == a)))
+    }
+
+    /// The key under which `value` of the attribute `desc` (a type or description) is unique
+    /// in an entry: its normalization under the equality rule, or the value itself when the
+    /// type has no (implemented) equality rule (octet equality, as RFC 4512 §2.2 needs some
+    /// notion of duplicate values).
+    ///
+    /// Errors: unknown type → undefinedAttributeType (17); value invalid for the rule →
+    /// invalidAttributeSyntax (21).
+    pub fn equality_key(&self, desc: &str, value: &[u8]) -> Result<Vec<u8>, SchemaError> {
+        let at = self
+            .attribute_type(desc)
+            .ok_or_else(|| SchemaError::UndefinedAttributeType(desc.to_string()))?;
+        match at.equality_rule().filter(|r| r.is_supported()) {
+            Some(rule) => rule
+                .normalize(self, value)
+                .map_err(|e| SchemaError::InvalidSyntax {
+                    attr: at.name().to_string(),
+                    reason: e.to_string(),
+                }),
+            None => Ok(value.to_vec()),
+        }
+    }
+
+    /// Checks `value` against the syntax of `at` (RFC 4517 §3.3) for the syntaxes where that
+    /// is cheap: DN, Integer, Boolean, Generalized Time, IA5 String, Directory String
+    /// (non-empty UTF-8), Numeric String, Printable String, Country String, OID, UUID, Bit
+    /// String, Name and Optional UID. Other syntaxes accept any value.
+    ///
+    /// Errors with invalidAttributeSyntax (21).
+    pub fn validate_value(&self, at: &AttributeType, value: &[u8]) -> Result<(), SchemaError> {
+        let bad = |reason: &str| SchemaError::InvalidSyntax {
+            attr: at.name().to_string(),
+            reason: reason.to_string(),
+        };
+        let by_rule =
+            |rule: &str| -> Result<(), SchemaError> {
+                match self.matching_rule(rule) {
+                    Some(r) => r.normalize(self, value).map(|_| ()).map_err(|e| {
+                        SchemaError::InvalidSyntax {
+                            attr: at.name().to_string(),
+                            reason: e.to_string(),
+                        }
+                    }),
+                    None => Ok(()),
+                }
+            };
+        let printable = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:?=".contains(&b))
+        };
+        let Some(syntax) = at.effective_syntax() else {
+            return Ok(());
+        };
+        match syntax.strip_prefix("1.3.6.1.4.1.1466.115.121.1.") {
+            Some("12") => by_rule("distinguishedNameMatch"),
+            Some("27") => by_rule("integerMatch"),
+            Some("7") => by_rule("booleanMatch"),
+            Some("24") => by_rule("generalizedTimeMatch"),
+            Some("36") => by_rule("numericStringMatch"),
+            Some("6") => by_rule("bitStringMatch"),
+            Some("34") => by_rule("uniqueMemberMatch"),
+            Some("26") => {
+                if value.is_ascii() {
+                    Ok(())
+                } else {
+                    Err(bad("an IA5 string has only ASCII characters"))
+                }
+            }
+            Some("15") => match std::str::from_utf8(value) {
+                Ok("") => Err(bad("a directory string must not be empty")),
+                Ok(_) => Ok(()),
+                Err(_) => Err(bad("a directory string must be UTF-8")),
+            },
+            Some("44") => match std::str::from_utf8(value) {
+                Ok(s) if !s.is_empty() && printable(s) => Ok(()),
+                _ => Err(bad("not a printable string")),
+            },
+            Some("11") => match std::str::from_utf8(value) {
+                Ok(s) if s.len() == 2 && printable(s) => Ok(()),
+                _ => Err(bad("a country string is two printable characters")),
+            },
+            Some("38") => match std::str::from_utf8(value) {
+                Ok(s) if is_oid(s) => Ok(()),
+                _ => Err(bad("not an OID or descriptor")),
+            },
+            _ if syntax == "1.3.6.1.1.16.1" => by_rule("uuidMatch"),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxldap_proto::{Attribute, Ava, Dn, Rdn};
+
+    fn entry(dn: &[(&str, &str)], attrs: &[(&str, &[&str])]) -> Entry {
+        Entry {
+            dn: Dn {
+                rdns: dn
+                    .iter()
+                    .map(|(a, v)| Rdn {
+                        avas: vec![Ava {
+                            attr: a.to_string(),
+                            value: v.as_bytes().to_vec(),
+                        }],
+                    })
+                    .collect(),
+            },
+            attrs: attrs
+                .iter()
+                .map(|(d, vs)| Attribute {
+                    desc: d.to_string(),
+                    values: vs.iter().map(|v| v.as_bytes().to_vec()).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    fn alice() -> Entry {
+        entry(
+            &[
+                ("uid", "alice"),
+                ("ou", "People"),
+                ("dc", "example"),
+                ("dc", "com"),
+            ],
+            &[
+                ("objectClass", &["top", "inetOrgPerson", "posixAccount"]),
+                ("uid", &["alice"]),
+                ("cn", &["Alice Smith", "Ally"]),
+                ("CN;lang-fr", &["Alice Forgeron"]),
+                ("sn", &["Smith"]),
+                ("mail", &["Alice@Example.COM"]),
+                ("uidNumber", &["1000"]),
+                ("gidNumber", &["100"]),
+                ("homeDirectory", &["/home/alice"]),
+                ("telephoneNumber", &["+1 555-123-4567"]),
+                ("createTimestamp", &["20240102030405Z"]),
+                ("manager", &["CN=Bob,OU=People,DC=Example,DC=com"]),
+                ("entryUUID", &["597ae2f6-16a6-1027-98f4-abcdefabcdef"]),
+                ("supportedLDAPVersion", &["3"]),
+                ("userPassword", &["secret"]),
+            ],
+        )
+    }
+
+    fn eq(a: &str, v: &str) -> Filter {
+        Filter::Equality(a.into(), v.as_bytes().to_vec())
+    }
+
+    fn sub(a: &str, i: Option<&str>, any: &[&str], f: Option<&str>) -> Filter {
+        Filter::Substrings(
+            a.into(),
+            Substrings {
+                initial: i.map(|s| s.as_bytes().to_vec()),
+                any: any.iter().map(|s| s.as_bytes().to_vec()).collect(),
+                final_: f.map(|s| s.as_bytes().to_vec()),
+            },
+        )
+    }
+
+    fn ext(rule: Option<&str>, attr: Option<&str>, v: &str, dn: bool) -> Filter {
+        Filter::Extensible {
+            rule: rule.map(String::from),
+            attr: attr.map(String::from),
+            value: v.as_bytes().to_vec(),
+            dn_attributes: dn,
+        }
+    }
+
+    use Ternary::{False as F, True as T, Undefined as U};
+
+    #[test]
+    fn filter_table() {
+        let s = Schema::builtin();
+        let e = alice();
+        let cases: Vec<(Filter, Ternary)> = vec![
+            (eq("cn", "alice smith"), T),
+            (eq("CN", "ALICE   SMITH"), T),
+            (eq("commonName", "ally"), T),
+            (eq("2.5.4.3", "Ally"), T),
+            (eq("cn", "bob"), F),
+            (eq("name", "smith"), T),
+            (eq("name", "alice forgeron"), T),
+            (eq("cn;lang-fr", "alice forgeron"), T),
+            (eq("cn;LANG-FR", "alice forgeron"), T),
+            (eq("cn;lang-fr", "alice smith"), F),
+            (eq("cn;lang-de", "alice forgeron"), F),
+            (eq("nosuchattr", "x"), U),
+            (eq("uidNumber", "01000"), T),
+            (eq("uidNumber", "abc"), U),
+            (eq("supportedLDAPVersion", "3"), U),
+            (eq("objectClass", "person"), T),
+            (eq("objectClass", "organizationalPerson"), T),
+            (eq("objectClass", "TOP"), T),
+            (eq("objectClass", "2.5.6.6"), T),
+            (eq("objectClass", "posixAccount"), T),
+            (eq("objectClass", "account"), F),
+            (eq("objectClass", "noSuchClass"), U),
+            (eq("mail", "alice@example.com"), T),
+            (eq("telephoneNumber", "+15551234567"), T),
+            (eq("manager", "cn=bob,ou=people,dc=example,dc=com"), T),
+            (eq("manager", "not a dn"), U),
+            (eq("entryUUID", "597AE2F6-16A6-1027-98F4-ABCDEFABCDEF"), T),
+            (eq("createTimestamp", "20240102040405+0100"), T),
+            (eq("userPassword", "SECRET"), F),
+            (eq("userPassword", "secret"), T),
+            (Filter::Approx("cn".into(), b"ALLY".to_vec()), T),
+            (Filter::Approx("nosuch".into(), b"x".to_vec()), U),
+            (sub("cn", Some("ali"), &[], None), T),
+            (sub("cn", None, &["CE SM"], Some("th")), T),
+            (sub("cn", Some("bob"), &[], None), F),
+            (sub("name", Some("alice f"), &[], None), T),
+            (sub("name", None, &["forge"], None), T),
+            (sub("mail", None, &["@example."], None), T),
+            (sub("uidNumber", Some("1"), &[], None), U),
+            (sub("nosuch", Some("1"), &[], None), U),
+            (
+                Filter::GreaterOrEqual("uidNumber".into(), b"999".to_vec()),
+                T,
+            ),
+            (
+                Filter::GreaterOrEqual("ipServicePort".into(), b"1".to_vec()),
+                U,
+            ),
+            (
+                Filter::GreaterOrEqual("gidNumber".into(), b"99".to_vec()),
+                T,
+            ),
+            (
+                Filter::GreaterOrEqual("gidNumber".into(), b"101".to_vec()),
+                F,
+            ),
+            (Filter::LessOrEqual("gidNumber".into(), b"100".to_vec()), T),
+            (Filter::LessOrEqual("gidNumber".into(), b"x".to_vec()), U),
+            (
+                Filter::GreaterOrEqual("createTimestamp".into(), b"20240101000000Z".to_vec()),
+                T,
+            ),
+            (
+                Filter::LessOrEqual("createTimestamp".into(), b"20240101000000Z".to_vec()),
+                F,
+            ),
+            (Filter::GreaterOrEqual("cn".into(), b"a".to_vec()), U),
+            (Filter::Present("cn".into()), T),
+            (Filter::Present("name".into()), T),
+            (Filter::Present("objectclass".into()), T),
+            (Filter::Present("description".into()), F),
+            (Filter::Present("cn;lang-fr".into()), T),
+            (Filter::Present("sn;lang-fr".into()), F),
+            (Filter::Present("nosuch".into()), F),
+            (Filter::And(vec![]), T),
+            (Filter::Or(vec![]), F),
+            (Filter::Not(Box::new(eq("cn", "bob"))), T),
+            (Filter::Not(Box::new(eq("nosuch", "x"))), U),
+            (Filter::Not(Box::new(eq("supportedLDAPVersion", "3"))), U),
+            (Filter::And(vec![eq("cn", "ally"), eq("nosuch", "x")]), U),
+            (Filter::And(vec![eq("cn", "bob"), eq("nosuch", "x")]), F),
+            (Filter::Or(vec![eq("cn", "bob"), eq("nosuch", "x")]), U),
+            (Filter::Or(vec![eq("cn", "ally"), eq("nosuch", "x")]), T),
+            (
+                Filter::Not(Box::new(Filter::And(vec![
+                    eq("cn", "ally"),
+                    eq("nosuch", "x"),
+                ]))),
+                U,
+            ),
+            (ext(None, Some("cn"), "ALLY", false), T),
+            (ext(Some("caseExactMatch"), Some("cn"), "ALLY", false), F),
+            (ext(Some("caseExactMatch"), Some("cn"), "Ally", false), T),
+            (ext(Some("2.5.13.5"), Some("cn"), "Ally", false), T),
+            (ext(Some("caseIgnoreMatch"), None, "smith", false), T),
+            (ext(Some("integerMatch"), None, "1000", false), T),
+            (ext(Some("noSuchMatch"), Some("cn"), "x", false), U),
+            (ext(None, Some("nosuch"), "x", false), U),
+            (ext(None, None, "x", false), U),
+            (ext(None, Some("ou"), "people", false), F),
+            (ext(None, Some("ou"), "people", true), T),
+            (ext(None, Some("dc"), "EXAMPLE", true), T),
+            (ext(Some("caseIgnoreMatch"), None, "people", true), T),
+            (ext(Some("caseIgnoreMatch"), None, "people", false), F),
+            (ext(Some("caseIgnoreIA5Match"), None, "example", true), T),
+            (
+                ext(
+                    Some("integerOrderingMatch"),
+                    Some("uidNumber"),
+                    "1001",
+                    false,
+                ),
+                T,
+            ),
+            (
+                ext(
+                    Some("integerOrderingMatch"),
+                    Some("uidNumber"),
+                    "1000",
+                    false,
+                ),
+                F,
+            ),
+            (
+                ext(
+                    Some("caseIgnoreSubstringsMatch"),
+                    Some("cn"),
+                    "al*sm*",
+                    false,
+                ),
+                T,
+            ),
+            (
+                ext(
+                    Some("caseIgnoreSubstringsMatch"),
+                    Some("cn"),
+                    "nostar",
+                    false,
+                ),
+                U,
+            ),
+            (
+                ext(
+                    Some("distinguishedNameMatch"),
+                    Some("manager"),
+                    "cn=BOB,ou=people,dc=example,dc=com",
+                    false,
+                ),
+                T,
+            ),
+        ];
+        for (f, want) in cases {
+            assert_eq!(s.evaluate(&f, &e), want, "{f:?}");
+            assert_eq!(s.matches(&f, &e), want == T, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn deep_filter_is_undefined_not_a_crash() {
+        let s = Schema::builtin();
+        let mut f = eq("cn", "ally");
+        for _ in 0..400 {
+            f = Filter::Not(Box::new(Filter::Not(Box::new(f))));
+        }
+        assert_eq!(s.evaluate(&f, &alice()), U);
+    }
+
+    #[test]
+    fn compare() {
+        let s = Schema::builtin();
+        let e = alice();
+        assert_eq!(s.compare(&e, "cn", b"ALLY"), Ok(true));
+        assert_eq!(s.compare(&e, "commonName", b"bob"), Ok(false));
+        assert_eq!(s.compare(&e, "name", b"smith"), Ok(true));
+        assert_eq!(s.compare(&e, "objectClass", b"person"), Ok(true));
+        assert_eq!(
+            s.compare(&e, "objectClass", b"2.16.840.1.113730.3.2.2"),
+            Ok(true)
+        );
+        assert_eq!(s.compare(&e, "objectClass", b"account"), Ok(false));
+        assert_eq!(s.compare(&e, "uidNumber", b"1000"), Ok(true));
+        let code = |r: Result<bool, SchemaError>| r.map_err(|e| e.code().code());
+        assert_eq!(code(s.compare(&e, "nosuch", b"x")), Err(17));
+        assert_eq!(code(s.compare(&e, "supportedLDAPVersion", b"3")), Err(18));
+        assert_eq!(code(s.compare(&e, "jpegPhoto", b"x")), Err(18));
+        assert_eq!(code(s.compare(&e, "description", b"x")), Err(16));
+        assert_eq!(code(s.compare(&e, "uidNumber", b"abc")), Err(21));
+        assert_eq!(code(s.compare(&e, "cn;lang-de", b"x")), Err(16));
+    }
+
+    #[test]
+    fn equality_keys() {
+        let s = Schema::builtin();
+        assert_eq!(s.equality_key("CN", b" Foo  Bar"), Ok(b"foo bar".to_vec()));
+        assert_eq!(s.equality_key("cn;lang-en", b"X"), Ok(b"x".to_vec()));
+        assert_eq!(
+            s.equality_key("objectClass", b"Person"),
+            s.equality_key("objectClass", b"2.5.6.6")
+        );
+        assert_eq!(
+            s.equality_key("jpegPhoto", b"\xff\xd8"),
+            Ok(b"\xff\xd8".to_vec())
+        );
+        assert_eq!(
+            s.equality_key("supportedLDAPVersion", b"3"),
+            Ok(b"3".to_vec())
+        );
+        assert_eq!(
+            s.equality_key("nosuch", b"3").map_err(|e| e.code().code()),
+            Err(17)
+        );
+        assert_eq!(
+            s.equality_key("uidNumber", b"x")
+                .map_err(|e| e.code().code()),
+            Err(21)
+        );
+    }
+
+    #[test]
+    fn validation() {
+        let s = Schema::builtin();
+        let v = |a: &str, val: &[u8]| {
+            let at = s.attribute_type(a).expect("type");
+            s.validate_value(at, val).map_err(|e| e.code().code())
+        };
+        assert_eq!(v("member", b"cn=x,dc=y"), Ok(()));
+        assert_eq!(v("member", b"nosuch=x"), Err(21));
+        assert_eq!(v("member", b"garbage"), Err(21));
+        assert_eq!(v("uidNumber", b"-5"), Ok(()));
+        assert_eq!(v("uidNumber", b"5x"), Err(21));
+        assert_eq!(v("hasSubordinates", b"TRUE"), Ok(()));
+        assert_eq!(v("hasSubordinates", b"yes"), Err(21));
+        assert_eq!(v("createTimestamp", b"20240101000000Z"), Ok(()));
+        assert_eq!(v("createTimestamp", b"2024"), Err(21));
+        assert_eq!(v("mail", b"a@b"), Ok(()));
+        assert_eq!(v("mail", "ä@b".as_bytes()), Err(21));
+        assert_eq!(v("cn", b"x"), Ok(()));
+        assert_eq!(v("cn", b""), Err(21));
+        assert_eq!(v("cn", b"\xff"), Err(21));
+        assert_eq!(v("x121Address", b"12 34"), Ok(()));
+        assert_eq!(v("x121Address", b"12a"), Err(21));
+        assert_eq!(v("c", b"DE"), Ok(()));
+        assert_eq!(v("c", b"DEU"), Err(21));
+        assert_eq!(v("objectClass", b"person"), Ok(()));
+        assert_eq!(v("objectClass", b"per son"), Err(21));
+        assert_eq!(
+            v("entryUUID", b"597ae2f6-16a6-1027-98f4-abcdefabcdef"),
+            Ok(())
+        );
+        assert_eq!(v("entryUUID", b"nope"), Err(21));
+        assert_eq!(v("jpegPhoto", b"\xff\xd8"), Ok(()));
+    }
+}

@@ -1,0 +1,255 @@
+//! The served directory: the store plus the configuration the operations need (suffix,
+//! rootdn, limits), built once from a [`Config`] and shared by every connection.
+
+use crate::config::{Config, DatabaseConfig};
+use crate::error::LdapError;
+use oxldap_proto::{Attribute, Dn, Entry, ResultCode};
+use oxldap_schema::{NormDn, Schema};
+use oxldap_store::{Store, StoreError, StoreOptions, WriteCtx};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where the database lives, overriding the configuration's `directory`.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Run on a temporary in-memory sled that vanishes on exit (`serve --memory`).
+    pub memory: bool,
+    /// Use this folder instead of the configured `directory`.
+    pub data_dir: Option<PathBuf>,
+    /// A fixed clock (microseconds since the epoch) for reproducible CSNs.
+    pub fixed_clock: Option<i64>,
+}
+
+/// Why the directory could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The configuration has no `database` section.
+    #[error("the configuration has no database section")]
+    NoDatabase,
+    /// A DN in the configuration does not parse or normalize.
+    #[error("{directive} {value:?}: {reason}")]
+    BadDn {
+        /// The directive (suffix, rootdn).
+        directive: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The data folder could not be created.
+    #[error("cannot create the data folder {path}: {source}")]
+    CreateDir {
+        /// The data folder.
+        path: String,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The database could not be opened.
+    #[error("cannot open the database in {path}: {source}")]
+    Store {
+        /// The data folder.
+        path: String,
+        /// The store's error.
+        source: StoreError,
+    },
+}
+
+/// Limits applied to searches (slapd `sizelimit` / `timelimit`; None is unlimited).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Maximum entries per search for everyone but the rootdn (slapd default 500).
+    pub size: Option<u32>,
+    /// Maximum seconds per search for everyone but the rootdn (slapd default 3600).
+    pub time: Option<u32>,
+}
+
+/// Everything an operation handler needs, shared (`Arc`) by all connections.
+pub struct Directory {
+    /// The entry store.
+    pub store: Arc<Store>,
+    /// The schema (same as the store's).
+    pub schema: Arc<Schema>,
+    /// The database suffix as configured (pretty form).
+    pub suffix: Dn,
+    /// The rootdn, pretty and normalized, if configured.
+    pub rootdn: Option<(Dn, NormDn)>,
+    /// The rootpw value (cleartext or `{SCHEME}` hash), if configured.
+    rootpw: Option<Vec<u8>>,
+    /// `allow bind_v2`.
+    pub allow_bind_v2: bool,
+    /// Search limits.
+    pub limits: Limits,
+    /// The scheme new passwords are hashed with (`password-hash`, default `{SSHA}`).
+    pub password_scheme: String,
+    /// Where the data lives, for messages; None for memory.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Implement by hand to avoid printing the rootpw.
+        f.debug_struct("Directory")
+            .field("suffix", &self.suffix.to_string())
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Directory {
+    /// Opens the first database of `config` (the schema is the built-in one for now).
+    pub fn open(config: &Config, opts: &OpenOptions) -> Result<Directory, OpenError> {
+        let db: &DatabaseConfig = config.database().ok_or(OpenError::NoDatabase)?;
+        let schema = Arc::new(Schema::builtin());
+        let parse = |directive: &'static str, value: &str| -> Result<(Dn, NormDn), OpenError> {
+            let bad = |reason: String| OpenError::BadDn {
+                directive,
+                value: value.to_string(),
+                reason,
+            };
+            let dn = Dn::parse(value).map_err(|e| bad(e.to_string()))?;
+            let norm = schema.normalize_dn(&dn).map_err(|e| bad(e.to_string()))?;
+            let pretty = schema.pretty_dn(&dn).map_err(|e| bad(e.to_string()))?;
+            Ok((pretty, norm))
+        };
+        let (suffix, _) = parse("suffix", &db.suffix)?;
+        let rootdn = db.rootdn.as_deref().map(|r| parse("rootdn", r)).transpose()?;
+        let store_opts = StoreOptions {
+            suffixes: vec![suffix.clone()],
+            server_id: u16::try_from(config.server_id).unwrap_or(0),
+            durable: true,
+            fixed_clock: opts.fixed_clock,
+        };
+        let data_dir = if opts.memory {
+            None
+        } else {
+            Some(
+                opts.data_dir
+                    .clone()
+                    .or_else(|| db.directory.clone())
+                    .unwrap_or_else(|| PathBuf::from("oxldap-data")),
+            )
+        };
+        let store = match &data_dir {
+            None => Store::open_temporary(schema.clone(), store_opts),
+            Some(dir) => {
+                if let Err(source) = std::fs::create_dir_all(dir) {
+                    return Err(OpenError::CreateDir {
+                        path: dir.display().to_string(),
+                        source,
+                    });
+                }
+                Store::open(dir, schema.clone(), store_opts)
+            }
+        }
+        .map_err(|source| OpenError::Store {
+            path: data_dir
+                .as_ref()
+                .map_or_else(|| "memory".to_string(), |d| d.display().to_string()),
+            source,
+        })?;
+        tracing::info!(
+            backend = %db.backend,
+            "database type {} is served by oxldap's sled backend",
+            db.backend
+        );
+        Ok(Directory {
+            store: Arc::new(store),
+            schema,
+            suffix,
+            rootdn,
+            rootpw: db.rootpw.as_ref().map(|s| s.expose().as_bytes().to_vec()),
+            allow_bind_v2: config.allows_bind_v2(),
+            limits: Limits {
+                size: db.size_limit,
+                time: db.time_limit,
+            },
+            password_scheme: config
+                .password_hash
+                .first()
+                .cloned()
+                .unwrap_or_else(|| crate::password::DEFAULT_SCHEME.to_string()),
+            data_dir,
+        })
+    }
+
+    /// Whether `norm` is the rootdn.
+    pub fn is_rootdn(&self, norm: &NormDn) -> bool {
+        self.rootdn.as_ref().is_some_and(|(_, r)| r == norm)
+    }
+
+    /// Checks a simple bind password for the rootdn.
+    pub fn check_rootpw(&self, presented: &[u8]) -> bool {
+        self.rootpw
+            .as_deref()
+            .is_some_and(|stored| crate::password::verify(stored, presented))
+    }
+
+    /// On an empty database, creates the suffix entry and the Axigen layout
+    /// (`o=localdomain`, `ou=Groups`, `ou=Users` under the suffix). Returns whether it did.
+    pub fn bootstrap_layout(&self) -> Result<bool, LdapError> {
+        if !self.store.is_empty() {
+            return Ok(false);
+        }
+        let ctx = WriteCtx {
+            modifier: self.rootdn.as_ref().map(|(d, _)| d.clone()).unwrap_or_default(),
+            import: false,
+        };
+        for entry in layout_entries(&self.suffix)? {
+            self.store.add(entry, &ctx)?;
+        }
+        Ok(true)
+    }
+}
+
+/// The suffix entry and the Axigen layout below it, as `../shared/cases/base.ldif` and the
+/// Axigen guide lay it out: the suffix, `o=localdomain` under it, and `ou=Groups` and
+/// `ou=Users` under `o=localdomain`.
+fn layout_entries(suffix: &Dn) -> Result<Vec<Entry>, LdapError> {
+    let attr = |d: &str, vals: &[&str]| Attribute {
+        desc: d.to_string(),
+        values: vals.iter().map(|v| v.as_bytes().to_vec()).collect(),
+    };
+    let rdn = suffix
+        .rdn()
+        .ok_or_else(|| LdapError::new(ResultCode::UnwillingToPerform, "empty suffix"))?;
+    let first = rdn.avas.first();
+    let value = first.and_then(|a| a.value_str()).unwrap_or_default().to_string();
+    let top_attrs = match first.map(|a| a.attr.to_ascii_lowercase()).as_deref() {
+        // A dc= suffix is an organization with dcObject; o is the domain name.
+        Some("dc") | Some("domaincomponent") => {
+            let domain: Vec<&str> = suffix
+                .rdns
+                .iter()
+                .filter_map(|r| r.avas.first().and_then(|a| a.value_str()))
+                .collect();
+            vec![
+                attr("objectClass", &["organization", "dcObject"]),
+                attr("o", &[&domain.join(".")]),
+                attr("dc", &[&value]),
+            ]
+        }
+        Some("o") | Some("organizationname") => vec![attr("objectClass", &["organization"])],
+        Some("ou") | Some("organizationalunitname") => {
+            vec![attr("objectClass", &["organizationalUnit"])]
+        }
+        _ => vec![attr("objectClass", &["extensibleObject"])],
+    };
+    let under = |parent: &Dn, rdn: &str, oc: &str| -> Result<Entry, LdapError> {
+        Ok(Entry {
+            dn: parent.child(oxldap_proto::Rdn::parse(rdn)?),
+            attrs: vec![attr("objectClass", &[oc])],
+        })
+    };
+    let org = under(suffix, "o=localdomain", "organization")?;
+    let groups = under(&org.dn, "ou=Groups", "organizationalUnit")?;
+    let users = under(&org.dn, "ou=Users", "organizationalUnit")?;
+    Ok(vec![
+        Entry {
+            dn: suffix.clone(),
+            attrs: top_attrs,
+        },
+        org,
+        groups,
+        users,
+    ])
+}

@@ -1,0 +1,24 @@
+//! The oxldap LDAP server: configuration (slapd.conf syntax), the TCP listener, sessions,
+//! operation dispatch and the mapping of every outcome to an LDAPResult.
+//!
+//! This is the only crate that depends on tokio or does socket IO; the store below it is
+//! synchronous and is called on the blocking pool. `ldap3_proto` requests are decoded by
+//! `oxldap_proto::codec` and answered here; [`error::LdapError`] is the one place a result
+//! code and message are chosen for the wire.
+//!
+//! Entry points: [`listener::serve`] runs a server on a bound listener until a
+//! [`CancellationToken`] fires; [`directory::Directory::open`] builds the served directory
+//! from a [`config::Config`].
+
+pub mod config;
+mod connection;
+pub mod directory;
+pub mod error;
+pub mod listener;
+pub mod ops;
+pub mod password;
+pub mod session;
+
+pub use directory::{Directory, OpenError, OpenOptions};
+pub use listener::{serve, ServeOptions};
+pub use tokio_util::sync::CancellationToken;

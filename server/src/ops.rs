@@ -1,0 +1,508 @@
+//! Operation handlers (RFC 4511 §4.2–§4.12): each takes the directory, the caller's
+//! identity and a decoded request, and returns the outcome. They are synchronous (the store
+//! is) and run on the blocking pool; they know nothing of sockets.
+
+use crate::directory::Directory;
+use crate::error::LdapError;
+use crate::session::Identity;
+use ldap3_proto::proto::{
+    LdapAddRequest, LdapCompareRequest, LdapModifyDNRequest, LdapModifyRequest, LdapModifyType,
+    LdapPartialAttribute, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
+};
+use oxldap_proto::{Attribute, Dn, Entry, Filter, FilterError, Rdn, ResultCode};
+use oxldap_store::{Mod, ModOp, Scope, SearchControl, WriteCtx};
+use std::time::{Duration, Instant};
+
+/// The DN of the subschema subentry (RFC 4512 §4.2), as slapd names it.
+pub const SUBSCHEMA_DN: &str = "cn=Subschema";
+/// The attribute that only its owner and the rootdn may read.
+const USER_PASSWORD: &str = "userPassword";
+
+/// The supported controls advertised in the root DSE and accepted when critical.
+pub const SUPPORTED_CONTROLS: &[&str] = &[
+    // ManageDsaIT (RFC 3296): accepted; this server holds no referral objects, so it
+    // changes nothing.
+    "2.16.840.1.113730.3.4.2",
+];
+
+/// The supported extended operations advertised in the root DSE.
+pub const SUPPORTED_EXTENSIONS: &[&str] = &[
+    ldap3_proto::proto::OID_WHOAMI,
+    ldap3_proto::proto::OID_PASSWORD_MODIFY,
+];
+
+/// The supported features (RFC 4512 §5.1.5): all operational attributes `+` (RFC 3673),
+/// absolute true and false filters (RFC 4526), modify-increment (RFC 4525).
+pub const SUPPORTED_FEATURES: &[&str] = &[
+    "1.3.6.1.4.1.4203.1.5.1",
+    "1.3.6.1.4.1.4203.1.5.3",
+    "1.3.6.1.1.14",
+];
+
+/// How a search ended when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchEnd {
+    /// Every matching entry was sent.
+    Done,
+    /// The size limit stopped it (sizeLimitExceeded, RFC 4511 §4.5.1.4).
+    SizeLimit,
+    /// The time limit stopped it (timeLimitExceeded).
+    TimeLimit,
+    /// Abandoned or the client went away: send nothing more.
+    Cancelled,
+}
+
+/// Parses a DN from a request, answering invalidDNSyntax (34).
+pub fn parse_dn(s: &str) -> Result<Dn, LdapError> {
+    Ok(Dn::parse(s)?)
+}
+
+fn require_write(dir: &Directory, who: &Identity) -> Result<(), LdapError> {
+    if who.is_root() {
+        return Ok(());
+    }
+    let _ = dir;
+    Err(LdapError::new(
+        ResultCode::InsufficientAccessRights,
+        "no write access to parent",
+    ))
+}
+
+fn ctx(who: &Identity) -> WriteCtx {
+    WriteCtx {
+        modifier: who.dn(),
+        import: false,
+    }
+}
+
+fn to_attrs(attrs: Vec<LdapPartialAttribute>) -> Vec<Attribute> {
+    attrs
+        .into_iter()
+        .map(|a| Attribute {
+            desc: a.atype,
+            values: a.vals,
+        })
+        .collect()
+}
+
+/// Add (RFC 4511 §4.7). Only the rootdn may write for now.
+pub fn add(dir: &Directory, who: &Identity, req: LdapAddRequest) -> Result<(), LdapError> {
+    let dn = parse_dn(&req.dn)?;
+    require_write(dir, who)?;
+    let entry = Entry {
+        dn,
+        attrs: to_attrs(req.attributes),
+    };
+    Ok(dir.store.add(entry, &ctx(who))?)
+}
+
+/// Converts modify changes; `increments` lists the indexes the codec saw as increment (3).
+pub fn to_mods(changes: Vec<ldap3_proto::proto::LdapModify>, increments: &[usize]) -> Vec<Mod> {
+    changes
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| Mod {
+            op: if increments.contains(&i) {
+                ModOp::Increment
+            } else {
+                match c.operation {
+                    LdapModifyType::Add => ModOp::Add,
+                    LdapModifyType::Delete => ModOp::Delete,
+                    LdapModifyType::Replace => ModOp::Replace,
+                }
+            },
+            attr: Attribute {
+                desc: c.modification.atype,
+                values: c.modification.vals,
+            },
+        })
+        .collect()
+}
+
+/// Modify (RFC 4511 §4.6). The rootdn may modify anything; a user may change only its own
+/// userPassword.
+pub fn modify(
+    dir: &Directory,
+    who: &Identity,
+    req: LdapModifyRequest,
+    increments: &[usize],
+) -> Result<(), LdapError> {
+    let dn = parse_dn(&req.dn)?;
+    let mods = to_mods(req.changes, increments);
+    if !who.is_root() {
+        let own = match who.norm() {
+            Some(me) => dir.schema.normalize_dn(&dn).ok().as_ref() == Some(me),
+            None => false,
+        };
+        let only_password = !mods.is_empty()
+            && mods.iter().all(|m| {
+                dir.schema
+                    .canonical_desc(&m.attr.desc)
+                    .is_some_and(|d| d.eq_ignore_ascii_case(USER_PASSWORD))
+            });
+        if !(own && only_password) {
+            return Err(LdapError::new(
+                ResultCode::InsufficientAccessRights,
+                "no write access to entry",
+            ));
+        }
+    }
+    Ok(dir.store.modify(&dn, mods, &ctx(who))?)
+}
+
+/// Delete (RFC 4511 §4.8).
+pub fn delete(dir: &Directory, who: &Identity, dn: &str) -> Result<(), LdapError> {
+    let dn = parse_dn(dn)?;
+    require_write(dir, who)?;
+    Ok(dir.store.delete(&dn, &ctx(who))?)
+}
+
+/// Modify DN (RFC 4511 §4.9).
+pub fn modify_dn(dir: &Directory, who: &Identity, req: LdapModifyDNRequest) -> Result<(), LdapError> {
+    let dn = parse_dn(&req.dn)?;
+    let rdn = Rdn::parse(&req.newrdn)?;
+    let sup = req.new_superior.as_deref().map(parse_dn).transpose()?;
+    require_write(dir, who)?;
+    Ok(dir
+        .store
+        .modify_dn(&dn, &rdn, req.deleteoldrdn, sup.as_ref(), &ctx(who))?)
+}
+
+/// Compare (RFC 4511 §4.10): Ok(true) is compareTrue, Ok(false) compareFalse.
+pub fn compare(dir: &Directory, who: &Identity, req: LdapCompareRequest) -> Result<bool, LdapError> {
+    let dn = parse_dn(&req.dn)?;
+    let entry = dir.store.lookup(&dn)?;
+    let is_pw = dir
+        .schema
+        .canonical_desc(&req.atype)
+        .is_some_and(|d| d.eq_ignore_ascii_case(USER_PASSWORD));
+    if is_pw && !may_read_password(dir, who, &entry) {
+        return Err(LdapError::new(
+            ResultCode::InsufficientAccessRights,
+            "no compare access to userPassword",
+        ));
+    }
+    Ok(dir.schema.compare(&entry, &req.atype, &req.val)?)
+}
+
+/// Whether `who` may read the userPassword of `entry`: the rootdn and the entry itself.
+fn may_read_password(dir: &Directory, who: &Identity, entry: &Entry) -> bool {
+    match who {
+        Identity::Root { .. } => true,
+        Identity::User { norm, .. } => dir.schema.normalize_dn(&entry.dn).ok().as_ref() == Some(norm),
+        Identity::Anonymous => false,
+    }
+}
+
+/// Which attributes a search returns (RFC 4511 §4.5.1.8, RFC 3673).
+#[derive(Debug, Default)]
+struct Selection {
+    all_user: bool,
+    all_operational: bool,
+    /// Requested descriptions that name known attribute types.
+    named: Vec<String>,
+}
+
+impl Selection {
+    fn new(attrs: &[String]) -> Selection {
+        let mut s = Selection::default();
+        let only_11 = attrs.iter().all(|a| a == "1.1");
+        if attrs.is_empty() {
+            s.all_user = true;
+            return s;
+        }
+        if only_11 {
+            return s;
+        }
+        for a in attrs {
+            match a.as_str() {
+                "*" => s.all_user = true,
+                "+" => s.all_operational = true,
+                "1.1" => {}
+                other => s.named.push(other.to_string()),
+            }
+        }
+        s
+    }
+
+    fn wants(&self, dir: &Directory, desc: &str) -> bool {
+        let Some(at) = dir.schema.attribute_type(desc) else {
+            return false;
+        };
+        if at.is_operational() {
+            if self.all_operational {
+                return true;
+            }
+        } else if self.all_user {
+            return true;
+        }
+        self.named.iter().any(|n| {
+            dir.schema.attribute_type(n).is_some_and(|req| {
+                (req.oid == at.oid || dir.schema.is_subtype(&at.oid, &req.oid)) && options_ok(n, desc)
+            })
+        })
+    }
+}
+
+/// A requested description with options only selects attributes carrying them.
+fn options_ok(requested: &str, have: &str) -> bool {
+    let want: Vec<String> = requested.split(';').skip(1).map(|o| o.to_ascii_lowercase()).collect();
+    let got: Vec<String> = have.split(';').skip(1).map(|o| o.to_ascii_lowercase()).collect();
+    want.iter().all(|w| got.contains(w))
+}
+
+fn to_result_entry(
+    dir: &Directory,
+    who: &Identity,
+    entry: Entry,
+    sel: &Selection,
+    types_only: bool,
+) -> LdapSearchResultEntry {
+    let may_pw = may_read_password(dir, who, &entry);
+    let attributes = entry
+        .attrs
+        .into_iter()
+        .filter(|a| sel.wants(dir, &a.desc))
+        .filter(|a| may_pw || !a.desc.split(';').next().unwrap_or("").eq_ignore_ascii_case(USER_PASSWORD))
+        .map(|a| LdapPartialAttribute {
+            atype: a.desc,
+            vals: if types_only { Vec::new() } else { a.values },
+        })
+        .collect();
+    LdapSearchResultEntry {
+        dn: entry.dn.to_string(),
+        attributes,
+    }
+}
+
+/// The root DSE (RFC 4512 §5.1): user attribute objectClass, everything else operational.
+pub fn root_dse(dir: &Directory) -> Entry {
+    let mut e = Entry::default();
+    let mut put = |d: &str, vals: &[&str]| {
+        for v in vals {
+            e.push_value(d, v.as_bytes().to_vec());
+        }
+    };
+    put("objectClass", &["top", "OpenLDAProotDSE"]);
+    put("structuralObjectClass", &["OpenLDAProotDSE"]);
+    put("namingContexts", &[&dir.suffix.to_string()]);
+    put("subschemaSubentry", &[SUBSCHEMA_DN]);
+    put("supportedLDAPVersion", &["3"]);
+    put("supportedControl", SUPPORTED_CONTROLS);
+    put("supportedExtension", SUPPORTED_EXTENSIONS);
+    put("supportedFeatures", SUPPORTED_FEATURES);
+    put("supportedSASLMechanisms", &[]);
+    put("vendorName", &["oxldap"]);
+    put("vendorVersion", &[env!("CARGO_PKG_VERSION")]);
+    put("entryDN", &[""]);
+    put("hasSubordinates", &["TRUE"]);
+    e
+}
+
+/// The subschema subentry (RFC 4512 §4.2). Publishing the full schema is issue 3's work;
+/// for now it names itself and its classes.
+fn subschema_entry() -> Entry {
+    let mut e = Entry {
+        dn: Dn::parse(SUBSCHEMA_DN).unwrap_or_default(),
+        attrs: Vec::new(),
+    };
+    for oc in ["top", "subentry", "subschema", "extensibleObject"] {
+        e.push_value("objectClass", oc.as_bytes().to_vec());
+    }
+    e.push_value("cn", b"Subschema".to_vec());
+    e.push_value("structuralObjectClass", b"subentry".to_vec());
+    e.push_value("entryDN", SUBSCHEMA_DN.as_bytes().to_vec());
+    e.push_value("subschemaSubentry", SUBSCHEMA_DN.as_bytes().to_vec());
+    e
+}
+
+fn scope_of(s: &LdapSearchScope) -> Scope {
+    match s {
+        LdapSearchScope::Base => Scope::Base,
+        LdapSearchScope::OneLevel => Scope::One,
+        LdapSearchScope::Subtree => Scope::Sub,
+        LdapSearchScope::Children => Scope::Children,
+    }
+}
+
+/// Search (RFC 4511 §4.5). Sends each result entry to `send`, which returns false when the
+/// client is gone; `cancelled` is polled between entries (Abandon).
+pub fn search(
+    dir: &Directory,
+    who: &Identity,
+    req: &LdapSearchRequest,
+    cancelled: &dyn Fn() -> bool,
+    send: &mut dyn FnMut(LdapSearchResultEntry) -> bool,
+) -> Result<SearchEnd, LdapError> {
+    let base = parse_dn(&req.base)?;
+    let filter = Filter::try_from(&req.filter).map_err(|e| match e {
+        FilterError::TooDeep { .. } => LdapError::new(ResultCode::UnwillingToPerform, e.to_string()),
+        FilterError::Syntax { .. } => LdapError::new(ResultCode::ProtocolError, e.to_string()),
+    })?;
+    let sel = Selection::new(&req.attrs);
+    let scope = scope_of(&req.scope);
+
+    // The root DSE and the subschema subentry live outside the database.
+    if base.is_root() {
+        if scope != Scope::Base {
+            return Err(LdapError::new(ResultCode::NoSuchObject, ""));
+        }
+        let e = root_dse(dir);
+        if dir.schema.matches(&filter, &e) && !send(to_result_entry(dir, who, e, &sel, req.typesonly)) {
+            return Ok(SearchEnd::Cancelled);
+        }
+        return Ok(SearchEnd::Done);
+    }
+    let sub = subschema_entry();
+    if dir.schema.normalize_dn(&base).ok() == dir.schema.normalize_dn(&sub.dn).ok() {
+        if scope == Scope::Base
+            && dir.schema.matches(&filter, &sub)
+            && !send(to_result_entry(dir, who, sub, &sel, req.typesonly))
+        {
+            return Ok(SearchEnd::Cancelled);
+        }
+        return Ok(SearchEnd::Done);
+    }
+
+    let size_limit = effective(req.sizelimit, if who.is_root() { None } else { dir.limits.size });
+    let time_limit = effective(req.timelimit, if who.is_root() { None } else { dir.limits.time });
+    let deadline = time_limit.map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
+    let mut sent: u64 = 0;
+    let mut end = SearchEnd::Done;
+    dir.store.search(&base, scope, &filter, |entry| {
+        if cancelled() {
+            end = SearchEnd::Cancelled;
+            return SearchControl::Stop;
+        }
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            end = SearchEnd::TimeLimit;
+            return SearchControl::Stop;
+        }
+        if size_limit.is_some_and(|l| sent >= u64::from(l)) {
+            end = SearchEnd::SizeLimit;
+            return SearchControl::Stop;
+        }
+        if !send(to_result_entry(dir, who, entry, &sel, req.typesonly)) {
+            end = SearchEnd::Cancelled;
+            return SearchControl::Stop;
+        }
+        sent += 1;
+        SearchControl::Continue
+    })?;
+    Ok(end)
+}
+
+/// The smaller of the client's limit (0 = none) and the server's (None = unlimited).
+fn effective(client: i32, server: Option<u32>) -> Option<u32> {
+    let client = u32::try_from(client).ok().filter(|c| *c > 0);
+    match (client, server) {
+        (Some(c), Some(s)) => Some(c.min(s)),
+        (c, s) => c.or(s),
+    }
+}
+
+/// A simple bind (RFC 4511 §4.2, RFC 4513 §5.1). Returns the new identity, or the error
+/// (after which the connection is anonymous).
+pub fn simple_bind(dir: &Directory, name: &str, password: &[u8]) -> Result<Identity, LdapError> {
+    let invalid = || LdapError::new(ResultCode::InvalidCredentials, "");
+    if name.is_empty() {
+        // RFC 4513 §5.1.1 anonymous; a password without a name is refused (slapd: 49).
+        return if password.is_empty() { Ok(Identity::Anonymous) } else { Err(invalid()) };
+    }
+    let dn = parse_dn(name)?;
+    if password.is_empty() {
+        // RFC 4513 §5.1.2: unauthenticated binds are refused.
+        return Err(LdapError::new(
+            ResultCode::UnwillingToPerform,
+            "unauthenticated bind (DN with no password) disallowed",
+        ));
+    }
+    let norm = dir.schema.normalize_dn(&dn).map_err(|_| invalid())?;
+    if dir.is_rootdn(&norm) {
+        if dir.check_rootpw(password) {
+            let pretty = dir.rootdn.as_ref().map(|(d, _)| d.clone()).unwrap_or(dn);
+            return Ok(Identity::Root { dn: pretty, norm });
+        }
+        // The rootdn may also exist as an entry with its own userPassword.
+    }
+    let entry = match dir.store.get(&dn) {
+        Ok(Some(e)) => e,
+        Ok(None) => return Err(invalid()),
+        Err(e) if e.is_failure() => return Err(e.into()),
+        Err(_) => return Err(invalid()),
+    };
+    let ok = entry
+        .values(USER_PASSWORD)
+        .iter()
+        .any(|stored| crate::password::verify(stored, password));
+    if ok {
+        if dir.is_rootdn(&norm) {
+            return Ok(Identity::Root { dn: entry.dn, norm });
+        }
+        Ok(Identity::User { dn: entry.dn, norm })
+    } else {
+        tracing::info!(dn = %norm, "bind failed: invalid credentials");
+        Err(invalid())
+    }
+}
+
+/// Password Modify (RFC 3062). Returns the generated password when none was given.
+pub fn password_modify(
+    dir: &Directory,
+    who: &Identity,
+    user: Option<&str>,
+    old: Option<&[u8]>,
+    new: Option<&[u8]>,
+) -> Result<Option<String>, LdapError> {
+    let target = match user {
+        Some(u) => parse_dn(u.strip_prefix("dn:").unwrap_or(u))?,
+        None => match who {
+            Identity::Anonymous => {
+                return Err(LdapError::new(
+                    ResultCode::UnwillingToPerform,
+                    "only authenticated users may change passwords",
+                ))
+            }
+            other => other.dn(),
+        },
+    };
+    let tnorm = dir.schema.normalize_dn(&target)?;
+    let is_self = who.norm() == Some(&tnorm);
+    if !who.is_root() && !is_self {
+        return Err(LdapError::new(
+            ResultCode::InsufficientAccessRights,
+            "no write access to userPassword",
+        ));
+    }
+    let entry = dir
+        .store
+        .get(&target)?
+        .ok_or_else(|| LdapError::new(ResultCode::NoSuchObject, "no such entry"))?;
+    if let Some(old) = old {
+        let ok = entry
+            .values(USER_PASSWORD)
+            .iter()
+            .any(|stored| crate::password::verify(stored, old));
+        if !ok {
+            return Err(LdapError::new(ResultCode::InvalidCredentials, "old password does not match"));
+        }
+    }
+    let (new, generated) = match new {
+        Some(n) if !n.is_empty() => (n.to_vec(), None),
+        _ => {
+            let g = crate::password::generate();
+            (g.clone().into_bytes(), Some(g))
+        }
+    };
+    let hashed = crate::password::hash(&dir.password_scheme, &new)
+        .map_err(|e| LdapError::new(ResultCode::Other, e.to_string()))?;
+    let m = Mod {
+        op: ModOp::Replace,
+        attr: Attribute {
+            desc: USER_PASSWORD.to_string(),
+            values: vec![hashed.into_bytes()],
+        },
+    };
+    dir.store.modify(&target, vec![m], &ctx(who))?;
+    Ok(generated)
+}

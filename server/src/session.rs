@@ -1,0 +1,129 @@
+//! Per-connection state: the bound identity and the operations still running (for Abandon).
+
+use oxldap_proto::Dn;
+use oxldap_schema::NormDn;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+/// Who the connection is bound as (RFC 4513 §5). A failed bind resets to anonymous.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Identity {
+    /// No bind, an anonymous bind, or after a failed bind.
+    #[default]
+    Anonymous,
+    /// The configured rootdn: unrestricted.
+    Root {
+        /// The rootdn as configured (pretty form).
+        dn: Dn,
+        /// Its normalized form.
+        norm: NormDn,
+    },
+    /// An entry of the directory, bound with its userPassword.
+    User {
+        /// The entry's DN (pretty form).
+        dn: Dn,
+        /// Its normalized form.
+        norm: NormDn,
+    },
+}
+
+impl Identity {
+    /// The authorization DN (creatorsName/modifiersName); empty for anonymous.
+    pub fn dn(&self) -> Dn {
+        match self {
+            Identity::Anonymous => Dn::default(),
+            Identity::Root { dn, .. } | Identity::User { dn, .. } => dn.clone(),
+        }
+    }
+
+    /// The normalized DN, if bound.
+    pub fn norm(&self) -> Option<&NormDn> {
+        match self {
+            Identity::Anonymous => None,
+            Identity::Root { norm, .. } | Identity::User { norm, .. } => Some(norm),
+        }
+    }
+
+    /// Whether this is the rootdn.
+    pub fn is_root(&self) -> bool {
+        matches!(self, Identity::Root { .. })
+    }
+
+    /// The RFC 4532 authzId: `dn:<normalized DN>` or empty for anonymous (as slapd).
+    pub fn authz_id(&self) -> String {
+        match self.norm() {
+            Some(n) => format!("dn:{n}"),
+            None => String::new(),
+        }
+    }
+}
+
+/// The mutable state of one connection, shared by its reader and its operation tasks.
+#[derive(Debug, Default)]
+pub struct Session {
+    /// The bound identity. A std Mutex: it is never held across an await.
+    identity: Mutex<Identity>,
+    /// Running operations by message id, cancelled by Abandon (RFC 4511 §4.11) or when the
+    /// connection closes.
+    in_flight: Mutex<HashMap<i32, CancellationToken>>,
+}
+
+impl Session {
+    /// The current identity.
+    pub fn identity(&self) -> Identity {
+        self.identity.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the identity (after a bind).
+    pub fn set_identity(&self, id: Identity) {
+        *self.identity.lock().unwrap_or_else(|p| p.into_inner()) = id;
+    }
+
+    /// Registers a running operation; returns its cancellation token.
+    pub fn start(&self, msgid: i32) -> CancellationToken {
+        let token = CancellationToken::new();
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(msgid, token.clone());
+        token
+    }
+
+    /// Forgets a finished operation.
+    pub fn finish(&self, msgid: i32) {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&msgid);
+    }
+
+    /// Cancels the operation `msgid` if it is running (Abandon). Unknown ids are ignored.
+    pub fn abandon(&self, msgid: i32) {
+        if let Some(t) = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&msgid)
+        {
+            t.cancel();
+        }
+    }
+
+    /// Cancels every running operation (connection closing).
+    pub fn abandon_all(&self) {
+        for (_, t) in self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+        {
+            t.cancel();
+        }
+    }
+
+    /// How many operations are running.
+    pub fn running(&self) -> usize {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}

@@ -1,0 +1,157 @@
+//! The store's errors: LDAP outcomes with a fixed result code, and storage failures.
+
+use oxldap_proto::{Dn, ResultCode};
+use oxldap_schema::SchemaError;
+
+/// Why a store operation did not happen. Outcomes (every variant but [`StoreError::Storage`]
+/// and [`StoreError::Corrupt`]) are normal LDAP results; failures are logged by the caller.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The target entry (or the parent of an entry to add) does not exist. `matched` is the
+    /// longest existing ancestor, reported as matchedDN (RFC 4511 §4.1.9).
+    #[error("no such object")]
+    NoSuchObject {
+        /// The deepest existing superior of the missing entry, if any.
+        matched: Option<Dn>,
+    },
+    /// An entry with that DN exists already (RFC 4511 §4.7, §4.9).
+    #[error("entry already exists")]
+    AlreadyExists,
+    /// The entry has subordinates (RFC 4511 §4.8).
+    #[error("subordinate objects must be deleted first")]
+    NotAllowedOnNonLeaf,
+    /// The DN lies outside every naming context this server holds (slapd: 53).
+    #[error("no global superior knowledge")]
+    OutsideNamingContexts,
+    /// A modify add of a value already present (RFC 4511 §4.6).
+    #[error("modify/add: {attr}: value #{index} already exists")]
+    ValueExists {
+        /// The attribute description.
+        attr: String,
+        /// Index of the value in the request.
+        index: usize,
+    },
+    /// A modify delete of a value or attribute that is not present (RFC 4511 §4.6).
+    #[error("modify/delete: {attr}: no such value")]
+    NoSuchValue {
+        /// The attribute description.
+        attr: String,
+    },
+    /// A modify increment of an attribute that is not present (RFC 4525 §2).
+    #[error("modify/increment: {attr}: no such attribute")]
+    NoSuchAttributeToIncrement {
+        /// The attribute description.
+        attr: String,
+    },
+    /// A modify increment of a value that is not an integer (RFC 4525 §2).
+    #[error("modify/increment: {attr}: value is not an integer")]
+    NotAnInteger {
+        /// The attribute description.
+        attr: String,
+    },
+    /// An attribute type the schema does not define.
+    #[error("{attr}: attribute type undefined")]
+    UndefinedAttributeType {
+        /// The attribute description as given.
+        attr: String,
+    },
+    /// An attribute clients may not write (NO-USER-MODIFICATION, RFC 4512 §4.1.2).
+    #[error("{attr}: no user modification allowed")]
+    NoUserModification {
+        /// The attribute description.
+        attr: String,
+    },
+    /// More than one value for a SINGLE-VALUE attribute (RFC 4512 §4.1.2).
+    #[error("{attr}: multiple values provided")]
+    SingleValued {
+        /// The attribute description.
+        attr: String,
+    },
+    /// An attribute in an add request with no values (RFC 4511 §4.7).
+    #[error("{attr}: no values for attribute type")]
+    NoValues {
+        /// The attribute description.
+        attr: String,
+    },
+    /// A modify that would remove a value of the RDN (slapd answers namingViolation, 64;
+    /// RFC 4511 §4.6 would say notAllowedOnRDN, 67 — see cases/LOG.md).
+    #[error("value of naming attribute '{attr}' is not present in entry")]
+    RdnValueRemoved {
+        /// The naming attribute.
+        attr: String,
+    },
+    /// The entry would have no objectClass attribute.
+    #[error("no objectClass attribute")]
+    NoObjectClass,
+    /// A modify DN whose new superior is the entry itself or one of its descendants.
+    #[error("new superior is the entry or one of its subordinates")]
+    MoveUnderSelf,
+    /// A modify DN whose new superior does not exist (slapd: 32 without matchedDN).
+    #[error("new superior not found")]
+    NoSuchNewSuperior,
+    /// Schema refused a DN or value.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// The database failed; the detail is logged, never sent to a client.
+    #[error("storage failure: {0}")]
+    Storage(#[from] sled::Error),
+    /// A stored record could not be decoded.
+    #[error("corrupt record in tree {tree}")]
+    Corrupt {
+        /// The sled tree holding the record.
+        tree: &'static str,
+    },
+}
+
+impl StoreError {
+    /// The LDAP result code this error is answered with.
+    pub fn code(&self) -> ResultCode {
+        match self {
+            StoreError::NoSuchObject { .. } | StoreError::NoSuchNewSuperior => {
+                ResultCode::NoSuchObject
+            }
+            StoreError::AlreadyExists => ResultCode::EntryAlreadyExists,
+            StoreError::NotAllowedOnNonLeaf => ResultCode::NotAllowedOnNonLeaf,
+            StoreError::OutsideNamingContexts | StoreError::MoveUnderSelf => {
+                ResultCode::UnwillingToPerform
+            }
+            StoreError::ValueExists { .. } => ResultCode::AttributeOrValueExists,
+            StoreError::NoSuchValue { .. } | StoreError::NoSuchAttributeToIncrement { .. } => {
+                ResultCode::NoSuchAttribute
+            }
+            StoreError::NotAnInteger { .. } => ResultCode::ConstraintViolation,
+            StoreError::UndefinedAttributeType { .. } => ResultCode::UndefinedAttributeType,
+            StoreError::NoUserModification { .. } | StoreError::SingleValued { .. } => {
+                ResultCode::ConstraintViolation
+            }
+            StoreError::NoValues { .. } => ResultCode::ProtocolError,
+            StoreError::RdnValueRemoved { .. } => ResultCode::NamingViolation,
+            StoreError::NoObjectClass => ResultCode::ObjectClassViolation,
+            StoreError::Schema(e) => e.code(),
+            StoreError::Storage(_) | StoreError::Corrupt { .. } => ResultCode::Other,
+        }
+    }
+
+    /// The matchedDN to report (RFC 4511 §4.1.9), if any.
+    pub fn matched_dn(&self) -> Option<&Dn> {
+        match self {
+            StoreError::NoSuchObject { matched } => matched.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a failure of the store rather than an LDAP outcome.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, StoreError::Storage(_) | StoreError::Corrupt { .. })
+    }
+}
+
+impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<StoreError>) -> StoreError {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::Storage(e),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The sled-backed entry store of oxldap.
+//!
+//! This crate owns persistence: entries under stable numeric ids, the DN → id and
+//! parent → children trees, operational attributes stamped on every write (RFC 4512 §3.4,
+//! RFC 4530 entryUUID, OpenLDAP's entryCSN), CSN allocation, and the LDAP semantics of the
+//! update operations (RFC 4511 §4.6–§4.9). Every write is planned outside sled, then
+//! committed as one multi-tree sled transaction that only replays precomputed batches, so a
+//! write is all-or-nothing and a retried closure has no side effects.
+//!
+//! It must not know sockets, sessions or tokio: it is synchronous because sled is. It knows
+//! the schema only through `oxldap_schema` (names, matching rules, normalization).
+//!
+//! Architecture Invariant: exactly one write runs at a time per store (the write lock in
+//! [`Store`]), so what the planner read is still true when the batch commits.
+//! Architecture Invariant: readers re-check every candidate against the full filter and skip
+//! ids whose entry vanished, because sled has no snapshot that spans trees.
+
+mod csn;
+mod error;
+mod keys;
+mod ops;
+mod search;
+mod store;
+
+pub use csn::{Csn, CsnClock};
+pub use error::StoreError;
+pub use ops::{Mod, ModOp, WriteCtx};
+pub use search::{Scope, SearchControl};
+pub use store::{Store, StoreOptions};

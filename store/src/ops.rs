@@ -1,0 +1,559 @@
+//! The update operations with RFC 4511 semantics: add (§4.7), modify (§4.6), delete (§4.8)
+//! and modify DN (§4.9). Each plans its change against the committed state under the write
+//! lock, then commits one batch set (see [`Store::commit`]).
+
+use crate::error::StoreError;
+use crate::keys::{self, ROOT_ID};
+use crate::store::{Batches, Store, StoredEntry};
+use oxldap_proto::{Attribute, Dn, Entry, Rdn};
+use oxldap_schema::NormDn;
+use std::collections::HashSet;
+
+/// Who performs a write and how, for the operational attributes it stamps.
+#[derive(Debug, Clone, Default)]
+pub struct WriteCtx {
+    /// The authorization identity (creatorsName / modifiersName); the empty DN for
+    /// anonymous.
+    pub modifier: Dn,
+    /// Offline load (`oxldap import`, slapadd): operational attributes given in the input
+    /// (entryUUID, entryCSN, timestamps, creatorsName...) are kept instead of refused, and
+    /// only missing ones are generated.
+    pub import: bool,
+}
+
+/// A modify operation type (RFC 4511 §4.6, RFC 4525 increment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModOp {
+    /// Add values, creating the attribute when needed.
+    Add,
+    /// Delete the listed values, or the whole attribute when none are listed.
+    Delete,
+    /// Replace all values (none: remove the attribute if present).
+    Replace,
+    /// Add the (single, integer) value to every value (RFC 4525).
+    Increment,
+}
+
+/// One change of a modify request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mod {
+    /// What to do.
+    pub op: ModOp,
+    /// The attribute description and values it applies to.
+    pub attr: Attribute,
+}
+
+/// Operational attributes a client may never supply (RFC 4512 §3.4; NO-USER-MODIFICATION).
+/// The store stamps them itself.
+const STAMPED: &[&str] = &[
+    "entryUUID",
+    "entryCSN",
+    "createTimestamp",
+    "modifyTimestamp",
+    "creatorsName",
+    "modifiersName",
+    "structuralObjectClass",
+];
+
+impl Store {
+    /// Adds `entry` (RFC 4511 §4.7). Attribute descriptions are stored under the schema's
+    /// primary names; RDN values missing from the attributes are added; operational
+    /// attributes are stamped.
+    ///
+    /// Errors: invalidDNSyntax (34), entryAlreadyExists (68, also for the empty DN),
+    /// unwillingToPerform (53) outside the naming contexts, noSuchObject (32) with
+    /// matchedDN for a missing parent, undefinedAttributeType (17), constraintViolation (19)
+    /// for operational or SINGLE-VALUE violations, invalidAttributeSyntax (21),
+    /// objectClassViolation (65) without objectClass.
+    pub fn add(&self, entry: Entry, ctx: &WriteCtx) -> Result<(), StoreError> {
+        let _guard = self.lock_writes();
+        let norm = self.schema.normalize_dn(&entry.dn)?;
+        if norm.is_root() {
+            return Err(StoreError::AlreadyExists);
+        }
+        if !self.holds(&norm) {
+            return Err(StoreError::OutsideNamingContexts);
+        }
+        if self.id_of(&norm)?.is_some() {
+            return Err(StoreError::AlreadyExists);
+        }
+        let parent = if self.is_suffix(&norm) {
+            ROOT_ID
+        } else {
+            let pnorm = norm.parent().unwrap_or_default();
+            match self.id_of(&pnorm)? {
+                Some(id) => id,
+                None => {
+                    return Err(StoreError::NoSuchObject {
+                        matched: self.matched(&norm)?,
+                    })
+                }
+            }
+        };
+        let pretty = self.schema.pretty_dn(&entry.dn)?;
+        let mut attrs = Vec::<Attribute>::new();
+        for a in entry.attrs {
+            let desc = self.canonical(&a.desc)?;
+            if !ctx.import && self.is_no_user_mod(&desc) {
+                return Err(StoreError::NoUserModification { attr: desc });
+            }
+            if a.values.is_empty() {
+                return Err(StoreError::NoValues { attr: desc });
+            }
+            match attrs.iter_mut().find(|x| x.desc.eq_ignore_ascii_case(&desc)) {
+                Some(existing) => existing.values.extend(a.values),
+                None => attrs.push(Attribute {
+                    desc,
+                    values: a.values,
+                }),
+            }
+        }
+        let mut new = Entry { dn: pretty, attrs };
+        for a in &mut new.attrs {
+            self.check_values(a)?;
+        }
+        self.add_rdn_values(&mut new)?;
+        self.canonical_object_classes(&mut new)?;
+        let csn = self.clock.next();
+        self.stamp(&mut new, ctx, csn, true);
+        let mut b = Batches::default();
+        let id = self.alloc_ids(1, &mut b)?;
+        let stored = StoredEntry { parent, entry: new };
+        b.entries.insert(&keys::id_key(id), stored.encode()?);
+        b.dn2id.insert(keys::dn_key(&norm), &keys::id_key(id));
+        b.children.insert(&keys::child_key(parent, id), &[]);
+        self.commit(b, csn)
+    }
+
+    /// Applies `mods` to the entry `dn` as one atomic change (RFC 4511 §4.6): either every
+    /// change applies or none does.
+    ///
+    /// Errors: noSuchObject (32) with matchedDN, undefinedAttributeType (17),
+    /// attributeOrValueExists (20), noSuchAttribute (16), constraintViolation (19),
+    /// invalidAttributeSyntax (21), namingViolation (64) when an RDN value would go,
+    /// objectClassViolation (65) when objectClass would go, protocolError (2) for an add
+    /// with no values.
+    pub fn modify(&self, dn: &Dn, mods: Vec<Mod>, ctx: &WriteCtx) -> Result<(), StoreError> {
+        let _guard = self.lock_writes();
+        let norm = self.schema.normalize_dn(dn)?;
+        let (id, mut stored) = self.must_load(&norm)?;
+        for m in mods {
+            self.apply_mod(&mut stored.entry, m, ctx)?;
+        }
+        for a in &stored.entry.attrs {
+            self.check_single_value(a)?;
+        }
+        self.check_rdn_present(&stored.entry)?;
+        if stored.entry.get("objectClass").is_none() {
+            return Err(StoreError::NoObjectClass);
+        }
+        self.canonical_object_classes(&mut stored.entry)?;
+        let csn = self.clock.next();
+        self.stamp(&mut stored.entry, ctx, csn, false);
+        let mut b = Batches::default();
+        b.entries.insert(&keys::id_key(id), stored.encode()?);
+        self.commit(b, csn)
+    }
+
+    /// Deletes the leaf entry `dn` (RFC 4511 §4.8).
+    ///
+    /// Errors: noSuchObject (32) with matchedDN, notAllowedOnNonLeaf (66),
+    /// unwillingToPerform (53) outside the naming contexts or for the empty DN.
+    pub fn delete(&self, dn: &Dn, _ctx: &WriteCtx) -> Result<(), StoreError> {
+        let _guard = self.lock_writes();
+        let norm = self.schema.normalize_dn(dn)?;
+        if norm.is_root() || !self.holds(&norm) {
+            return Err(StoreError::OutsideNamingContexts);
+        }
+        let (id, stored) = self.must_load(&norm)?;
+        if self.has_children(id)? {
+            return Err(StoreError::NotAllowedOnNonLeaf);
+        }
+        let csn = self.clock.next();
+        let mut b = Batches::default();
+        b.entries.remove(&keys::id_key(id));
+        b.dn2id.remove(keys::dn_key(&norm));
+        b.children.remove(&keys::child_key(stored.parent, id));
+        self.commit(b, csn)
+    }
+
+    /// Renames and/or moves the entry `dn` with its whole subtree (RFC 4511 §4.9).
+    ///
+    /// Errors: noSuchObject (32) with matchedDN for a missing entry, noSuchObject without
+    /// matchedDN for a missing new superior (as slapd), entryAlreadyExists (68),
+    /// unwillingToPerform (53) for a move under itself or outside the naming contexts,
+    /// invalidDNSyntax (34), namingViolation/objectClassViolation from the RDN changes.
+    pub fn modify_dn(
+        &self,
+        dn: &Dn,
+        new_rdn: &Rdn,
+        delete_old_rdn: bool,
+        new_superior: Option<&Dn>,
+        ctx: &WriteCtx,
+    ) -> Result<(), StoreError> {
+        let _guard = self.lock_writes();
+        let norm = self.schema.normalize_dn(dn)?;
+        if norm.is_root() {
+            return Err(StoreError::OutsideNamingContexts);
+        }
+        let (id, mut stored) = self.must_load(&norm)?;
+        let old_parent_pretty = stored.entry.dn.parent().unwrap_or_default();
+        let (parent_pretty, parent_norm) = match new_superior {
+            Some(sup) => (sup.clone(), self.schema.normalize_dn(sup)?),
+            None => (old_parent_pretty, norm.parent().unwrap_or_default()),
+        };
+        let new_dn = parent_pretty.child(new_rdn.clone());
+        let new_norm = self.schema.normalize_dn(&new_dn)?;
+        if !self.holds(&new_norm) || self.is_suffix(&norm) {
+            return Err(StoreError::OutsideNamingContexts);
+        }
+        if parent_norm == norm || parent_norm.is_descendant_of(&norm) {
+            return Err(StoreError::MoveUnderSelf);
+        }
+        let new_parent_id = if self.is_suffix(&new_norm) {
+            ROOT_ID
+        } else {
+            self.id_of(&parent_norm)?.ok_or(StoreError::NoSuchNewSuperior)?
+        };
+        if new_norm != norm && self.id_of(&new_norm)?.is_some() {
+            return Err(StoreError::AlreadyExists);
+        }
+        let new_pretty = self.schema.pretty_dn(&new_dn)?;
+
+        // The entry's own attributes: RFC 4511 §4.9 — new RDN values are added, old ones
+        // removed when deleteoldrdn is set and they are not part of the new RDN.
+        let old_rdn = stored.entry.dn.rdn().cloned();
+        stored.entry.dn = new_pretty.clone();
+        if delete_old_rdn {
+            if let Some(old) = old_rdn {
+                for ava in &old.avas {
+                    let still = new_pretty.rdn().is_some_and(|r| {
+                        r.avas.iter().any(|n| self.same_ava(&n.attr, &n.value, &ava.attr, &ava.value))
+                    });
+                    if !still {
+                        self.remove_value(&mut stored.entry, &ava.attr, &ava.value)?;
+                    }
+                }
+            }
+        }
+        self.add_rdn_values(&mut stored.entry)?;
+        for a in &stored.entry.attrs {
+            self.check_single_value(a)?;
+        }
+        if stored.entry.get("objectClass").is_none() {
+            return Err(StoreError::NoObjectClass);
+        }
+        let csn = self.clock.next();
+        self.stamp(&mut stored.entry, ctx, csn, false);
+
+        let mut b = Batches::default();
+        let old_key = keys::dn_key(&norm);
+        let new_key = keys::dn_key(&new_norm);
+        // Descendants: their keys and DNs change below the moved entry; ids stay.
+        let old_depth = norm.rdns.len();
+        for kv in self.trees.dn2id.scan_prefix(&old_key) {
+            let (k, v) = kv?;
+            let Some(did) = keys::decode_id(&v) else {
+                return Err(StoreError::Corrupt { tree: "dn2id" });
+            };
+            if did == id {
+                continue;
+            }
+            let Some((_, mut desc)) = self.load(did)? else {
+                continue;
+            };
+            let tail = k.get(old_key.len()..).unwrap_or_default();
+            let mut nk = new_key.clone();
+            nk.extend_from_slice(tail);
+            b.dn2id.remove(k.as_ref());
+            b.dn2id.insert(nk, &keys::id_key(did));
+            let own = desc.entry.dn.rdns.len().saturating_sub(old_depth);
+            let mut rdns: Vec<Rdn> = desc.entry.dn.rdns.iter().take(own).cloned().collect();
+            rdns.extend(new_pretty.rdns.iter().cloned());
+            desc.entry.dn = Dn { rdns };
+            b.entries.insert(&keys::id_key(did), desc.encode()?);
+        }
+        if new_key != old_key {
+            b.dn2id.remove(old_key);
+            b.dn2id.insert(new_key, &keys::id_key(id));
+        }
+        if new_parent_id != stored.parent {
+            b.children.remove(&keys::child_key(stored.parent, id));
+            b.children.insert(&keys::child_key(new_parent_id, id), &[]);
+            stored.parent = new_parent_id;
+        }
+        b.entries.insert(&keys::id_key(id), stored.encode()?);
+        self.commit(b, csn)
+    }
+
+    /// Loads the entry with normalized DN `norm` or reports noSuchObject with matchedDN.
+    fn must_load(&self, norm: &NormDn) -> Result<(u64, StoredEntry), StoreError> {
+        if let Some(id) = self.id_of(norm)? {
+            if let Some(found) = self.load(id)? {
+                return Ok(found);
+            }
+        }
+        if !self.holds(norm) {
+            return Err(StoreError::OutsideNamingContexts);
+        }
+        Err(StoreError::NoSuchObject {
+            matched: self.matched(norm)?,
+        })
+    }
+
+    /// The schema's primary name for an attribute description (options kept).
+    fn canonical(&self, desc: &str) -> Result<String, StoreError> {
+        self.schema
+            .canonical_desc(desc)
+            .ok_or_else(|| StoreError::UndefinedAttributeType {
+                attr: desc.to_string(),
+            })
+    }
+
+    fn is_no_user_mod(&self, desc: &str) -> bool {
+        STAMPED.iter().any(|s| s.eq_ignore_ascii_case(desc_type(desc)))
+            || self
+                .schema
+                .attribute_type(desc)
+                .is_some_and(|at| at.no_user_modification)
+    }
+
+    /// Syntax, duplicates and SINGLE-VALUE for one attribute.
+    fn check_values(&self, a: &Attribute) -> Result<(), StoreError> {
+        let mut seen = HashSet::new();
+        for (i, v) in a.values.iter().enumerate() {
+            if let Some(at) = self.schema.attribute_type(&a.desc) {
+                self.schema.validate_value(at, v)?;
+            }
+            if !seen.insert(self.schema.equality_key(&a.desc, v)?) {
+                return Err(StoreError::ValueExists {
+                    attr: a.desc.clone(),
+                    index: i,
+                });
+            }
+        }
+        self.check_single_value(a)
+    }
+
+    fn check_single_value(&self, a: &Attribute) -> Result<(), StoreError> {
+        let single = self
+            .schema
+            .attribute_type(&a.desc)
+            .is_some_and(|at| at.single_value);
+        if single && a.values.len() > 1 {
+            return Err(StoreError::SingleValued {
+                attr: a.desc.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn same_ava(&self, a_attr: &str, a_val: &[u8], b_attr: &str, b_val: &[u8]) -> bool {
+        let (Some(at_a), Some(at_b)) = (
+            self.schema.attribute_type(a_attr),
+            self.schema.attribute_type(b_attr),
+        ) else {
+            return false;
+        };
+        if at_a.oid != at_b.oid {
+            return false;
+        }
+        matches!(
+            (self.schema.equality_key(a_attr, a_val), self.schema.equality_key(b_attr, b_val)),
+            (Ok(x), Ok(y)) if x == y
+        )
+    }
+
+    /// Adds each AVA value of the entry's RDN that its attributes lack (RFC 4511 §4.7, §4.9).
+    fn add_rdn_values(&self, entry: &mut Entry) -> Result<(), StoreError> {
+        let Some(rdn) = entry.dn.rdn().cloned() else {
+            return Ok(());
+        };
+        for ava in rdn.avas {
+            let desc = self.canonical(&ava.attr)?;
+            let present = entry
+                .values(&desc)
+                .iter()
+                .any(|v| self.same_ava(&desc, v, &ava.attr, &ava.value));
+            if !present {
+                if let Some(at) = self.schema.attribute_type(&desc) {
+                    self.schema.validate_value(at, &ava.value)?;
+                }
+                entry.push_value(&desc, ava.value.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails with namingViolation when an RDN value is no longer among the attributes.
+    fn check_rdn_present(&self, entry: &Entry) -> Result<(), StoreError> {
+        let Some(rdn) = entry.dn.rdn() else {
+            return Ok(());
+        };
+        for ava in &rdn.avas {
+            let desc = self.canonical(&ava.attr)?;
+            let present = entry
+                .values(&desc)
+                .iter()
+                .any(|v| self.same_ava(&desc, v, &ava.attr, &ava.value));
+            if !present {
+                return Err(StoreError::RdnValueRemoved { attr: desc });
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores objectClass values under the schema's spelling (slapd does the same).
+    fn canonical_object_classes(&self, entry: &mut Entry) -> Result<(), StoreError> {
+        if let Some(a) = entry.get_mut("objectClass") {
+            for v in &mut a.values {
+                let name = String::from_utf8_lossy(v).into_owned();
+                match self.schema.object_class(&name) {
+                    Some(oc) => *v = oc.name().as_bytes().to_vec(),
+                    None => {
+                        return Err(StoreError::Schema(
+                            oxldap_schema::SchemaError::InvalidSyntax {
+                                attr: "objectClass".into(),
+                                reason: format!("{name}: value #0 invalid per syntax"),
+                            },
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_value(&self, entry: &mut Entry, desc: &str, value: &[u8]) -> Result<(), StoreError> {
+        let desc = self.canonical(desc)?;
+        let key = self.schema.equality_key(&desc, value)?;
+        if let Some(a) = entry.get_mut(&desc) {
+            let schema = &self.schema;
+            a.values
+                .retain(|v| schema.equality_key(&desc, v).map(|k| k != key).unwrap_or(true));
+            if a.values.is_empty() {
+                entry.remove(&desc);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_mod(&self, entry: &mut Entry, m: Mod, ctx: &WriteCtx) -> Result<(), StoreError> {
+        let desc = self.canonical(&m.attr.desc)?;
+        if !ctx.import && self.is_no_user_mod(&desc) {
+            return Err(StoreError::NoUserModification { attr: desc });
+        }
+        let at = self.schema.attribute_type(&desc);
+        let values = m.attr.values;
+        for v in &values {
+            if m.op != ModOp::Delete {
+                if let Some(at) = at {
+                    self.schema.validate_value(at, v)?;
+                }
+            }
+        }
+        match m.op {
+            ModOp::Add => {
+                if values.is_empty() {
+                    return Err(StoreError::NoValues { attr: desc });
+                }
+                let mut keys: HashSet<Vec<u8>> = entry
+                    .values(&desc)
+                    .iter()
+                    .map(|v| self.schema.equality_key(&desc, v))
+                    .collect::<Result<_, _>>()?;
+                for (i, v) in values.iter().enumerate() {
+                    if !keys.insert(self.schema.equality_key(&desc, v)?) {
+                        return Err(StoreError::ValueExists { attr: desc, index: i });
+                    }
+                }
+                for v in values {
+                    entry.push_value(&desc, v);
+                }
+            }
+            ModOp::Delete => {
+                if entry.get(&desc).is_none() {
+                    return Err(StoreError::NoSuchValue { attr: desc });
+                }
+                if values.is_empty() {
+                    entry.remove(&desc);
+                } else {
+                    for v in &values {
+                        let key = self.schema.equality_key(&desc, v)?;
+                        let present = entry
+                            .values(&desc)
+                            .iter()
+                            .any(|x| self.schema.equality_key(&desc, x).is_ok_and(|k| k == key));
+                        if !present {
+                            return Err(StoreError::NoSuchValue { attr: desc });
+                        }
+                        self.remove_value(entry, &desc, v)?;
+                    }
+                }
+            }
+            ModOp::Replace => {
+                entry.remove(&desc);
+                if !values.is_empty() {
+                    let a = Attribute { desc, values };
+                    self.check_values(&a)?;
+                    entry.attrs.push(a);
+                }
+            }
+            ModOp::Increment => {
+                let delta = values
+                    .first()
+                    .and_then(|v| std::str::from_utf8(v).ok())
+                    .and_then(|s| s.trim().parse::<i128>().ok())
+                    .filter(|_| values.len() == 1)
+                    .ok_or_else(|| StoreError::NotAnInteger { attr: desc.clone() })?;
+                let Some(a) = entry.get_mut(&desc) else {
+                    return Err(StoreError::NoSuchAttributeToIncrement { attr: desc });
+                };
+                for v in &mut a.values {
+                    let cur = std::str::from_utf8(v)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<i128>().ok())
+                        .ok_or_else(|| StoreError::NotAnInteger { attr: desc.clone() })?;
+                    *v = (cur + delta).to_string().into_bytes();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stamps the operational attributes of a write (RFC 4512 §3.4, RFC 4530, slapd's
+    /// entryCSN and structuralObjectClass). On import, values given in the input are kept.
+    fn stamp(&self, entry: &mut Entry, ctx: &WriteCtx, csn: crate::csn::Csn, create: bool) {
+        let now = csn.to_generalized_time().into_bytes();
+        let who = ctx.modifier.to_string().into_bytes();
+        let set = |entry: &mut Entry, desc: &str, value: Vec<u8>| {
+            if ctx.import && entry.get(desc).is_some() {
+                return;
+            }
+            entry.remove(desc);
+            entry.push_value(desc, value);
+        };
+        if create {
+            set(entry, "entryUUID", uuid::Uuid::new_v4().hyphenated().to_string().into_bytes());
+            set(entry, "creatorsName", who.clone());
+            set(entry, "createTimestamp", now.clone());
+            let soc = {
+                let ocs: Vec<&[u8]> = entry.values("objectClass").iter().map(|v| v.as_slice()).collect();
+                self.schema
+                    .structural_object_class(&ocs)
+                    .map(|oc| oc.name().as_bytes().to_vec())
+            };
+            if let Some(soc) = soc {
+                set(entry, "structuralObjectClass", soc);
+            }
+        }
+        set(entry, "entryCSN", csn.to_ldap_string().into_bytes());
+        set(entry, "modifiersName", who);
+        set(entry, "modifyTimestamp", now);
+    }
+}
+
+/// The attribute type part of a description (`cn;lang-en` → `cn`).
+fn desc_type(desc: &str) -> &str {
+    desc.split(';').next().unwrap_or(desc)
+}

@@ -1,0 +1,352 @@
+//! The [`Store`]: opening the sled database, reading entries, committing write batches.
+
+use crate::csn::{Csn, CsnClock};
+use crate::error::StoreError;
+use crate::keys::{self, ROOT_ID};
+use oxldap_proto::{Dn, Entry};
+use oxldap_schema::{NormDn, Schema};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The naming contexts (database suffixes) this store holds, as configured.
+    pub suffixes: Vec<Dn>,
+    /// The serverID stamped into CSNs (slapd `serverID`, 0..=4095).
+    pub server_id: u16,
+    /// Flush to disk before a write is acknowledged, so that no acknowledged write is lost
+    /// on a crash. Off only for temporary (in-memory) stores.
+    pub durable: bool,
+    /// A fixed clock (microseconds since the epoch) for reproducible CSNs and timestamps.
+    pub fixed_clock: Option<i64>,
+}
+
+/// What is stored under an entry id: the id of its parent and the entry itself, with user
+/// and stored operational attributes under the schema's primary names. hasSubordinates,
+/// entryDN and subschemaSubentry are computed on read, never stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StoredEntry {
+    /// The parent's id; [`ROOT_ID`] for a suffix entry.
+    pub parent: u64,
+    /// The entry, its DN in "pretty" form (schema primary names, values as written).
+    pub entry: Entry,
+}
+
+impl StoredEntry {
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        let mut out = vec![keys::FORMAT_VERSION];
+        bincode::serialize_into(&mut out, self).map_err(|_| StoreError::Corrupt { tree: "entries" })?;
+        Ok(out)
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<StoredEntry, StoreError> {
+        match bytes.split_first() {
+            Some((&keys::FORMAT_VERSION, rest)) => {
+                bincode::deserialize(rest).map_err(|_| StoreError::Corrupt { tree: "entries" })
+            }
+            _ => Err(StoreError::Corrupt { tree: "entries" }),
+        }
+    }
+}
+
+/// The sled trees of one database. See ARCHITECTURE.md "Storage layout".
+#[derive(Debug, Clone)]
+pub(crate) struct Trees {
+    /// `id (u64 BE)` → version byte + bincode [`StoredEntry`].
+    pub entries: sled::Tree,
+    /// [`keys::dn_key`] of the normalized DN → `id (u64 BE)`.
+    pub dn2id: sled::Tree,
+    /// `parent id ‖ child id` (both u64 BE) → empty.
+    pub children: sled::Tree,
+    /// Counters and format markers ([`keys::META_NEXT_ID`], [`keys::META_LAST_CSN`]).
+    pub meta: sled::Tree,
+}
+
+/// A precomputed set of tree updates, replayed inside one sled transaction.
+#[derive(Debug, Default)]
+pub(crate) struct Batches {
+    pub entries: sled::Batch,
+    pub dn2id: sled::Batch,
+    pub children: sled::Batch,
+    pub meta: sled::Batch,
+}
+
+/// An entry store on one sled database. Cheap to share behind an `Arc`; reads run
+/// concurrently, writes are serialized by an internal lock.
+pub struct Store {
+    /// The sled database; kept to flush it.
+    db: sled::Db,
+    pub(crate) trees: Trees,
+    pub(crate) schema: Arc<Schema>,
+    /// The normalized suffixes, to tell which DNs this store may hold.
+    pub(crate) suffixes: Vec<NormDn>,
+    pub(crate) clock: CsnClock,
+    /// Serializes writers: planning reads the committed state and must not race another
+    /// writer (Architecture Invariant in lib.rs).
+    write_lock: Mutex<()>,
+    durable: bool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("suffixes", &self.suffixes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in directory `path`.
+    ///
+    /// Errors: [`StoreError::Storage`] when sled cannot open the folder (for example
+    /// because another process holds it), [`StoreError::Schema`] when a suffix does not
+    /// normalize.
+    pub fn open(path: &Path, schema: Arc<Schema>, opts: StoreOptions) -> Result<Store, StoreError> {
+        let db = sled::Config::new().path(path).open()?;
+        Store::with_db(db, schema, opts)
+    }
+
+    /// Opens a temporary store that lives in memory and vanishes when dropped
+    /// (`oxldap serve --memory`, tests).
+    pub fn open_temporary(schema: Arc<Schema>, opts: StoreOptions) -> Result<Store, StoreError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Store::with_db(db, schema, StoreOptions { durable: false, ..opts })
+    }
+
+    fn with_db(db: sled::Db, schema: Arc<Schema>, opts: StoreOptions) -> Result<Store, StoreError> {
+        let trees = Trees {
+            entries: db.open_tree("entries")?,
+            dn2id: db.open_tree("dn2id")?,
+            children: db.open_tree("children")?,
+            meta: db.open_tree("meta")?,
+        };
+        match trees.meta.get(keys::META_FORMAT)? {
+            None => {
+                trees.meta.insert(keys::META_FORMAT, &[keys::FORMAT_VERSION])?;
+            }
+            Some(v) if v.as_ref() == [keys::FORMAT_VERSION] => {}
+            Some(_) => return Err(StoreError::Corrupt { tree: "meta" }),
+        }
+        let suffixes = opts
+            .suffixes
+            .iter()
+            .map(|s| schema.normalize_dn(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let last_csn = trees
+            .meta
+            .get(keys::META_LAST_CSN)?
+            .and_then(|v| std::str::from_utf8(&v).ok().and_then(Csn::parse));
+        let sid = opts.server_id;
+        let clock = match opts.fixed_clock {
+            Some(micros) => CsnClock::fixed(sid, micros),
+            None => CsnClock::new(sid, last_csn),
+        };
+        Ok(Store {
+            db,
+            trees,
+            schema,
+            suffixes,
+            clock,
+            write_lock: Mutex::new(()),
+            durable: opts.durable,
+        })
+    }
+
+    /// The schema this store normalizes and matches with.
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    /// The normalized naming contexts.
+    pub fn suffixes(&self) -> &[NormDn] {
+        &self.suffixes
+    }
+
+    /// Whether `dn` is a suffix or lies below one.
+    pub fn holds(&self, dn: &NormDn) -> bool {
+        self.suffixes.iter().any(|s| dn == s || dn.is_descendant_of(s))
+    }
+
+    /// Whether `dn` is one of the suffixes.
+    pub fn is_suffix(&self, dn: &NormDn) -> bool {
+        self.suffixes.iter().any(|s| dn == s)
+    }
+
+    /// The number of entries stored.
+    pub fn len(&self) -> usize {
+        self.trees.entries.len()
+    }
+
+    /// Whether the store holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.trees.entries.is_empty()
+    }
+
+    /// The newest CSN committed, if any (the basis of contextCSN).
+    pub fn last_csn(&self) -> Result<Option<Csn>, StoreError> {
+        Ok(self
+            .trees
+            .meta
+            .get(keys::META_LAST_CSN)?
+            .and_then(|v| std::str::from_utf8(&v).ok().and_then(Csn::parse)))
+    }
+
+    /// Flushes every pending write to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Reads the entry with DN `dn`, with computed operational attributes added.
+    pub fn get(&self, dn: &Dn) -> Result<Option<Entry>, StoreError> {
+        let norm = self.schema.normalize_dn(dn)?;
+        match self.id_of(&norm)? {
+            Some(id) => Ok(self.load(id)?.map(|(_, stored)| self.present(id, stored))),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads the entry with DN `dn` like [`Store::get`], but a missing entry is
+    /// noSuchObject with matchedDN (RFC 4511 §4.1.9), or unwillingToPerform outside the
+    /// naming contexts.
+    pub fn lookup(&self, dn: &Dn) -> Result<Entry, StoreError> {
+        let norm = self.schema.normalize_dn(dn)?;
+        if let Some(id) = self.id_of(&norm)? {
+            if let Some((_, stored)) = self.load(id)? {
+                return Ok(self.present(id, stored));
+            }
+        }
+        if !self.holds(&norm) {
+            return Err(StoreError::NoSuchObject { matched: None });
+        }
+        Err(StoreError::NoSuchObject {
+            matched: self.matched(&norm)?,
+        })
+    }
+
+    /// Every entry in DN order from the root down (parents before children), as stored
+    /// (no computed attributes). Used by export.
+    pub fn iter_entries(&self) -> impl Iterator<Item = Result<Entry, StoreError>> + '_ {
+        self.trees.dn2id.iter().filter_map(move |kv| {
+            let (_, idb) = match kv {
+                Ok(kv) => kv,
+                Err(e) => return Some(Err(StoreError::from(e))),
+            };
+            let id = keys::decode_id(&idb)?;
+            match self.load(id) {
+                Ok(Some((_, s))) => Some(Ok(s.entry)),
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            }
+        })
+    }
+
+    pub(crate) fn id_of(&self, dn: &NormDn) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .trees
+            .dn2id
+            .get(keys::dn_key(dn))?
+            .and_then(|v| keys::decode_id(&v)))
+    }
+
+    pub(crate) fn load(&self, id: u64) -> Result<Option<(u64, StoredEntry)>, StoreError> {
+        match self.trees.entries.get(keys::id_key(id))? {
+            Some(bytes) => Ok(Some((id, StoredEntry::decode(&bytes)?))),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn has_children(&self, id: u64) -> Result<bool, StoreError> {
+        Ok(self.trees.children.scan_prefix(id.to_be_bytes()).next().transpose()?.is_some())
+    }
+
+    pub(crate) fn child_ids(&self, id: u64) -> impl Iterator<Item = Result<u64, StoreError>> + '_ {
+        self.trees.children.scan_prefix(id.to_be_bytes()).keys().map(|k| {
+            let k = k?;
+            k.get(8..16)
+                .and_then(keys::decode_id)
+                .ok_or(StoreError::Corrupt { tree: "children" })
+        })
+    }
+
+    /// Adds the computed operational attributes (hasSubordinates, entryDN,
+    /// subschemaSubentry; RFC 4512 §3.4, X.501, RFC 5020) to a stored entry.
+    pub(crate) fn present(&self, id: u64, stored: StoredEntry) -> Entry {
+        let mut entry = stored.entry;
+        let subs = self.has_children(id).unwrap_or(false);
+        entry.push_value("hasSubordinates", if subs { b"TRUE".to_vec() } else { b"FALSE".to_vec() });
+        let dn = entry.dn.to_string().into_bytes();
+        entry.push_value("entryDN", dn);
+        entry.push_value("subschemaSubentry", b"cn=Subschema".to_vec());
+        entry
+    }
+
+    /// The longest existing ancestor of `dn` (for matchedDN), or None.
+    pub(crate) fn matched(&self, dn: &NormDn) -> Result<Option<Dn>, StoreError> {
+        let mut cur = dn.parent();
+        while let Some(p) = cur {
+            if p.is_root() {
+                break;
+            }
+            if let Some(id) = self.id_of(&p)? {
+                return Ok(self.load(id)?.map(|(_, s)| s.entry.dn));
+            }
+            cur = p.parent();
+        }
+        Ok(None)
+    }
+
+    /// Takes the write lock; every write path holds it from planning to commit.
+    pub(crate) fn lock_writes(&self) -> MutexGuard<'_, ()> {
+        self.write_lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Allocates `n` fresh entry ids (under the write lock), returning the first; the new
+    /// counter value goes into `batches.meta` so it commits with the write.
+    pub(crate) fn alloc_ids(&self, n: u64, batches: &mut Batches) -> Result<u64, StoreError> {
+        let next = self
+            .trees
+            .meta
+            .get(keys::META_NEXT_ID)?
+            .and_then(|v| keys::decode_id(&v))
+            .unwrap_or(ROOT_ID + 1);
+        batches.meta.insert(keys::META_NEXT_ID, &(next + n).to_be_bytes());
+        Ok(next)
+    }
+
+    /// Replays `batches` in one transaction across all trees, then flushes when durable.
+    pub(crate) fn commit(&self, batches: Batches, csn: Csn) -> Result<(), StoreError> {
+        let Batches {
+            entries,
+            dn2id,
+            children,
+            mut meta,
+        } = batches;
+        meta.insert(keys::META_LAST_CSN, csn.to_ldap_string().as_bytes());
+        let t = &self.trees;
+        (&t.entries, &t.dn2id, &t.children, &t.meta)
+            .transaction(
+                |(te, td, tc, tm): &(
+                    TransactionalTree,
+                    TransactionalTree,
+                    TransactionalTree,
+                    TransactionalTree,
+                )| {
+                    te.apply_batch(&entries)?;
+                    td.apply_batch(&dn2id)?;
+                    tc.apply_batch(&children)?;
+                    tm.apply_batch(&meta)?;
+                    Ok::<(), ConflictableTransactionError<StoreError>>(())
+                },
+            )
+            .map_err(StoreError::from)?;
+        if self.durable {
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,140 @@
+//! The main paths again through the Rust `ldap3` client crate, an independent client
+//! implementation; plus concurrency on one connection and on many.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+use common::*;
+use ldap3::{LdapConn, Mod, Scope, SearchEntry};
+use std::collections::HashSet;
+
+fn connect(s: &Server) -> LdapConn {
+    LdapConn::new(&s.url).unwrap()
+}
+
+#[test]
+fn bind_search_add_modify_rename_delete() {
+    let s = Server::with_fixture();
+    let mut c = connect(&s);
+    c.simple_bind(ROOTDN, ROOTPW).unwrap().success().unwrap();
+    assert_eq!(c.simple_bind(ROOTDN, "nope").unwrap().rc, 49);
+    c.simple_bind(ROOTDN, ROOTPW).unwrap().success().unwrap();
+
+    let (rs, _) = c
+        .search(USERS, Scope::OneLevel, "(&(objectClass=inetOrgPerson)(uid=hans.*))", vec!["uid", "mail"])
+        .unwrap()
+        .success()
+        .unwrap();
+    let got: HashSet<String> = rs.into_iter().map(|e| SearchEntry::construct(e).dn).collect();
+    let want: HashSet<String> = fixture_entries()
+        .into_iter()
+        .filter(|e| e.get("uid").iter().any(|u| u.starts_with("hans.")))
+        .map(|e| e.dn)
+        .collect();
+    assert_eq!(got, want);
+
+    let dn = format!("uid=zoe,{USERS}");
+    c.add(
+        &dn,
+        vec![
+            ("objectClass", HashSet::from(["inetOrgPerson"])),
+            ("uid", HashSet::from(["zoe"])),
+            ("cn", HashSet::from(["Zoe Z"])),
+            ("sn", HashSet::from(["Z"])),
+        ],
+    )
+    .unwrap()
+    .success()
+    .unwrap();
+    c.modify(&dn, vec![Mod::Add("mail", HashSet::from(["zoe@localdomain.test"])), Mod::Replace("sn", HashSet::from(["Zed"]))])
+        .unwrap()
+        .success()
+        .unwrap();
+    let (rs, _) = c.search(&dn, Scope::Base, "(objectClass=*)", vec!["*", "+"]).unwrap().success().unwrap();
+    let e = SearchEntry::construct(rs.into_iter().next().unwrap());
+    assert_eq!(e.attrs["mail"], vec!["zoe@localdomain.test"]);
+    assert_eq!(e.attrs["sn"], vec!["Zed"]);
+    assert_eq!(e.attrs["structuralObjectClass"], vec!["inetOrgPerson"]);
+    let uuid = e.attrs["entryUUID"][0].clone();
+
+    // Rename and move keep the entryUUID.
+    c.modifydn(&dn, "uid=zoe2", true, Some(GROUPS)).unwrap().success().unwrap();
+    let (rs, _) = c
+        .search(&format!("uid=zoe2,{GROUPS}"), Scope::Base, "(objectClass=*)", vec!["entryUUID", "uid"])
+        .unwrap()
+        .success()
+        .unwrap();
+    let e = SearchEntry::construct(rs.into_iter().next().unwrap());
+    assert_eq!(e.attrs["entryUUID"], vec![uuid]);
+    assert_eq!(e.attrs["uid"], vec!["zoe2"]);
+
+    assert_eq!(c.compare(&format!("uid=zoe2,{GROUPS}"), "sn", "zed").unwrap().equal().unwrap(), true);
+    c.delete(&format!("uid=zoe2,{GROUPS}")).unwrap().success().unwrap();
+    let r = c.search(&format!("uid=zoe2,{GROUPS}"), Scope::Base, "(objectClass=*)", vec!["1.1"]).unwrap();
+    assert_eq!(r.1.rc, 32);
+    c.unbind().unwrap();
+}
+
+#[test]
+fn outstanding_operations_on_one_connection_get_their_own_ids() {
+    let s = Server::with_fixture();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let (conn, mut ldap) = ldap3::LdapConnAsync::new(&s.url).await.unwrap();
+        ldap3::drive!(conn);
+        ldap.simple_bind(ROOTDN, ROOTPW).await.unwrap().success().unwrap();
+        // Many searches in flight at once on the same connection.
+        let mut tasks = Vec::new();
+        for i in 1..=40 {
+            let mut l = ldap.clone();
+            tasks.push(tokio::spawn(async move {
+                let f = format!("(uid=*.{i})");
+                let (rs, res) = l.search(USERS, Scope::OneLevel, &f, vec!["uid"]).await.unwrap().success().unwrap();
+                assert_eq!(res.rc, 0);
+                (i, rs.into_iter().map(|e| SearchEntry::construct(e).attrs["uid"][0].clone()).collect::<Vec<_>>())
+            }));
+        }
+        for t in tasks {
+            let (i, uids) = t.await.unwrap();
+            assert_eq!(uids.len(), 1, "exactly one uid ends in .{i}");
+            assert!(uids[0].ends_with(&format!(".{i}")));
+        }
+        ldap.unbind().await.unwrap();
+    });
+}
+
+#[test]
+fn concurrent_writers_on_many_connections() {
+    let s = Server::memory();
+    let url = s.url.clone();
+    let handles: Vec<_> = (0..8)
+        .map(|w| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut c = LdapConn::new(&url).unwrap();
+                c.simple_bind(ROOTDN, ROOTPW).unwrap().success().unwrap();
+                for i in 0..25 {
+                    let uid = format!("w{w}-{i}");
+                    c.add(
+                        &format!("uid={uid},{USERS}"),
+                        vec![
+                            ("objectClass", HashSet::from(["inetOrgPerson"])),
+                            ("uid", HashSet::from([uid.as_str()])),
+                            ("cn", HashSet::from([uid.as_str()])),
+                            ("sn", HashSet::from(["W"])),
+                        ],
+                    )
+                    .unwrap()
+                    .success()
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let mut c = LdapConn::new(&url).unwrap();
+    c.simple_bind(ROOTDN, ROOTPW).unwrap();
+    let (rs, _) = c.search(USERS, Scope::OneLevel, "(sn=W)", vec!["1.1"]).unwrap().success().unwrap();
+    assert_eq!(rs.len(), 200);
+}

@@ -1,0 +1,182 @@
+//! Bad input over raw TCP: malformed BER, a PDU over the limit, a filter nested 10,000
+//! deep, invalid DNs, unknown critical controls. Each gets the right result code or a
+//! clean disconnect, and the server keeps serving other connections.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+fn addr(s: &Server) -> String {
+    s.url.trim_start_matches("ldap://").trim_end_matches('/').to_string()
+}
+
+fn connect(s: &Server) -> TcpStream {
+    let c = TcpStream::connect(addr(s)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c
+}
+
+/// BER length octets.
+fn len(n: usize) -> Vec<u8> {
+    if n < 128 {
+        vec![n as u8]
+    } else {
+        let b = (n as u64).to_be_bytes();
+        let skip = b.iter().take_while(|x| **x == 0).count();
+        let mut v = vec![0x80 | (8 - skip) as u8];
+        v.extend_from_slice(&b[skip..]);
+        v
+    }
+}
+
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    v.extend(len(content.len()));
+    v.extend_from_slice(content);
+    v
+}
+
+/// An LDAPMessage with `msgid` and a SearchRequest whose filter is `filter` (BER).
+fn search_pdu(msgid: u8, base: &str, filter: &[u8], controls: Option<Vec<u8>>) -> Vec<u8> {
+    let mut req = Vec::new();
+    req.extend(tlv(0x04, base.as_bytes()));
+    req.extend(tlv(0x0a, &[2])); // scope sub
+    req.extend(tlv(0x0a, &[0])); // deref never
+    req.extend(tlv(0x02, &[0])); // size
+    req.extend(tlv(0x02, &[0])); // time
+    req.extend(tlv(0x01, &[0])); // typesOnly
+    req.extend_from_slice(filter);
+    req.extend(tlv(0x30, &[])); // attributes
+    let mut msg = tlv(0x02, &[msgid]);
+    msg.extend(tlv(0x63, &req));
+    if let Some(c) = controls {
+        msg.extend(tlv(0xa0, &c));
+    }
+    tlv(0x30, &msg)
+}
+
+/// Reads one response PDU and returns (msgid, op tag, result code if any).
+fn read_response(c: &mut TcpStream) -> Option<(u8, u8, Option<u8>)> {
+    let mut head = [0u8; 2];
+    c.read_exact(&mut head).ok()?;
+    let mut n = usize::from(head[1]);
+    if head[1] & 0x80 != 0 {
+        let k = usize::from(head[1] & 0x7f);
+        let mut b = vec![0u8; k];
+        c.read_exact(&mut b).ok()?;
+        n = b.iter().fold(0, |a, x| (a << 8) | usize::from(*x));
+    }
+    let mut body = vec![0u8; n];
+    c.read_exact(&mut body).ok()?;
+    // body: 02 01 <id> <optag> <len> [0a 01 <code> ...]
+    let msgid = body[2];
+    let op = body[3];
+    let mut i = 4;
+    if body[i] & 0x80 != 0 {
+        i += 1 + usize::from(body[i] & 0x7f);
+    } else {
+        i += 1;
+    }
+    let code = (body.get(i) == Some(&0x0a)).then(|| body[i + 2]);
+    Some((msgid, op, code))
+}
+
+fn still_serving(s: &Server) {
+    s.search_anon(&["-b", BASE, "-s", "base", "1.1"]).expect_code(0);
+}
+
+#[test]
+fn filter_nested_10000_deep_gets_an_answer_not_a_crash() {
+    let s = Server::memory();
+    let mut filter = tlv(0x87, b"objectClass");
+    for _ in 0..10_000 {
+        filter = tlv(0xa2, &filter); // not
+    }
+    let mut c = connect(&s);
+    c.write_all(&search_pdu(7, BASE, &filter, None)).unwrap();
+    let (msgid, op, code) = read_response(&mut c).expect("a SearchResultDone");
+    assert_eq!((msgid, op), (7, 0x65));
+    assert_eq!(code, Some(2), "protocolError");
+    // Same connection still works.
+    c.write_all(&search_pdu(8, BASE, &tlv(0x87, b"objectClass"), None)).unwrap();
+    let mut saw_done = false;
+    while let Some((id, op, code)) = read_response(&mut c) {
+        assert_eq!(id, 8);
+        if op == 0x65 {
+            assert_eq!(code, Some(0));
+            saw_done = true;
+            break;
+        }
+    }
+    assert!(saw_done);
+    still_serving(&s);
+}
+
+#[test]
+fn pdu_over_the_limit_disconnects_cleanly() {
+    let s = Server::start(&["--memory", "--max-pdu", "4096"], None);
+    let mut c = connect(&s);
+    // Announce a 1 MiB message; the server must refuse before the body arrives.
+    let mut head = vec![0x30, 0x83, 0x10, 0x00, 0x00];
+    head.extend(tlv(0x02, &[1]));
+    c.write_all(&head).unwrap();
+    // Expect a Notice of Disconnection (msgid 0, ExtendedResponse) then EOF.
+    let (msgid, op, code) = read_response(&mut c).expect("notice of disconnection");
+    assert_eq!((msgid, op, code), (0, 0x78, Some(2)));
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    still_serving(&s);
+}
+
+#[test]
+fn malformed_ber_disconnects_and_others_keep_working() {
+    let s = Server::memory();
+    for garbage in [&b"\x30\x05\x02\x01"[..], b"\xff\xff\xff\xff\xff\xff", b"\x30\x80\x00\x00", b"\x30\x03\x04\x01\x00"] {
+        let mut c = connect(&s);
+        c.write_all(garbage).unwrap();
+        let _ = c.shutdown(std::net::Shutdown::Write);
+        let mut rest = Vec::new();
+        let _ = c.read_to_end(&mut rest);
+        still_serving(&s);
+    }
+}
+
+#[test]
+fn unknown_critical_control_is_unavailable_critical_extension() {
+    let s = Server::memory();
+    let mut ctrl = tlv(0x04, b"1.2.3.4.5.6.7");
+    ctrl.extend(tlv(0x01, &[0xff]));
+    let ctrls = tlv(0x30, &ctrl);
+    let mut c = connect(&s);
+    c.write_all(&search_pdu(3, BASE, &tlv(0x87, b"objectClass"), Some(ctrls))).unwrap();
+    let (msgid, op, code) = read_response(&mut c).unwrap();
+    assert_eq!((msgid, op, code), (3, 0x65, Some(12)));
+    // Non-critical: ignored, the search runs.
+    let mut ctrl = tlv(0x04, b"1.2.3.4.5.6.7");
+    ctrl.extend(tlv(0x01, &[0x00]));
+    let ctrls = tlv(0x30, &ctrl);
+    c.write_all(&search_pdu(4, BASE, &tlv(0x87, b"objectClass"), Some(ctrls))).unwrap();
+    let mut last = None;
+    while let Some(r) = read_response(&mut c) {
+        if r.1 == 0x65 {
+            last = Some(r);
+            break;
+        }
+    }
+    assert_eq!(last, Some((4, 0x65, Some(0))));
+    // Also through ldap-utils: the Tree Delete control, critical.
+    s.modify_root("ldapdelete", "", &["-e", "!1.2.840.113556.1.4.805", USERS]).expect_code(12);
+}
+
+#[test]
+fn invalid_dns_and_existing_entries() {
+    let s = Server::memory();
+    s.search_anon(&["-b", "cn=a,,dc=x", "(objectClass=*)"]).expect_code(34);
+    s.modify_root("ldapadd", &format!("dn: {USERS}\nobjectClass: organizationalUnit\nou: Users\n"), &[]).expect_code(68);
+    s.modify_root("ldapmodify", &format!("dn: uid=missing,{USERS}\nchangetype: modify\nreplace: cn\ncn: x\n"), &[]).expect_code(32);
+    s.modify_root("ldapadd", "dn: cn=x,dc=elsewhere\nobjectClass: person\ncn: x\nsn: y\n", &[]).expect_code(53);
+    still_serving(&s);
+}
