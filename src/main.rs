@@ -19,7 +19,11 @@ use std::sync::Arc;
 const DEFAULT_URL: &str = "ldap://127.0.0.1:3389/";
 
 #[derive(Parser, Debug)]
-#[command(name = "oxldap", version, about = "An LDAP directory server (slapd-compatible configuration)")]
+#[command(
+    name = "oxldap",
+    version,
+    about = "An LDAP directory server (slapd-compatible configuration)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,7 +46,11 @@ struct Common {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the LDAP server.
+    #[command(disable_help_flag = true)]
     Serve {
+        /// Print help (`-h` is the listen URL, as in slapd).
+        #[arg(long = "help", action = clap::ArgAction::Help)]
+        help: Option<bool>,
         #[command(flatten)]
         common: Common,
         /// Listen URL(s), like slapd -h: `ldap://HOST:PORT/`, space-separated.
@@ -78,13 +86,14 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let debug = match &cli.command {
-        Command::Serve { common, .. } | Command::Import { common, .. } | Command::Export { common } => {
-            common.debug.clone()
-        }
+        Command::Serve { common, .. }
+        | Command::Import { common, .. }
+        | Command::Export { common } => common.debug.clone(),
     };
     init_logging(debug.as_deref());
     let outcome = match cli.command {
         Command::Serve {
+            help: _,
             common,
             url,
             memory,
@@ -146,7 +155,11 @@ fn listen_addrs(urls: &str) -> Result<Vec<SocketAddr>> {
             bail!("unsupported listen URL {url:?}: only ldap:// is supported (ldaps:// and ldapi:// are not yet)");
         };
         let hostport = rest.split('/').next().unwrap_or("");
-        let hostport = if hostport.is_empty() { "0.0.0.0:389".to_string() } else { hostport.to_string() };
+        let hostport = if hostport.is_empty() {
+            "0.0.0.0:389".to_string()
+        } else {
+            hostport.to_string()
+        };
         let hostport = if hostport.contains(':') && !hostport.ends_with(']') {
             hostport
         } else {
@@ -166,10 +179,21 @@ fn listen_addrs(urls: &str) -> Result<Vec<SocketAddr>> {
     Ok(out)
 }
 
-fn serve(common: &Common, url: &str, memory: bool, ldif: &[PathBuf], no_layout: bool, max_pdu: usize) -> Result<()> {
+fn serve(
+    common: &Common,
+    url: &str,
+    memory: bool,
+    ldif: &[PathBuf],
+    no_layout: bool,
+    max_pdu: usize,
+) -> Result<()> {
     let addrs = listen_addrs(url)?;
     let dir = open(common, memory)?;
-    if !no_layout && dir.bootstrap_layout().map_err(|e| anyhow::anyhow!("creating the layout: {}", e.message))? {
+    if !no_layout
+        && dir
+            .bootstrap_layout()
+            .map_err(|e| anyhow::anyhow!("creating the layout: {}", e.message))?
+    {
         tracing::info!(suffix = %dir.suffix, "empty database: created the suffix and the Axigen layout");
     }
     for file in ldif {
@@ -177,7 +201,9 @@ fn serve(common: &Common, url: &str, memory: bool, ldif: &[PathBuf], no_layout: 
         tracing::info!(file = %file.display(), entries = n, "loaded LDIF");
     }
     let dir = Arc::new(dir);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let shutdown = CancellationToken::new();
         let mut servers = Vec::new();
@@ -240,19 +266,26 @@ fn load_ldif(dir: &Directory, file: &PathBuf, import: bool) -> Result<u64> {
     let (reader, len): (Box<dyn Read>, u64) = if file.as_os_str() == "-" {
         (Box::new(std::io::stdin()), 0)
     } else {
-        let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         (Box::new(f), len)
     };
     // indicatif draws only when stderr is a terminal.
     let bar = indicatif::ProgressBar::new(len);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {per_sec} eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let buffered: Box<dyn BufRead> = Box::new(BufReader::new(bar.wrap_read(reader)));
     let ctx = WriteCtx {
-        modifier: dir.rootdn.as_ref().map(|(d, _)| d.clone()).unwrap_or_default(),
+        modifier: dir
+            .rootdn
+            .as_ref()
+            .map(|(d, _)| d.clone())
+            .unwrap_or_default(),
         import,
     };
     let mut n = 0u64;
@@ -261,13 +294,16 @@ fn load_ldif(dir: &Directory, file: &PathBuf, import: bool) -> Result<u64> {
         match record {
             LdifRecord::Content { line, entry } => {
                 let dn = entry.dn.to_string();
-                dir.store
-                    .add(entry, &ctx)
-                    .map_err(|e| anyhow::anyhow!("{}:{line}: {dn}: {} ({})", file.display(), e, e.code()))?;
+                dir.store.add(entry, &ctx).map_err(|e| {
+                    anyhow::anyhow!("{}:{line}: {dn}: {} ({})", file.display(), e, e.code())
+                })?;
                 n += 1;
             }
             LdifRecord::Change { line, .. } => {
-                bail!("{}:{line}: change records are not supported here; use ldapmodify", file.display())
+                bail!(
+                    "{}:{line}: change records are not supported here; use ldapmodify",
+                    file.display()
+                )
             }
         }
     }

@@ -17,7 +17,11 @@ fn regression_cases_match_slapd() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
     let conf = dir.join("oxldap-reference.conf");
     let s = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
-    let out = Command::new("bash").arg(dir.join("run-all.sh")).arg(&s.url).output().unwrap();
+    let out = Command::new("bash")
+        .arg(dir.join("run-all.sh"))
+        .arg(&s.url)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     println!("{text}");
     let mut unexpected = Vec::new();
@@ -29,9 +33,13 @@ fn regression_cases_match_slapd() {
         }
     }
     assert!(
-        text.lines().any(|l| l.starts_with("PASS ") || l.starts_with("FAIL ")),
+        text.lines()
+            .any(|l| l.starts_with("PASS ") || l.starts_with("FAIL ")),
         "run-all.sh ran no case:\n{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(unexpected.is_empty(), "cases failing that this issue covers: {unexpected:?}");
+    assert!(
+        unexpected.is_empty(),
+        "cases failing that this issue covers: {unexpected:?}"
+    );
 }

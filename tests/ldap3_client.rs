@@ -20,11 +20,19 @@ fn bind_search_add_modify_rename_delete() {
     c.simple_bind(ROOTDN, ROOTPW).unwrap().success().unwrap();
 
     let (rs, _) = c
-        .search(USERS, Scope::OneLevel, "(&(objectClass=inetOrgPerson)(uid=hans.*))", vec!["uid", "mail"])
+        .search(
+            USERS,
+            Scope::OneLevel,
+            "(&(objectClass=inetOrgPerson)(uid=hans.*))",
+            vec!["uid", "mail"],
+        )
         .unwrap()
         .success()
         .unwrap();
-    let got: HashSet<String> = rs.into_iter().map(|e| SearchEntry::construct(e).dn).collect();
+    let got: HashSet<String> = rs
+        .into_iter()
+        .map(|e| SearchEntry::construct(e).dn)
+        .collect();
     let want: HashSet<String> = fixture_entries()
         .into_iter()
         .filter(|e| e.get("uid").iter().any(|u| u.starts_with("hans.")))
@@ -45,11 +53,21 @@ fn bind_search_add_modify_rename_delete() {
     .unwrap()
     .success()
     .unwrap();
-    c.modify(&dn, vec![Mod::Add("mail", HashSet::from(["zoe@localdomain.test"])), Mod::Replace("sn", HashSet::from(["Zed"]))])
+    c.modify(
+        &dn,
+        vec![
+            Mod::Add("mail", HashSet::from(["zoe@localdomain.test"])),
+            Mod::Replace("sn", HashSet::from(["Zed"])),
+        ],
+    )
+    .unwrap()
+    .success()
+    .unwrap();
+    let (rs, _) = c
+        .search(&dn, Scope::Base, "(objectClass=*)", vec!["*", "+"])
         .unwrap()
         .success()
         .unwrap();
-    let (rs, _) = c.search(&dn, Scope::Base, "(objectClass=*)", vec!["*", "+"]).unwrap().success().unwrap();
     let e = SearchEntry::construct(rs.into_iter().next().unwrap());
     assert_eq!(e.attrs["mail"], vec!["zoe@localdomain.test"]);
     assert_eq!(e.attrs["sn"], vec!["Zed"]);
@@ -57,9 +75,17 @@ fn bind_search_add_modify_rename_delete() {
     let uuid = e.attrs["entryUUID"][0].clone();
 
     // Rename and move keep the entryUUID.
-    c.modifydn(&dn, "uid=zoe2", true, Some(GROUPS)).unwrap().success().unwrap();
+    c.modifydn(&dn, "uid=zoe2", true, Some(GROUPS))
+        .unwrap()
+        .success()
+        .unwrap();
     let (rs, _) = c
-        .search(&format!("uid=zoe2,{GROUPS}"), Scope::Base, "(objectClass=*)", vec!["entryUUID", "uid"])
+        .search(
+            &format!("uid=zoe2,{GROUPS}"),
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["entryUUID", "uid"],
+        )
         .unwrap()
         .success()
         .unwrap();
@@ -67,9 +93,25 @@ fn bind_search_add_modify_rename_delete() {
     assert_eq!(e.attrs["entryUUID"], vec![uuid]);
     assert_eq!(e.attrs["uid"], vec!["zoe2"]);
 
-    assert_eq!(c.compare(&format!("uid=zoe2,{GROUPS}"), "sn", "zed").unwrap().equal().unwrap(), true);
-    c.delete(&format!("uid=zoe2,{GROUPS}")).unwrap().success().unwrap();
-    let r = c.search(&format!("uid=zoe2,{GROUPS}"), Scope::Base, "(objectClass=*)", vec!["1.1"]).unwrap();
+    assert_eq!(
+        c.compare(&format!("uid=zoe2,{GROUPS}"), "sn", "zed")
+            .unwrap()
+            .equal()
+            .unwrap(),
+        true
+    );
+    c.delete(&format!("uid=zoe2,{GROUPS}"))
+        .unwrap()
+        .success()
+        .unwrap();
+    let r = c
+        .search(
+            &format!("uid=zoe2,{GROUPS}"),
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["1.1"],
+        )
+        .unwrap();
     assert_eq!(r.1.rc, 32);
     c.unbind().unwrap();
 }
@@ -77,20 +119,37 @@ fn bind_search_add_modify_rename_delete() {
 #[test]
 fn outstanding_operations_on_one_connection_get_their_own_ids() {
     let s = Server::with_fixture();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let (conn, mut ldap) = ldap3::LdapConnAsync::new(&s.url).await.unwrap();
         ldap3::drive!(conn);
-        ldap.simple_bind(ROOTDN, ROOTPW).await.unwrap().success().unwrap();
+        ldap.simple_bind(ROOTDN, ROOTPW)
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
         // Many searches in flight at once on the same connection.
         let mut tasks = Vec::new();
         for i in 1..=40 {
             let mut l = ldap.clone();
             tasks.push(tokio::spawn(async move {
                 let f = format!("(uid=*.{i})");
-                let (rs, res) = l.search(USERS, Scope::OneLevel, &f, vec!["uid"]).await.unwrap().success().unwrap();
+                let (rs, res) = l
+                    .search(USERS, Scope::OneLevel, &f, vec!["uid"])
+                    .await
+                    .unwrap()
+                    .success()
+                    .unwrap();
                 assert_eq!(res.rc, 0);
-                (i, rs.into_iter().map(|e| SearchEntry::construct(e).attrs["uid"][0].clone()).collect::<Vec<_>>())
+                (
+                    i,
+                    rs.into_iter()
+                        .map(|e| SearchEntry::construct(e).attrs["uid"][0].clone())
+                        .collect::<Vec<_>>(),
+                )
             }));
         }
         for t in tasks {
@@ -135,6 +194,10 @@ fn concurrent_writers_on_many_connections() {
     }
     let mut c = LdapConn::new(&url).unwrap();
     c.simple_bind(ROOTDN, ROOTPW).unwrap();
-    let (rs, _) = c.search(USERS, Scope::OneLevel, "(sn=W)", vec!["1.1"]).unwrap().success().unwrap();
+    let (rs, _) = c
+        .search(USERS, Scope::OneLevel, "(sn=W)", vec!["1.1"])
+        .unwrap()
+        .success()
+        .unwrap();
     assert_eq!(rs.len(), 200);
 }

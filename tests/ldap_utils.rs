@@ -25,33 +25,52 @@ fn scopes_base_one_sub() {
     base.expect_code(0);
     assert_eq!(base.dns(), vec![BASE.to_string()]);
 
-    let one = s.search_anon(&["-b", "o=localdomain,dc=localdomain,dc=test", "-s", "one", "(objectClass=*)", "1.1"]);
-    assert_eq!(sorted(one.dns()), vec![GROUPS.to_string(), USERS.to_string()]);
+    let one = s.search_anon(&[
+        "-b",
+        "o=localdomain,dc=localdomain,dc=test",
+        "-s",
+        "one",
+        "(objectClass=*)",
+        "1.1",
+    ]);
+    assert_eq!(
+        sorted(one.dns()),
+        vec![GROUPS.to_string(), USERS.to_string()]
+    );
 
-    let sub = s.search_anon(&["-b", USERS, "-s", "sub", "(objectClass=*)", "1.1"]);
+    let sub = s.search_root(&["-b", USERS, "-s", "sub", "(objectClass=*)", "1.1"]);
     assert_eq!(sub.dns().len(), 1001, "ou=Users and its 1,000 users");
     // Parents come before children.
     assert_eq!(sub.dns()[0], USERS);
 
-    let all = s.search_anon(&["-b", BASE, "(objectClass=*)", "1.1"]);
+    let all = s.search_root(&["-b", BASE, "(objectClass=*)", "1.1"]);
     assert_eq!(all.dns().len(), fixture_entries().len());
 }
 
 #[test]
 fn every_filter_type() {
     let s = Server::with_fixture();
-    let dns = |f: &str| sorted(s.search_anon(&["-b", BASE, f, "1.1"]).expect_code(0).dns());
+    let dns = |f: &str| sorted(s.search_root(&["-b", BASE, f, "1.1"]).expect_code(0).dns());
 
     // Equality, case-insensitive (caseIgnoreMatch).
-    assert_eq!(dns("(uid=SVEN.HORVAT.1)"), vec![format!("uid=sven.horvat.1,{USERS}")]);
+    assert_eq!(
+        dns("(uid=SVEN.HORVAT.1)"),
+        vec![format!("uid=sven.horvat.1,{USERS}")]
+    );
     // Substrings: initial, any, final.
     assert_eq!(
         dns("(cn=sven*)"),
-        users_where(|e| e.get("cn").iter().any(|c| c.to_lowercase().starts_with("sven")))
+        users_where(|e| e
+            .get("cn")
+            .iter()
+            .any(|c| c.to_lowercase().starts_with("sven")))
     );
     assert_eq!(
         dns("(mail=*horvat*)"),
-        users_where(|e| e.get("mail").iter().any(|c| c.to_lowercase().contains("horvat")))
+        users_where(|e| e
+            .get("mail")
+            .iter()
+            .any(|c| c.to_lowercase().contains("horvat")))
     );
     assert_eq!(
         dns("(sn=*ng)"),
@@ -61,14 +80,20 @@ fn every_filter_type() {
         dns("(cn=s*v*t)"),
         users_where(|e| e.get("cn").iter().any(|c| {
             let c = c.to_lowercase();
-            c.starts_with('s') && c.ends_with('t') && c.len() >= 3 && c[1..c.len() - 1].contains('v')
+            c.starts_with('s')
+                && c.ends_with('t')
+                && c.len() >= 3
+                && c[1..c.len() - 1].contains('v')
         }))
     );
     // Presence.
     assert_eq!(dns("(telephoneNumber=*)").len(), 1000);
     assert_eq!(dns("(description=*)").len(), 50);
     // Ordering on an attribute with an ordering rule.
-    assert_eq!(dns("(createTimestamp>=19700101000000Z)").len(), fixture_entries().len());
+    assert_eq!(
+        dns("(createTimestamp>=19700101000000Z)").len(),
+        fixture_entries().len()
+    );
     assert!(dns("(createTimestamp<=19700101000000Z)").is_empty());
     // Ordering on an attribute without one is Undefined (RFC 4511 §4.5.1.7): no entries.
     assert!(dns("(uid>=a)").is_empty());
@@ -80,16 +105,28 @@ fn every_filter_type() {
     // And, or, not.
     assert_eq!(
         dns("(&(objectClass=inetOrgPerson)(|(uid=sven.horvat.1)(uid=james.wang.3)))"),
-        sorted(vec![format!("uid=james.wang.3,{USERS}"), format!("uid=sven.horvat.1,{USERS}")])
+        sorted(vec![
+            format!("uid=james.wang.3,{USERS}"),
+            format!("uid=sven.horvat.1,{USERS}")
+        ])
     );
-    assert_eq!(dns("(&(objectClass=groupOfNames)(!(description=*1000*)))").len(), 49);
+    assert_eq!(
+        dns("(&(objectClass=groupOfNames)(!(description=*1000*)))").len(),
+        49
+    );
     // Extensible match: :dn: and an explicit matching rule.
     let under_users = dns("(ou:dn:=Users)");
     assert!(under_users.contains(&USERS.to_string()));
     assert_eq!(under_users.len(), 1001, "ou=Users and every user below it");
-    assert_eq!(dns("(uid:caseExactMatch:=sven.horvat.1)"), vec![format!("uid=sven.horvat.1,{USERS}")]);
+    assert_eq!(
+        dns("(uid:caseExactMatch:=sven.horvat.1)"),
+        vec![format!("uid=sven.horvat.1,{USERS}")]
+    );
     assert!(dns("(uid:caseExactMatch:=SVEN.HORVAT.1)").is_empty());
-    assert_eq!(dns("(uid:2.5.13.2:=SVEN.HORVAT.1)"), vec![format!("uid=sven.horvat.1,{USERS}")]);
+    assert_eq!(
+        dns("(uid:2.5.13.2:=SVEN.HORVAT.1)"),
+        vec![format!("uid=sven.horvat.1,{USERS}")]
+    );
     // Superclass matching: person matches inetOrgPerson entries.
     assert_eq!(dns("(objectClass=person)").len(), 1000);
     // Absolute true/false (RFC 4526).
@@ -107,12 +144,29 @@ fn attribute_selection_and_operational_attributes() {
     let dn = format!("uid=sven.horvat.1,{USERS}");
     let user = s.search_anon(&["-b", &dn, "-s", "base", "(objectClass=*)"]);
     assert_eq!(user.values("uid"), vec!["sven.horvat.1"]);
-    assert!(user.values("entryUUID").is_empty(), "operational attributes only when asked");
-    assert!(user.values("userPassword").is_empty(), "anonymous may not read userPassword");
+    assert!(
+        user.values("entryUUID").is_empty(),
+        "operational attributes only when asked"
+    );
+    assert!(
+        user.values("userPassword").is_empty(),
+        "anonymous may not read userPassword"
+    );
 
     let plus = s.search_anon(&["-b", &dn, "-s", "base", "(objectClass=*)", "+"]);
     assert!(plus.values("uid").is_empty());
-    for attr in ["entryUUID", "entryCSN", "createTimestamp", "modifyTimestamp", "creatorsName", "modifiersName", "structuralObjectClass", "hasSubordinates", "entryDN", "subschemaSubentry"] {
+    for attr in [
+        "entryUUID",
+        "entryCSN",
+        "createTimestamp",
+        "modifyTimestamp",
+        "creatorsName",
+        "modifiersName",
+        "structuralObjectClass",
+        "hasSubordinates",
+        "entryDN",
+        "subschemaSubentry",
+    ] {
         assert_eq!(plus.values(attr).len(), 1, "{attr} in {}", plus.stdout);
     }
     assert_eq!(plus.values("structuralObjectClass"), vec!["inetOrgPerson"]);
@@ -120,7 +174,16 @@ fn attribute_selection_and_operational_attributes() {
     assert_eq!(plus.values("entryDN"), vec![dn.clone()]);
 
     // Names by alias, other case and OID come back under the schema's primary name.
-    let named = s.search_anon(&["-b", &dn, "-s", "base", "(objectClass=*)", "SURNAME", "2.5.4.42", "entryuuid"]);
+    let named = s.search_anon(&[
+        "-b",
+        &dn,
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "SURNAME",
+        "2.5.4.42",
+        "entryuuid",
+    ]);
     assert_eq!(named.values("sn"), vec!["Horvat"]);
     assert_eq!(named.values("givenName"), vec!["Sven"]);
     assert_eq!(named.values("entryUUID").len(), 1);
@@ -130,7 +193,11 @@ fn attribute_selection_and_operational_attributes() {
     let none = s.search_anon(&["-b", &dn, "-s", "base", "(objectClass=*)", "1.1"]);
     assert_eq!(none.stdout.trim(), format!("dn: {dn}"));
     let types = s.search_anon(&["-A", "-b", &dn, "-s", "base", "(objectClass=*)", "uid"]);
-    assert!(types.stdout.lines().any(|l| l.trim() == "uid:"), "{}", types.stdout);
+    assert!(
+        types.stdout.lines().any(|l| l.trim() == "uid:"),
+        "{}",
+        types.stdout
+    );
 
     // The rootdn reads userPassword.
     let root = s.search_root(&["-b", &dn, "-s", "base", "(objectClass=*)", "userPassword"]);
@@ -140,9 +207,17 @@ fn attribute_selection_and_operational_attributes() {
 #[test]
 fn missing_base_is_no_such_object_with_matched_dn() {
     let s = Server::with_fixture();
-    let out = s.tool("ldapsearch", &["-b", &format!("uid=nobody,{USERS}"), "(objectClass=*)"], None);
+    let out = s.tool(
+        "ldapsearch",
+        &["-b", &format!("uid=nobody,{USERS}"), "(objectClass=*)"],
+        None,
+    );
     out.expect_code(32);
-    assert!(out.stdout.contains(&format!("Matched DN: {USERS}")), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("matchedDN: {USERS}")),
+        "{}",
+        out.stdout
+    );
     let bad = s.tool("ldapsearch", &["-b", "not a dn", "(objectClass=*)"], None);
     bad.expect_code(34);
 }
@@ -150,7 +225,16 @@ fn missing_base_is_no_such_object_with_matched_dn() {
 #[test]
 fn size_limit_returns_entries_so_far() {
     let s = Server::with_fixture();
-    let out = s.search_anon(&["-z", "5", "-b", USERS, "-s", "one", "(objectClass=*)", "1.1"]);
+    let out = s.search_anon(&[
+        "-z",
+        "5",
+        "-b",
+        USERS,
+        "-s",
+        "one",
+        "(objectClass=*)",
+        "1.1",
+    ]);
     out.expect_code(4);
     assert_eq!(out.dns().len(), 5);
     // The server's default sizelimit (500, as slapd) applies to everyone but the rootdn.
@@ -170,13 +254,25 @@ fn root_dse() {
     assert_eq!(dse.values("namingContexts"), vec![BASE]);
     assert_eq!(dse.values("subschemaSubentry"), vec!["cn=Subschema"]);
     assert_eq!(dse.values("supportedLDAPVersion"), vec!["3"]);
-    assert!(dse.values("supportedExtension").contains(&"1.3.6.1.4.1.4203.1.11.3".to_string()));
-    assert!(dse.values("supportedExtension").contains(&"1.3.6.1.4.1.4203.1.11.1".to_string()));
-    assert_eq!(sorted(dse.values("objectClass")), vec!["OpenLDAProotDSE", "top"]);
+    assert!(dse
+        .values("supportedExtension")
+        .contains(&"1.3.6.1.4.1.4203.1.11.3".to_string()));
+    assert!(dse
+        .values("supportedExtension")
+        .contains(&"1.3.6.1.4.1.4203.1.11.1".to_string()));
+    assert_eq!(
+        sorted(dse.values("objectClass")),
+        vec!["OpenLDAProotDSE", "top"]
+    );
     let default = s.search_anon(&["-b", "", "-s", "base", "(objectClass=*)"]);
     assert!(default.values("namingContexts").is_empty());
     // No default search base: scope one/sub under the empty DN is noSuchObject (slapd).
-    s.tool("ldapsearch", &["-b", "", "-s", "sub", "(objectClass=*)"], None).expect_code(32);
+    s.tool(
+        "ldapsearch",
+        &["-b", "", "-s", "sub", "(objectClass=*)"],
+        None,
+    )
+    .expect_code(32);
 }
 
 #[test]
@@ -185,7 +281,12 @@ fn default_layout_is_created_on_an_empty_database() {
     let out = s.search_anon(&["-b", BASE, "(objectClass=*)", "1.1"]);
     assert_eq!(
         sorted(out.dns()),
-        sorted(vec![BASE.to_string(), "o=localdomain,dc=localdomain,dc=test".into(), GROUPS.to_string(), USERS.to_string()])
+        sorted(vec![
+            BASE.to_string(),
+            "o=localdomain,dc=localdomain,dc=test".into(),
+            GROUPS.to_string(),
+            USERS.to_string()
+        ])
     );
 }
 
@@ -199,7 +300,15 @@ fn add_modify_delete_with_ldap_utils() {
     s.modify_root("ldapadd", &add, &[]).expect_code(0);
     s.modify_root("ldapadd", &add, &[]).expect_code(68);
     // Anonymous cannot write.
-    s.tool("ldapadd", &[], Some(&add.replace("uid=ana", "uid=ana2").replace("uid: ana", "uid: ana2"))).expect_code(50);
+    s.tool(
+        "ldapadd",
+        &[],
+        Some(
+            &add.replace("uid=ana", "uid=ana2")
+                .replace("uid: ana", "uid: ana2"),
+        ),
+    )
+    .expect_code(50);
 
     // Every modify type; the whole request applies or nothing does.
     let mods = format!(
@@ -216,7 +325,11 @@ fn add_modify_delete_with_ldap_utils() {
     let atomic = format!("dn: {dn}\nchangetype: modify\nadd: description\ndescription: first\n-\nadd: mail\nmail: ANA.POP@localdomain.test\n");
     s.modify_root("ldapmodify", &atomic, &[]).expect_code(20);
     let got = s.search_root(&["-b", &dn, "-s", "base", "(objectClass=*)", "description"]);
-    assert!(got.values("description").is_empty(), "half-applied modify: {}", got.stdout);
+    assert!(
+        got.values("description").is_empty(),
+        "half-applied modify: {}",
+        got.stdout
+    );
     // Deleting a value that is not there (16); a missing entry (32).
     let missing = format!("dn: {dn}\nchangetype: modify\ndelete: mail\nmail: nobody@x\n");
     s.modify_root("ldapmodify", &missing, &[]).expect_code(16);
@@ -229,7 +342,15 @@ fn add_modify_delete_with_ldap_utils() {
     s.modify_root("ldapmodify", &undef, &[]).expect_code(17);
 
     // modifiersName and modifyTimestamp follow the writer.
-    let ops = s.search_root(&["-b", &dn, "-s", "base", "(objectClass=*)", "modifiersName", "creatorsName"]);
+    let ops = s.search_root(&[
+        "-b",
+        &dn,
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "modifiersName",
+        "creatorsName",
+    ]);
     assert_eq!(ops.values("modifiersName"), vec![ROOTDN]);
 
     // Delete: non-leaf refused (66), leaf deleted, then gone (32).
@@ -249,28 +370,102 @@ fn modrdn_rename_and_move_subtree() {
     );
     s.modify_root("ldapadd", &ldif, &[]).expect_code(0);
     // Rename keeping the old RDN value (no -r).
-    s.modify_root("ldapmodrdn", "", &[&format!("uid=bob,ou=Sales,{USERS}"), "uid=robert"]).expect_code(0);
-    let r = s.search_root(&["-b", &format!("uid=robert,ou=Sales,{USERS}"), "-s", "base", "(objectClass=*)", "uid"]);
+    s.modify_root(
+        "ldapmodrdn",
+        "",
+        &[&format!("uid=bob,ou=Sales,{USERS}"), "uid=robert"],
+    )
+    .expect_code(0);
+    let r = s.search_root(&[
+        "-b",
+        &format!("uid=robert,ou=Sales,{USERS}"),
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "uid",
+    ]);
     assert_eq!(sorted(r.values("uid")), vec!["bob", "robert"]);
     // Rename deleting the old RDN value (-r).
-    s.modify_root("ldapmodrdn", "", &["-r", &format!("uid=robert,ou=Sales,{USERS}"), "uid=rob"]).expect_code(0);
-    let r = s.search_root(&["-b", &format!("uid=rob,ou=Sales,{USERS}"), "-s", "base", "(objectClass=*)", "uid"]);
+    s.modify_root(
+        "ldapmodrdn",
+        "",
+        &["-r", &format!("uid=robert,ou=Sales,{USERS}"), "uid=rob"],
+    )
+    .expect_code(0);
+    let r = s.search_root(&[
+        "-b",
+        &format!("uid=rob,ou=Sales,{USERS}"),
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "uid",
+    ]);
     assert_eq!(sorted(r.values("uid")), vec!["bob", "rob"]);
     // Move the whole subtree with -s newSuperior.
-    s.modify_root("ldapmodrdn", "", &["-s", GROUPS, &format!("ou=Sales,{USERS}"), "ou=Sales"]).expect_code(0);
-    let moved = s.search_root(&["-b", &format!("ou=Sales,{GROUPS}"), "(objectClass=*)", "1.1"]);
+    s.modify_root(
+        "ldapmodrdn",
+        "",
+        &["-s", GROUPS, &format!("ou=Sales,{USERS}"), "ou=Sales"],
+    )
+    .expect_code(0);
+    let moved = s.search_root(&[
+        "-b",
+        &format!("ou=Sales,{GROUPS}"),
+        "(objectClass=*)",
+        "1.1",
+    ]);
     assert_eq!(
         sorted(moved.dns()),
-        sorted(vec![format!("ou=Sales,{GROUPS}"), format!("uid=eve,ou=Sales,{GROUPS}"), format!("uid=rob,ou=Sales,{GROUPS}")])
+        sorted(vec![
+            format!("ou=Sales,{GROUPS}"),
+            format!("uid=eve,ou=Sales,{GROUPS}"),
+            format!("uid=rob,ou=Sales,{GROUPS}")
+        ])
     );
-    s.search_anon(&["-b", &format!("uid=eve,ou=Sales,{USERS}"), "-s", "base"]).expect_code(32);
+    s.search_anon(&["-b", &format!("uid=eve,ou=Sales,{USERS}"), "-s", "base"])
+        .expect_code(32);
     // Descendants keep working under their new DN.
-    let eve = s.search_anon(&["-b", &format!("uid=eve,ou=Sales,{GROUPS}"), "-s", "base", "(uid=eve)", "entryDN"]);
-    assert_eq!(eve.values("entryDN"), vec![format!("uid=eve,ou=Sales,{GROUPS}")]);
+    let eve = s.search_anon(&[
+        "-b",
+        &format!("uid=eve,ou=Sales,{GROUPS}"),
+        "-s",
+        "base",
+        "(uid=eve)",
+        "entryDN",
+    ]);
+    assert_eq!(
+        eve.values("entryDN"),
+        vec![format!("uid=eve,ou=Sales,{GROUPS}")]
+    );
     // Refuse moving an entry under itself, onto an existing DN, or under a missing parent.
-    s.modify_root("ldapmodrdn", "", &["-s", &format!("uid=eve,ou=Sales,{GROUPS}"), &format!("ou=Sales,{GROUPS}"), "ou=Sales"]).expect_code(53);
-    s.modify_root("ldapmodrdn", "", &[&format!("uid=eve,ou=Sales,{GROUPS}"), "uid=rob"]).expect_code(68);
-    s.modify_root("ldapmodrdn", "", &["-s", &format!("ou=Nowhere,{BASE}"), &format!("uid=eve,ou=Sales,{GROUPS}"), "uid=eve"]).expect_code(32);
+    s.modify_root(
+        "ldapmodrdn",
+        "",
+        &[
+            "-s",
+            &format!("uid=eve,ou=Sales,{GROUPS}"),
+            &format!("ou=Sales,{GROUPS}"),
+            "ou=Sales",
+        ],
+    )
+    .expect_code(53);
+    s.modify_root(
+        "ldapmodrdn",
+        "",
+        &[&format!("uid=eve,ou=Sales,{GROUPS}"), "uid=rob"],
+    )
+    .expect_code(68);
+    s.modify_root(
+        "ldapmodrdn",
+        "",
+        &[
+            "-s",
+            &format!("ou=Nowhere,{BASE}"),
+            &format!("uid=eve,ou=Sales,{GROUPS}"),
+            "uid=eve",
+        ],
+    )
+    .expect_code(32);
 }
 
 #[test]
@@ -278,10 +473,18 @@ fn compare_whoami_passwd_and_binds() {
     let s = Server::with_fixture();
     let dn = format!("uid=sven.horvat.1,{USERS}");
     // Compare: TRUE (6), FALSE (5), no such attribute (16), no such entry (32).
-    s.tool("ldapcompare", &[&dn, "sn:HORVAT"], None).expect_code(6);
-    s.tool("ldapcompare", &[&dn, "sn:Smith"], None).expect_code(5);
-    s.tool("ldapcompare", &[&dn, "description:x"], None).expect_code(16);
-    s.tool("ldapcompare", &[&format!("uid=nobody,{USERS}"), "sn:x"], None).expect_code(32);
+    s.tool("ldapcompare", &[&dn, "sn:HORVAT"], None)
+        .expect_code(6);
+    s.tool("ldapcompare", &[&dn, "sn:Smith"], None)
+        .expect_code(5);
+    s.tool("ldapcompare", &[&dn, "description:x"], None)
+        .expect_code(16);
+    s.tool(
+        "ldapcompare",
+        &[&format!("uid=nobody,{USERS}"), "sn:x"],
+        None,
+    )
+    .expect_code(32);
 
     // Who am I? anonymous, rootdn, and a user bound with its {SSHA} password.
     let anon = s.tool("ldapwhoami", &[], None);
@@ -293,35 +496,93 @@ fn compare_whoami_passwd_and_binds() {
     user.expect_code(0);
     assert_eq!(user.stdout.trim(), format!("dn:{}", dn.to_lowercase()));
     // Wrong password and unknown DN give the same answer (49); DN without password is 53.
-    s.tool("ldapwhoami", &["-D", &dn, "-w", "wrong"], None).expect_code(49);
-    s.tool("ldapwhoami", &["-D", &format!("uid=nobody,{USERS}"), "-w", "x"], None).expect_code(49);
-    s.tool("ldapsearch", &["-D", &dn, "-w", "", "-b", BASE, "-s", "base"], None).expect_code(53);
+    s.tool("ldapwhoami", &["-D", &dn, "-w", "wrong"], None)
+        .expect_code(49);
+    s.tool(
+        "ldapwhoami",
+        &["-D", &format!("uid=nobody,{USERS}"), "-w", "x"],
+        None,
+    )
+    .expect_code(49);
+    s.tool(
+        "ldapsearch",
+        &["-D", &dn, "-w", "", "-b", BASE, "-s", "base"],
+        None,
+    )
+    .expect_code(53);
 
     // ldappasswd: a user changes its own password (old one checked); the rootdn sets one
     // and a generated password is returned when none is given.
-    s.tool("ldappasswd", &["-D", &dn, "-w", "pw-sven.horvat.1", "-a", "pw-sven.horvat.1", "-s", "n3w"], None).expect_code(0);
-    s.tool("ldapwhoami", &["-D", &dn, "-w", "n3w"], None).expect_code(0);
-    s.tool("ldapwhoami", &["-D", &dn, "-w", "pw-sven.horvat.1"], None).expect_code(49);
+    s.tool(
+        "ldappasswd",
+        &[
+            "-D",
+            &dn,
+            "-w",
+            "pw-sven.horvat.1",
+            "-a",
+            "pw-sven.horvat.1",
+            "-s",
+            "n3w",
+        ],
+        None,
+    )
+    .expect_code(0);
+    s.tool("ldapwhoami", &["-D", &dn, "-w", "n3w"], None)
+        .expect_code(0);
+    s.tool("ldapwhoami", &["-D", &dn, "-w", "pw-sven.horvat.1"], None)
+        .expect_code(49);
     let stored = s.search_root(&["-b", &dn, "-s", "base", "(objectClass=*)", "userPassword"]);
-    assert!(stored.values("userPassword")[0].starts_with("{SSHA}"), "{}", stored.stdout);
+    assert!(
+        stored.values("userPassword")[0].starts_with("{SSHA}"),
+        "{}",
+        stored.stdout
+    );
     let other = format!("uid=james.wang.3,{USERS}");
-    s.tool("ldappasswd", &["-D", &dn, "-w", "n3w", "-s", "x", &other], None).expect_code(50);
+    // ldappasswd exits 1 on any error and prints the result code.
+    let denied = s.tool(
+        "ldappasswd",
+        &["-D", &dn, "-w", "n3w", "-s", "x", &other],
+        None,
+    );
+    assert!(
+        denied.code != 0 && denied.stdout.contains("(50)"),
+        "{denied:?}"
+    );
     let gen = s.tool("ldappasswd", &["-D", ROOTDN, "-w", ROOTPW, &other], None);
     gen.expect_code(0);
-    let newpw = gen.stdout.trim().strip_prefix("New password: ").unwrap().to_string();
-    s.tool("ldapwhoami", &["-D", &other, "-w", &newpw], None).expect_code(0);
+    let newpw = gen
+        .stdout
+        .trim()
+        .strip_prefix("New password: ")
+        .unwrap()
+        .to_string();
+    s.tool("ldapwhoami", &["-D", &other, "-w", &newpw], None)
+        .expect_code(0);
     // A user may also replace its own userPassword by modify, but nothing else.
-    let own = format!("dn: {other}\nchangetype: modify\nreplace: userPassword\nuserPassword: mine\n");
-    s.tool("ldapmodify", &["-D", &other, "-w", &newpw], Some(&own)).expect_code(0);
+    let own =
+        format!("dn: {other}\nchangetype: modify\nreplace: userPassword\nuserPassword: mine\n");
+    s.tool("ldapmodify", &["-D", &other, "-w", &newpw], Some(&own))
+        .expect_code(0);
     let other_attr = format!("dn: {other}\nchangetype: modify\nreplace: sn\nsn: X\n");
-    s.tool("ldapmodify", &["-D", &other, "-w", "mine"], Some(&other_attr)).expect_code(50);
+    s.tool(
+        "ldapmodify",
+        &["-D", &other, "-w", "mine"],
+        Some(&other_attr),
+    )
+    .expect_code(50);
 }
 
 #[test]
 fn ldap_v2_bind_follows_allow_bind_v2() {
     let s = Server::memory();
     // The embedded default has `allow bind_v2`.
-    s.tool("ldapsearch", &["-P", "2", "-b", BASE, "-s", "base", "1.1"], None).expect_code(0);
+    s.tool(
+        "ldapsearch",
+        &["-P", "2", "-b", BASE, "-s", "base", "1.1"],
+        None,
+    )
+    .expect_code(0);
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("v3only.conf");
     std::fs::write(
@@ -330,6 +591,67 @@ fn ldap_v2_bind_follows_allow_bind_v2() {
     )
     .unwrap();
     let v3 = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
-    v3.tool("ldapsearch", &["-P", "2", "-b", BASE, "-s", "base", "1.1"], None).expect_code(2);
-    v3.tool("ldapsearch", &["-P", "3", "-b", BASE, "-s", "base", "1.1"], None).expect_code(0);
+    v3.tool(
+        "ldapsearch",
+        &["-P", "2", "-b", BASE, "-s", "base", "1.1"],
+        None,
+    )
+    .expect_code(2);
+    v3.tool(
+        "ldapsearch",
+        &["-P", "3", "-b", BASE, "-s", "base", "1.1"],
+        None,
+    )
+    .expect_code(0);
+}
+
+#[test]
+fn paged_results_walk_the_whole_result() {
+    let s = Server::with_fixture();
+    // ldapsearch follows the cookies itself with -E pr=N/noprompt (RFC 2696).
+    let out = s.search_root(&[
+        "-E",
+        "pr=7/noprompt",
+        "-b",
+        USERS,
+        "-s",
+        "one",
+        "(objectClass=inetOrgPerson)",
+        "1.1",
+    ]);
+    out.expect_code(0);
+    let dns = out.dns();
+    assert_eq!(dns.len(), 1000);
+    assert_eq!(
+        sorted(dns.clone()).len(),
+        sorted(dns)
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    );
+    // The size limit counts the whole paged search: anonymous gets 500 (sizelimit).
+    let anon = s.search_anon(&[
+        "-E",
+        "pr=100/noprompt",
+        "-b",
+        USERS,
+        "-s",
+        "one",
+        "(objectClass=inetOrgPerson)",
+        "1.1",
+    ]);
+    anon.expect_code(4);
+    assert_eq!(anon.dns().len(), 500);
+    // A critical paged control is supported, so it is not refused.
+    s.search_root(&[
+        "-E",
+        "!pr=50/noprompt",
+        "-b",
+        GROUPS,
+        "-s",
+        "one",
+        "(objectClass=*)",
+        "1.1",
+    ])
+    .expect_code(0);
 }

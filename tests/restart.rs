@@ -10,17 +10,42 @@ use std::process::Command;
 fn writes_survive_a_restart() {
     let s = Server::on_disk(tempfile::tempdir().unwrap());
     let dn = format!("uid=keep,{USERS}");
-    s.modify_root("ldapadd", &format!("dn: {dn}\nobjectClass: inetOrgPerson\nuid: keep\ncn: Keep\nsn: K\n"), &[])
-        .expect_code(0);
-    let before = s.search_root(&["-b", &dn, "-s", "base", "(objectClass=*)", "entryUUID", "entryCSN"]);
+    s.modify_root(
+        "ldapadd",
+        &format!("dn: {dn}\nobjectClass: inetOrgPerson\nuid: keep\ncn: Keep\nsn: K\n"),
+        &[],
+    )
+    .expect_code(0);
+    let before = s.search_root(&[
+        "-b",
+        &dn,
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "entryUUID",
+        "entryCSN",
+    ]);
     let data = s.stop().unwrap();
 
     let s = Server::on_disk(data);
-    let after = s.search_root(&["-b", &dn, "-s", "base", "(objectClass=*)", "entryUUID", "entryCSN"]);
+    let after = s.search_root(&[
+        "-b",
+        &dn,
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "entryUUID",
+        "entryCSN",
+    ]);
     assert_eq!(after.values("entryUUID"), before.values("entryUUID"));
     assert_eq!(after.values("entryCSN"), before.values("entryCSN"));
     // The layout is not created twice and new CSNs keep increasing after the restart.
-    s.modify_root("ldapmodify", &format!("dn: {dn}\nchangetype: modify\nreplace: sn\nsn: K2\n"), &[]).expect_code(0);
+    s.modify_root(
+        "ldapmodify",
+        &format!("dn: {dn}\nchangetype: modify\nreplace: sn\nsn: K2\n"),
+        &[],
+    )
+    .expect_code(0);
     let again = s.search_root(&["-b", &dn, "-s", "base", "(objectClass=*)", "entryCSN"]);
     assert!(again.values("entryCSN")[0] > before.values("entryCSN")[0]);
 }
@@ -30,12 +55,30 @@ fn import_then_export_round_trips() {
     let data = tempfile::tempdir().unwrap();
     let d = data.path().to_str().unwrap();
     let bin = env!("CARGO_BIN_EXE_oxldap");
-    let imp = Command::new(bin).args(["import", "--data-dir", d]).arg(fixture()).output().unwrap();
-    assert!(imp.status.success(), "{}", String::from_utf8_lossy(&imp.stderr));
-    let exp = Command::new(bin).args(["export", "--data-dir", d]).output().unwrap();
-    assert!(exp.status.success(), "{}", String::from_utf8_lossy(&exp.stderr));
+    let imp = Command::new(bin)
+        .args(["import", "--data-dir", d])
+        .arg(fixture())
+        .output()
+        .unwrap();
+    assert!(
+        imp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imp.stderr)
+    );
+    let exp = Command::new(bin)
+        .args(["export", "--data-dir", d])
+        .output()
+        .unwrap();
+    assert!(
+        exp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exp.stderr)
+    );
     let text = String::from_utf8(exp.stdout).unwrap();
-    assert_eq!(text.matches("\ndn: ").count() + usize::from(text.starts_with("dn: ")), fixture_entries().len() - text.matches("dn:: ").count());
+    assert_eq!(
+        text.matches("\ndn: ").count() + usize::from(text.starts_with("dn: ")),
+        fixture_entries().len() - text.matches("dn:: ").count()
+    );
     // Re-importing the export into a fresh folder gives the same export (entryUUIDs and
     // CSNs are kept by import, like slapadd).
     let out = tempfile::tempdir().unwrap();
@@ -43,9 +86,20 @@ fn import_then_export_round_trips() {
     std::fs::write(&f, &text).unwrap();
     let data2 = tempfile::tempdir().unwrap();
     let d2 = data2.path().to_str().unwrap();
-    let imp2 = Command::new(bin).args(["import", "--data-dir", d2]).arg(&f).output().unwrap();
-    assert!(imp2.status.success(), "{}", String::from_utf8_lossy(&imp2.stderr));
-    let exp2 = Command::new(bin).args(["export", "--data-dir", d2]).output().unwrap();
+    let imp2 = Command::new(bin)
+        .args(["import", "--data-dir", d2])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        imp2.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imp2.stderr)
+    );
+    let exp2 = Command::new(bin)
+        .args(["export", "--data-dir", d2])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8(exp2.stdout).unwrap(), text);
 
     // The server then serves the imported data.
@@ -60,7 +114,11 @@ fn import_errors_name_the_line() {
     let f = dir.path().join("bad.ldif");
     std::fs::write(&f, "dn: dc=localdomain,dc=test\nobjectClass: organization\nobjectClass: dcObject\no: x\ndc: localdomain\n\ndn: cn=x,dc=localdomain,dc=test\nobjectClass: person\ncn: x\nsn: y\nnoSuchAttr: 1\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
-        .args(["import", "--data-dir", dir.path().join("db").to_str().unwrap()])
+        .args([
+            "import",
+            "--data-dir",
+            dir.path().join("db").to_str().unwrap(),
+        ])
         .arg(&f)
         .output()
         .unwrap();
@@ -81,12 +139,16 @@ fn bad_configuration_names_file_line_and_directive() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.conf:2") && err.contains("frobnicate"), "{err}");
+    assert!(
+        err.contains("bad.conf:2") && err.contains("frobnicate"),
+        "{err}"
+    );
 }
 
 #[test]
 fn the_shipped_example_configuration_runs() {
     let ex = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/axigen-slapd.conf");
     let s = Server::start(&["--memory", "-f", ex.to_str().unwrap()], None);
-    s.search_root(&["-b", BASE, "-s", "base", "1.1"]).expect_code(0);
+    s.search_root(&["-b", BASE, "-s", "base", "1.1"])
+        .expect_code(0);
 }

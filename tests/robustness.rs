@@ -10,7 +10,10 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 fn addr(s: &Server) -> String {
-    s.url.trim_start_matches("ldap://").trim_end_matches('/').to_string()
+    s.url
+        .trim_start_matches("ldap://")
+        .trim_end_matches('/')
+        .to_string()
 }
 
 fn connect(s: &Server) -> TcpStream {
@@ -85,7 +88,8 @@ fn read_response(c: &mut TcpStream) -> Option<(u8, u8, Option<u8>)> {
 }
 
 fn still_serving(s: &Server) {
-    s.search_anon(&["-b", BASE, "-s", "base", "1.1"]).expect_code(0);
+    s.search_anon(&["-b", BASE, "-s", "base", "1.1"])
+        .expect_code(0);
 }
 
 #[test]
@@ -101,7 +105,8 @@ fn filter_nested_10000_deep_gets_an_answer_not_a_crash() {
     assert_eq!((msgid, op), (7, 0x65));
     assert_eq!(code, Some(2), "protocolError");
     // Same connection still works.
-    c.write_all(&search_pdu(8, BASE, &tlv(0x87, b"objectClass"), None)).unwrap();
+    c.write_all(&search_pdu(8, BASE, &tlv(0x87, b"objectClass"), None))
+        .unwrap();
     let mut saw_done = false;
     while let Some((id, op, code)) = read_response(&mut c) {
         assert_eq!(id, 8);
@@ -134,7 +139,12 @@ fn pdu_over_the_limit_disconnects_cleanly() {
 #[test]
 fn malformed_ber_disconnects_and_others_keep_working() {
     let s = Server::memory();
-    for garbage in [&b"\x30\x05\x02\x01"[..], b"\xff\xff\xff\xff\xff\xff", b"\x30\x80\x00\x00", b"\x30\x03\x04\x01\x00"] {
+    for garbage in [
+        &b"\x30\x05\x02\x01"[..],
+        b"\xff\xff\xff\xff\xff\xff",
+        b"\x30\x80\x00\x00",
+        b"\x30\x03\x04\x01\x00",
+    ] {
         let mut c = connect(&s);
         c.write_all(garbage).unwrap();
         let _ = c.shutdown(std::net::Shutdown::Write);
@@ -151,14 +161,26 @@ fn unknown_critical_control_is_unavailable_critical_extension() {
     ctrl.extend(tlv(0x01, &[0xff]));
     let ctrls = tlv(0x30, &ctrl);
     let mut c = connect(&s);
-    c.write_all(&search_pdu(3, BASE, &tlv(0x87, b"objectClass"), Some(ctrls))).unwrap();
+    c.write_all(&search_pdu(
+        3,
+        BASE,
+        &tlv(0x87, b"objectClass"),
+        Some(ctrls),
+    ))
+    .unwrap();
     let (msgid, op, code) = read_response(&mut c).unwrap();
     assert_eq!((msgid, op, code), (3, 0x65, Some(12)));
     // Non-critical: ignored, the search runs.
     let mut ctrl = tlv(0x04, b"1.2.3.4.5.6.7");
     ctrl.extend(tlv(0x01, &[0x00]));
     let ctrls = tlv(0x30, &ctrl);
-    c.write_all(&search_pdu(4, BASE, &tlv(0x87, b"objectClass"), Some(ctrls))).unwrap();
+    c.write_all(&search_pdu(
+        4,
+        BASE,
+        &tlv(0x87, b"objectClass"),
+        Some(ctrls),
+    ))
+    .unwrap();
     let mut last = None;
     while let Some(r) = read_response(&mut c) {
         if r.1 == 0x65 {
@@ -168,15 +190,32 @@ fn unknown_critical_control_is_unavailable_critical_extension() {
     }
     assert_eq!(last, Some((4, 0x65, Some(0))));
     // Also through ldap-utils: the Tree Delete control, critical.
-    s.modify_root("ldapdelete", "", &["-e", "!1.2.840.113556.1.4.805", USERS]).expect_code(12);
+    s.modify_root("ldapdelete", "", &["-e", "!1.2.840.113556.1.4.805", USERS])
+        .expect_code(12);
 }
 
 #[test]
 fn invalid_dns_and_existing_entries() {
     let s = Server::memory();
-    s.search_anon(&["-b", "cn=a,,dc=x", "(objectClass=*)"]).expect_code(34);
-    s.modify_root("ldapadd", &format!("dn: {USERS}\nobjectClass: organizationalUnit\nou: Users\n"), &[]).expect_code(68);
-    s.modify_root("ldapmodify", &format!("dn: uid=missing,{USERS}\nchangetype: modify\nreplace: cn\ncn: x\n"), &[]).expect_code(32);
-    s.modify_root("ldapadd", "dn: cn=x,dc=elsewhere\nobjectClass: person\ncn: x\nsn: y\n", &[]).expect_code(53);
+    s.search_anon(&["-b", "cn=a,,dc=x", "(objectClass=*)"])
+        .expect_code(34);
+    s.modify_root(
+        "ldapadd",
+        &format!("dn: {USERS}\nobjectClass: organizationalUnit\nou: Users\n"),
+        &[],
+    )
+    .expect_code(68);
+    s.modify_root(
+        "ldapmodify",
+        &format!("dn: uid=missing,{USERS}\nchangetype: modify\nreplace: cn\ncn: x\n"),
+        &[],
+    )
+    .expect_code(32);
+    s.modify_root(
+        "ldapadd",
+        "dn: cn=x,dc=elsewhere\nobjectClass: person\ncn: x\nsn: y\n",
+        &[],
+    )
+    .expect_code(53);
     still_serving(&s);
 }

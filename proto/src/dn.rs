@@ -337,7 +337,9 @@ impl Ava {
     }
 }
 
-/// Writes a value escaped as RFC 4514 §2.4 requires.
+/// Writes a value escaped as RFC 4514 §2.4 requires. Special characters are written as
+/// `\XX` hex pairs (`,` → `\2C`), which §2.4 allows and slapd's "pretty" DNs use, so
+/// DNs print as slapd returns them.
 fn write_escaped_value(f: &mut std::fmt::Formatter<'_>, value: &[u8]) -> std::fmt::Result {
     use std::fmt::Write;
     let last = value.len().saturating_sub(1);
@@ -350,8 +352,7 @@ fn write_escaped_value(f: &mut std::fmt::Formatter<'_>, value: &[u8]) -> std::fm
                 || (at == 0 && (c == ' ' || c == '#'))
                 || (at == last && c == ' ')
             {
-                f.write_char('\\')?;
-                f.write_char(c)?;
+                write!(f, "\\{:02X}", u32::from(c))?;
             } else if c == '\0' {
                 f.write_str("\\00")?;
             } else {
@@ -522,11 +523,11 @@ mod tests {
         let dn = Dn::parse(r#"CN=James \"Jim\" Smith\, III,DC=example,DC=net"#).unwrap();
         assert_eq!(
             dn.to_string(),
-            r#"CN=James \"Jim\" Smith\, III,DC=example,DC=net"#
+            r#"CN=James \22Jim\22 Smith\2C III,DC=example,DC=net"#
         );
         let a = ava("cn", b" #a\0b\xff ");
-        assert_eq!(a.to_string(), r"cn=\ #a\00b\FF\ ");
-        assert_eq!(ava("cn", b"#x").to_string(), r"cn=\#x");
+        assert_eq!(a.to_string(), r"cn=\20#a\00b\FF\20");
+        assert_eq!(ava("cn", b"#x").to_string(), r"cn=\23x");
         assert_eq!(ava("cn", "Lučić".as_bytes()).to_string(), "cn=Lučić");
         assert_eq!(Dn::root().to_string(), "");
     }

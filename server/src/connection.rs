@@ -7,15 +7,16 @@
 
 use crate::directory::Directory;
 use crate::error::{result_of, success, LdapError};
-use crate::ops::{self, SearchEnd, SUPPORTED_CONTROLS};
-use crate::session::{Identity, Session};
+use crate::ops::{self, Page, SearchEnd, PAGED_RESULTS_OID, SUPPORTED_CONTROLS};
+use crate::session::{Identity, PagedState, Session};
 use futures::{SinkExt, StreamExt};
+use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
     LdapBindCred, LdapBindResponse, LdapExtendedRequest, LdapExtendedResponse, LdapMsg, LdapOp,
     LdapPasswordModifyRequest, LdapPasswordModifyResponse, LdapResult, OID_PASSWORD_MODIFY,
     OID_WHOAMI,
 };
-use oxldap_proto::codec::{notice_of_disconnection, CodecError, Frame, ServerCodec};
+use oxldap_proto::codec::{notice_of_disconnection, CodecError, Frame, RawControl, ServerCodec};
 use oxldap_proto::ResultCode;
 use std::sync::Arc;
 use tokio::net::TcpStream;
@@ -110,7 +111,10 @@ async fn dispatch(
                 Some(op) => tx.send(LdapMsg::new(msgid, op)).await.is_ok(),
                 None => {
                     let _ = tx
-                        .send(notice_of_disconnection(ResultCode::ProtocolError, "malformed request"))
+                        .send(notice_of_disconnection(
+                            ResultCode::ProtocolError,
+                            "malformed request",
+                        ))
                         .await;
                     false
                 }
@@ -158,9 +162,10 @@ async fn dispatch(
             let session = session.clone();
             let tx = tx.clone();
             let increments = frame.increments;
+            let controls = frame.controls;
             tokio::spawn(
                 async move {
-                    run_op(msgid, op, &increments, dir, &session, token, tx).await;
+                    run_op(msgid, op, &increments, controls, dir, &session, token, tx).await;
                     session.finish(msgid);
                 }
                 .instrument(tracing::debug_span!("op", msgid)),
@@ -179,8 +184,11 @@ async fn bind(
     // A bind (even a failing one) first resets the connection to anonymous (§4.2.1).
     session.set_identity(Identity::Anonymous);
     if version == Some(2) && !dir.allow_bind_v2 {
-        return LdapError::new(ResultCode::ProtocolError, "requested protocol version not allowed")
-            .to_result();
+        return LdapError::new(
+            ResultCode::ProtocolError,
+            "requested protocol version not allowed",
+        )
+        .to_result();
     }
     let password = match req.cred {
         LdapBindCred::Simple(p) => p,
@@ -191,9 +199,10 @@ async fn bind(
     };
     let d = dir.clone();
     let name = req.dn;
-    let outcome = tokio::task::spawn_blocking(move || ops::simple_bind(&d, &name, password.as_bytes()))
-        .await
-        .unwrap_or_else(|_| Err(LdapError::new(ResultCode::Other, "bind failed")));
+    let outcome =
+        tokio::task::spawn_blocking(move || ops::simple_bind(&d, &name, password.as_bytes()))
+            .await
+            .unwrap_or_else(|_| Err(LdapError::new(ResultCode::Other, "bind failed")));
     match outcome {
         Ok(id) => {
             session.set_identity(id);
@@ -204,65 +213,166 @@ async fn bind(
 }
 
 /// Runs one operation to completion and sends its response(s).
+#[allow(clippy::too_many_arguments)]
 async fn run_op(
     msgid: i32,
     op: LdapOp,
     increments: &[usize],
+    controls: Vec<RawControl>,
     dir: Arc<Directory>,
-    session: &Session,
+    session: &Arc<Session>,
     token: CancellationToken,
     tx: mpsc::Sender<LdapMsg>,
 ) {
     let who = session.identity();
     let increments = increments.to_vec();
     let etx = tx.clone();
-    let blocking = tokio::task::spawn_blocking(move || -> Option<LdapOp> {
-        match op {
-            LdapOp::SearchRequest(req) => {
-                let cancelled = || token.is_cancelled();
-                let mut send = |e| etx.blocking_send(LdapMsg::new(msgid, LdapOp::SearchResultEntry(e))).is_ok();
-                let res = match ops::search(&dir, &who, &req, &cancelled, &mut send) {
-                    Ok(SearchEnd::Done) => success(),
-                    Ok(SearchEnd::SizeLimit) => LdapError::new(ResultCode::SizeLimitExceeded, "").to_result(),
-                    Ok(SearchEnd::TimeLimit) => LdapError::new(ResultCode::TimeLimitExceeded, "").to_result(),
-                    Ok(SearchEnd::Cancelled) => return None,
-                    Err(e) => e.to_result(),
-                };
-                Some(LdapOp::SearchResultDone(res))
-            }
-            LdapOp::AddRequest(req) => Some(LdapOp::AddResponse(result_of(&ops::add(&dir, &who, req)))),
-            LdapOp::ModifyRequest(req) => Some(LdapOp::ModifyResponse(result_of(&ops::modify(
-                &dir,
-                &who,
-                req,
-                &increments,
-            )))),
-            LdapOp::DelRequest(dn) => Some(LdapOp::DelResponse(result_of(&ops::delete(&dir, &who, &dn)))),
-            LdapOp::ModifyDNRequest(req) => Some(LdapOp::ModifyDNResponse(result_of(&ops::modify_dn(
-                &dir, &who, req,
-            )))),
-            LdapOp::CompareRequest(req) => Some(LdapOp::CompareResult(match ops::compare(&dir, &who, req) {
-                Ok(true) => LdapError::new(ResultCode::CompareTrue, "").to_result(),
-                Ok(false) => LdapError::new(ResultCode::CompareFalse, "").to_result(),
-                Err(e) => e.to_result(),
-            })),
-            LdapOp::ExtendedRequest(req) => Some(LdapOp::ExtendedResponse(extended(&dir, &who, &req))),
-            // Responses and requests handled elsewhere: a client must not send these.
-            other => {
-                let res = LdapError::new(ResultCode::ProtocolError, "unexpected operation").to_result();
-                response_for_op(&other, res)
-            }
-        }
+    let session = session.clone();
+    let blocking = tokio::task::spawn_blocking(move || -> Option<(LdapOp, Vec<LdapControl>)> {
+        let op =
+            match op {
+                LdapOp::SearchRequest(req) => {
+                    return search(&dir, &who, &session, &req, &controls, &token, |e| {
+                        etx.blocking_send(LdapMsg::new(msgid, LdapOp::SearchResultEntry(e)))
+                            .is_ok()
+                    })
+                    .map(|(res, ctrls)| (LdapOp::SearchResultDone(res), ctrls));
+                }
+                LdapOp::AddRequest(req) => {
+                    Some(LdapOp::AddResponse(result_of(&ops::add(&dir, &who, req))))
+                }
+                LdapOp::ModifyRequest(req) => Some(LdapOp::ModifyResponse(result_of(
+                    &ops::modify(&dir, &who, req, &increments),
+                ))),
+                LdapOp::DelRequest(dn) => Some(LdapOp::DelResponse(result_of(&ops::delete(
+                    &dir, &who, &dn,
+                )))),
+                LdapOp::ModifyDNRequest(req) => Some(LdapOp::ModifyDNResponse(result_of(
+                    &ops::modify_dn(&dir, &who, req),
+                ))),
+                LdapOp::CompareRequest(req) => {
+                    Some(LdapOp::CompareResult(match ops::compare(&dir, &who, req) {
+                        Ok(true) => LdapError::new(ResultCode::CompareTrue, "").to_result(),
+                        Ok(false) => LdapError::new(ResultCode::CompareFalse, "").to_result(),
+                        Err(e) => e.to_result(),
+                    }))
+                }
+                LdapOp::ExtendedRequest(req) => {
+                    Some(LdapOp::ExtendedResponse(extended(&dir, &who, &req)))
+                }
+                // Responses and requests handled elsewhere: a client must not send these.
+                other => {
+                    let res = LdapError::new(ResultCode::ProtocolError, "unexpected operation")
+                        .to_result();
+                    response_for_op(&other, res)
+                }
+            };
+        op.map(|op| (op, Vec::new()))
     });
     match blocking.await {
-        Ok(Some(resp)) => {
-            let _ = tx.send(LdapMsg::new(msgid, resp)).await;
+        Ok(Some((resp, ctrl))) => {
+            let _ = tx.send(LdapMsg::new_with_ctrls(msgid, resp, ctrl)).await;
         }
         Ok(None) => {}
         Err(e) => {
             tracing::error!(error = %e, "operation task failed");
         }
     }
+}
+
+/// A search, paged when the request carries the Simple Paged Results control (RFC 2696).
+/// Returns the SearchResultDone result and its controls, or None when abandoned.
+fn search(
+    dir: &Directory,
+    who: &Identity,
+    session: &Session,
+    req: &ldap3_proto::proto::LdapSearchRequest,
+    controls: &[RawControl],
+    token: &CancellationToken,
+    mut send: impl FnMut(ldap3_proto::proto::LdapSearchResultEntry) -> bool,
+) -> Option<(LdapResult, Vec<LdapControl>)> {
+    let cancelled = || token.is_cancelled();
+    let paged = match controls.iter().find(|c| c.oid == PAGED_RESULTS_OID) {
+        None => None,
+        Some(c) => match c.to_ldap3() {
+            Some(LdapControl::SimplePagedResults { size, cookie }) => Some((size, cookie)),
+            _ => {
+                let e =
+                    LdapError::new(ResultCode::ProtocolError, "malformed paged results control");
+                return Some((e.to_result(), Vec::new()));
+            }
+        },
+    };
+    let Some((size, cookie)) = paged else {
+        let res = match ops::search(dir, who, req, None, &cancelled, &mut send) {
+            Ok(end) => end_result(end)?,
+            Err(e) => e.to_result(),
+        };
+        return Some((res, Vec::new()));
+    };
+    // RFC 2696 §3: the cookie belongs to one search; it is opaque and per connection.
+    let key = format!(
+        "{}|{:?}|{:?}|{:?}|{}|{}",
+        req.base, req.scope, req.filter, req.attrs, req.typesonly, req.sizelimit
+    );
+    let control = |cookie: Vec<u8>| vec![LdapControl::SimplePagedResults { size: 0, cookie }];
+    let returned = if cookie.is_empty() {
+        0
+    } else {
+        match session.take_paged(&cookie) {
+            Some(state) if state.request == key => state.returned,
+            _ => {
+                let e = LdapError::new(
+                    ResultCode::UnwillingToPerform,
+                    "paged results cookie is invalid",
+                );
+                return Some((e.to_result(), control(Vec::new())));
+            }
+        }
+    };
+    if size <= 0 {
+        // Size 0: a fresh request gets a cookie and no entries (slapd); with a cookie it
+        // abandons the paged search (RFC 2696 §3).
+        let next = if cookie.is_empty() {
+            session.put_paged(PagedState {
+                request: key,
+                returned,
+            })
+        } else {
+            Vec::new()
+        };
+        return Some((success(), control(next)));
+    }
+    let page = Page {
+        skip: returned,
+        size: u64::try_from(size).unwrap_or(0),
+    };
+    let mut sent = 0u64;
+    let outcome = ops::search(dir, who, req, Some(page), &cancelled, &mut |e| {
+        sent += 1;
+        send(e)
+    });
+    match outcome {
+        Ok(SearchEnd::PageFull) => {
+            let next = session.put_paged(PagedState {
+                request: key,
+                returned: returned + sent,
+            });
+            Some((success(), control(next)))
+        }
+        Ok(end) => Some((end_result(end)?, control(Vec::new()))),
+        Err(e) => Some((e.to_result(), control(Vec::new()))),
+    }
+}
+
+/// The SearchResultDone result for how a search ended; None when it was abandoned.
+fn end_result(end: SearchEnd) -> Option<LdapResult> {
+    Some(match end {
+        SearchEnd::Done | SearchEnd::PageFull => success(),
+        SearchEnd::SizeLimit => LdapError::new(ResultCode::SizeLimitExceeded, "").to_result(),
+        SearchEnd::TimeLimit => LdapError::new(ResultCode::TimeLimitExceeded, "").to_result(),
+        SearchEnd::Cancelled => return None,
+    })
 }
 
 /// Extended operations (RFC 4511 §4.12): Who am I? (RFC 4532) and Password Modify (RFC 3062).
@@ -291,7 +401,10 @@ fn extended(dir: &Directory, who: &Identity, req: &LdapExtendedRequest) -> LdapE
                     p.old_password.as_deref().map(str::as_bytes),
                     p.new_password.as_deref().map(str::as_bytes),
                 ),
-                Err(_) => Err(LdapError::new(ResultCode::ProtocolError, "malformed password modify request")),
+                Err(_) => Err(LdapError::new(
+                    ResultCode::ProtocolError,
+                    "malformed password modify request",
+                )),
             };
             match outcome {
                 Ok(gen_password) => LdapPasswordModifyResponse {
@@ -307,7 +420,8 @@ fn extended(dir: &Directory, who: &Identity, req: &LdapExtendedRequest) -> LdapE
             }
         }
         other => LdapExtendedResponse {
-            res: LdapError::new(ResultCode::ProtocolError, format!("{other} not supported")).to_result(),
+            res: LdapError::new(ResultCode::ProtocolError, format!("{other} not supported"))
+                .to_result(),
             name: None,
             value: None,
         },
@@ -317,7 +431,10 @@ fn extended(dir: &Directory, who: &Identity, req: &LdapExtendedRequest) -> LdapE
 /// The response op that answers a request op with `res`; None for ops without a response.
 fn response_for_op(op: &LdapOp, res: LdapResult) -> Option<LdapOp> {
     Some(match op {
-        LdapOp::BindRequest(_) => LdapOp::BindResponse(LdapBindResponse { res, saslcreds: None }),
+        LdapOp::BindRequest(_) => LdapOp::BindResponse(LdapBindResponse {
+            res,
+            saslcreds: None,
+        }),
         LdapOp::SearchRequest(_) => LdapOp::SearchResultDone(res),
         LdapOp::ModifyRequest(_) => LdapOp::ModifyResponse(res),
         LdapOp::AddRequest(_) => LdapOp::AddResponse(res),
@@ -336,7 +453,10 @@ fn response_for_op(op: &LdapOp, res: LdapResult) -> Option<LdapOp> {
 /// The response op for a request's APPLICATION tag number (RFC 4511 §4.2–§4.12).
 fn response_for_tag(tag: u64, res: LdapResult) -> Option<LdapOp> {
     Some(match tag {
-        0 => LdapOp::BindResponse(LdapBindResponse { res, saslcreds: None }),
+        0 => LdapOp::BindResponse(LdapBindResponse {
+            res,
+            saslcreds: None,
+        }),
         3 => LdapOp::SearchResultDone(res),
         6 => LdapOp::ModifyResponse(res),
         8 => LdapOp::AddResponse(res),

@@ -5,7 +5,9 @@ use crate::config::{Config, DatabaseConfig};
 use crate::error::LdapError;
 use oxldap_proto::{Attribute, Dn, Entry, ResultCode};
 use oxldap_schema::{NormDn, Schema};
-use oxldap_store::{Store, StoreError, StoreOptions, WriteCtx};
+use oxldap_store::{
+    Dangling, MemberOf, Overlays, Refint, Store, StoreError, StoreOptions, WriteCtx,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -112,12 +114,17 @@ impl Directory {
             Ok((pretty, norm))
         };
         let (suffix, _) = parse("suffix", &db.suffix)?;
-        let rootdn = db.rootdn.as_deref().map(|r| parse("rootdn", r)).transpose()?;
+        let rootdn = db
+            .rootdn
+            .as_deref()
+            .map(|r| parse("rootdn", r))
+            .transpose()?;
         let store_opts = StoreOptions {
             suffixes: vec![suffix.clone()],
             server_id: u16::try_from(config.server_id).unwrap_or(0),
             durable: true,
             fixed_clock: opts.fixed_clock,
+            overlays: overlays(db, rootdn.as_ref().map(|(d, _)| d))?,
         };
         let data_dir = if opts.memory {
             None
@@ -191,7 +198,11 @@ impl Directory {
             return Ok(false);
         }
         let ctx = WriteCtx {
-            modifier: self.rootdn.as_ref().map(|(d, _)| d.clone()).unwrap_or_default(),
+            modifier: self
+                .rootdn
+                .as_ref()
+                .map(|(d, _)| d.clone())
+                .unwrap_or_default(),
             import: false,
         };
         for entry in layout_entries(&self.suffix)? {
@@ -199,6 +210,60 @@ impl Directory {
         }
         Ok(true)
     }
+}
+
+/// The store's overlays from the database's `overlay` sections (slapo-memberof(5),
+/// slapo-refint(5) defaults where a directive is absent).
+fn overlays(db: &DatabaseConfig, rootdn: Option<&Dn>) -> Result<Overlays, OpenError> {
+    let dn = |directive: &'static str, value: &str| {
+        Dn::parse(value).map_err(|e| OpenError::BadDn {
+            directive,
+            value: value.to_string(),
+            reason: e.to_string(),
+        })
+    };
+    let memberof = db
+        .memberof()
+        .map(|m| -> Result<MemberOf, OpenError> {
+            Ok(MemberOf {
+                group_oc: m.group_oc.clone(),
+                member_ad: m.member_ad.clone(),
+                memberof_ad: m.memberof_ad.clone(),
+                dangling: match m.dangling {
+                    crate::config::Dangling::Ignore => Dangling::Ignore,
+                    crate::config::Dangling::Drop => Dangling::Drop,
+                    crate::config::Dangling::Error => Dangling::Error,
+                },
+                dangling_error: m
+                    .dangling_error
+                    .and_then(ResultCode::from_code)
+                    .unwrap_or(ResultCode::ConstraintViolation),
+                refint: m.refint,
+                modifier: match &m.dn {
+                    Some(d) => dn("memberof-dn", d)?,
+                    None => rootdn.cloned().unwrap_or_default(),
+                },
+            })
+        })
+        .transpose()?;
+    let refint = db
+        .refint()
+        .map(|r| -> Result<Refint, OpenError> {
+            Ok(Refint {
+                attributes: r.attributes.clone(),
+                nothing: r
+                    .nothing
+                    .as_deref()
+                    .map(|n| dn("refint_nothing", n))
+                    .transpose()?,
+                modifier: match &r.modifiers_name {
+                    Some(d) => dn("refint_modifiersName", d)?,
+                    None => dn("refint_modifiersName", "cn=Referential Integrity Overlay")?,
+                },
+            })
+        })
+        .transpose()?;
+    Ok(Overlays { memberof, refint })
 }
 
 /// The suffix entry and the Axigen layout below it, as `../shared/cases/base.ldif` and the
@@ -213,7 +278,10 @@ fn layout_entries(suffix: &Dn) -> Result<Vec<Entry>, LdapError> {
         .rdn()
         .ok_or_else(|| LdapError::new(ResultCode::UnwillingToPerform, "empty suffix"))?;
     let first = rdn.avas.first();
-    let value = first.and_then(|a| a.value_str()).unwrap_or_default().to_string();
+    let value = first
+        .and_then(|a| a.value_str())
+        .unwrap_or_default()
+        .to_string();
     let top_attrs = match first.map(|a| a.attr.to_ascii_lowercase()).as_deref() {
         // A dc= suffix is an organization with dcObject; o is the domain name.
         Some("dc") | Some("domaincomponent") => {

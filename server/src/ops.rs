@@ -20,6 +20,8 @@ const USER_PASSWORD: &str = "userPassword";
 
 /// The supported controls advertised in the root DSE and accepted when critical.
 pub const SUPPORTED_CONTROLS: &[&str] = &[
+    // Simple Paged Results (RFC 2696).
+    PAGED_RESULTS_OID,
     // ManageDsaIT (RFC 3296): accepted; this server holds no referral objects, so it
     // changes nothing.
     "2.16.840.1.113730.3.4.2",
@@ -39,6 +41,18 @@ pub const SUPPORTED_FEATURES: &[&str] = &[
     "1.3.6.1.1.14",
 ];
 
+/// The Simple Paged Results control (RFC 2696).
+pub const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
+
+/// Where one page of a paged search (RFC 2696) starts and how big it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Page {
+    /// Matching entries already returned by earlier pages (skipped now).
+    pub skip: u64,
+    /// The most entries this page returns.
+    pub size: u64,
+}
+
 /// How a search ended when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchEnd {
@@ -50,6 +64,8 @@ pub enum SearchEnd {
     TimeLimit,
     /// Abandoned or the client went away: send nothing more.
     Cancelled,
+    /// The page is full and more entries match (RFC 2696: answer with a cookie).
+    PageFull,
 }
 
 /// Parses a DN from a request, answering invalidDNSyntax (34).
@@ -158,7 +174,11 @@ pub fn delete(dir: &Directory, who: &Identity, dn: &str) -> Result<(), LdapError
 }
 
 /// Modify DN (RFC 4511 §4.9).
-pub fn modify_dn(dir: &Directory, who: &Identity, req: LdapModifyDNRequest) -> Result<(), LdapError> {
+pub fn modify_dn(
+    dir: &Directory,
+    who: &Identity,
+    req: LdapModifyDNRequest,
+) -> Result<(), LdapError> {
     let dn = parse_dn(&req.dn)?;
     let rdn = Rdn::parse(&req.newrdn)?;
     let sup = req.new_superior.as_deref().map(parse_dn).transpose()?;
@@ -169,7 +189,11 @@ pub fn modify_dn(dir: &Directory, who: &Identity, req: LdapModifyDNRequest) -> R
 }
 
 /// Compare (RFC 4511 §4.10): Ok(true) is compareTrue, Ok(false) compareFalse.
-pub fn compare(dir: &Directory, who: &Identity, req: LdapCompareRequest) -> Result<bool, LdapError> {
+pub fn compare(
+    dir: &Directory,
+    who: &Identity,
+    req: LdapCompareRequest,
+) -> Result<bool, LdapError> {
     let dn = parse_dn(&req.dn)?;
     let entry = dir.store.lookup(&dn)?;
     let is_pw = dir
@@ -189,7 +213,9 @@ pub fn compare(dir: &Directory, who: &Identity, req: LdapCompareRequest) -> Resu
 fn may_read_password(dir: &Directory, who: &Identity, entry: &Entry) -> bool {
     match who {
         Identity::Root { .. } => true,
-        Identity::User { norm, .. } => dir.schema.normalize_dn(&entry.dn).ok().as_ref() == Some(norm),
+        Identity::User { norm, .. } => {
+            dir.schema.normalize_dn(&entry.dn).ok().as_ref() == Some(norm)
+        }
         Identity::Anonymous => false,
     }
 }
@@ -238,7 +264,8 @@ impl Selection {
         }
         self.named.iter().any(|n| {
             dir.schema.attribute_type(n).is_some_and(|req| {
-                (req.oid == at.oid || dir.schema.is_subtype(&at.oid, &req.oid)) && options_ok(n, desc)
+                (req.oid == at.oid || dir.schema.is_subtype(&at.oid, &req.oid))
+                    && options_ok(n, desc)
             })
         })
     }
@@ -246,8 +273,16 @@ impl Selection {
 
 /// A requested description with options only selects attributes carrying them.
 fn options_ok(requested: &str, have: &str) -> bool {
-    let want: Vec<String> = requested.split(';').skip(1).map(|o| o.to_ascii_lowercase()).collect();
-    let got: Vec<String> = have.split(';').skip(1).map(|o| o.to_ascii_lowercase()).collect();
+    let want: Vec<String> = requested
+        .split(';')
+        .skip(1)
+        .map(|o| o.to_ascii_lowercase())
+        .collect();
+    let got: Vec<String> = have
+        .split(';')
+        .skip(1)
+        .map(|o| o.to_ascii_lowercase())
+        .collect();
     want.iter().all(|w| got.contains(w))
 }
 
@@ -263,7 +298,15 @@ fn to_result_entry(
         .attrs
         .into_iter()
         .filter(|a| sel.wants(dir, &a.desc))
-        .filter(|a| may_pw || !a.desc.split(';').next().unwrap_or("").eq_ignore_ascii_case(USER_PASSWORD))
+        .filter(|a| {
+            may_pw
+                || !a
+                    .desc
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .eq_ignore_ascii_case(USER_PASSWORD)
+        })
         .map(|a| LdapPartialAttribute {
             atype: a.desc,
             vals: if types_only { Vec::new() } else { a.values },
@@ -327,16 +370,23 @@ fn scope_of(s: &LdapSearchScope) -> Scope {
 
 /// Search (RFC 4511 §4.5). Sends each result entry to `send`, which returns false when the
 /// client is gone; `cancelled` is polled between entries (Abandon).
+///
+/// With `page`, the first `page.skip` matching entries are skipped (they went out in
+/// earlier pages) and at most `page.size` are sent; the size limit then counts entries of
+/// the whole paged search (RFC 2696 §3), `page.skip` included.
 pub fn search(
     dir: &Directory,
     who: &Identity,
     req: &LdapSearchRequest,
+    page: Option<Page>,
     cancelled: &dyn Fn() -> bool,
     send: &mut dyn FnMut(LdapSearchResultEntry) -> bool,
 ) -> Result<SearchEnd, LdapError> {
     let base = parse_dn(&req.base)?;
     let filter = Filter::try_from(&req.filter).map_err(|e| match e {
-        FilterError::TooDeep { .. } => LdapError::new(ResultCode::UnwillingToPerform, e.to_string()),
+        FilterError::TooDeep { .. } => {
+            LdapError::new(ResultCode::UnwillingToPerform, e.to_string())
+        }
         FilterError::Syntax { .. } => LdapError::new(ResultCode::ProtocolError, e.to_string()),
     })?;
     let sel = Selection::new(&req.attrs);
@@ -348,7 +398,9 @@ pub fn search(
             return Err(LdapError::new(ResultCode::NoSuchObject, ""));
         }
         let e = root_dse(dir);
-        if dir.schema.matches(&filter, &e) && !send(to_result_entry(dir, who, e, &sel, req.typesonly)) {
+        if dir.schema.matches(&filter, &e)
+            && !send(to_result_entry(dir, who, e, &sel, req.typesonly))
+        {
             return Ok(SearchEnd::Cancelled);
         }
         return Ok(SearchEnd::Done);
@@ -364,10 +416,19 @@ pub fn search(
         return Ok(SearchEnd::Done);
     }
 
-    let size_limit = effective(req.sizelimit, if who.is_root() { None } else { dir.limits.size });
-    let time_limit = effective(req.timelimit, if who.is_root() { None } else { dir.limits.time });
+    let size_limit = effective(
+        req.sizelimit,
+        if who.is_root() { None } else { dir.limits.size },
+    );
+    let time_limit = effective(
+        req.timelimit,
+        if who.is_root() { None } else { dir.limits.time },
+    );
     let deadline = time_limit.map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
-    let mut sent: u64 = 0;
+    let skip = page.map_or(0, |p| p.skip);
+    // Entries of the whole (paged) search so far, counting earlier pages.
+    let mut sent: u64 = skip;
+    let mut seen: u64 = 0;
     let mut end = SearchEnd::Done;
     dir.store.search(&base, scope, &filter, |entry| {
         if cancelled() {
@@ -378,8 +439,16 @@ pub fn search(
             end = SearchEnd::TimeLimit;
             return SearchControl::Stop;
         }
+        seen += 1;
+        if seen <= skip {
+            return SearchControl::Continue;
+        }
         if size_limit.is_some_and(|l| sent >= u64::from(l)) {
             end = SearchEnd::SizeLimit;
+            return SearchControl::Stop;
+        }
+        if page.is_some_and(|p| sent - skip >= p.size) {
+            end = SearchEnd::PageFull;
             return SearchControl::Stop;
         }
         if !send(to_result_entry(dir, who, entry, &sel, req.typesonly)) {
@@ -407,7 +476,11 @@ pub fn simple_bind(dir: &Directory, name: &str, password: &[u8]) -> Result<Ident
     let invalid = || LdapError::new(ResultCode::InvalidCredentials, "");
     if name.is_empty() {
         // RFC 4513 §5.1.1 anonymous; a password without a name is refused (slapd: 49).
-        return if password.is_empty() { Ok(Identity::Anonymous) } else { Err(invalid()) };
+        return if password.is_empty() {
+            Ok(Identity::Anonymous)
+        } else {
+            Err(invalid())
+        };
     }
     let dn = parse_dn(name)?;
     if password.is_empty() {
@@ -418,12 +491,10 @@ pub fn simple_bind(dir: &Directory, name: &str, password: &[u8]) -> Result<Ident
         ));
     }
     let norm = dir.schema.normalize_dn(&dn).map_err(|_| invalid())?;
-    if dir.is_rootdn(&norm) {
-        if dir.check_rootpw(password) {
-            let pretty = dir.rootdn.as_ref().map(|(d, _)| d.clone()).unwrap_or(dn);
-            return Ok(Identity::Root { dn: pretty, norm });
-        }
-        // The rootdn may also exist as an entry with its own userPassword.
+    // The rootdn may also exist as an entry with its own userPassword (checked below).
+    if dir.is_rootdn(&norm) && dir.check_rootpw(password) {
+        let pretty = dir.rootdn.as_ref().map(|(d, _)| d.clone()).unwrap_or(dn);
+        return Ok(Identity::Root { dn: pretty, norm });
     }
     let entry = match dir.store.get(&dn) {
         Ok(Some(e)) => e,
@@ -484,7 +555,10 @@ pub fn password_modify(
             .iter()
             .any(|stored| crate::password::verify(stored, old));
         if !ok {
-            return Err(LdapError::new(ResultCode::InvalidCredentials, "old password does not match"));
+            return Err(LdapError::new(
+                ResultCode::InvalidCredentials,
+                "old password does not match",
+            ));
         }
     }
     let (new, generated) = match new {

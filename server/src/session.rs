@@ -59,9 +59,25 @@ impl Identity {
     }
 }
 
+/// Where a paged search (RFC 2696) stands between two pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PagedState {
+    /// Identifies the search the cookie belongs to (base, scope, filter, attributes).
+    pub request: String,
+    /// Matching entries already returned.
+    pub returned: u64,
+}
+
+/// The most paged searches a connection may keep open at once; the oldest is dropped.
+pub const MAX_PAGED_SEARCHES: usize = 64;
+
 /// The mutable state of one connection, shared by its reader and its operation tasks.
 #[derive(Debug, Default)]
 pub struct Session {
+    /// Open paged searches by cookie (RFC 2696 §3: cookies are per connection).
+    paged: Mutex<Vec<(Vec<u8>, PagedState)>>,
+    /// Makes cookies unique on this connection.
+    next_cookie: std::sync::atomic::AtomicU64,
     /// The bound identity. A std Mutex: it is never held across an await.
     identity: Mutex<Identity>,
     /// Running operations by message id, cancelled by Abandon (RFC 4511 §4.11) or when the
@@ -72,7 +88,10 @@ pub struct Session {
 impl Session {
     /// The current identity.
     pub fn identity(&self) -> Identity {
-        self.identity.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.identity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Replaces the identity (after a bind).
@@ -122,8 +141,32 @@ impl Session {
         }
     }
 
+    /// Takes the state of the paged search with `cookie`, if it exists.
+    pub fn take_paged(&self, cookie: &[u8]) -> Option<PagedState> {
+        let mut p = self.paged.lock().unwrap_or_else(|e| e.into_inner());
+        let i = p.iter().position(|(c, _)| c == cookie)?;
+        Some(p.remove(i).1)
+    }
+
+    /// Stores the state of a paged search and returns its new cookie.
+    pub fn put_paged(&self, state: PagedState) -> Vec<u8> {
+        let n = self
+            .next_cookie
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cookie = (n + 1).to_be_bytes().to_vec();
+        let mut p = self.paged.lock().unwrap_or_else(|e| e.into_inner());
+        if p.len() >= MAX_PAGED_SEARCHES {
+            p.remove(0);
+        }
+        p.push((cookie.clone(), state));
+        cookie
+    }
+
     /// How many operations are running.
     pub fn running(&self) -> usize {
-        self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 }

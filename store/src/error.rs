@@ -90,6 +90,14 @@ pub enum StoreError {
     /// A modify DN whose new superior does not exist (slapd: 32 without matchedDN).
     #[error("new superior not found")]
     NoSuchNewSuperior,
+    /// memberof-dangling error: a member DN names no entry (slapo-memberof(5)).
+    #[error("{attr}: member does not exist")]
+    DanglingMember {
+        /// The membership attribute.
+        attr: String,
+        /// The configured result code (`memberof-dangling-error`).
+        code: ResultCode,
+    },
     /// Schema refused a DN or value.
     #[error(transparent)]
     Schema(#[from] SchemaError),
@@ -128,6 +136,7 @@ impl StoreError {
             StoreError::NoValues { .. } => ResultCode::ProtocolError,
             StoreError::RdnValueRemoved { .. } => ResultCode::NamingViolation,
             StoreError::NoObjectClass => ResultCode::ObjectClassViolation,
+            StoreError::DanglingMember { code, .. } => *code,
             StoreError::Schema(e) => e.code(),
             StoreError::Storage(_) | StoreError::Corrupt { .. } => ResultCode::Other,
         }

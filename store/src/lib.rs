@@ -19,11 +19,14 @@ mod csn;
 mod error;
 mod keys;
 mod ops;
+mod overlay;
 mod search;
 mod store;
+mod txn;
 
 pub use csn::{Csn, CsnClock};
 pub use error::StoreError;
 pub use ops::{Mod, ModOp, WriteCtx};
+pub use overlay::{Dangling, MemberOf, Overlays, Refint};
 pub use search::{Scope, SearchControl};
 pub use store::{Store, StoreOptions};

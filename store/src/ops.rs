@@ -4,7 +4,8 @@
 
 use crate::error::StoreError;
 use crate::keys::{self, ROOT_ID};
-use crate::store::{Batches, Store, StoredEntry};
+use crate::store::{Store, StoredEntry};
+use crate::txn::Txn;
 use oxldap_proto::{Attribute, Dn, Entry, Rdn};
 use oxldap_schema::NormDn;
 use std::collections::HashSet;
@@ -100,29 +101,36 @@ impl Store {
             if a.values.is_empty() {
                 return Err(StoreError::NoValues { attr: desc });
             }
-            match attrs.iter_mut().find(|x| x.desc.eq_ignore_ascii_case(&desc)) {
-                Some(existing) => existing.values.extend(a.values),
-                None => attrs.push(Attribute {
-                    desc,
-                    values: a.values,
-                }),
+            // slapd: an attribute listed twice in one add is attributeOrValueExists.
+            if attrs.iter().any(|x| x.desc.eq_ignore_ascii_case(&desc)) {
+                return Err(StoreError::ValueExists {
+                    attr: desc,
+                    index: 0,
+                });
             }
+            attrs.push(Attribute {
+                desc,
+                values: a.values,
+            });
         }
         let mut new = Entry { dn: pretty, attrs };
         for a in &mut new.attrs {
+            self.prettify(a)?;
             self.check_values(a)?;
+        }
+        if new.get("objectClass").is_none() {
+            return Err(StoreError::NoObjectClass);
         }
         self.add_rdn_values(&mut new)?;
         self.canonical_object_classes(&mut new)?;
-        let csn = self.clock.next();
-        self.stamp(&mut new, ctx, csn, true);
-        let mut b = Batches::default();
-        let id = self.alloc_ids(1, &mut b)?;
-        let stored = StoredEntry { parent, entry: new };
-        b.entries.insert(&keys::id_key(id), stored.encode()?);
-        b.dn2id.insert(keys::dn_key(&norm), &keys::id_key(id));
-        b.children.insert(&keys::child_key(parent, id), &[]);
-        self.commit(b, csn)
+        let mut t = Txn::new(self);
+        self.stamp(&mut new, ctx, t.csn, true);
+        let id = self.alloc_ids(1, &mut t.b)?;
+        t.insert_new(id, StoredEntry { parent, entry: new });
+        t.link(keys::dn_key(&norm), id);
+        t.b.children.insert(&keys::child_key(parent, id), &[]);
+        self.run_overlays(&mut t)?;
+        t.commit()
     }
 
     /// Applies `mods` to the entry `dn` as one atomic change (RFC 4511 §4.6): either every
@@ -148,11 +156,11 @@ impl Store {
             return Err(StoreError::NoObjectClass);
         }
         self.canonical_object_classes(&mut stored.entry)?;
-        let csn = self.clock.next();
-        self.stamp(&mut stored.entry, ctx, csn, false);
-        let mut b = Batches::default();
-        b.entries.insert(&keys::id_key(id), stored.encode()?);
-        self.commit(b, csn)
+        let mut t = Txn::new(self);
+        self.stamp(&mut stored.entry, ctx, t.csn, false);
+        t.put(id, stored)?;
+        self.run_overlays(&mut t)?;
+        t.commit()
     }
 
     /// Deletes the leaf entry `dn` (RFC 4511 §4.8).
@@ -169,12 +177,12 @@ impl Store {
         if self.has_children(id)? {
             return Err(StoreError::NotAllowedOnNonLeaf);
         }
-        let csn = self.clock.next();
-        let mut b = Batches::default();
-        b.entries.remove(&keys::id_key(id));
-        b.dn2id.remove(keys::dn_key(&norm));
-        b.children.remove(&keys::child_key(stored.parent, id));
-        self.commit(b, csn)
+        let mut t = Txn::new(self);
+        t.remove(id)?;
+        t.unlink(keys::dn_key(&norm));
+        t.b.children.remove(&keys::child_key(stored.parent, id));
+        self.run_overlays(&mut t)?;
+        t.commit()
     }
 
     /// Renames and/or moves the entry `dn` with its whole subtree (RFC 4511 §4.9).
@@ -213,7 +221,8 @@ impl Store {
         let new_parent_id = if self.is_suffix(&new_norm) {
             ROOT_ID
         } else {
-            self.id_of(&parent_norm)?.ok_or(StoreError::NoSuchNewSuperior)?
+            self.id_of(&parent_norm)?
+                .ok_or(StoreError::NoSuchNewSuperior)?
         };
         if new_norm != norm && self.id_of(&new_norm)?.is_some() {
             return Err(StoreError::AlreadyExists);
@@ -228,7 +237,9 @@ impl Store {
             if let Some(old) = old_rdn {
                 for ava in &old.avas {
                     let still = new_pretty.rdn().is_some_and(|r| {
-                        r.avas.iter().any(|n| self.same_ava(&n.attr, &n.value, &ava.attr, &ava.value))
+                        r.avas
+                            .iter()
+                            .any(|n| self.same_ava(&n.attr, &n.value, &ava.attr, &ava.value))
                     });
                     if !still {
                         self.remove_value(&mut stored.entry, &ava.attr, &ava.value)?;
@@ -243,10 +254,9 @@ impl Store {
         if stored.entry.get("objectClass").is_none() {
             return Err(StoreError::NoObjectClass);
         }
-        let csn = self.clock.next();
-        self.stamp(&mut stored.entry, ctx, csn, false);
+        let mut t = Txn::new(self);
+        self.stamp(&mut stored.entry, ctx, t.csn, false);
 
-        let mut b = Batches::default();
         let old_key = keys::dn_key(&norm);
         let new_key = keys::dn_key(&new_norm);
         // Descendants: their keys and DNs change below the moved entry; ids stay.
@@ -265,25 +275,27 @@ impl Store {
             let tail = k.get(old_key.len()..).unwrap_or_default();
             let mut nk = new_key.clone();
             nk.extend_from_slice(tail);
-            b.dn2id.remove(k.as_ref());
-            b.dn2id.insert(nk, &keys::id_key(did));
+            t.unlink(k.to_vec());
+            t.link(nk, did);
             let own = desc.entry.dn.rdns.len().saturating_sub(old_depth);
             let mut rdns: Vec<Rdn> = desc.entry.dn.rdns.iter().take(own).cloned().collect();
             rdns.extend(new_pretty.rdns.iter().cloned());
             desc.entry.dn = Dn { rdns };
-            b.entries.insert(&keys::id_key(did), desc.encode()?);
+            t.put(did, desc)?;
         }
         if new_key != old_key {
-            b.dn2id.remove(old_key);
-            b.dn2id.insert(new_key, &keys::id_key(id));
+            t.unlink(old_key);
+            t.link(new_key, id);
         }
         if new_parent_id != stored.parent {
-            b.children.remove(&keys::child_key(stored.parent, id));
-            b.children.insert(&keys::child_key(new_parent_id, id), &[]);
+            t.b.children.remove(&keys::child_key(stored.parent, id));
+            t.b.children
+                .insert(&keys::child_key(new_parent_id, id), &[]);
             stored.parent = new_parent_id;
         }
-        b.entries.insert(&keys::id_key(id), stored.encode()?);
-        self.commit(b, csn)
+        t.put(id, stored)?;
+        self.run_overlays(&mut t)?;
+        t.commit()
     }
 
     /// Loads the entry with normalized DN `norm` or reports noSuchObject with matchedDN.
@@ -311,11 +323,43 @@ impl Store {
     }
 
     fn is_no_user_mod(&self, desc: &str) -> bool {
-        STAMPED.iter().any(|s| s.eq_ignore_ascii_case(desc_type(desc)))
+        STAMPED
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(desc_type(desc)))
             || self
                 .schema
                 .attribute_type(desc)
                 .is_some_and(|at| at.no_user_modification)
+    }
+
+    /// Rewrites the values of a DN-syntax attribute (member, owner, seeAlso...) in slapd's
+    /// "pretty" form: primary type names, values as written, escapes as hex pairs (RFC 4517
+    /// §3.3.9). Invalid DNs are invalidAttributeSyntax (21).
+    fn prettify(&self, a: &mut Attribute) -> Result<(), StoreError> {
+        const DN_SYNTAX: &str = "1.3.6.1.4.1.1466.115.121.1.12";
+        let is_dn = self
+            .schema
+            .attribute_type(&a.desc)
+            .is_some_and(|at| at.effective_syntax() == Some(DN_SYNTAX));
+        if !is_dn {
+            return Ok(());
+        }
+        for v in &mut a.values {
+            let invalid = |reason: String| {
+                StoreError::Schema(oxldap_schema::SchemaError::InvalidSyntax {
+                    attr: a.desc.clone(),
+                    reason,
+                })
+            };
+            let text = std::str::from_utf8(v).map_err(|_| invalid("value is not UTF-8".into()))?;
+            let dn = Dn::parse(text).map_err(|e| invalid(e.to_string()))?;
+            let pretty = self
+                .schema
+                .pretty_dn(&dn)
+                .map_err(|e| invalid(e.to_string()))?;
+            *v = pretty.to_string().into_bytes();
+        }
+        Ok(())
     }
 
     /// Syntax, duplicates and SINGLE-VALUE for one attribute.
@@ -429,8 +473,12 @@ impl Store {
         let key = self.schema.equality_key(&desc, value)?;
         if let Some(a) = entry.get_mut(&desc) {
             let schema = &self.schema;
-            a.values
-                .retain(|v| schema.equality_key(&desc, v).map(|k| k != key).unwrap_or(true));
+            a.values.retain(|v| {
+                schema
+                    .equality_key(&desc, v)
+                    .map(|k| k != key)
+                    .unwrap_or(true)
+            });
             if a.values.is_empty() {
                 entry.remove(&desc);
             }
@@ -444,7 +492,14 @@ impl Store {
             return Err(StoreError::NoUserModification { attr: desc });
         }
         let at = self.schema.attribute_type(&desc);
-        let values = m.attr.values;
+        let mut prepared = Attribute {
+            desc: desc.clone(),
+            values: m.attr.values,
+        };
+        if m.op != ModOp::Delete {
+            self.prettify(&mut prepared)?;
+        }
+        let values = prepared.values;
         for v in &values {
             if m.op != ModOp::Delete {
                 if let Some(at) = at {
@@ -464,7 +519,10 @@ impl Store {
                     .collect::<Result<_, _>>()?;
                 for (i, v) in values.iter().enumerate() {
                     if !keys.insert(self.schema.equality_key(&desc, v)?) {
-                        return Err(StoreError::ValueExists { attr: desc, index: i });
+                        return Err(StoreError::ValueExists {
+                            attr: desc,
+                            index: i,
+                        });
                     }
                 }
                 for v in values {
@@ -534,11 +592,19 @@ impl Store {
             entry.push_value(desc, value);
         };
         if create {
-            set(entry, "entryUUID", uuid::Uuid::new_v4().hyphenated().to_string().into_bytes());
+            set(
+                entry,
+                "entryUUID",
+                uuid::Uuid::new_v4().hyphenated().to_string().into_bytes(),
+            );
             set(entry, "creatorsName", who.clone());
             set(entry, "createTimestamp", now.clone());
             let soc = {
-                let ocs: Vec<&[u8]> = entry.values("objectClass").iter().map(|v| v.as_slice()).collect();
+                let ocs: Vec<&[u8]> = entry
+                    .values("objectClass")
+                    .iter()
+                    .map(|v| v.as_slice())
+                    .collect();
                 self.schema
                     .structural_object_class(&ocs)
                     .map(|oc| oc.name().as_bytes().to_vec())

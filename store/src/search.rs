@@ -43,7 +43,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         let norm = self.schema.normalize_dn(base)?;
         let Some(base_id) = self.id_of(&norm)? else {
-            let matched = if self.holds(&norm) { self.matched(&norm)? } else { None };
+            let matched = if self.holds(&norm) {
+                self.matched(&norm)?
+            } else {
+                None
+            };
             return Err(StoreError::NoSuchObject { matched });
         };
         let mut visit = |id: u64| -> Result<SearchControl, StoreError> {

@@ -23,6 +23,8 @@ pub struct StoreOptions {
     pub durable: bool,
     /// A fixed clock (microseconds since the epoch) for reproducible CSNs and timestamps.
     pub fixed_clock: Option<i64>,
+    /// The overlays run inside every write (memberof, refint).
+    pub overlays: crate::overlay::Overlays,
 }
 
 /// What is stored under an entry id: the id of its parent and the entry itself, with user
@@ -39,7 +41,8 @@ pub(crate) struct StoredEntry {
 impl StoredEntry {
     pub(crate) fn encode(&self) -> Result<Vec<u8>, StoreError> {
         let mut out = vec![keys::FORMAT_VERSION];
-        bincode::serialize_into(&mut out, self).map_err(|_| StoreError::Corrupt { tree: "entries" })?;
+        bincode::serialize_into(&mut out, self)
+            .map_err(|_| StoreError::Corrupt { tree: "entries" })?;
         Ok(out)
     }
 
@@ -85,6 +88,8 @@ pub struct Store {
     /// The normalized suffixes, to tell which DNs this store may hold.
     pub(crate) suffixes: Vec<NormDn>,
     pub(crate) clock: CsnClock,
+    /// The overlays run inside every write.
+    pub(crate) overlays: crate::overlay::Overlays,
     /// Serializes writers: planning reads the committed state and must not race another
     /// writer (Architecture Invariant in lib.rs).
     write_lock: Mutex<()>,
@@ -114,7 +119,14 @@ impl Store {
     /// (`oxldap serve --memory`, tests).
     pub fn open_temporary(schema: Arc<Schema>, opts: StoreOptions) -> Result<Store, StoreError> {
         let db = sled::Config::new().temporary(true).open()?;
-        Store::with_db(db, schema, StoreOptions { durable: false, ..opts })
+        Store::with_db(
+            db,
+            schema,
+            StoreOptions {
+                durable: false,
+                ..opts
+            },
+        )
     }
 
     fn with_db(db: sled::Db, schema: Arc<Schema>, opts: StoreOptions) -> Result<Store, StoreError> {
@@ -126,7 +138,9 @@ impl Store {
         };
         match trees.meta.get(keys::META_FORMAT)? {
             None => {
-                trees.meta.insert(keys::META_FORMAT, &[keys::FORMAT_VERSION])?;
+                trees
+                    .meta
+                    .insert(keys::META_FORMAT, &[keys::FORMAT_VERSION])?;
             }
             Some(v) if v.as_ref() == [keys::FORMAT_VERSION] => {}
             Some(_) => return Err(StoreError::Corrupt { tree: "meta" }),
@@ -151,6 +165,7 @@ impl Store {
             schema,
             suffixes,
             clock,
+            overlays: opts.overlays,
             write_lock: Mutex::new(()),
             durable: opts.durable,
         })
@@ -168,7 +183,9 @@ impl Store {
 
     /// Whether `dn` is a suffix or lies below one.
     pub fn holds(&self, dn: &NormDn) -> bool {
-        self.suffixes.iter().any(|s| dn == s || dn.is_descendant_of(s))
+        self.suffixes
+            .iter()
+            .any(|s| dn == s || dn.is_descendant_of(s))
     }
 
     /// Whether `dn` is one of the suffixes.
@@ -261,16 +278,26 @@ impl Store {
     }
 
     pub(crate) fn has_children(&self, id: u64) -> Result<bool, StoreError> {
-        Ok(self.trees.children.scan_prefix(id.to_be_bytes()).next().transpose()?.is_some())
+        Ok(self
+            .trees
+            .children
+            .scan_prefix(id.to_be_bytes())
+            .next()
+            .transpose()?
+            .is_some())
     }
 
     pub(crate) fn child_ids(&self, id: u64) -> impl Iterator<Item = Result<u64, StoreError>> + '_ {
-        self.trees.children.scan_prefix(id.to_be_bytes()).keys().map(|k| {
-            let k = k?;
-            k.get(8..16)
-                .and_then(keys::decode_id)
-                .ok_or(StoreError::Corrupt { tree: "children" })
-        })
+        self.trees
+            .children
+            .scan_prefix(id.to_be_bytes())
+            .keys()
+            .map(|k| {
+                let k = k?;
+                k.get(8..16)
+                    .and_then(keys::decode_id)
+                    .ok_or(StoreError::Corrupt { tree: "children" })
+            })
     }
 
     /// Adds the computed operational attributes (hasSubordinates, entryDN,
@@ -278,7 +305,14 @@ impl Store {
     pub(crate) fn present(&self, id: u64, stored: StoredEntry) -> Entry {
         let mut entry = stored.entry;
         let subs = self.has_children(id).unwrap_or(false);
-        entry.push_value("hasSubordinates", if subs { b"TRUE".to_vec() } else { b"FALSE".to_vec() });
+        entry.push_value(
+            "hasSubordinates",
+            if subs {
+                b"TRUE".to_vec()
+            } else {
+                b"FALSE".to_vec()
+            },
+        );
         let dn = entry.dn.to_string().into_bytes();
         entry.push_value("entryDN", dn);
         entry.push_value("subschemaSubentry", b"cn=Subschema".to_vec());
@@ -314,7 +348,9 @@ impl Store {
             .get(keys::META_NEXT_ID)?
             .and_then(|v| keys::decode_id(&v))
             .unwrap_or(ROOT_ID + 1);
-        batches.meta.insert(keys::META_NEXT_ID, &(next + n).to_be_bytes());
+        batches
+            .meta
+            .insert(keys::META_NEXT_ID, &(next + n).to_be_bytes());
         Ok(next)
     }
 

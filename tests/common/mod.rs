@@ -38,7 +38,10 @@ impl Server {
     /// In memory, loaded with the 1,000-user fixture instead of the bootstrap layout.
     pub fn with_fixture() -> Server {
         let f = fixture();
-        Server::start(&["--memory", "--no-layout", "--ldif", f.to_str().unwrap()], None)
+        Server::start(
+            &["--memory", "--no-layout", "--ldif", f.to_str().unwrap()],
+            None,
+        )
     }
 
     /// On a data folder (kept in `data` so the test can restart on it).
@@ -180,13 +183,21 @@ impl ToolOutput {
 
     /// Asserts the exit code, showing the output on failure.
     pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "unexpected exit code; stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code; stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
 
 fn b64(s: &str) -> String {
-    let out = Command::new("base64").arg("-d").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn();
+    let out = Command::new("base64")
+        .arg("-d")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn();
     let mut child = out.unwrap();
     child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
     let o = child.wait_with_output().unwrap();
@@ -197,11 +208,22 @@ fn b64(s: &str) -> String {
 pub fn run_tool(tool: &str, url: &str, args: &[&str], stdin: Option<&str>) -> ToolOutput {
     let mut cmd = Command::new(tool);
     cmd.args(["-x", "-H", url]).args(args);
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {tool} (install ldap-utils): {e}"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {tool} (install ldap-utils): {e}"));
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     let out: Output = child.wait_with_output().unwrap();
     ToolOutput {
@@ -243,7 +265,10 @@ pub fn fixture_entries() -> Vec<FixtureEntry> {
     for block in text.split("\n\n") {
         let mut dn = String::new();
         let mut attrs = Vec::new();
-        for line in block.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in block
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             let (name, value) = if let Some((n, v)) = line.split_once(":: ") {
                 let raw = base64::engine::general_purpose::STANDARD.decode(v).unwrap();
                 (n, String::from_utf8(raw).unwrap())

@@ -1,0 +1,125 @@
+//! A write transaction being planned: the entries it touches (before and after images),
+//! the DN-tree links it adds and removes, and its CSN. Planning reads through it, so
+//! overlays see the primary change (read-your-writes); [`Txn::commit`] turns it into
+//! batches and replays them in one sled transaction.
+
+use crate::csn::Csn;
+use crate::error::StoreError;
+use crate::keys;
+use crate::store::{Batches, Store, StoredEntry};
+use oxldap_schema::NormDn;
+use std::collections::{BTreeMap, HashMap};
+
+/// One entry touched by a write.
+#[derive(Debug, Clone)]
+pub(crate) struct Touched {
+    /// The committed image, None for an entry this write adds.
+    pub before: Option<StoredEntry>,
+    /// The new image, None for an entry this write deletes.
+    pub after: Option<StoredEntry>,
+}
+
+/// A write being planned. Exists only under the store's write lock.
+pub(crate) struct Txn<'s> {
+    pub store: &'s Store,
+    /// The CSN of this write, stamped on every entry it changes.
+    pub csn: Csn,
+    /// Touched entries by id, in id order (deterministic batches).
+    pub touched: BTreeMap<u64, Touched>,
+    /// DN-tree links changed by this write: dn2id key → Some(id) added, None removed.
+    links: HashMap<Vec<u8>, Option<u64>>,
+    /// The remaining tree updates.
+    pub b: Batches,
+}
+
+impl<'s> Txn<'s> {
+    pub fn new(store: &'s Store) -> Txn<'s> {
+        Txn {
+            store,
+            csn: store.clock.next(),
+            touched: BTreeMap::new(),
+            links: HashMap::new(),
+            b: Batches::default(),
+        }
+    }
+
+    /// The current image of entry `id`: staged if touched, else committed.
+    pub fn get(&self, id: u64) -> Result<Option<StoredEntry>, StoreError> {
+        match self.touched.get(&id) {
+            Some(t) => Ok(t.after.clone()),
+            None => Ok(self.store.load(id)?.map(|(_, s)| s)),
+        }
+    }
+
+    /// The id of the entry with normalized DN `dn`, seeing this write's own renames.
+    pub fn id_of(&self, dn: &NormDn) -> Result<Option<u64>, StoreError> {
+        let key = keys::dn_key(dn);
+        match self.links.get(&key) {
+            Some(staged) => Ok(*staged),
+            None => self.store.id_of(dn),
+        }
+    }
+
+    fn touch(&mut self, id: u64) -> Result<&mut Touched, StoreError> {
+        if !self.touched.contains_key(&id) {
+            let before = self.store.load(id)?.map(|(_, s)| s);
+            self.touched.insert(
+                id,
+                Touched {
+                    after: before.clone(),
+                    before,
+                },
+            );
+        }
+        self.touched
+            .get_mut(&id)
+            .ok_or(StoreError::Corrupt { tree: "entries" })
+    }
+
+    /// Stages the new image of entry `id`.
+    pub fn put(&mut self, id: u64, entry: StoredEntry) -> Result<(), StoreError> {
+        self.touch(id)?.after = Some(entry);
+        Ok(())
+    }
+
+    /// Stages the deletion of entry `id`.
+    pub fn remove(&mut self, id: u64) -> Result<(), StoreError> {
+        self.touch(id)?.after = None;
+        Ok(())
+    }
+
+    /// Stages a brand-new entry (no before image).
+    pub fn insert_new(&mut self, id: u64, entry: StoredEntry) {
+        self.touched.insert(
+            id,
+            Touched {
+                before: None,
+                after: Some(entry),
+            },
+        );
+    }
+
+    /// Links `dn_key` to `id` in dn2id.
+    pub fn link(&mut self, dn_key: Vec<u8>, id: u64) {
+        self.b.dn2id.insert(dn_key.clone(), &keys::id_key(id));
+        self.links.insert(dn_key, Some(id));
+    }
+
+    /// Removes `dn_key` from dn2id.
+    pub fn unlink(&mut self, dn_key: Vec<u8>) {
+        self.b.dn2id.remove(dn_key.clone());
+        self.links.insert(dn_key, None);
+    }
+
+    /// Writes every touched entry and commits all trees in one sled transaction.
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        for (id, t) in &self.touched {
+            match &t.after {
+                Some(after) => self.b.entries.insert(&keys::id_key(*id), after.encode()?),
+                None => self.b.entries.remove(&keys::id_key(*id)),
+            }
+        }
+        let Txn { store, csn, b, .. } = self;
+        store.commit(b, csn)
+    }
+}

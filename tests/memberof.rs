@@ -1,0 +1,282 @@
+//! memberOf and referential integrity (the memberof overlay with memberof-refint, and the
+//! refint overlay) over the wire, as slapd 2.5's overlays behave, but atomically.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+use common::*;
+
+fn user(uid: &str) -> String {
+    format!(
+        "dn: uid={uid},{USERS}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {uid}\nsn: {uid}\n\n"
+    )
+}
+
+fn memberof(s: &Server, uid: &str) -> Vec<String> {
+    sorted(
+        s.search_root(&[
+            "-b",
+            &format!("uid={uid},{USERS}"),
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "memberOf",
+        ])
+        .values("memberOf"),
+    )
+}
+
+fn members(s: &Server, cn: &str) -> Vec<String> {
+    sorted(
+        s.search_root(&[
+            "-b",
+            &format!("cn={cn},{GROUPS}"),
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "member",
+        ])
+        .values("member"),
+    )
+}
+
+fn g(cn: &str) -> String {
+    format!("cn={cn},{GROUPS}")
+}
+
+fn u(uid: &str) -> String {
+    format!("uid={uid},{USERS}")
+}
+
+fn setup(s: &Server) {
+    let mut ldif = String::new();
+    for uid in ["ana", "bob", "cyd"] {
+        ldif.push_str(&user(uid));
+    }
+    ldif.push_str(&format!(
+        "dn: {}\nobjectClass: groupOfNames\ncn: staff\nmember: {}\nmember: {}\n",
+        g("staff"),
+        u("ana"),
+        u("BOB").replace("uid=BOB", "UID=bob")
+    ));
+    s.modify_root("ldapadd", &ldif, &[]).expect_code(0);
+}
+
+#[test]
+fn group_writes_maintain_members_memberof() {
+    let s = Server::memory();
+    setup(&s);
+    assert_eq!(memberof(&s, "ana"), vec![g("staff")]);
+    assert_eq!(memberof(&s, "bob"), vec![g("staff")]);
+    assert!(memberof(&s, "cyd").is_empty());
+
+    // memberOf is operational: not in the default attributes, but filterable.
+    let plain = s.search_root(&["-b", &u("ana"), "-s", "base", "(objectClass=*)"]);
+    assert!(plain.values("memberOf").is_empty());
+    let f = s.search_root(&[
+        "-b",
+        USERS,
+        &format!(
+            "(memberOf={})",
+            g("STAFF").to_uppercase().replace(',', ", ")
+        ),
+        "1.1",
+    ]);
+    assert_eq!(sorted(f.dns()), vec![u("ana"), u("bob")]);
+
+    // Modify: add, delete (other spelling), replace.
+    s.modify_root(
+        "ldapmodify",
+        &format!(
+            "dn: {}\nchangetype: modify\nadd: member\nmember: {}\n-\ndelete: member\nmember: {}\n",
+            g("staff"),
+            u("cyd"),
+            u("ANA").replace("uid=ANA", "uid=ana").to_uppercase()
+        ),
+        &[],
+    )
+    .expect_code(0);
+    assert!(memberof(&s, "ana").is_empty());
+    assert_eq!(memberof(&s, "cyd"), vec![g("staff")]);
+    s.modify_root(
+        "ldapmodify",
+        &format!(
+            "dn: {}\nchangetype: modify\nreplace: member\nmember: {}\n",
+            g("staff"),
+            u("ana")
+        ),
+        &[],
+    )
+    .expect_code(0);
+    assert_eq!(memberof(&s, "ana"), vec![g("staff")]);
+    assert!(memberof(&s, "bob").is_empty());
+    assert!(memberof(&s, "cyd").is_empty());
+
+    // Renaming the group rewrites memberOf on its members.
+    s.modify_root("ldapmodrdn", "", &["-r", &g("staff"), "cn=crew"])
+        .expect_code(0);
+    assert_eq!(memberof(&s, "ana"), vec![g("crew")]);
+
+    // Clients cannot write memberOf.
+    s.modify_root(
+        "ldapmodify",
+        &format!(
+            "dn: {}\nchangetype: modify\nadd: memberOf\nmemberOf: {}\n",
+            u("bob"),
+            g("crew")
+        ),
+        &[],
+    )
+    .expect_code(19);
+
+    // Nested groups: the inner group gets memberOf, its members do not (no transitive
+    // expansion).
+    s.modify_root(
+        "ldapadd",
+        &format!(
+            "dn: {}\nobjectClass: groupOfNames\ncn: all\nmember: {}\n",
+            g("all"),
+            g("crew")
+        ),
+        &[],
+    )
+    .expect_code(0);
+    let inner = s.search_root(&[
+        "-b",
+        &g("crew"),
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "memberOf",
+    ]);
+    assert_eq!(inner.values("memberOf"), vec![g("all")]);
+    assert_eq!(memberof(&s, "ana"), vec![g("crew")]);
+
+    // Deleting a group removes its DN from its members.
+    s.modify_root("ldapdelete", "", &[&g("all")]).expect_code(0);
+    let inner = s.search_root(&[
+        "-b",
+        &g("crew"),
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "memberOf",
+    ]);
+    assert!(inner.values("memberOf").is_empty());
+}
+
+#[test]
+fn memberof_refint_follows_deleted_and_renamed_members() {
+    let s = Server::memory();
+    setup(&s);
+    // Rename a member: the group's member value follows.
+    s.modify_root("ldapmodrdn", "", &["-r", &u("bob"), "uid=robert"])
+        .expect_code(0);
+    assert_eq!(members(&s, "staff"), sorted(vec![u("ana"), u("robert")]));
+    assert_eq!(memberof(&s, "robert"), vec![g("staff")]);
+    // Move a whole subtree containing a member.
+    s.modify_root(
+        "ldapadd",
+        &format!(
+            "dn: ou=Team,{USERS}\nobjectClass: organizationalUnit\nou: Team\n\n{}",
+            user("dan").replace(&format!(",{USERS}"), &format!(",ou=Team,{USERS}"))
+        ),
+        &[],
+    )
+    .expect_code(0);
+    s.modify_root(
+        "ldapmodify",
+        &format!(
+            "dn: {}\nchangetype: modify\nadd: member\nmember: uid=dan,ou=Team,{USERS}\n",
+            g("staff")
+        ),
+        &[],
+    )
+    .expect_code(0);
+    s.modify_root(
+        "ldapmodrdn",
+        "",
+        &["-s", GROUPS, &format!("ou=Team,{USERS}"), "ou=Team"],
+    )
+    .expect_code(0);
+    assert!(members(&s, "staff").contains(&format!("uid=dan,ou=Team,{GROUPS}")));
+    // Delete a member: it leaves every group.
+    s.modify_root("ldapdelete", "", &[&u("ana")]).expect_code(0);
+    assert_eq!(
+        members(&s, "staff"),
+        sorted(vec![u("robert"), format!("uid=dan,ou=Team,{GROUPS}")])
+    );
+}
+
+#[test]
+fn dangling_members_follow_memberof_dangling() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("dangling.conf");
+    let base = "database mdb\nsuffix \"dc=localdomain,dc=test\"\nrootdn \"cn=admin,dc=localdomain,dc=test\"\nrootpw secret\noverlay memberof\nmemberof-refint true\n";
+    std::fs::write(&conf, format!("{base}memberof-dangling error\n")).unwrap();
+    let s = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    s.modify_root("ldapadd", &user("ana"), &[]).expect_code(0);
+    let group = format!(
+        "dn: {}\nobjectClass: groupOfNames\ncn: g\nmember: {}\nmember: {}\n",
+        g("g"),
+        u("ana"),
+        u("ghost")
+    );
+    s.modify_root("ldapadd", &group, &[]).expect_code(19);
+    // Atomic: neither the group nor ana's memberOf exist after the refusal.
+    s.search_root(&["-b", &g("g"), "-s", "base"])
+        .expect_code(32);
+    assert!(memberof(&s, "ana").is_empty());
+
+    std::fs::write(&conf, format!("{base}memberof-dangling drop\n")).unwrap();
+    let s = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    s.modify_root("ldapadd", &user("ana"), &[]).expect_code(0);
+    s.modify_root("ldapadd", &group, &[]).expect_code(0);
+    assert_eq!(members(&s, "g"), vec![u("ana")]);
+    assert_eq!(memberof(&s, "ana"), vec![g("g")]);
+}
+
+#[test]
+fn refint_overlay_uses_refint_nothing_for_the_last_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("refint.conf");
+    std::fs::write(
+        &conf,
+        "database mdb\nsuffix \"dc=localdomain,dc=test\"\nrootdn \"cn=admin,dc=localdomain,dc=test\"\nrootpw secret\noverlay refint\nrefint_attributes member seeAlso\nrefint_nothing \"cn=nobody,dc=localdomain,dc=test\"\n",
+    )
+    .unwrap();
+    let s = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    s.modify_root(
+        "ldapadd",
+        &format!(
+            "{}{}dn: {}\nobjectClass: groupOfNames\ncn: g\nmember: {}\nseeAlso: {}\n",
+            user("ana"),
+            user("bob"),
+            g("g"),
+            u("ana"),
+            u("bob")
+        ),
+        &[],
+    )
+    .expect_code(0);
+    s.modify_root("ldapdelete", "", &[&u("ana")]).expect_code(0);
+    assert_eq!(
+        members(&s, "g"),
+        vec!["cn=nobody,dc=localdomain,dc=test".to_string()]
+    );
+    s.modify_root("ldapmodrdn", "", &["-r", &u("bob"), "uid=bobby"])
+        .expect_code(0);
+    let see = s.search_root(&[
+        "-b",
+        &g("g"),
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "seeAlso",
+        "modifiersName",
+    ]);
+    assert_eq!(see.values("seeAlso"), vec![u("bobby")]);
+    assert_eq!(
+        see.values("modifiersName"),
+        vec!["cn=Referential Integrity Overlay".to_string()]
+    );
+}
