@@ -68,6 +68,14 @@ enum Command {
         /// Largest request accepted, in bytes.
         #[arg(long = "max-pdu", default_value_t = oxldap_proto::codec::DEFAULT_MAX_PDU)]
         max_pdu: usize,
+        /// Print the URL listened on as the first line of stdout once connections are
+        /// accepted (always done; the flag is accepted for scripts that ask for it).
+        #[arg(long = "print-url")]
+        print_url: bool,
+        /// Once listening, write the URL(s) listened on, one per line, to this file
+        /// (written to a temporary file and renamed, so readers never see half of it).
+        #[arg(long = "ready-file")]
+        ready_file: Option<PathBuf>,
     },
     /// Load an LDIF file into the database offline (like slapadd).
     Import {
@@ -81,6 +89,52 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Rebuild every index from the entries (like slapindex), offline.
+    Index {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Check the database's consistency (DN trees, indexes, schema, memberOf), offline.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show how a search would use the indexes, and how many entries it returns.
+    Explain {
+        #[command(flatten)]
+        common: Common,
+        /// Search base (default: the suffix).
+        #[arg(short = 'b', long = "base")]
+        base: Option<String>,
+        /// Scope: base, one, sub or children.
+        #[arg(short = 's', long = "scope", default_value = "sub")]
+        scope: String,
+        /// RFC 4515 filter.
+        filter: String,
+    },
+    /// Schema tools.
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SchemaCommand {
+    /// Parse OpenLDAP .schema (or schema LDIF) files in order, on top of the system
+    /// schema, as `include` lines would, and report each one.
+    Check {
+        /// The files, in dependency order (e.g. core.schema cosine.schema ...).
+        files: Vec<PathBuf>,
+    },
+    /// Print an attribute type or object class of the configured schema; for an object
+    /// class also its inherited MUST and MAY attributes.
+    Show {
+        #[command(flatten)]
+        common: Common,
+        /// A name or OID.
+        name: String,
+    },
 }
 
 fn main() {
@@ -88,7 +142,16 @@ fn main() {
     let debug = match &cli.command {
         Command::Serve { common, .. }
         | Command::Import { common, .. }
-        | Command::Export { common } => common.debug.clone(),
+        | Command::Export { common }
+        | Command::Index { common }
+        | Command::Verify { common }
+        | Command::Explain { common, .. }
+        | Command::Schema {
+            command: SchemaCommand::Show { common, .. },
+        } => common.debug.clone(),
+        Command::Schema {
+            command: SchemaCommand::Check { .. },
+        } => None,
     };
     init_logging(debug.as_deref());
     let outcome = match cli.command {
@@ -100,9 +163,31 @@ fn main() {
             ldif,
             no_layout,
             max_pdu,
-        } => serve(&common, &url, memory, &ldif, no_layout, max_pdu),
+            print_url: _,
+            ready_file,
+        } => serve(
+            &common,
+            &url,
+            memory,
+            &ldif,
+            no_layout,
+            max_pdu,
+            ready_file.as_deref(),
+        ),
         Command::Import { common, file } => import(&common, &file),
         Command::Export { common } => export(&common),
+        Command::Index { common } => reindex(&common),
+        Command::Verify { common } => verify(&common),
+        Command::Explain {
+            common,
+            base,
+            scope,
+            filter,
+        } => explain(&common, base.as_deref(), &scope, &filter),
+        Command::Schema { command } => match command {
+            SchemaCommand::Check { files } => schema_check(&files),
+            SchemaCommand::Show { common, name } => schema_show(&common, &name),
+        },
     };
     if let Err(e) = outcome {
         eprintln!("oxldap: {e:#}");
@@ -186,6 +271,7 @@ fn serve(
     ldif: &[PathBuf],
     no_layout: bool,
     max_pdu: usize,
+    ready_file: Option<&std::path::Path>,
 ) -> Result<()> {
     let addrs = listen_addrs(url)?;
     let dir = open(common, memory)?;
@@ -207,6 +293,7 @@ fn serve(
     rt.block_on(async move {
         let shutdown = CancellationToken::new();
         let mut servers = Vec::new();
+        let mut urls = Vec::new();
         for addr in addrs {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
@@ -214,6 +301,7 @@ fn serve(
             let local = listener.local_addr()?;
             let shown = format!("ldap://{local}/");
             println!("{shown}");
+            urls.push(shown.clone());
             tracing::info!(url = %shown, "listening");
             servers.push(tokio::spawn(oxldap_server::serve(
                 listener,
@@ -226,6 +314,9 @@ fn serve(
             )));
         }
         let _ = std::io::stdout().flush();
+        if let Some(path) = ready_file {
+            write_ready_file(path, &urls)?;
+        }
         wait_for_signal().await;
         tracing::info!("shutting down");
         shutdown.cancel();
@@ -236,6 +327,18 @@ fn serve(
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Writes the listen URLs, one per line, to `path` atomically (temporary file + rename).
+fn write_ready_file(path: &std::path::Path, urls: &[String]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut text = urls.join("\n");
+    text.push('\n');
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 async fn wait_for_signal() {
@@ -313,8 +416,7 @@ fn load_ldif(dir: &Directory, file: &PathBuf, import: bool) -> Result<u64> {
 
 fn import(common: &Common, file: &PathBuf) -> Result<()> {
     let dir = open(common, false)?;
-    let n = load_ldif(&dir, file, true)?;
-    dir.store.flush()?;
+    let n = dir.store.bulk(|| load_ldif(&dir, file, true))??;
     eprintln!("imported {n} entries");
     Ok(())
 }
@@ -335,4 +437,116 @@ fn export(common: &Common) -> Result<()> {
     out.flush()?;
     bar.finish_and_clear();
     Ok(())
+}
+
+fn reindex(common: &Common) -> Result<()> {
+    let dir = open(common, false)?;
+    let n = dir.store.reindex()?;
+    eprintln!("indexed {n} entries");
+    Ok(())
+}
+
+fn verify(common: &Common) -> Result<()> {
+    let dir = open(common, false)?;
+    let problems = dir.store.verify()?;
+    for p in &problems {
+        println!("{p}");
+    }
+    if problems.is_empty() {
+        println!("ok: {} entries, no inconsistency", dir.store.len());
+        Ok(())
+    } else {
+        bail!("{} inconsistencies", problems.len())
+    }
+}
+
+fn explain(common: &Common, base: Option<&str>, scope: &str, filter: &str) -> Result<()> {
+    use oxldap_store::{Scope, SearchControl};
+    let dir = open(common, false)?;
+    let filter = oxldap_proto::Filter::parse(filter).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let base = match base {
+        Some(b) => oxldap_proto::Dn::parse(b).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => dir.suffix.clone(),
+    };
+    let scope = match scope {
+        "base" => Scope::Base,
+        "one" => Scope::One,
+        "sub" => Scope::Sub,
+        "children" => Scope::Children,
+        other => bail!("unknown scope {other:?}: base, one, sub or children"),
+    };
+    let (candidates, plan) = dir.store.plan(&filter)?;
+    println!("filter: {filter}");
+    println!("plan: {plan}");
+    match candidates {
+        Some(c) => println!("candidates: {}", c.len()),
+        None => println!("candidates: every entry in scope"),
+    }
+    let start = std::time::Instant::now();
+    let mut n = 0u64;
+    dir.store.search(&base, scope, &filter, |_| {
+        n += 1;
+        SearchControl::Continue
+    })?;
+    println!(
+        "matches: {n} ({:.3} ms)",
+        start.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
+fn schema_check(files: &[PathBuf]) -> Result<()> {
+    use oxldap_schema::{Schema, SchemaSource};
+    let mut schema = Schema::from_includes(&[]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut failed = 0;
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let ldif = f
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("ldif"));
+        let src = SchemaSource::File {
+            origin: f.display().to_string(),
+            text,
+            ldif,
+        };
+        match schema.add_source(&src) {
+            Ok(n) => println!("{}: ok, {n} definitions", f.display()),
+            Err(e) => {
+                failed += 1;
+                println!("{}: {e}", f.display());
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} files failed", files.len());
+    }
+    Ok(())
+}
+
+fn schema_show(common: &Common, name: &str) -> Result<()> {
+    let cfg = load_config(common)?;
+    let schema = oxldap_server::directory::load_schema(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(at) = schema.attribute_type(name) {
+        println!("attributetype {}", at.to_description());
+        return Ok(());
+    }
+    if let Some(oc) = schema.object_class(name) {
+        println!("objectclass {}", oc.to_description());
+        let mut must: Vec<String> = oc.must.clone();
+        let mut may: Vec<String> = oc.may.clone();
+        for sup in schema.superclasses(oc) {
+            println!("  superclass {}", sup.name());
+            must.extend(sup.must.iter().cloned());
+            may.extend(sup.may.iter().cloned());
+        }
+        must.sort();
+        must.dedup();
+        may.sort();
+        may.dedup();
+        println!("  MUST (with inherited): {}", must.join(" $ "));
+        println!("  MAY (with inherited): {}", may.join(" $ "));
+        return Ok(());
+    }
+    bail!("{name:?} is neither an attribute type nor an object class of the schema")
 }

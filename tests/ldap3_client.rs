@@ -93,13 +93,11 @@ fn bind_search_add_modify_rename_delete() {
     assert_eq!(e.attrs["entryUUID"], vec![uuid]);
     assert_eq!(e.attrs["uid"], vec!["zoe2"]);
 
-    assert_eq!(
-        c.compare(&format!("uid=zoe2,{GROUPS}"), "sn", "zed")
-            .unwrap()
-            .equal()
-            .unwrap(),
-        true
-    );
+    assert!(c
+        .compare(&format!("uid=zoe2,{GROUPS}"), "sn", "zed")
+        .unwrap()
+        .equal()
+        .unwrap());
     c.delete(&format!("uid=zoe2,{GROUPS}"))
         .unwrap()
         .success()

@@ -12,7 +12,6 @@ use oxldap_proto::{Ava, Dn, Rdn};
 use serde::{Deserialize, Serialize};
 
 use crate::error::SchemaError;
-use crate::parse::{is_descr, is_numericoid};
 use crate::schema::Schema;
 
 /// How deep DN values may nest inside DN values (`member=member=cn=x` and so on) before a
@@ -126,128 +125,14 @@ fn dn_err(at: usize, reason: &'static str) -> SchemaError {
     SchemaError::DnSyntax { at, reason }
 }
 
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Parses an RFC 4514 DN string (used for values of DN syntax, which the schema must
-/// normalize itself). Lenient like most servers: spaces around types, `=`, separators and
-/// unescaped trailing spaces of values are ignored, and `;` separates RDNs like `,`.
-/// A `#hex` value is decoded to its bytes (its BER encoding is not interpreted).
+/// Parses an RFC 4514 DN string (values of DN syntax, which the schema must normalize
+/// itself) with `oxldap_proto`'s parser, so DN values accept exactly what DNs in requests
+/// accept (spaces around separators, `;`, RFC 1779 quoted values; `#hex` refused as
+/// slapd does).
 pub fn parse_dn_str(s: &str) -> Result<Dn, SchemaError> {
-    let b = s.as_bytes();
-    let mut i = 0;
-    let skip = |i: &mut usize| {
-        while b.get(*i) == Some(&b' ') {
-            *i += 1;
-        }
-    };
-    skip(&mut i);
-    if i == b.len() {
-        return Ok(Dn::default());
-    }
-    let mut rdns = Vec::new();
-    let mut avas = Vec::new();
-    loop {
-        skip(&mut i);
-        let start = i;
-        while b
-            .get(i)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'.')
-        {
-            i += 1;
-        }
-        let ty = &s[start..i];
-        if !(is_descr(ty) || is_numericoid(ty)) {
-            return Err(dn_err(start, "expected an attribute type"));
-        }
-        skip(&mut i);
-        if b.get(i) != Some(&b'=') {
-            return Err(dn_err(i, "expected '='"));
-        }
-        i += 1;
-        skip(&mut i);
-        let mut value = Vec::new();
-        if b.get(i) == Some(&b'#') {
-            i += 1;
-            let hstart = i;
-            while let (Some(&h), Some(&l)) = (b.get(i), b.get(i + 1)) {
-                match (hex_val(h), hex_val(l)) {
-                    (Some(h), Some(l)) => value.push(h << 4 | l),
-                    _ => break,
-                }
-                i += 2;
-            }
-            if i == hstart {
-                return Err(dn_err(i, "expected hex digits after '#'"));
-            }
-            skip(&mut i);
-        } else {
-            let mut keep = 0; // length of value up to the last escaped or non-space byte
-            while let Some(&c) = b.get(i) {
-                match c {
-                    b',' | b'+' | b';' => break,
-                    b'\\' => {
-                        let next = b.get(i + 1).copied();
-                        match (
-                            next.and_then(hex_val),
-                            b.get(i + 2).copied().and_then(hex_val),
-                        ) {
-                            (Some(h), Some(l)) => {
-                                value.push(h << 4 | l);
-                                i += 3;
-                            }
-                            _ => match next {
-                                Some(
-                                    e @ (b' ' | b'"' | b'#' | b'+' | b',' | b';' | b'<' | b'='
-                                    | b'>' | b'\\'),
-                                ) => {
-                                    value.push(e);
-                                    i += 2;
-                                }
-                                _ => return Err(dn_err(i, "invalid escape")),
-                            },
-                        }
-                        keep = value.len();
-                    }
-                    _ => {
-                        value.push(c);
-                        i += 1;
-                        if c != b' ' {
-                            keep = value.len();
-                        }
-                    }
-                }
-            }
-            value.truncate(keep);
-        }
-        avas.push(Ava {
-            attr: ty.to_string(),
-            value,
-        });
-        match b.get(i) {
-            None => {
-                rdns.push(Rdn {
-                    avas: std::mem::take(&mut avas),
-                });
-                break;
-            }
-            Some(b'+') => i += 1,
-            Some(b',') | Some(b';') => {
-                rdns.push(Rdn {
-                    avas: std::mem::take(&mut avas),
-                });
-                i += 1;
-            }
-            Some(_) => return Err(dn_err(i, "expected ',' or '+'")),
-        }
-    }
-    Ok(Dn { rdns })
+    Dn::parse(s).map_err(|e| match e {
+        oxldap_proto::DnError::Syntax { at, reason } => dn_err(at, reason),
+    })
 }
 
 impl Schema {
@@ -452,10 +337,9 @@ mod tests {
         );
         assert_eq!(
             s.normalize_dn_str("cn=#41ff").map(|d| d.to_string()),
-            Err(SchemaError::InvalidDnValue {
-                attr: "cn".into(),
-                reason: "value invalid for matching rule caseIgnoreMatch: value is not valid UTF-8"
-                    .into()
+            Err(SchemaError::DnSyntax {
+                at: 3,
+                reason: "hexstring (#) attribute values are not supported"
             })
         );
     }

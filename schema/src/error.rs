@@ -12,6 +12,17 @@ pub enum SchemaError {
     /// (undefinedAttributeType, 17; RFC 4511 §4.1.9).
     #[error("undefined attribute type {0:?}")]
     UndefinedAttributeType(String),
+    /// An attribute description names a known type but its options are not acceptable
+    /// (undefinedAttributeType, 17, as slapd answers; RFC 4512 §2.5, RFC 4522, RFC 3866),
+    /// e.g. `sn;binary` or `userCertificate` without `;binary`. Displays as slapd words it:
+    /// `userCertificate: requires ;binary transfer`.
+    #[error("{desc}: {reason}")]
+    InvalidAttributeDescription {
+        /// The attribute description as written.
+        desc: String,
+        /// slapd's wording, e.g. `unrecognized option`.
+        reason: String,
+    },
     /// A DN uses an attribute type the schema does not define (invalidDNSyntax, 34).
     #[error("attribute type {0:?} used in DN is not defined")]
     UndefinedInDn(String),
@@ -97,13 +108,41 @@ pub enum SchemaError {
     /// `Schema::builtin_named` was given a set name not in `BUILTIN_SETS` (other, 80).
     #[error("unknown built-in schema set {0:?}")]
     UnknownSchemaSet(String),
+    /// A schema file (OpenLDAP `.schema` format, slapd.conf(5) `include`, or schema LDIF,
+    /// slapd-config(5) `cn=schema`) could not be loaded: a configuration error (other, 80).
+    #[error("{origin}, line {line}: {reason}")]
+    File {
+        /// Where the text came from (usually the file's path), as the caller named it.
+        origin: String,
+        /// The 1-based line where the offending definition or directive starts (0 when the
+        /// problem is not tied to a line, e.g. in a built-in set).
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An entry does not satisfy its object classes (objectClassViolation, 65;
+    /// RFC 4512 §2.4, RFC 4511 §4.7), e.g. a MUST attribute is missing.
+    #[error("{reason}")]
+    ObjectClassViolation {
+        /// slapd's wording, e.g. `object class 'person' requires attribute 'sn'`.
+        reason: String,
+    },
+    /// A modify would change the structural object class of an entry
+    /// (objectClassModsProhibited, 69; RFC 4512 §2.4.2, RFC 4511 §4.6).
+    #[error("{reason}")]
+    ObjectClassModsProhibited {
+        /// slapd's wording, e.g. `structural object class modification from 'X' to 'Y' not
+        /// allowed`.
+        reason: String,
+    },
 }
 
 impl SchemaError {
     /// The LDAP result code (RFC 4511 Appendix A) for this error.
     pub fn code(&self) -> ResultCode {
         match self {
-            SchemaError::UndefinedAttributeType(_) => ResultCode::UndefinedAttributeType,
+            SchemaError::UndefinedAttributeType(_)
+            | SchemaError::InvalidAttributeDescription { .. } => ResultCode::UndefinedAttributeType,
             SchemaError::UndefinedInDn(_)
             | SchemaError::InvalidDnValue { .. }
             | SchemaError::DuplicateAvaType(_)
@@ -118,7 +157,9 @@ impl SchemaError {
             }
             SchemaError::NoSuchAttribute(_) => ResultCode::NoSuchAttribute,
             SchemaError::Duplicate(_) => ResultCode::AttributeOrValueExists,
-            SchemaError::UnknownSchemaSet(_) => ResultCode::Other,
+            SchemaError::UnknownSchemaSet(_) | SchemaError::File { .. } => ResultCode::Other,
+            SchemaError::ObjectClassViolation { .. } => ResultCode::ObjectClassViolation,
+            SchemaError::ObjectClassModsProhibited { .. } => ResultCode::ObjectClassModsProhibited,
         }
     }
 }
@@ -135,6 +176,15 @@ mod tests {
                 .code(),
             17
         );
+        let desc = SchemaError::InvalidAttributeDescription {
+            desc: "sn;binary".into(),
+            reason: "option \"binary\" not supported with type".into(),
+        };
+        assert_eq!(desc.code().code(), 17);
+        assert_eq!(
+            desc.to_string(),
+            "sn;binary: option \"binary\" not supported with type"
+        );
         assert_eq!(SchemaError::DuplicateAvaType("cn".into()).code().code(), 34);
         assert_eq!(SchemaError::UndefinedInDn("x".into()).code().code(), 34);
         assert_eq!(
@@ -150,6 +200,25 @@ mod tests {
             .code()
             .code(),
             21
+        );
+        let file = SchemaError::File {
+            origin: "core.schema".into(),
+            line: 12,
+            reason: "bad".into(),
+        };
+        assert_eq!(file.code().code(), 80);
+        assert_eq!(file.to_string(), "core.schema, line 12: bad");
+        assert_eq!(
+            SchemaError::ObjectClassViolation { reason: "x".into() }
+                .code()
+                .code(),
+            65
+        );
+        assert_eq!(
+            SchemaError::ObjectClassModsProhibited { reason: "x".into() }
+                .code()
+                .code(),
+            69
         );
     }
 }

@@ -14,6 +14,7 @@ use crate::error::SchemaError;
 use crate::matching::{parse_substring_assertion, MatchingRule, PreparedSubstrings, RuleKind};
 use crate::parse::is_oid;
 use crate::schema::{split_description, AttributeType, Schema, OBJECT_CLASS_OID};
+use crate::syntax;
 
 /// Filters nested deeper than this evaluate to Undefined (protects the stack; the protocol
 /// layer normally refuses such filters long before).
@@ -419,10 +420,24 @@ impl Schema {
         }
     }
 
-    /// Checks `value` against the syntax of `at` (RFC 4517 §3.3) for the syntaxes where that
-    /// is cheap: DN, Integer, Boolean, Generalized Time, IA5 String, Directory String
-    /// (non-empty UTF-8), Numeric String, Printable String, Country String, OID, UUID, Bit
-    /// String, Name and Optional UID. Other syntaxes accept any value.
+    /// Checks `value` against the syntax of `at` (RFC 4517 §3.3), answering as slapd 2.5
+    /// does (the private `syntax` module notes where slapd is more lenient than the RFC):
+    ///
+    /// * DN (§3.3.9) and Name and Optional UID (§3.3.21): parsed, attribute types known;
+    /// * Directory String (§3.3.6): non-empty UTF-8;
+    /// * IA5 String (§3.3.15), Printable String (§3.3.29), Numeric String (§3.3.23),
+    ///   Country String (§3.3.4), Telephone Number (§3.3.31, a printable string);
+    /// * Integer (§3.3.16, no leading zeros, no `-0`), Boolean (§3.3.3), Bit String
+    ///   (§3.3.2);
+    /// * Generalized Time (§3.3.13), UTC Time (§3.3.34);
+    /// * Delivery Method (§3.3.5), Postal Address (§3.3.28);
+    /// * OID (§3.3.26): a numeric OID; for `objectClass` and `structuralObjectClass` also a
+    ///   descriptor (whether it names a known class is checked with the entry,
+    ///   [`Schema::check_entry`]);
+    /// * UUID (RFC 4530 §2.1) and OpenLDAP's CSN.
+    ///
+    /// Other syntaxes (binary ones such as Certificate or JPEG, and the rarely used
+    /// structured ones) accept any value.
     ///
     /// Errors with invalidAttributeSyntax (21).
     pub fn validate_value(&self, at: &AttributeType, value: &[u8]) -> Result<(), SchemaError> {
@@ -442,50 +457,62 @@ impl Schema {
                     None => Ok(()),
                 }
             };
-        let printable = |s: &str| {
-            s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:?=".contains(&b))
-        };
         let Some(syntax) = at.effective_syntax() else {
             return Ok(());
         };
-        match syntax.strip_prefix("1.3.6.1.4.1.1466.115.121.1.") {
-            Some("12") => by_rule("distinguishedNameMatch"),
-            Some("27") => by_rule("integerMatch"),
-            Some("7") => by_rule("booleanMatch"),
-            Some("24") => by_rule("generalizedTimeMatch"),
-            Some("36") => by_rule("numericStringMatch"),
-            Some("6") => by_rule("bitStringMatch"),
-            Some("34") => by_rule("uniqueMemberMatch"),
-            Some("26") => {
-                if value.is_ascii() {
-                    Ok(())
-                } else {
-                    Err(bad("an IA5 string has only ASCII characters"))
+        let check: fn(&[u8]) -> syntax::Check = match syntax.strip_prefix(RFC4517_SYNTAX) {
+            Some("12") => return by_rule("distinguishedNameMatch"),
+            Some("34") => return by_rule("uniqueMemberMatch"),
+            Some("15") => {
+                return match std::str::from_utf8(value) {
+                    Ok("") => Err(bad("a directory string must not be empty")),
+                    Ok(_) => Ok(()),
+                    Err(_) => Err(bad("a directory string must be UTF-8")),
                 }
             }
-            Some("15") => match std::str::from_utf8(value) {
-                Ok("") => Err(bad("a directory string must not be empty")),
-                Ok(_) => Ok(()),
-                Err(_) => Err(bad("a directory string must be UTF-8")),
-            },
-            Some("44") => match std::str::from_utf8(value) {
-                Ok(s) if !s.is_empty() && printable(s) => Ok(()),
-                _ => Err(bad("not a printable string")),
-            },
-            Some("11") => match std::str::from_utf8(value) {
-                Ok(s) if s.len() == 2 && printable(s) => Ok(()),
-                _ => Err(bad("a country string is two printable characters")),
-            },
-            Some("38") => match std::str::from_utf8(value) {
-                Ok(s) if is_oid(s) => Ok(()),
-                _ => Err(bad("not an OID or descriptor")),
-            },
-            _ if syntax == "1.3.6.1.1.16.1" => by_rule("uuidMatch"),
-            _ => Ok(()),
-        }
+            Some("38") if self.names_object_classes(at) => {
+                return match std::str::from_utf8(value) {
+                    Ok(s) if is_oid(s) => Ok(()),
+                    _ => Err(bad("not an OID or descriptor")),
+                };
+            }
+            Some("38") => syntax::numeric_oid,
+            Some("27") => syntax::integer,
+            Some("7") => syntax::boolean,
+            Some("24") => syntax::generalized_time,
+            Some("53") => syntax::utc_time,
+            Some("36") => syntax::numeric_string,
+            Some("6") => syntax::bit_string,
+            Some("26") => syntax::ia5_string,
+            Some("44") => syntax::printable_string,
+            Some("11") => syntax::country_string,
+            Some("50") => syntax::telephone_number,
+            Some("14") => syntax::delivery_method,
+            Some("41") => syntax::postal_address,
+            _ if syntax == UUID_SYNTAX => syntax::uuid,
+            _ if syntax == CSN_SYNTAX => syntax::csn,
+            _ => return Ok(()),
+        };
+        check(value).map_err(bad)
+    }
+
+    /// Whether values of `at` are object class names: `objectClass` (RFC 4512 §3.3) and
+    /// `structuralObjectClass` (RFC 4512 §3.4.5), or a subtype.
+    fn names_object_classes(&self, at: &AttributeType) -> bool {
+        [OBJECT_CLASS_OID, STRUCTURAL_OBJECT_CLASS_OID]
+            .iter()
+            .any(|oid| at.oid == *oid || at.ancestors().iter().any(|a| a == oid))
     }
 }
+
+/// The OID prefix of the RFC 4517 §3.3 syntaxes.
+const RFC4517_SYNTAX: &str = "1.3.6.1.4.1.1466.115.121.1.";
+/// The UUID syntax (RFC 4530 §2.1).
+const UUID_SYNTAX: &str = "1.3.6.1.1.16.1";
+/// OpenLDAP's CSN syntax.
+const CSN_SYNTAX: &str = "1.3.6.1.4.1.4203.666.11.2.1";
+/// The OID of `structuralObjectClass` (RFC 4512 §3.4.5).
+const STRUCTURAL_OBJECT_CLASS_OID: &str = "2.5.21.9";
 
 #[cfg(test)]
 mod tests {
@@ -825,5 +852,127 @@ mod tests {
         );
         assert_eq!(v("entryUUID", b"nope"), Err(21));
         assert_eq!(v("jpegPhoto", b"\xff\xd8"), Ok(()));
+    }
+
+    /// One valid and several invalid values per syntax, with slapd 2.5's answers.
+    #[test]
+    fn validation_per_syntax() {
+        let mut s = Schema::builtin();
+        s.add_attribute_type_str(
+            "( 1.3.6.1.4.1.99999.1 NAME 'xUtc' SYNTAX 1.3.6.1.4.1.1466.115.121.1.53 )",
+        )
+        .expect("adds");
+        s.add_attribute_type_str(
+            "( 1.3.6.1.4.1.99999.2 NAME 'xOid' EQUALITY objectIdentifierMatch \
+             SYNTAX 1.3.6.1.4.1.1466.115.121.1.38 )",
+        )
+        .expect("adds");
+        let v = |a: &str, val: &[u8]| {
+            let at = s.attribute_type(a).expect("type");
+            s.validate_value(at, val).map_err(|e| e.code().code())
+        };
+        /// An attribute with values it accepts and values it refuses.
+        type Case<'a> = (&'a str, &'a [&'a [u8]], &'a [&'a [u8]]);
+        let cases: &[Case] = &[
+            (
+                "telephoneNumber",
+                &[b"+1 555 123-4567", b"+1 (555) 123 4567", b" "],
+                &["+1 555 é".as_bytes(), b"", b"555*1", b"a@b"],
+            ),
+            (
+                "uidNumber",
+                &[b"0", b"1000", b"-5"],
+                &[b"007", b"-0", b"+5", b" 5", b"-", b"", b"1e3"],
+            ),
+            (
+                "preferredDeliveryMethod",
+                &[b"any", b"telephone $ PHYSICAL", b"g3fax$g4fax"],
+                &[b"pigeon", b"any ", b"any$", b"", b"telex mhs"],
+            ),
+            (
+                "postalAddress",
+                &[b"1 Main St$Springfield", b"a\\24b\\5c$c", b"a$$b", b""],
+                &[b"1 Main St\\x$Springfield", b"a\\", b"a\\5", b"\xff"],
+            ),
+            (
+                "destinationIndicator",
+                &[b"ABC 1", b"a'b"],
+                &[b"", b"a*b", "é".as_bytes()],
+            ),
+            ("c", &[b"DE", b"de"], &[b"D", b"DEU", b"D*", b""]),
+            ("x121Address", &[b"12 34", b" "], &[b"", b"12a"]),
+            ("mail", &[b"a@b", b""], &["ä@b".as_bytes()]),
+            (
+                "hasSubordinates",
+                &[b"TRUE", b"FALSE"],
+                &[b"true", b"yes", b""],
+            ),
+            (
+                "createTimestamp",
+                &[b"20240101000000Z", b"2024010100+0100", b"20240101000000.5Z"],
+                &[
+                    b"2024",
+                    b"20240101000000",
+                    b"20230229000000Z",
+                    b"20240101000000+2400",
+                ],
+            ),
+            (
+                "xUtc",
+                &[b"2401020304Z", b"240102030405+0100", b"2401020304"],
+                &[
+                    b"24010203",
+                    b"240102030460Z",
+                    b"2413020304Z",
+                    b"2401020304+01",
+                ],
+            ),
+            ("xOid", &[b"2.5.4.3", b"1"], &[b"cn", b"1.", b"1.02", b""]),
+            (
+                "objectClass",
+                &[b"person", b"2.5.6.6"],
+                &[b"per son", b"", b"1."],
+            ),
+            (
+                "x500UniqueIdentifier",
+                &[b"'0101'B", b"''B"],
+                &[b"'012'B", b"0101"],
+            ),
+            (
+                "entryUUID",
+                &[b"597ae2f6-16a6-1027-98f4-abcdefabcdef"],
+                &[b"nope", b"597ae2f6-16a6-1027-98f4-abcdefabcdeg"],
+            ),
+            (
+                "entryCSN",
+                &[
+                    b"20240101000000.000000Z#000000#000#000000",
+                    b"20240101000000Z#000000#00#000000",
+                ],
+                &[
+                    b"20240101000000Z#000000#000#000000",
+                    b"20240101000000.000000Z#000000#00#000000",
+                    b"x",
+                ],
+            ),
+        ];
+        for (attr, good, bad) in cases {
+            for g in *good {
+                assert_eq!(
+                    v(attr, g),
+                    Ok(()),
+                    "{attr}: {:?}",
+                    String::from_utf8_lossy(g)
+                );
+            }
+            for b in *bad {
+                assert_eq!(
+                    v(attr, b),
+                    Err(21),
+                    "{attr}: {:?}",
+                    String::from_utf8_lossy(b)
+                );
+            }
+        }
     }
 }

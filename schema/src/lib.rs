@@ -4,11 +4,16 @@
 //! This crate owns the *meaning* of LDAP data (RFC 4512 models, RFC 4517 syntaxes and
 //! matching rules, RFC 4518 string preparation, RFC 4519/4524/2798/2307 user schema):
 //! * [`parse`]: RFC 4512 §4.1 description strings → [`AttributeType`] / [`ObjectClass`];
-//! * [`builtin`]: the built-in schema sets, as description strings;
+//! * [`builtin`]: the built-in schema sets, as description strings (`system` holds what
+//!   slapd hard-codes);
+//! * [`schemafile`]: OpenLDAP `.schema` files and schema LDIF, and [`Schema::from_includes`];
+//! * [`check`]: entry validation against object classes ([`Schema::check_entry`]) and the
+//!   published subschema ([`Schema::subschema_attributes`]);
 //! * [`Schema`]: the registry, looked up by any name or OID;
 //! * [`matching`]: matching rules and value normalization;
 //! * [`dn`]: [`NormDn`], DN normalization and prettying;
-//! * [`filter`]: RFC 4511 §4.5.1.7 filter evaluation, Compare, value validation.
+//! * [`filter`]: RFC 4511 §4.5.1.7 filter evaluation, Compare, value validation (with the
+//!   RFC 4517 §3.3 syntax validators of the private `syntax` module).
 //!
 //! It builds on the syntax-only types of `oxldap-proto` ([`oxldap_proto::Dn`],
 //! [`oxldap_proto::Entry`], [`oxldap_proto::Filter`]). It must not know about storage or the
@@ -18,16 +23,20 @@
 #![warn(missing_docs)]
 
 pub mod builtin;
+pub mod check;
 pub mod dn;
 pub mod error;
 pub mod filter;
 pub mod matching;
 pub mod parse;
 pub mod schema;
+pub mod schemafile;
+mod syntax;
 
-pub use builtin::BUILTIN_SETS;
+pub use builtin::{AXIGEN_STANDIN_NOTE, BUILTIN_SETS};
 pub use dn::NormDn;
 pub use error::SchemaError;
 pub use filter::Ternary;
 pub use matching::{matching_rule, MatchingRule, RuleKind};
 pub use schema::{AttrTypeRef, AttributeType, ObjectClass, ObjectClassKind, Schema, Usage};
+pub use schemafile::SchemaSource;

@@ -685,6 +685,10 @@ impl MatchingRule {
     }
 }
 
+/// The prepared components of a substrings assertion (RFC 4511 §4.5.1.7.2): `initial`,
+/// the `any` parts in order, and `final`, as returned by [`PreparedSubstrings::parts`].
+pub type SubstringParts<'a> = (Option<&'a [u8]>, &'a [Vec<u8>], Option<&'a [u8]>);
+
 /// A substrings assertion whose components are prepared for one matching rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreparedSubstrings {
@@ -694,6 +698,12 @@ pub struct PreparedSubstrings {
 }
 
 impl PreparedSubstrings {
+    /// The prepared initial, any and final components (for index lookups, which must
+    /// use exactly the preparation the matcher uses).
+    pub fn parts(&self) -> SubstringParts<'_> {
+        (self.initial.as_deref(), &self.any, self.final_.as_deref())
+    }
+
     /// Whether a normalized value matches: starts with `initial`, ends with `final`, and
     /// contains the `any` parts in order in between, none overlapping.
     pub fn matches(&self, value: &[u8]) -> bool {
@@ -1008,7 +1018,7 @@ fn days_in_month(y: i64, m: i64) -> i64 {
 /// minutes/seconds become zero, fractions of an hour or minute are converted to seconds,
 /// trailing zeros of the fraction are dropped, offsets are applied. A leap second (60)
 /// rolls into the next minute.
-fn normalize_generalized_time(s: &str) -> Result<String, &'static str> {
+pub(crate) fn normalize_generalized_time(s: &str) -> Result<String, &'static str> {
     const BAD: &str = "not a GeneralizedTime (YYYYmmddHH[MM[SS]][.fff](Z|+hhmm|-hhmm))";
     let b = s.as_bytes();
     let num = |i: usize, n: usize| -> Option<i64> {

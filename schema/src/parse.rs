@@ -437,6 +437,54 @@ pub fn parse_object_class(s: &str) -> Result<ObjectClass, SchemaError> {
     Ok(oc)
 }
 
+/// An RFC 4512 §4.1.5 SyntaxDescription (LDAP syntaxes are recorded, not interpreted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxDescription {
+    /// The numeric OID.
+    pub oid: String,
+    /// DESC.
+    pub desc: Option<String>,
+    /// `X-` extensions with their values, in order.
+    pub extensions: Vec<(String, Vec<String>)>,
+}
+
+/// Parses an RFC 4512 §4.1.5 SyntaxDescription, e.g.
+/// `( 1.3.6.1.4.1.1466.115.121.1.15 DESC 'Directory String' )`, as an OpenLDAP
+/// `ldapsyntax` directive (slapd.conf(5)) gives it.
+pub fn parse_syntax_description(s: &str) -> Result<SyntaxDescription, SchemaError> {
+    let mut p = Parser::new(s)?;
+    let oid = p.header()?;
+    let mut desc = None;
+    let mut extensions = Vec::new();
+    let mut seen = Vec::new();
+    loop {
+        let (pos, tok) = p
+            .next()
+            .ok_or_else(|| err(s.len(), "missing closing ')'"))?;
+        let kw = match tok {
+            Tok::RParen => break,
+            Tok::Word(w) => w,
+            _ => return Err(err(pos, "expected a keyword or ')'")),
+        };
+        if kw.starts_with("X-") {
+            let vals = p.qdstrings()?;
+            extensions.push((kw, vals));
+            continue;
+        }
+        once(&mut seen, &kw, pos)?;
+        match kw.as_str() {
+            "DESC" => desc = Some(p.qdstring()?),
+            _ => return Err(err(pos, format!("unknown keyword {kw:?}"))),
+        }
+    }
+    p.finish()?;
+    Ok(SyntaxDescription {
+        oid,
+        desc,
+        extensions,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,6 +571,23 @@ mod tests {
         assert!(parse_object_class("( 1.2.3 NAME 'x' MUST ( a b ) )").is_err());
         assert!(parse_object_class("( 1.2.3 NAME 'x' ABSTRACT AUXILIARY )").is_err());
         assert!(parse_object_class("").is_err());
+    }
+
+    #[test]
+    fn syntax_description() {
+        let SyntaxDescription {
+            oid,
+            desc,
+            extensions: ext,
+        } = parse_syntax_description(
+            "( 1.3.6.1.4.1.1466.115.121.1.15 DESC 'Directory String' X-NOT-HUMAN-READABLE 'FALSE' )",
+        )
+        .expect("parses");
+        assert_eq!(oid, "1.3.6.1.4.1.1466.115.121.1.15");
+        assert_eq!(desc.as_deref(), Some("Directory String"));
+        assert_eq!(ext.len(), 1);
+        assert!(parse_syntax_description("( 1.2.3 NAME 'x' )").is_err());
+        assert!(parse_syntax_description("( 1.2.3 DESC 'x'").is_err());
     }
 
     #[test]

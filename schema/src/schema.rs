@@ -311,7 +311,7 @@ impl ObjectClass {
     }
 }
 
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\5C").replace('\'', "\\27"))
 }
 
@@ -341,7 +341,7 @@ fn push_oids(s: &mut String, kw: &str, oids: &[String]) {
     }
 }
 
-fn push_extensions(s: &mut String, ext: &[(String, Vec<String>)]) {
+pub(crate) fn push_extensions(s: &mut String, ext: &[(String, Vec<String>)]) {
     for (k, vals) in ext {
         let q: Vec<String> = vals.iter().map(|v| quote(v)).collect();
         if q.len() == 1 {
@@ -392,6 +392,19 @@ pub fn split_description(desc: &str) -> (&str, &str) {
     }
 }
 
+/// Syntaxes whose values must be transferred with the `;binary` option (RFC 4522 §2;
+/// RFC 4523 §2.1-§2.3 Certificate, Certificate List, Certificate Pair; RFC 4517 §3.3.33
+/// Supported Algorithm), as slapd flags them.
+const BINARY_TRANSFER_SYNTAXES: &[&str] = &[
+    "1.3.6.1.4.1.1466.115.121.1.8",
+    "1.3.6.1.4.1.1466.115.121.1.9",
+    "1.3.6.1.4.1.1466.115.121.1.10",
+    "1.3.6.1.4.1.1466.115.121.1.49",
+];
+
+/// The prefix of language tag options (RFC 3866 §3).
+const LANG_PREFIX: &str = "lang-";
+
 /// The schema: attribute types and object classes, indexed by lowercased names and OIDs.
 ///
 /// It holds no IO and no state besides the definitions; it is built once (usually from
@@ -402,6 +415,12 @@ pub struct Schema {
     attr_index: HashMap<String, usize>,
     classes: Vec<ObjectClass>,
     class_index: HashMap<String, usize>,
+    /// LDAP syntaxes defined by `ldapsyntax` directives (OpenLDAP slapd.conf(5)) beyond
+    /// [`builtin::LDAP_SYNTAXES`]: `(numeric OID, RFC 4512 §4.1.5 description)`.
+    pub(crate) syntaxes: Vec<(String, String)>,
+    /// OID macros from `objectidentifier` directives (slapd.conf(5)), by lowercased name,
+    /// fully expanded to numeric OIDs.
+    pub(crate) oid_macros: HashMap<String, String>,
 }
 
 fn rule_of(
@@ -439,9 +458,10 @@ impl Schema {
     }
 
     /// The built-in schema with the named sets (from [`crate::BUILTIN_SETS`]) plus the sets
-    /// they depend on; `core` (which holds the RFC 4512 operational types) is always loaded.
+    /// they depend on; `system` (slapd's hard-coded definitions, including the RFC 4512
+    /// operational types) and `core` are always loaded.
     pub fn builtin_named(sets: &[&str]) -> Result<Schema, SchemaError> {
-        let mut wanted: Vec<&str> = vec!["core"];
+        let mut wanted: Vec<&str> = vec!["system", "core"];
         let mut stack: Vec<&str> = sets.to_vec();
         while let Some(name) = stack.pop() {
             let set = builtin::set(name)
@@ -458,6 +478,21 @@ impl Schema {
             }
         }
         Ok(s)
+    }
+
+    /// Adds every definition of a built-in set, stopping at the first error. Returns the
+    /// number of definitions added.
+    pub(crate) fn add_builtin_set(
+        &mut self,
+        set: &builtin::SchemaSet,
+    ) -> Result<usize, SchemaError> {
+        for d in set.attribute_types {
+            self.add_attribute_type_str(d)?;
+        }
+        for d in set.object_classes {
+            self.add_object_class_str(d)?;
+        }
+        Ok(set.attribute_types.len() + set.object_classes.len())
     }
 
     fn load_set(&mut self, name: &str) {
@@ -685,6 +720,75 @@ impl Schema {
         Some(format!("{}{}", at.name(), opts))
     }
 
+    /// Checks the options of an attribute description (RFC 4512 §2.5: `attributedescription
+    /// = attributetype options`, `options = *( SEMI option )`) the way slapd 2.5 does with
+    /// its default configuration:
+    ///
+    /// * the description has only the characters `A-Z a-z 0-9 - . ;`;
+    /// * the type must be known, else [`SchemaError::UndefinedAttributeType`];
+    /// * language tags (RFC 3866 §3), any option starting with `lang-`, are allowed on every
+    ///   type; a tag range (ending in `-`, RFC 3866 §3.1, e.g. `lang-`) is not an
+    ///   attribute description option;
+    /// * `binary` (RFC 4522 §2) is allowed only on types whose syntax needs binary transfer
+    ///   (Certificate, Certificate List, Certificate Pair, Supported Algorithm; RFC 4523
+    ///   §2), at most once, and those types require it (slapd: "requires ;binary
+    ///   transfer");
+    /// * no other option is known (slapd: "unrecognized option"); an empty option is
+    ///   invalid.
+    ///
+    /// Options compare ASCII case-insensitively. Every failure has result code
+    /// undefinedAttributeType (17), as in slapd; option failures are
+    /// [`SchemaError::InvalidAttributeDescription`] with slapd's wording.
+    pub fn check_options(&self, desc: &str) -> Result<(), SchemaError> {
+        let fail = |reason: &str| SchemaError::InvalidAttributeDescription {
+            desc: desc.to_string(),
+            reason: reason.to_string(),
+        };
+        if !desc
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b';'))
+        {
+            return Err(fail(
+                "AttributeDescription contains inappropriate characters",
+            ));
+        }
+        let (ty, opts) = split_description(desc);
+        let at = self
+            .lookup_type(ty)
+            .ok_or_else(|| SchemaError::UndefinedAttributeType(desc.to_string()))?;
+        let needs_binary = at
+            .effective_syntax()
+            .is_some_and(|s| BINARY_TRANSFER_SYNTAXES.contains(&s));
+        let mut binary = false;
+        for opt in opts.split(';').skip(1) {
+            if opt.is_empty() {
+                return Err(fail("zero length option is invalid"));
+            }
+            if opt.eq_ignore_ascii_case("binary") {
+                if !needs_binary {
+                    return Err(fail("option \"binary\" not supported with type"));
+                }
+                if binary {
+                    return Err(fail("option \"binary\" specified multiple times"));
+                }
+                binary = true;
+            } else if opt
+                .get(..LANG_PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(LANG_PREFIX))
+            {
+                if opt.ends_with('-') {
+                    return Err(fail("inappropriate use of tag range option"));
+                }
+            } else {
+                return Err(fail("unrecognized option"));
+            }
+        }
+        if needs_binary && !binary {
+            return Err(fail("requires ;binary transfer"));
+        }
+        Ok(())
+    }
+
     /// All superclasses of `oc`, transitively, nearest first (RFC 4512 §2.4).
     pub fn superclasses(&self, oc: &ObjectClass) -> Vec<&ObjectClass> {
         oc.ancestors
@@ -772,6 +876,114 @@ mod tests {
         assert_eq!(s.canonical_desc("2.5.4.3").as_deref(), Some("cn"));
         assert_eq!(s.canonical_desc("userid").as_deref(), Some("uid"));
         assert_eq!(s.canonical_desc("nosuch"), None);
+        assert_eq!(
+            s.canonical_desc("usercertificate;binary").as_deref(),
+            Some("userCertificate;binary")
+        );
+        assert_eq!(
+            s.canonical_desc("2.5.4.36;BINARY").as_deref(),
+            Some("userCertificate;BINARY")
+        );
+    }
+
+    #[test]
+    fn attribute_description_options() {
+        let s = Schema::builtin();
+        let check = |d: &str| {
+            s.check_options(d)
+                .map_err(|e| (e.code().code(), e.to_string()))
+        };
+        for ok in [
+            "cn",
+            "CN;lang-en",
+            "cn;LANG-EN;lang-fr",
+            "cn;lang-en;lang-en",
+            "cn;lang-en-us",
+            "2.5.4.3;lang-de",
+            "userCertificate;binary",
+            "userCertificate;BINARY",
+            "usercertificate;binary;lang-en",
+            "2.5.4.36;binary",
+            "cACertificate;binary",
+            "certificateRevocationList;binary",
+            "authorityRevocationList;Binary",
+            "crossCertificatePair;binary",
+            "jpegPhoto",
+            "userSMIMECertificate",
+        ] {
+            assert_eq!(check(ok), Ok(()), "{ok}");
+        }
+        for (bad, msg) in [
+            (
+                "userCertificate",
+                "userCertificate: requires ;binary transfer",
+            ),
+            (
+                "userCertificate;lang-en",
+                "userCertificate;lang-en: requires ;binary transfer",
+            ),
+            ("cACertificate", "cACertificate: requires ;binary transfer"),
+            ("2.5.4.36", "2.5.4.36: requires ;binary transfer"),
+            (
+                "crossCertificatePair",
+                "crossCertificatePair: requires ;binary transfer",
+            ),
+            (
+                "sn;binary",
+                "sn;binary: option \"binary\" not supported with type",
+            ),
+            (
+                "cn;lang-en;binary",
+                "cn;lang-en;binary: option \"binary\" not supported with type",
+            ),
+            (
+                "userSMIMECertificate;binary",
+                "userSMIMECertificate;binary: option \"binary\" not supported with type",
+            ),
+            (
+                "userCertificate;binary;binary",
+                "userCertificate;binary;binary: option \"binary\" specified multiple times",
+            ),
+            ("cn;x-foo", "cn;x-foo: unrecognized option"),
+            ("cn;x", "cn;x: unrecognized option"),
+            (
+                "userCertificate;x-foo",
+                "userCertificate;x-foo: unrecognized option",
+            ),
+            ("cn;", "cn;: zero length option is invalid"),
+            ("cn;;lang-en", "cn;;lang-en: zero length option is invalid"),
+            (
+                "cn;lang-",
+                "cn;lang-: inappropriate use of tag range option",
+            ),
+            (
+                "cn;lang-en-",
+                "cn;lang-en-: inappropriate use of tag range option",
+            ),
+            (
+                "cn;lang_en",
+                "cn;lang_en: AttributeDescription contains inappropriate characters",
+            ),
+            (
+                "cn;lang-é",
+                "cn;lang-é: AttributeDescription contains inappropriate characters",
+            ),
+            (
+                "nosuch;lang_x",
+                "nosuch;lang_x: AttributeDescription contains inappropriate characters",
+            ),
+        ] {
+            assert_eq!(check(bad), Err((17, msg.to_string())), "{bad}");
+        }
+        for unknown in ["nosuch", "nosuch;binary", "", ";binary"] {
+            assert!(
+                matches!(
+                    s.check_options(unknown),
+                    Err(SchemaError::UndefinedAttributeType(ref d)) if d == unknown
+                ),
+                "{unknown}"
+            );
+        }
     }
 
     #[test]

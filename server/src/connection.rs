@@ -225,6 +225,26 @@ async fn run_op(
     tx: mpsc::Sender<LdapMsg>,
 ) {
     let who = session.identity();
+    if let LdapOp::SearchRequest(req) = &op {
+        if let Some(sync) = crate::sync::request_of(&controls) {
+            let out = match sync {
+                Ok(sync) => {
+                    crate::sync::run(dir, who, req.clone(), sync, msgid, token, tx.clone()).await
+                }
+                Err(e) => Some((e.to_result(), Vec::new())),
+            };
+            if let Some((res, ctrl)) = out {
+                let _ = tx
+                    .send(LdapMsg::new_with_ctrls(
+                        msgid,
+                        LdapOp::SearchResultDone(res),
+                        ctrl,
+                    ))
+                    .await;
+            }
+            return;
+        }
+    }
     let increments = increments.to_vec();
     let etx = tx.clone();
     let session = session.clone();

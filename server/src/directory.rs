@@ -6,7 +6,8 @@ use crate::error::LdapError;
 use oxldap_proto::{Attribute, Dn, Entry, ResultCode};
 use oxldap_schema::{NormDn, Schema};
 use oxldap_store::{
-    Dangling, MemberOf, Overlays, Refint, Store, StoreError, StoreOptions, WriteCtx,
+    Dangling, IndexConfig, IndexKind, MemberOf, Overlays, Refint, Store, StoreError, StoreOptions,
+    SubstrTunables, WriteCtx,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,6 +39,9 @@ pub enum OpenError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A schema file could not be read or loaded.
+    #[error("schema: {0}")]
+    Schema(String),
     /// The data folder could not be created.
     #[error("cannot create the data folder {path}: {source}")]
     CreateDir {
@@ -85,6 +89,11 @@ pub struct Directory {
     pub password_scheme: String,
     /// Where the data lives, for messages; None for memory.
     pub data_dir: Option<PathBuf>,
+    /// The serverID (slapd `serverID`), for sync cookies.
+    pub server_id: u16,
+    /// Every committed write, for persistent sync searches (RFC 4533); fed by the store's
+    /// observer when the syncprov overlay is configured.
+    pub events: tokio::sync::broadcast::Sender<Arc<oxldap_store::Committed>>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -101,7 +110,7 @@ impl Directory {
     /// Opens the first database of `config` (the schema is the built-in one for now).
     pub fn open(config: &Config, opts: &OpenOptions) -> Result<Directory, OpenError> {
         let db: &DatabaseConfig = config.database().ok_or(OpenError::NoDatabase)?;
-        let schema = Arc::new(Schema::builtin());
+        let schema = Arc::new(load_schema(config)?);
         let parse = |directive: &'static str, value: &str| -> Result<(Dn, NormDn), OpenError> {
             let bad = |reason: String| OpenError::BadDn {
                 directive,
@@ -125,6 +134,11 @@ impl Directory {
             durable: true,
             fixed_clock: opts.fixed_clock,
             overlays: overlays(db, rootdn.as_ref().map(|(d, _)| d))?,
+            indexes: index_config(db),
+            changelog_limit: db
+                .syncprov()
+                .and_then(|s| s.sessionlog)
+                .and_then(|n| usize::try_from(n).ok()),
         };
         let data_dir = if opts.memory {
             None
@@ -159,7 +173,18 @@ impl Directory {
             "database type {} is served by oxldap's sled backend",
             db.backend
         );
+        let (events, _) = tokio::sync::broadcast::channel(crate::sync::PERSIST_BUFFER);
+        if db.syncprov().is_some() {
+            let tx = events.clone();
+            store.set_observer(Some(Box::new(move |c: &oxldap_store::Committed| {
+                // Never blocks: with no receiver this is a no-op; lagging receivers are
+                // told so by the channel.
+                let _ = tx.send(Arc::new(c.clone()));
+            })));
+        }
         Ok(Directory {
+            server_id: u16::try_from(config.server_id).unwrap_or(0),
+            events,
             store: Arc::new(store),
             schema,
             suffix,
@@ -209,6 +234,74 @@ impl Directory {
             self.store.add(entry, &ctx)?;
         }
         Ok(true)
+    }
+}
+
+/// The schema named by the `include` directives (RFC 4512 definitions in OpenLDAP
+/// `.schema` or schema LDIF files; built-in copies for standard files that do not exist).
+/// Without any `include`, every built-in set is loaded so that small configurations work.
+pub fn load_schema(config: &Config) -> Result<Schema, OpenError> {
+    use oxldap_schema::SchemaSource;
+    if config.includes.is_empty() {
+        tracing::info!("no schema include: using every built-in schema (core, cosine, inetorgperson, misc, nis)");
+        return Ok(Schema::builtin());
+    }
+    let mut sources = Vec::new();
+    for inc in &config.includes {
+        if inc.builtin {
+            if inc.name == "axigen" {
+                tracing::warn!("{}", oxldap_schema::AXIGEN_STANDIN_NOTE);
+            }
+            sources.push(SchemaSource::Builtin(inc.name.clone()));
+        } else {
+            let text = std::fs::read_to_string(&inc.path)
+                .map_err(|e| OpenError::Schema(format!("{}: {e}", inc.path.display())))?;
+            let ldif = inc
+                .path
+                .extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("ldif"));
+            sources.push(SchemaSource::File {
+                origin: inc.path.display().to_string(),
+                text,
+                ldif,
+            });
+        }
+    }
+    Schema::from_includes(&sources).map_err(|e| OpenError::Schema(e.to_string()))
+}
+
+/// The store's index configuration from the database's `index` directives.
+fn index_config(db: &DatabaseConfig) -> IndexConfig {
+    use crate::config::IndexKind as K;
+    let mut attrs = Vec::new();
+    for spec in &db.indexes {
+        let kinds: std::collections::BTreeSet<IndexKind> = spec
+            .kinds
+            .iter()
+            .filter_map(|k| match k {
+                K::Equality => Some(IndexKind::Equality),
+                K::Presence => Some(IndexKind::Presence),
+                K::Substring | K::SubInitial | K::SubAny | K::SubFinal => {
+                    Some(IndexKind::Substrings)
+                }
+                K::Approx => Some(IndexKind::Approx),
+                K::NoTags | K::NoLang | K::NoSubtypes => None,
+            })
+            .collect();
+        for a in &spec.attrs {
+            attrs.push((a.clone(), kinds.clone()));
+        }
+    }
+    let t = &db.substr_tunables;
+    let n = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
+    IndexConfig {
+        attrs,
+        substr: SubstrTunables {
+            if_minlen: n(t.if_minlen),
+            if_maxlen: n(t.if_maxlen),
+            any_len: n(t.any_len),
+            any_step: n(t.any_step),
+        },
     }
 }
 

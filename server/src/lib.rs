@@ -18,6 +18,7 @@ pub mod listener;
 pub mod ops;
 pub mod password;
 pub mod session;
+pub mod sync;
 
 pub use directory::{Directory, OpenError, OpenOptions};
 pub use listener::{serve, ServeOptions};

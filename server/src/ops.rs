@@ -22,6 +22,8 @@ const USER_PASSWORD: &str = "userPassword";
 pub const SUPPORTED_CONTROLS: &[&str] = &[
     // Simple Paged Results (RFC 2696).
     PAGED_RESULTS_OID,
+    // Content synchronization (RFC 4533).
+    crate::sync::SYNC_REQUEST_OID,
     // ManageDsaIT (RFC 3296): accepted; this server holds no referral objects, so it
     // changes nothing.
     "2.16.840.1.113730.3.4.2",
@@ -342,9 +344,9 @@ pub fn root_dse(dir: &Directory) -> Entry {
     e
 }
 
-/// The subschema subentry (RFC 4512 §4.2). Publishing the full schema is issue 3's work;
-/// for now it names itself and its classes.
-fn subschema_entry() -> Entry {
+/// The subschema subentry (RFC 4512 §4.2) with the schema in RFC 4512 form
+/// (attributeTypes, objectClasses, ldapSyntaxes, matchingRules, matchingRuleUse).
+fn subschema_entry(dir: &Directory) -> Entry {
     let mut e = Entry {
         dn: Dn::parse(SUBSCHEMA_DN).unwrap_or_default(),
         attrs: Vec::new(),
@@ -353,6 +355,11 @@ fn subschema_entry() -> Entry {
         e.push_value("objectClass", oc.as_bytes().to_vec());
     }
     e.push_value("cn", b"Subschema".to_vec());
+    for (desc, values) in dir.schema.subschema_attributes() {
+        for v in values {
+            e.push_value(desc, v);
+        }
+    }
     e.push_value("structuralObjectClass", b"subentry".to_vec());
     e.push_value("entryDN", SUBSCHEMA_DN.as_bytes().to_vec());
     e.push_value("subschemaSubentry", SUBSCHEMA_DN.as_bytes().to_vec());
@@ -382,6 +389,20 @@ pub fn search(
     cancelled: &dyn Fn() -> bool,
     send: &mut dyn FnMut(LdapSearchResultEntry) -> bool,
 ) -> Result<SearchEnd, LdapError> {
+    search_entries(dir, who, req, page, cancelled, &mut |_, out| send(out))
+}
+
+/// [`search`], handing `send` each matching entry both as stored (with computed
+/// attributes) and as it goes on the wire (attributes selected); used by content sync,
+/// which needs the entryUUID and entryCSN whatever the client asked for.
+pub fn search_entries(
+    dir: &Directory,
+    who: &Identity,
+    req: &LdapSearchRequest,
+    page: Option<Page>,
+    cancelled: &dyn Fn() -> bool,
+    send: &mut dyn FnMut(Entry, LdapSearchResultEntry) -> bool,
+) -> Result<SearchEnd, LdapError> {
     let base = parse_dn(&req.base)?;
     let filter = Filter::try_from(&req.filter).map_err(|e| match e {
         FilterError::TooDeep { .. } => {
@@ -399,17 +420,20 @@ pub fn search(
         }
         let e = root_dse(dir);
         if dir.schema.matches(&filter, &e)
-            && !send(to_result_entry(dir, who, e, &sel, req.typesonly))
+            && !send(e.clone(), to_result_entry(dir, who, e, &sel, req.typesonly))
         {
             return Ok(SearchEnd::Cancelled);
         }
         return Ok(SearchEnd::Done);
     }
-    let sub = subschema_entry();
+    let sub = subschema_entry(dir);
     if dir.schema.normalize_dn(&base).ok() == dir.schema.normalize_dn(&sub.dn).ok() {
         if scope == Scope::Base
             && dir.schema.matches(&filter, &sub)
-            && !send(to_result_entry(dir, who, sub, &sel, req.typesonly))
+            && !send(
+                sub.clone(),
+                to_result_entry(dir, who, sub, &sel, req.typesonly),
+            )
         {
             return Ok(SearchEnd::Cancelled);
         }
@@ -451,7 +475,10 @@ pub fn search(
             end = SearchEnd::PageFull;
             return SearchControl::Stop;
         }
-        if !send(to_result_entry(dir, who, entry, &sel, req.typesonly)) {
+        if !send(
+            entry.clone(),
+            to_result_entry(dir, who, entry, &sel, req.typesonly),
+        ) {
             end = SearchEnd::Cancelled;
             return SearchControl::Stop;
         }
@@ -459,6 +486,34 @@ pub fn search(
         SearchControl::Continue
     })?;
     Ok(end)
+}
+
+/// Whether `entry` lies in the scope of `req` and matches `filter` (content sync decides
+/// add, modify or delete by applying this to an entry's before and after images).
+pub fn covers(dir: &Directory, req: &LdapSearchRequest, filter: &Filter, entry: &Entry) -> bool {
+    let (Ok(base), Ok(dn)) = (
+        parse_dn(&req.base).and_then(|b| Ok(dir.schema.normalize_dn(&b)?)),
+        dir.schema.normalize_dn(&entry.dn),
+    ) else {
+        return false;
+    };
+    let in_scope = match scope_of(&req.scope) {
+        Scope::Base => dn == base,
+        Scope::One => dn.parent().as_ref() == Some(&base),
+        Scope::Sub => dn == base || dn.is_descendant_of(&base),
+        Scope::Children => dn.is_descendant_of(&base),
+    };
+    in_scope && dir.schema.matches(filter, entry)
+}
+
+/// `entry` as a SearchResultEntry for `req` (its attribute list and typesOnly) and `who`.
+pub fn result_entry(
+    dir: &Directory,
+    who: &Identity,
+    entry: Entry,
+    req: &LdapSearchRequest,
+) -> LdapSearchResultEntry {
+    to_result_entry(dir, who, entry, &Selection::new(&req.attrs), req.typesonly)
 }
 
 /// The smaller of the client's limit (0 = none) and the server's (None = unlimited).

@@ -98,6 +98,13 @@ pub enum StoreError {
         /// The configured result code (`memberof-dangling-error`).
         code: ResultCode,
     },
+    /// An `index` directive the schema cannot serve (unknown attribute, `sub` without a
+    /// substrings rule).
+    #[error("{reason}")]
+    IndexConfig {
+        /// What is wrong.
+        reason: String,
+    },
     /// Schema refused a DN or value.
     #[error(transparent)]
     Schema(#[from] SchemaError),
@@ -138,7 +145,9 @@ impl StoreError {
             StoreError::NoObjectClass => ResultCode::ObjectClassViolation,
             StoreError::DanglingMember { code, .. } => *code,
             StoreError::Schema(e) => e.code(),
-            StoreError::Storage(_) | StoreError::Corrupt { .. } => ResultCode::Other,
+            StoreError::Storage(_)
+            | StoreError::Corrupt { .. }
+            | StoreError::IndexConfig { .. } => ResultCode::Other,
         }
     }
 
@@ -152,7 +161,10 @@ impl StoreError {
 
     /// Whether this is a failure of the store rather than an LDAP outcome.
     pub fn is_failure(&self) -> bool {
-        matches!(self, StoreError::Storage(_) | StoreError::Corrupt { .. })
+        matches!(
+            self,
+            StoreError::Storage(_) | StoreError::Corrupt { .. } | StoreError::IndexConfig { .. }
+        )
     }
 }
 

@@ -40,6 +40,10 @@ pub const ROOT_ID: u64 = 0;
 pub const META_NEXT_ID: &[u8] = b"next_id";
 /// `meta` key: the newest CSN written (slapd's contextCSN is derived from it).
 pub const META_LAST_CSN: &[u8] = b"last_csn";
+/// `meta` key: the fingerprint of the index configuration the `index` tree was built for.
+pub const META_INDEXES: &[u8] = b"indexes";
+/// `meta` key: the newest CSN dropped from the change log by its size bound.
+pub const META_LOG_TRIMMED: &[u8] = b"log_trimmed";
 /// `meta` key: the storage format version.
 pub const META_FORMAT: &[u8] = b"format";
 /// The storage format this code writes and reads.

@@ -13,19 +13,25 @@
 //! Architecture Invariant: exactly one write runs at a time per store (the write lock in
 //! [`Store`]), so what the planner read is still true when the batch commits.
 //! Architecture Invariant: readers re-check every candidate against the full filter and skip
-//! ids whose entry vanished, because sled has no snapshot that spans trees.
 
+mod changelog;
 mod csn;
 mod error;
+mod index;
 mod keys;
 mod ops;
 mod overlay;
 mod search;
 mod store;
 mod txn;
+mod verify;
 
+pub use changelog::{
+    ChangeKind, ChangeRecord, ChangesSince, CommitObserver, Committed, DEFAULT_CHANGELOG_LIMIT,
+};
 pub use csn::{Csn, CsnClock};
 pub use error::StoreError;
+pub use index::{kind_name, IndexConfig, IndexKind, Plan, SubstrTunables, MAX_PLAN_NODES};
 pub use ops::{Mod, ModOp, WriteCtx};
 pub use overlay::{Dangling, MemberOf, Overlays, Refint};
 pub use search::{Scope, SearchControl};

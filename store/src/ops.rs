@@ -95,9 +95,6 @@ impl Store {
         let mut attrs = Vec::<Attribute>::new();
         for a in entry.attrs {
             let desc = self.canonical(&a.desc)?;
-            if !ctx.import && self.is_no_user_mod(&desc) {
-                return Err(StoreError::NoUserModification { attr: desc });
-            }
             if a.values.is_empty() {
                 return Err(StoreError::NoValues { attr: desc });
             }
@@ -117,12 +114,19 @@ impl Store {
         for a in &mut new.attrs {
             self.prettify(a)?;
             self.check_values(a)?;
+            // slapd checks the syntax before NO-USER-MODIFICATION (21 before 19).
+            if !ctx.import && self.is_no_user_mod(&a.desc) {
+                return Err(StoreError::NoUserModification {
+                    attr: a.desc.clone(),
+                });
+            }
         }
         if new.get("objectClass").is_none() {
             return Err(StoreError::NoObjectClass);
         }
         self.add_rdn_values(&mut new)?;
         self.canonical_object_classes(&mut new)?;
+        self.schema.check_entry(&new)?;
         let mut t = Txn::new(self);
         self.stamp(&mut new, ctx, t.csn, true);
         let id = self.alloc_ids(1, &mut t.b)?;
@@ -145,6 +149,7 @@ impl Store {
         let _guard = self.lock_writes();
         let norm = self.schema.normalize_dn(dn)?;
         let (id, mut stored) = self.must_load(&norm)?;
+        let classes_before: Vec<Vec<u8>> = stored.entry.values("objectClass").to_vec();
         for m in mods {
             self.apply_mod(&mut stored.entry, m, ctx)?;
         }
@@ -156,6 +161,17 @@ impl Store {
             return Err(StoreError::NoObjectClass);
         }
         self.canonical_object_classes(&mut stored.entry)?;
+        {
+            let before: Vec<&[u8]> = classes_before.iter().map(Vec::as_slice).collect();
+            let after: Vec<&[u8]> = stored
+                .entry
+                .values("objectClass")
+                .iter()
+                .map(Vec::as_slice)
+                .collect();
+            self.schema.check_object_class_change(&before, &after)?;
+        }
+        self.schema.check_entry(&stored.entry)?;
         let mut t = Txn::new(self);
         self.stamp(&mut stored.entry, ctx, t.csn, false);
         t.put(id, stored)?;
@@ -210,6 +226,17 @@ impl Store {
             Some(sup) => (sup.clone(), self.schema.normalize_dn(sup)?),
             None => (old_parent_pretty, norm.parent().unwrap_or_default()),
         };
+        // A new RDN value invalid for its syntax makes an invalid DN (slapd: 34).
+        for ava in &new_rdn.avas {
+            if let Some(at) = self.schema.attribute_type(&ava.attr) {
+                self.schema.validate_value(at, &ava.value).map_err(|e| {
+                    oxldap_schema::SchemaError::InvalidDnValue {
+                        attr: ava.attr.clone(),
+                        reason: e.to_string(),
+                    }
+                })?;
+            }
+        }
         let new_dn = parent_pretty.child(new_rdn.clone());
         let new_norm = self.schema.normalize_dn(&new_dn)?;
         if !self.holds(&new_norm) || self.is_suffix(&norm) {
@@ -235,15 +262,11 @@ impl Store {
         stored.entry.dn = new_pretty.clone();
         if delete_old_rdn {
             if let Some(old) = old_rdn {
+                // Old values go even when the new RDN names the same value in another
+                // spelling: the new spelling is then added below (slapd keeps `BO KIM`
+                // after renaming `cn=Bo Kim` to `cn=BO KIM`).
                 for ava in &old.avas {
-                    let still = new_pretty.rdn().is_some_and(|r| {
-                        r.avas
-                            .iter()
-                            .any(|n| self.same_ava(&n.attr, &n.value, &ava.attr, &ava.value))
-                    });
-                    if !still {
-                        self.remove_value(&mut stored.entry, &ava.attr, &ava.value)?;
-                    }
+                    self.remove_value(&mut stored.entry, &ava.attr, &ava.value)?;
                 }
             }
         }
@@ -254,6 +277,7 @@ impl Store {
         if stored.entry.get("objectClass").is_none() {
             return Err(StoreError::NoObjectClass);
         }
+        self.schema.check_entry(&stored.entry)?;
         let mut t = Txn::new(self);
         self.stamp(&mut stored.entry, ctx, t.csn, false);
 
@@ -315,6 +339,10 @@ impl Store {
 
     /// The schema's primary name for an attribute description (options kept).
     fn canonical(&self, desc: &str) -> Result<String, StoreError> {
+        // Options must be ones the type takes (RFC 4512 §2.5: lang- tags, ;binary).
+        if desc.contains(';') || self.schema.attribute_type(desc).is_some() {
+            self.schema.check_options(desc)?;
+        }
         self.schema
             .canonical_desc(desc)
             .ok_or_else(|| StoreError::UndefinedAttributeType {
@@ -488,9 +516,6 @@ impl Store {
 
     fn apply_mod(&self, entry: &mut Entry, m: Mod, ctx: &WriteCtx) -> Result<(), StoreError> {
         let desc = self.canonical(&m.attr.desc)?;
-        if !ctx.import && self.is_no_user_mod(&desc) {
-            return Err(StoreError::NoUserModification { attr: desc });
-        }
         let at = self.schema.attribute_type(&desc);
         let mut prepared = Attribute {
             desc: desc.clone(),
@@ -507,10 +532,23 @@ impl Store {
                 }
             }
         }
+        // slapd checks the syntax before NO-USER-MODIFICATION (21 before 19).
+        if !ctx.import && self.is_no_user_mod(&desc) {
+            return Err(StoreError::NoUserModification { attr: desc });
+        }
         match m.op {
             ModOp::Add => {
                 if values.is_empty() {
                     return Err(StoreError::NoValues { attr: desc });
+                }
+                // Without an equality rule a new value cannot be told apart from the
+                // present ones (slapd: inappropriateMatching).
+                if at.is_some_and(|at| at.equality_rule().is_none()) && entry.get(&desc).is_some() {
+                    return Err(StoreError::Schema(
+                        oxldap_schema::SchemaError::InappropriateMatching(format!(
+                            "{desc}: no equality matching rule"
+                        )),
+                    ));
                 }
                 let mut keys: HashSet<Vec<u8>> = entry
                     .values(&desc)

@@ -394,3 +394,53 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// memberOf consistency: every existing member of every group carries the group's DN
+    /// in memberOf, and every memberOf value names a group that lists the entry.
+    pub(crate) fn verify_memberof(&self) -> Result<Vec<String>, StoreError> {
+        let Some(mo) = &self.overlays.memberof else {
+            return Ok(Vec::new());
+        };
+        let (Some(member_ad), Some(memberof_ad)) = (
+            self.schema.canonical_desc(&mo.member_ad),
+            self.schema.canonical_desc(&mo.memberof_ad),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let mut expected: BTreeSet<(NormDn, NormDn)> = BTreeSet::new();
+        let mut actual: BTreeSet<(NormDn, NormDn)> = BTreeSet::new();
+        let mut exists: BTreeSet<NormDn> = BTreeSet::new();
+        for kv in self.trees.entries.iter() {
+            let (_, v) = kv?;
+            let stored = StoredEntry::decode(&v)?;
+            let Ok(dn) = self.schema.normalize_dn(&stored.entry.dn) else {
+                continue;
+            };
+            exists.insert(dn.clone());
+            if self.is_group(&stored.entry, mo) {
+                for m in self.members(&stored.entry, &member_ad) {
+                    expected.insert((m, dn.clone()));
+                }
+            }
+            for v in stored.entry.values(&memberof_ad) {
+                if let Some(g) = self.norm_value(v) {
+                    actual.insert((dn.clone(), g));
+                }
+            }
+        }
+        expected.retain(|(m, _)| exists.contains(m));
+        let mut out = Vec::new();
+        for (m, g) in expected.difference(&actual) {
+            out.push(format!(
+                "memberOf: {m} is a member of {g} but lacks memberOf"
+            ));
+        }
+        for (m, g) in actual.difference(&expected) {
+            out.push(format!(
+                "memberOf: {m} has memberOf {g} but is not a member"
+            ));
+        }
+        Ok(out)
+    }
+}

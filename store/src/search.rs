@@ -2,9 +2,16 @@
 //! (RFC 4511 §4.5). Indexes and a planner come later (issue 4); this walks the scope.
 
 use crate::error::StoreError;
+use crate::index::{Plan, MAX_PLAN_NODES};
 use crate::keys;
 use crate::store::Store;
 use oxldap_proto::{Dn, Entry, Filter};
+use oxldap_schema::NormDn;
+use roaring::RoaringTreemap;
+
+/// Up to this many index candidates are fetched directly; more make the search walk the
+/// scope and test candidate membership instead.
+pub const CANDIDATES_FETCH_LIMIT: u64 = 4096;
 
 /// The search scope (RFC 4511 §4.5.1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +57,7 @@ impl Store {
             };
             return Err(StoreError::NoSuchObject { matched });
         };
+        let (candidates, _) = self.plan(filter)?;
         let mut visit = |id: u64| -> Result<SearchControl, StoreError> {
             // The entry may have vanished since its id was read (no cross-tree snapshot).
             let Some((_, stored)) = self.load(id)? else {
@@ -61,6 +69,80 @@ impl Store {
             }
             Ok(SearchControl::Continue)
         };
+        if let Some(ids) = candidates {
+            // Few candidates: fetch them and check the scope; many: walk the scope and
+            // skip ids that are not candidates (cheap bitmap test, no entry decode).
+            if ids.len() <= CANDIDATES_FETCH_LIMIT {
+                for id in ids.iter() {
+                    if !self.in_scope(id, base_id, &norm, scope)? {
+                        continue;
+                    }
+                    if visit(id)? == SearchControl::Stop {
+                        break;
+                    }
+                }
+                return Ok(());
+            }
+            let mut visit_if = |id: u64| -> Result<SearchControl, StoreError> {
+                if ids.contains(id) {
+                    visit(id)
+                } else {
+                    Ok(SearchControl::Continue)
+                }
+            };
+            return self.walk_scope(base_id, &norm, scope, &mut visit_if);
+        }
+        self.walk_scope(base_id, &norm, scope, &mut visit)
+    }
+
+    /// The candidate ids for `filter` from the indexes (None: every entry in scope) and
+    /// how they were found.
+    pub fn plan(&self, filter: &Filter) -> Result<(Option<RoaringTreemap>, Plan), StoreError> {
+        if self.indexes.is_empty() {
+            return Ok((None, Plan::Scan));
+        }
+        let mut budget = MAX_PLAN_NODES;
+        self.indexes
+            .candidates(&self.schema, &self.trees.index, filter, &mut budget)
+    }
+
+    /// Whether entry `id` lies in `scope` of the base (`base_id`, normalized `base`).
+    fn in_scope(
+        &self,
+        id: u64,
+        base_id: u64,
+        base: &NormDn,
+        scope: Scope,
+    ) -> Result<bool, StoreError> {
+        if scope == Scope::Base {
+            return Ok(id == base_id);
+        }
+        if scope != Scope::Sub && id == base_id {
+            return Ok(false);
+        }
+        if scope == Scope::Sub && id == base_id {
+            return Ok(true);
+        }
+        let Some((_, stored)) = self.load(id)? else {
+            return Ok(false);
+        };
+        if scope == Scope::One {
+            return Ok(stored.parent == base_id);
+        }
+        Ok(self
+            .schema
+            .normalize_dn(&stored.entry.dn)
+            .is_ok_and(|n| n.is_descendant_of(base)))
+    }
+
+    /// Calls `visit` with every id in `scope` of the base, parents before children.
+    fn walk_scope(
+        &self,
+        base_id: u64,
+        norm: &NormDn,
+        scope: Scope,
+        visit: &mut dyn FnMut(u64) -> Result<SearchControl, StoreError>,
+    ) -> Result<(), StoreError> {
         match scope {
             Scope::Base => {
                 visit(base_id)?;
@@ -73,7 +155,7 @@ impl Store {
                 }
             }
             Scope::Sub | Scope::Children => {
-                for kv in self.trees.dn2id.scan_prefix(keys::dn_key(&norm)) {
+                for kv in self.trees.dn2id.scan_prefix(keys::dn_key(norm)) {
                     let (_, v) = kv?;
                     let id = keys::decode_id(&v).ok_or(StoreError::Corrupt { tree: "dn2id" })?;
                     if scope == Scope::Children && id == base_id {

@@ -25,6 +25,11 @@ pub struct StoreOptions {
     pub fixed_clock: Option<i64>,
     /// The overlays run inside every write (memberof, refint).
     pub overlays: crate::overlay::Overlays,
+    /// The attribute indexes (slapd `index`).
+    pub indexes: crate::index::IndexConfig,
+    /// How many change log records to keep (slapd `syncprov-sessionlog`); None for
+    /// [`crate::DEFAULT_CHANGELOG_LIMIT`].
+    pub changelog_limit: Option<usize>,
 }
 
 /// What is stored under an entry id: the id of its parent and the entry itself, with user
@@ -67,6 +72,10 @@ pub(crate) struct Trees {
     pub children: sled::Tree,
     /// Counters and format markers ([`keys::META_NEXT_ID`], [`keys::META_LAST_CSN`]).
     pub meta: sled::Tree,
+    /// Index postings, see [`crate::index`].
+    pub index: sled::Tree,
+    /// Change records, see [`crate::changelog`].
+    pub changelog: sled::Tree,
 }
 
 /// A precomputed set of tree updates, replayed inside one sled transaction.
@@ -76,6 +85,8 @@ pub(crate) struct Batches {
     pub dn2id: sled::Batch,
     pub children: sled::Batch,
     pub meta: sled::Batch,
+    pub index: sled::Batch,
+    pub changelog: sled::Batch,
 }
 
 /// An entry store on one sled database. Cheap to share behind an `Arc`; reads run
@@ -90,10 +101,21 @@ pub struct Store {
     pub(crate) clock: CsnClock,
     /// The overlays run inside every write.
     pub(crate) overlays: crate::overlay::Overlays,
+    /// The resolved attribute indexes.
+    pub(crate) indexes: crate::index::Indexes,
     /// Serializes writers: planning reads the committed state and must not race another
     /// writer (Architecture Invariant in lib.rs).
     write_lock: Mutex<()>,
+    /// Flush before acknowledging each write (see [`StoreOptions::durable`]).
     durable: bool,
+    /// Bulk load in progress: writes are not flushed one by one (see [`Store::bulk`]).
+    bulk: std::sync::atomic::AtomicBool,
+    /// The change log bound.
+    pub(crate) changelog_limit: usize,
+    /// Writes since the change log was last trimmed (trimming is batched).
+    since_trim: std::sync::atomic::AtomicUsize,
+    /// Who is told about each committed write (persistent searches), if anyone.
+    observer: std::sync::RwLock<Option<crate::changelog::CommitObserver>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -135,6 +157,8 @@ impl Store {
             dn2id: db.open_tree("dn2id")?,
             children: db.open_tree("children")?,
             meta: db.open_tree("meta")?,
+            index: db.open_tree("index")?,
+            changelog: db.open_tree("changelog")?,
         };
         match trees.meta.get(keys::META_FORMAT)? {
             None => {
@@ -159,16 +183,60 @@ impl Store {
             Some(micros) => CsnClock::fixed(sid, micros),
             None => CsnClock::new(sid, last_csn),
         };
-        Ok(Store {
+        let indexes = crate::index::Indexes::resolve(&schema, &opts.indexes)?;
+        let store = Store {
             db,
             trees,
             schema,
             suffixes,
             clock,
             overlays: opts.overlays,
+            indexes,
             write_lock: Mutex::new(()),
             durable: opts.durable,
-        })
+            bulk: std::sync::atomic::AtomicBool::new(false),
+            changelog_limit: opts
+                .changelog_limit
+                .unwrap_or(crate::changelog::DEFAULT_CHANGELOG_LIMIT),
+            since_trim: std::sync::atomic::AtomicUsize::new(0),
+            observer: std::sync::RwLock::new(None),
+        };
+        let fingerprint = store.indexes.fingerprint();
+        if store.trees.meta.get(keys::META_INDEXES)?.as_deref() != Some(fingerprint.as_bytes()) {
+            let n = store.reindex()?;
+            tracing::info!(entries = n, "index configuration changed: indexes rebuilt");
+        }
+        Ok(store)
+    }
+
+    /// Rebuilds every index from the entries (slapindex); returns the number of entries.
+    /// Runs under the write lock.
+    pub fn reindex(&self) -> Result<u64, StoreError> {
+        let _guard = self.lock_writes();
+        self.trees.index.clear()?;
+        let mut n = 0u64;
+        let mut batch = sled::Batch::default();
+        let mut pending = 0usize;
+        for kv in self.trees.entries.iter() {
+            let (k, v) = kv?;
+            let id = keys::decode_id(&k).ok_or(StoreError::Corrupt { tree: "entries" })?;
+            let stored = StoredEntry::decode(&v)?;
+            for key in self.indexes.keys(&self.schema, &stored.entry) {
+                batch.insert(crate::index::posting(&key, id), &[]);
+                pending += 1;
+            }
+            n += 1;
+            if pending > 50_000 {
+                self.trees.index.apply_batch(std::mem::take(&mut batch))?;
+                pending = 0;
+            }
+        }
+        self.trees.index.apply_batch(batch)?;
+        self.trees
+            .meta
+            .insert(keys::META_INDEXES, self.indexes.fingerprint().as_bytes())?;
+        self.db.flush()?;
+        Ok(n)
     }
 
     /// The schema this store normalizes and matches with.
@@ -301,9 +369,16 @@ impl Store {
     }
 
     /// Adds the computed operational attributes (hasSubordinates, entryDN,
-    /// subschemaSubentry; RFC 4512 §3.4, X.501, RFC 5020) to a stored entry.
+    /// subschemaSubentry; RFC 4512 §3.4, X.501, RFC 5020; and contextCSN on a suffix entry,
+    /// as slapd's syncprov) to a stored entry.
     pub(crate) fn present(&self, id: u64, stored: StoredEntry) -> Entry {
+        let is_suffix = stored.parent == ROOT_ID;
         let mut entry = stored.entry;
+        if is_suffix {
+            if let Ok(Some(csn)) = self.last_csn() {
+                entry.push_value("contextCSN", csn.to_ldap_string().into_bytes());
+            }
+        }
         let subs = self.has_children(id).unwrap_or(false);
         entry.push_value(
             "hasSubordinates",
@@ -361,12 +436,23 @@ impl Store {
             dn2id,
             children,
             mut meta,
+            index,
+            changelog,
         } = batches;
         meta.insert(keys::META_LAST_CSN, csn.to_ldap_string().as_bytes());
         let t = &self.trees;
-        (&t.entries, &t.dn2id, &t.children, &t.meta)
+        (
+            &t.entries,
+            &t.dn2id,
+            &t.children,
+            &t.meta,
+            &t.index,
+            &t.changelog,
+        )
             .transaction(
-                |(te, td, tc, tm): &(
+                |(te, td, tc, tm, ti, tl): &(
+                    TransactionalTree,
+                    TransactionalTree,
                     TransactionalTree,
                     TransactionalTree,
                     TransactionalTree,
@@ -376,13 +462,54 @@ impl Store {
                     td.apply_batch(&dn2id)?;
                     tc.apply_batch(&children)?;
                     tm.apply_batch(&meta)?;
+                    ti.apply_batch(&index)?;
+                    tl.apply_batch(&changelog)?;
                     Ok::<(), ConflictableTransactionError<StoreError>>(())
                 },
             )
             .map_err(StoreError::from)?;
-        if self.durable {
+        if self.durable && !self.bulk.load(std::sync::atomic::Ordering::Relaxed) {
             self.db.flush()?;
         }
+        // Trimming is idempotent and need not be atomic with the write: batch it.
+        if self
+            .since_trim
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % 64
+            == 63
+        {
+            self.trim_changelog()?;
+        }
         Ok(())
+    }
+
+    /// Sets the observer told about every committed write (replacing any earlier one).
+    pub fn set_observer(&self, observer: Option<crate::changelog::CommitObserver>) {
+        *self.observer.write().unwrap_or_else(|p| p.into_inner()) = observer;
+    }
+
+    /// Whether an observer is set (so the write path builds [`crate::Committed`] values).
+    pub(crate) fn observed(&self) -> bool {
+        self.observer.read().map(|o| o.is_some()).unwrap_or(false)
+    }
+
+    /// Tells the observer about a committed write.
+    pub(crate) fn notify(&self, committed: &crate::changelog::Committed) {
+        if let Ok(o) = self.observer.read() {
+            if let Some(f) = o.as_ref() {
+                f(committed);
+            }
+        }
+    }
+
+    /// Runs `load` with per-write flushing off (offline import, like slapadd's quick mode),
+    /// then flushes once. Each write is still one atomic transaction; only the fsync per
+    /// write is skipped, so a crash during the load may lose its most recent writes.
+    pub fn bulk<T>(&self, load: impl FnOnce() -> T) -> Result<T, StoreError> {
+        self.bulk.store(true, std::sync::atomic::Ordering::Relaxed);
+        let out = load();
+        self.bulk.store(false, std::sync::atomic::Ordering::Relaxed);
+        self.db.flush()?;
+        Ok(out)
     }
 }

@@ -113,13 +113,55 @@ impl<'s> Txn<'s> {
 
     /// Writes every touched entry and commits all trees in one sled transaction.
     pub fn commit(mut self) -> Result<(), StoreError> {
+        let store = self.store;
         for (id, t) in &self.touched {
             match &t.after {
                 Some(after) => self.b.entries.insert(&keys::id_key(*id), after.encode()?),
                 None => self.b.entries.remove(&keys::id_key(*id)),
             }
+            // Index deltas from the before and after images (the only index writer).
+            let keys_of = |s: &Option<StoredEntry>| {
+                s.as_ref()
+                    .map(|s| store.indexes.keys(&store.schema, &s.entry))
+                    .unwrap_or_default()
+            };
+            let (old, new) = (keys_of(&t.before), keys_of(&t.after));
+            for k in old.difference(&new) {
+                self.b.index.remove(crate::index::posting(k, *id));
+            }
+            for k in new.difference(&old) {
+                self.b.index.insert(crate::index::posting(k, *id), &[]);
+            }
         }
+        for (id, t) in &self.touched {
+            let before = t.before.as_ref().map(|s| &s.entry);
+            let after = t.after.as_ref().map(|s| &s.entry);
+            if let Some(r) = crate::changelog::record(&self.csn, before, after) {
+                let v = bincode::serialize(&r)
+                    .map_err(|_| StoreError::Corrupt { tree: "changelog" })?;
+                self.b
+                    .changelog
+                    .insert(crate::changelog::record_key(&self.csn, *id), v);
+            }
+        }
+        let committed = store.observed().then(|| crate::changelog::Committed {
+            csn: self.csn,
+            changes: self
+                .touched
+                .iter()
+                .map(|(id, t)| {
+                    (
+                        t.before.clone().map(|s| store.present(*id, s)),
+                        t.after.clone().map(|s| store.present(*id, s)),
+                    )
+                })
+                .collect(),
+        });
         let Txn { store, csn, b, .. } = self;
-        store.commit(b, csn)
+        store.commit(b, csn)?;
+        if let Some(c) = committed {
+            store.notify(&c);
+        }
+        Ok(())
     }
 }

@@ -159,7 +159,7 @@ impl ToolOutput {
                 if let Some(d) = l.strip_prefix("dn: ") {
                     Some(d.to_string())
                 } else {
-                    l.strip_prefix("dn:: ").map(|b| b64(b))
+                    l.strip_prefix("dn:: ").map(b64)
                 }
             })
             .collect()

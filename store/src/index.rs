@@ -1,0 +1,519 @@
+//! Attribute indexes as configured by slapd's `index` directive (slapd.conf(5)): equality,
+//! presence, substrings and approximate keys, derived from the schema's matching rules so a
+//! case-insensitive search hits a case-insensitive key.
+//!
+//! Layout of the `index` tree: one posting per key and entry, so every index write is a
+//! point operation inside the write transaction:
+//! `kind (u8) ‖ len(oid) (u8) ‖ oid ‖ len(key) (u16 BE) ‖ key ‖ id (u64 BE)` → empty.
+//! Index deltas are derived from each touched entry's before and after images in
+//! [`crate::txn::Txn::commit`]; nothing else writes the tree.
+
+use crate::error::StoreError;
+use oxldap_proto::{Entry, Filter};
+use oxldap_schema::{AttributeType, Schema};
+use roaring::RoaringTreemap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An index type (slapd `eq`, `pres`, `sub`, `approx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IndexKind {
+    /// Equality: one key per normalized value.
+    Equality,
+    /// Presence: one key per attribute.
+    Presence,
+    /// Substrings: initial, any and final n-grams of the normalized value.
+    Substrings,
+    /// Approximate: as equality (approximate matching is equality after normalization).
+    Approx,
+}
+
+/// slapd's substring index tunables (slapd.conf(5) `index_substr_*`), in bytes of the
+/// normalized value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubstrTunables {
+    /// `index_substr_if_minlen` (default 2): shortest initial/final key.
+    pub if_minlen: usize,
+    /// `index_substr_if_maxlen` (default 4): longest initial/final key.
+    pub if_maxlen: usize,
+    /// `index_substr_any_len` (default 4): length of any keys.
+    pub any_len: usize,
+    /// `index_substr_any_step` (default 2): step between any keys used in a lookup.
+    pub any_step: usize,
+}
+
+impl Default for SubstrTunables {
+    fn default() -> Self {
+        SubstrTunables {
+            if_minlen: 2,
+            if_maxlen: 4,
+            any_len: 4,
+            any_step: 2,
+        }
+    }
+}
+
+/// The configured indexes: attribute names (or `default`) with their kinds.
+#[derive(Debug, Clone, Default)]
+pub struct IndexConfig {
+    /// `(attribute name, kinds)` pairs as configured; names resolve through the schema.
+    pub attrs: Vec<(String, BTreeSet<IndexKind>)>,
+    /// Substring tunables.
+    pub substr: SubstrTunables,
+}
+
+const TAG_EQ: u8 = 1;
+const TAG_PRES: u8 = 2;
+const TAG_SUB_INITIAL: u8 = 3;
+const TAG_SUB_ANY: u8 = 4;
+const TAG_SUB_FINAL: u8 = 5;
+const TAG_APPROX: u8 = 6;
+
+/// Indexes resolved against the schema: attribute type OID → kinds.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Indexes {
+    by_oid: BTreeMap<String, BTreeSet<IndexKind>>,
+    tunables: SubstrTunables,
+}
+
+/// Why an index directive cannot be served.
+fn config_error(reason: String) -> StoreError {
+    StoreError::IndexConfig { reason }
+}
+
+impl Indexes {
+    /// Resolves names through the schema (aliases such as `surname` become `sn`) and
+    /// checks each kind against the attribute's matching rules.
+    pub fn resolve(schema: &Schema, cfg: &IndexConfig) -> Result<Indexes, StoreError> {
+        let mut by_oid: BTreeMap<String, BTreeSet<IndexKind>> = BTreeMap::new();
+        let defaults: BTreeSet<IndexKind> = cfg
+            .attrs
+            .iter()
+            .filter(|(a, _)| a.eq_ignore_ascii_case("default"))
+            .flat_map(|(_, k)| k.iter().copied())
+            .collect();
+        for (name, kinds) in cfg
+            .attrs
+            .iter()
+            .filter(|(a, _)| !a.eq_ignore_ascii_case("default"))
+        {
+            let at = schema.attribute_type(name).ok_or_else(|| {
+                config_error(format!("index attribute {name:?} is not in the schema"))
+            })?;
+            let kinds = if kinds.is_empty() { &defaults } else { kinds };
+            for k in kinds {
+                let ok = match k {
+                    IndexKind::Equality | IndexKind::Approx => at.equality_rule().is_some(),
+                    IndexKind::Presence => true,
+                    IndexKind::Substrings => at.substr_rule().is_some(),
+                };
+                if !ok {
+                    return Err(config_error(format!(
+                        "index {name} {}: attribute type {} has no {} matching rule",
+                        kind_name(*k),
+                        at.name(),
+                        if *k == IndexKind::Substrings {
+                            "substrings"
+                        } else {
+                            "equality"
+                        }
+                    )));
+                }
+            }
+            by_oid
+                .entry(at.oid.clone())
+                .or_default()
+                .extend(kinds.iter().copied());
+        }
+        Ok(Indexes {
+            by_oid,
+            tunables: cfg.substr,
+        })
+    }
+
+    /// A stable description of the resolved configuration; when it changes the store
+    /// rebuilds the index tree at open.
+    pub fn fingerprint(&self) -> String {
+        let mut s = format!(
+            "v1 {} {} {} {};",
+            self.tunables.if_minlen,
+            self.tunables.if_maxlen,
+            self.tunables.any_len,
+            self.tunables.any_step
+        );
+        for (oid, kinds) in &self.by_oid {
+            s.push_str(oid);
+            for k in kinds {
+                s.push(' ');
+                s.push_str(kind_name(*k));
+            }
+            s.push(';');
+        }
+        s
+    }
+
+    /// Whether any index is configured.
+    pub fn is_empty(&self) -> bool {
+        self.by_oid.is_empty()
+    }
+
+    fn kinds(&self, at: &AttributeType) -> Option<&BTreeSet<IndexKind>> {
+        self.by_oid.get(&at.oid)
+    }
+
+    /// Every posting key (without the id) of `entry`.
+    pub fn keys(&self, schema: &Schema, entry: &Entry) -> BTreeSet<Vec<u8>> {
+        let mut out = BTreeSet::new();
+        for a in &entry.attrs {
+            let Some(at) = schema.attribute_type(&a.desc) else {
+                continue;
+            };
+            let Some(kinds) = self.kinds(at) else {
+                continue;
+            };
+            let oid = at.oid.as_str();
+            // objectClass keys include every superclass, so (objectClass=person) finds
+            // inetOrgPerson entries through the index, as the filter evaluator does.
+            let values: Vec<Vec<u8>> = if at.name().eq_ignore_ascii_case("objectClass") {
+                let mut v: BTreeSet<Vec<u8>> = BTreeSet::new();
+                for val in &a.values {
+                    if let Some(oc) = schema.object_class(&String::from_utf8_lossy(val)) {
+                        v.insert(oc.name().as_bytes().to_vec());
+                        for sup in schema.superclasses(oc) {
+                            v.insert(sup.name().as_bytes().to_vec());
+                        }
+                    } else {
+                        v.insert(val.clone());
+                    }
+                }
+                v.into_iter().collect()
+            } else {
+                a.values.clone()
+            };
+            for k in kinds {
+                match k {
+                    IndexKind::Presence => {
+                        out.insert(prefix(TAG_PRES, oid, b""));
+                    }
+                    IndexKind::Equality | IndexKind::Approx => {
+                        let tag = if *k == IndexKind::Equality {
+                            TAG_EQ
+                        } else {
+                            TAG_APPROX
+                        };
+                        for v in &values {
+                            if let Ok(key) = schema.equality_key(at.name(), v) {
+                                out.insert(prefix(tag, oid, &key));
+                            }
+                        }
+                    }
+                    IndexKind::Substrings => {
+                        let Some(rule) = at.substr_rule() else {
+                            continue;
+                        };
+                        for v in &values {
+                            let Ok(norm) = rule.normalize(schema, v) else {
+                                continue;
+                            };
+                            self.substring_keys(oid, &norm, &mut out);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn substring_keys(&self, oid: &str, v: &[u8], out: &mut BTreeSet<Vec<u8>>) {
+        let t = &self.tunables;
+        for len in t.if_minlen..=t.if_maxlen.min(v.len()) {
+            if let Some(p) = v.get(..len) {
+                out.insert(prefix(TAG_SUB_INITIAL, oid, p));
+            }
+            if let Some(s) = v.get(v.len() - len..) {
+                out.insert(prefix(TAG_SUB_FINAL, oid, s));
+            }
+        }
+        if t.any_len > 0 {
+            for w in v.windows(t.any_len) {
+                out.insert(prefix(TAG_SUB_ANY, oid, w));
+            }
+        }
+    }
+}
+
+/// `kind ‖ len(oid) ‖ oid ‖ len(key) ‖ key`: everything of a posting key but the id.
+fn prefix(tag: u8, oid: &str, key: &[u8]) -> Vec<u8> {
+    let oid = oid.as_bytes();
+    let klen = u16::try_from(key.len()).unwrap_or(u16::MAX);
+    let key = key.get(..usize::from(klen)).unwrap_or(key);
+    let mut p = Vec::with_capacity(4 + oid.len() + key.len() + 8);
+    p.push(tag);
+    p.push(u8::try_from(oid.len()).unwrap_or(u8::MAX));
+    p.extend_from_slice(oid);
+    p.extend_from_slice(&klen.to_be_bytes());
+    p.extend_from_slice(key);
+    p
+}
+
+/// The full posting key for `id`.
+pub(crate) fn posting(key: &[u8], id: u64) -> Vec<u8> {
+    let mut k = key.to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// The slapd name of an index kind.
+pub fn kind_name(k: IndexKind) -> &'static str {
+    match k {
+        IndexKind::Equality => "eq",
+        IndexKind::Presence => "pres",
+        IndexKind::Substrings => "sub",
+        IndexKind::Approx => "approx",
+    }
+}
+
+/// How a filter was (or would be) answered, for `oxldap explain` and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// No index applies: every entry in scope is tested.
+    Scan,
+    /// Candidates from an index lookup (`attr kind`), with how many ids it gave.
+    Index {
+        /// `cn eq`, `mail sub`...
+        what: String,
+        /// Ids found.
+        ids: u64,
+    },
+    /// Intersection of the children's candidates.
+    And(Vec<Plan>),
+    /// Union of the children's candidates.
+    Or(Vec<Plan>),
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Plan::Scan => f.write_str("scan"),
+            Plan::Index { what, ids } => write!(f, "index {what} ({ids} ids)"),
+            Plan::And(v) | Plan::Or(v) => {
+                f.write_str(if matches!(self, Plan::And(_)) {
+                    "and("
+                } else {
+                    "or("
+                })?;
+                for (i, p) in v.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{p}")?;
+                }
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+/// The most filter nodes the planner visits; deeper or wider filters fall back to a scan
+/// for the rest (slapd's `search_stack_depth` plays this role).
+pub const MAX_PLAN_NODES: usize = 1024;
+
+impl Indexes {
+    /// The candidate ids for `filter` from the indexes, or None when the filter cannot be
+    /// narrowed (every entry in scope is a candidate). Candidates are a superset of the
+    /// matches: the caller re-checks the full filter on every entry.
+    pub fn candidates(
+        &self,
+        schema: &Schema,
+        tree: &sled::Tree,
+        filter: &Filter,
+        budget: &mut usize,
+    ) -> Result<(Option<RoaringTreemap>, Plan), StoreError> {
+        if *budget == 0 {
+            return Ok((None, Plan::Scan));
+        }
+        *budget -= 1;
+        match filter {
+            Filter::And(children) => {
+                let mut acc: Option<RoaringTreemap> = None;
+                let mut plans = Vec::new();
+                for c in children {
+                    let (ids, plan) = self.candidates(schema, tree, c, budget)?;
+                    plans.push(plan);
+                    if let Some(ids) = ids {
+                        acc = Some(match acc {
+                            Some(a) => a & ids,
+                            None => ids,
+                        });
+                    }
+                }
+                Ok((acc, Plan::And(plans)))
+            }
+            Filter::Or(children) => {
+                let mut acc = RoaringTreemap::new();
+                let mut plans = Vec::new();
+                for c in children {
+                    let (ids, plan) = self.candidates(schema, tree, c, budget)?;
+                    plans.push(plan);
+                    match ids {
+                        Some(ids) => acc |= ids,
+                        None => return Ok((None, Plan::Or(plans))),
+                    }
+                }
+                Ok((Some(acc), Plan::Or(plans)))
+            }
+            Filter::Equality(desc, value) | Filter::Approx(desc, value) => {
+                let approx = matches!(filter, Filter::Approx(..));
+                let kind = if approx {
+                    IndexKind::Approx
+                } else {
+                    IndexKind::Equality
+                };
+                let Some((at, _)) = self.indexed(schema, desc, kind) else {
+                    return Ok((None, Plan::Scan));
+                };
+                let ids = match schema.equality_key(at.name(), value) {
+                    Ok(key) => lookup(
+                        tree,
+                        &prefix(if approx { TAG_APPROX } else { TAG_EQ }, &at.oid, &key),
+                    )?,
+                    // An assertion invalid for the rule is Undefined: nothing matches.
+                    Err(_) => RoaringTreemap::new(),
+                };
+                let what = format!("{} {}", at.name(), kind_name(kind));
+                Ok((
+                    Some(ids.clone()),
+                    Plan::Index {
+                        what,
+                        ids: ids.len(),
+                    },
+                ))
+            }
+            Filter::Present(desc) => {
+                let Some((at, _)) = self.indexed(schema, desc, IndexKind::Presence) else {
+                    return Ok((None, Plan::Scan));
+                };
+                let ids = lookup(tree, &prefix(TAG_PRES, &at.oid, b""))?;
+                let what = format!("{} pres", at.name());
+                Ok((
+                    Some(ids.clone()),
+                    Plan::Index {
+                        what,
+                        ids: ids.len(),
+                    },
+                ))
+            }
+            Filter::Substrings(desc, sub) => {
+                let Some((at, _)) = self.indexed(schema, desc, IndexKind::Substrings) else {
+                    return Ok((None, Plan::Scan));
+                };
+                let Some(rule) = at.substr_rule() else {
+                    return Ok((None, Plan::Scan));
+                };
+                let Ok(prepared) = rule.prepare_substrings(sub) else {
+                    return Ok((
+                        Some(RoaringTreemap::new()),
+                        Plan::Index {
+                            what: format!("{} sub", at.name()),
+                            ids: 0,
+                        },
+                    ));
+                };
+                let (initial, any, final_) = prepared.parts();
+                let t = &self.tunables;
+                let mut acc: Option<RoaringTreemap> = None;
+                let mut and = |ids: RoaringTreemap| {
+                    acc = Some(match acc.take() {
+                        Some(a) => a & ids,
+                        None => ids,
+                    });
+                };
+                if let Some(p) = initial.filter(|p| p.len() >= t.if_minlen) {
+                    let k = p.get(..t.if_maxlen.min(p.len())).unwrap_or(p);
+                    and(lookup(tree, &prefix(TAG_SUB_INITIAL, &at.oid, k))?);
+                }
+                if let Some(p) = final_.filter(|p| p.len() >= t.if_minlen) {
+                    let k = p.get(p.len() - t.if_maxlen.min(p.len())..).unwrap_or(p);
+                    and(lookup(tree, &prefix(TAG_SUB_FINAL, &at.oid, k))?);
+                }
+                // Any keys cover every piece at least any_len long, including the middle of
+                // long initial and final pieces.
+                let pieces = initial
+                    .into_iter()
+                    .chain(any.iter().map(Vec::as_slice))
+                    .chain(final_);
+                for p in pieces {
+                    if t.any_len == 0 || p.len() < t.any_len {
+                        continue;
+                    }
+                    let mut start = 0;
+                    loop {
+                        let end = (start + t.any_len).min(p.len());
+                        let s = end - t.any_len;
+                        if let Some(w) = p.get(s..end) {
+                            and(lookup(tree, &prefix(TAG_SUB_ANY, &at.oid, w))?);
+                        }
+                        if end == p.len() {
+                            break;
+                        }
+                        start += t.any_step.max(1);
+                    }
+                }
+                let what = format!("{} sub", at.name());
+                match acc {
+                    Some(ids) => Ok((
+                        Some(ids.clone()),
+                        Plan::Index {
+                            what,
+                            ids: ids.len(),
+                        },
+                    )),
+                    None => Ok((None, Plan::Scan)),
+                }
+            }
+            Filter::Not(_)
+            | Filter::GreaterOrEqual(..)
+            | Filter::LessOrEqual(..)
+            | Filter::Extensible { .. } => Ok((None, Plan::Scan)),
+        }
+    }
+
+    /// The attribute type of a filter description when it is indexed for `kind`. A
+    /// description with options is not indexed (its values are a subset).
+    fn indexed<'a>(
+        &self,
+        schema: &'a Schema,
+        desc: &str,
+        kind: IndexKind,
+    ) -> Option<(&'a AttributeType, ())> {
+        if desc.contains(';') {
+            return None;
+        }
+        let at = schema.attribute_type(desc)?;
+        // A type with subtypes (name, cn's supertype) matches values of other types too,
+        // which this type's keys do not cover.
+        let has_subtypes = schema
+            .attribute_types()
+            .any(|o| o.oid != at.oid && schema.is_subtype(o, at));
+        if has_subtypes {
+            return None;
+        }
+        self.kinds(at)
+            .filter(|k| k.contains(&kind))
+            .map(|_| (at, ()))
+    }
+}
+
+/// Every id posted under `key`.
+fn lookup(tree: &sled::Tree, key: &[u8]) -> Result<RoaringTreemap, StoreError> {
+    let mut ids = RoaringTreemap::new();
+    for k in tree.scan_prefix(key).keys() {
+        let k = k?;
+        if k.len() != key.len() + 8 {
+            continue;
+        }
+        if let Some(id) = k.get(key.len()..).and_then(crate::keys::decode_id) {
+            ids.insert(id);
+        }
+    }
+    Ok(ids)
+}
