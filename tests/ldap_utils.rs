@@ -655,3 +655,37 @@ fn paged_results_walk_the_whole_result() {
     ])
     .expect_code(0);
 }
+
+#[test]
+fn object_class_attribute_lists() {
+    // RFC 4529: `@class` asks for every attribute the class (and its superclasses) allows.
+    let s = Server::with_fixture();
+    let dn = format!("uid=sven.horvat.1,{USERS}");
+    let out = s.search_anon(&[
+        "-b",
+        &dn,
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "@organizationalPerson",
+    ]);
+    out.expect_code(0);
+    assert_eq!(out.values("sn"), vec!["Horvat"]);
+    assert_eq!(out.values("telephoneNumber").len(), 1);
+    assert!(
+        out.values("uid").is_empty(),
+        "uid is not an organizationalPerson attribute"
+    );
+    assert!(out.values("mail").is_empty());
+    let dse = s.search_anon(&[
+        "-b",
+        "",
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "supportedFeatures",
+    ]);
+    assert!(dse
+        .values("supportedFeatures")
+        .contains(&"1.3.6.1.4.1.4203.1.5.2".to_string()));
+}

@@ -280,3 +280,96 @@ fn refint_overlay_uses_refint_nothing_for_the_last_value() {
         vec!["cn=Referential Integrity Overlay".to_string()]
     );
 }
+
+#[test]
+fn self_membership_and_memberof_index() {
+    let s = Server::memory();
+    setup(&s);
+    // A group that lists itself gets its own DN in memberOf, as slapd.
+    s.modify_root(
+        "ldapadd",
+        &format!(
+            "dn: {}\nobjectClass: groupOfNames\ncn: loop\nmember: {}\nmember: {}\n",
+            g("loop"),
+            g("loop"),
+            u("cyd")
+        ),
+        &[],
+    )
+    .expect_code(0);
+    let own = s.search_root(&[
+        "-b",
+        &g("loop"),
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "memberOf",
+    ]);
+    assert_eq!(own.values("memberOf"), vec![g("loop")]);
+    // A user in three groups leaves all three when deleted.
+    for cn in ["g1", "g2", "g3"] {
+        s.modify_root(
+            "ldapadd",
+            &format!(
+                "dn: {}\nobjectClass: groupOfNames\ncn: {cn}\nmember: {}\nmember: {}\n",
+                g(cn),
+                u("ana"),
+                u("bob")
+            ),
+            &[],
+        )
+        .expect_code(0);
+    }
+    assert_eq!(
+        memberof(&s, "ana"),
+        sorted(vec![g("g1"), g("g2"), g("g3"), g("staff")])
+    );
+    s.modify_root("ldapdelete", "", &[&u("ana")]).expect_code(0);
+    for cn in ["g1", "g2", "g3", "staff"] {
+        assert_eq!(members(&s, cn), vec![u("bob")], "{cn}");
+    }
+}
+
+#[test]
+fn memberof_filters_use_an_equality_index_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("idx.conf");
+    std::fs::write(
+        &conf,
+        "database mdb\nsuffix \"dc=localdomain,dc=test\"\nrootdn \"cn=admin,dc=localdomain,dc=test\"\nrootpw secret\nindex memberOf eq\noverlay memberof\nmemberof-refint true\n",
+    )
+    .unwrap();
+    let data = dir.path().join("db");
+    let s = Server::start(
+        &[
+            "-f",
+            conf.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        None,
+    );
+    setup(&s);
+    let f = format!("(memberOf={})", g("STAFF").to_uppercase());
+    assert_eq!(
+        sorted(s.search_root(&["-b", BASE, &f, "1.1"]).dns()),
+        vec![u("ana"), u("bob")]
+    );
+    s.stop();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oxldap"))
+        .args([
+            "explain",
+            "-f",
+            conf.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            &f,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("index memberOf eq (2 ids)") && text.contains("matches: 2"),
+        "{text}"
+    );
+}

@@ -152,3 +152,56 @@ fn the_shipped_example_configuration_runs() {
     s.search_root(&["-b", BASE, "-s", "base", "1.1"])
         .expect_code(0);
 }
+
+#[test]
+fn axigen_schema_is_loaded_when_present_and_stood_in_when_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without the vendor file: the stand-in, and one warning.
+    let missing = dir.path().join("missing.conf");
+    std::fs::write(
+        &missing,
+        format!(
+            "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\ninclude /etc/ldap/schema/inetorgperson.schema\ninclude /etc/ldap/schema/misc.schema\ninclude {}/nowhere/axigen.schema\ndatabase mdb\nsuffix \"dc=localdomain,dc=test\"\nrootdn \"cn=admin,dc=localdomain,dc=test\"\nrootpw secret\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let s = Server::start(&["--memory", "-f", missing.to_str().unwrap()], None);
+    s.search_root(&["-b", BASE, "-s", "base", "1.1"])
+        .expect_code(0);
+    assert_eq!(
+        s.log().matches("axigen.schema not found").count(),
+        1,
+        "{}",
+        s.log()
+    );
+    // With a file present (a made-up vendor attribute): it is loaded like any other.
+    let schema = dir.path().join("axigen.schema");
+    std::fs::write(
+        &schema,
+        "objectidentifier AxigenOID 1.3.6.1.4.1.99999\nattributetype ( AxigenOID:1 NAME 'axiTestQuota'\n  EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )\nobjectclass ( AxigenOID:2 NAME 'axiTestAccount' SUP top AUXILIARY MAY axiTestQuota )\n",
+    )
+    .unwrap();
+    let present = dir.path().join("present.conf");
+    std::fs::write(
+        &present,
+        std::fs::read_to_string(&missing).unwrap().replace(
+            &format!("{}/nowhere/axigen.schema", dir.path().display()),
+            schema.to_str().unwrap(),
+        ),
+    )
+    .unwrap();
+    let s = Server::start(&["--memory", "-f", present.to_str().unwrap()], None);
+    assert!(!s.log().contains("axigen.schema not found"), "{}", s.log());
+    let add = format!("dn: uid=q,{USERS}\nobjectClass: inetOrgPerson\nobjectClass: axiTestAccount\nuid: q\ncn: q\nsn: q\naxiTestQuota: 100\n");
+    s.modify_root("ldapadd", &add, &[]).expect_code(0);
+    let got = s.search_root(&[
+        "-b",
+        &format!("uid=q,{USERS}"),
+        "-s",
+        "base",
+        "(axiTestQuota=100)",
+        "axiTestQuota",
+    ]);
+    assert_eq!(got.values("axiTestQuota"), vec!["100"]);
+}

@@ -168,11 +168,6 @@ impl Directory {
                 .map_or_else(|| "memory".to_string(), |d| d.display().to_string()),
             source,
         })?;
-        tracing::info!(
-            backend = %db.backend,
-            "database type {} is served by oxldap's sled backend",
-            db.backend
-        );
         let (events, _) = tokio::sync::broadcast::channel(crate::sync::PERSIST_BUFFER);
         if db.syncprov().is_some() {
             let tx = events.clone();

@@ -36,9 +36,10 @@ pub const SUPPORTED_EXTENSIONS: &[&str] = &[
 ];
 
 /// The supported features (RFC 4512 §5.1.5): all operational attributes `+` (RFC 3673),
-/// absolute true and false filters (RFC 4526), modify-increment (RFC 4525).
+/// `@objectClass` attribute lists (RFC 4529), absolute true and false filters (RFC 4526), modify-increment (RFC 4525).
 pub const SUPPORTED_FEATURES: &[&str] = &[
     "1.3.6.1.4.1.4203.1.5.1",
+    "1.3.6.1.4.1.4203.1.5.2",
     "1.3.6.1.4.1.4203.1.5.3",
     "1.3.6.1.1.14",
 ];
@@ -232,7 +233,8 @@ struct Selection {
 }
 
 impl Selection {
-    fn new(attrs: &[String]) -> Selection {
+    /// `@class` names every attribute the class and its superclasses allow (RFC 4529).
+    fn new(dir: &Directory, attrs: &[String]) -> Selection {
         let mut s = Selection::default();
         let only_11 = attrs.iter().all(|a| a == "1.1");
         if attrs.is_empty() {
@@ -247,7 +249,18 @@ impl Selection {
                 "*" => s.all_user = true,
                 "+" => s.all_operational = true,
                 "1.1" => {}
-                other => s.named.push(other.to_string()),
+                other => match other.strip_prefix('@') {
+                    Some(class) => {
+                        if let Some(oc) = dir.schema.object_class(class) {
+                            let mut classes = vec![oc];
+                            classes.extend(dir.schema.superclasses(oc));
+                            for c in classes {
+                                s.named.extend(c.must.iter().chain(&c.may).cloned());
+                            }
+                        }
+                    }
+                    None => s.named.push(other.to_string()),
+                },
             }
         }
         s
@@ -410,7 +423,7 @@ pub fn search_entries(
         }
         FilterError::Syntax { .. } => LdapError::new(ResultCode::ProtocolError, e.to_string()),
     })?;
-    let sel = Selection::new(&req.attrs);
+    let sel = Selection::new(dir, &req.attrs);
     let scope = scope_of(&req.scope);
 
     // The root DSE and the subschema subentry live outside the database.
@@ -513,7 +526,13 @@ pub fn result_entry(
     entry: Entry,
     req: &LdapSearchRequest,
 ) -> LdapSearchResultEntry {
-    to_result_entry(dir, who, entry, &Selection::new(&req.attrs), req.typesonly)
+    to_result_entry(
+        dir,
+        who,
+        entry,
+        &Selection::new(dir, &req.attrs),
+        req.typesonly,
+    )
 }
 
 /// The smaller of the client's limit (0 = none) and the server's (None = unlimited).

@@ -204,7 +204,9 @@ impl Store {
         let fingerprint = store.indexes.fingerprint();
         if store.trees.meta.get(keys::META_INDEXES)?.as_deref() != Some(fingerprint.as_bytes()) {
             let n = store.reindex()?;
-            tracing::info!(entries = n, "index configuration changed: indexes rebuilt");
+            if n > 0 {
+                tracing::info!(entries = n, "index configuration changed: indexes rebuilt");
+            }
         }
         Ok(store)
     }
