@@ -300,7 +300,6 @@ fn serve(
                 .with_context(|| format!("cannot listen on {addr}"))?;
             let local = listener.local_addr()?;
             let shown = format!("ldap://{local}/");
-            println!("{shown}");
             urls.push(shown.clone());
             tracing::info!(url = %shown, "listening");
             servers.push(tokio::spawn(oxldap_server::serve(
@@ -313,10 +312,15 @@ fn serve(
                 shutdown.clone(),
             )));
         }
-        let _ = std::io::stdout().flush();
+        // The ready file first, then the URLs on stdout: whoever reads the first line
+        // may rely on both (the sockets already accept: they are bound and listening).
         if let Some(path) = ready_file {
             write_ready_file(path, &urls)?;
         }
+        for u in &urls {
+            println!("{u}");
+        }
+        let _ = std::io::stdout().flush();
         wait_for_signal().await;
         tracing::info!("shutting down");
         shutdown.cancel();

@@ -10,7 +10,11 @@ use std::path::Path;
 use std::process::Command;
 
 /// Cases that need features of later issues, and which issue.
-const LATER: &[(&str, &str)] = &[];
+const LATER: &[(&str, &str)] = &[(
+    "09-rootdse.sh",
+    "slapd advertises the assertion (RFC 4528), pre/post-read (RFC 4527) and matched-values \
+     (RFC 3876) controls, which oxldap does not implement yet, so does not advertise",
+)];
 
 #[test]
 fn regression_cases_match_slapd() {

@@ -170,12 +170,7 @@ impl Directory {
         })?;
         let (events, _) = tokio::sync::broadcast::channel(crate::sync::PERSIST_BUFFER);
         if db.syncprov().is_some() {
-            let tx = events.clone();
-            store.set_observer(Some(Box::new(move |c: &oxldap_store::Committed| {
-                // Never blocks: with no receiver this is a no-op; lagging receivers are
-                // told so by the channel.
-                let _ = tx.send(Arc::new(c.clone()));
-            })));
+            store.set_observer(Some(Box::new(Broadcast(events.clone()))));
         }
         Ok(Directory {
             server_id: u16::try_from(config.server_id).unwrap_or(0),
@@ -229,6 +224,21 @@ impl Directory {
             self.store.add(entry, &ctx)?;
         }
         Ok(true)
+    }
+}
+
+/// Forwards committed writes to the persistent searches' broadcast channel. Never
+/// blocks: lagging receivers are told so by the channel; with no receiver the store does
+/// not even build the change.
+struct Broadcast(tokio::sync::broadcast::Sender<Arc<oxldap_store::Committed>>);
+
+impl oxldap_store::CommitObserver for Broadcast {
+    fn wanted(&self) -> bool {
+        self.0.receiver_count() > 0
+    }
+
+    fn committed(&self, change: &oxldap_store::Committed) {
+        let _ = self.0.send(Arc::new(change.clone()));
     }
 }
 

@@ -38,6 +38,21 @@ impl LdapError {
     }
 }
 
+impl std::fmt::Display for LdapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.code)?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        if !self.matched.is_empty() {
+            write!(f, " (matched DN: {})", self.matched)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LdapError {}
+
 /// A success LDAPResult.
 pub fn success() -> LdapResult {
     LdapResult {

@@ -300,6 +300,7 @@ async fn persist(
         }
         context = Some(c.csn);
         let next = cookie.encode(Some(&c.csn), dir.server_id);
+        let mut out_msgs = Vec::new();
         for (before, after) in &c.changes {
             let was = before
                 .as_ref()
@@ -307,33 +308,30 @@ async fn persist(
             let is = after
                 .as_ref()
                 .is_some_and(|e| ops::covers(dir, req, &filter, e));
-            let msg = match (was, is, after, before) {
+            match (was, is, after, before) {
                 (_, true, Some(a), _) => {
                     let st = if was {
                         SyncStateValue::Modify
                     } else {
                         SyncStateValue::Add
                     };
-                    let out = ops::result_entry(dir, who, a.clone(), req);
-                    LdapMsg::new_with_ctrls(
-                        msgid,
-                        LdapOp::SearchResultEntry(out),
-                        state(st, uuid_of(a), Some(next.clone())),
-                    )
+                    out_msgs.push((ops::result_entry(dir, who, a.clone(), req), st, uuid_of(a)));
                 }
                 (true, false, _, Some(b)) => {
                     let out = LdapSearchResultEntry {
                         dn: b.dn.to_string(),
                         attributes: Vec::new(),
                     };
-                    LdapMsg::new_with_ctrls(
-                        msgid,
-                        LdapOp::SearchResultEntry(out),
-                        state(SyncStateValue::Delete, uuid_of(b), Some(next.clone())),
-                    )
+                    out_msgs.push((out, SyncStateValue::Delete, uuid_of(b)));
                 }
                 _ => continue,
-            };
+            }
+        }
+        let n = out_msgs.len();
+        for (i, (out, st, u)) in out_msgs.into_iter().enumerate() {
+            let ck = (i + 1 == n).then(|| next.clone());
+            let msg =
+                LdapMsg::new_with_ctrls(msgid, LdapOp::SearchResultEntry(out), state(st, u, ck));
             if tx.send(msg).await.is_err() {
                 return None;
             }

@@ -52,7 +52,13 @@ pub struct Committed {
 
 /// Receives every committed write, after the commit, on the writer's thread: it must not
 /// block (the server forwards into a bounded channel and drops lagging consumers).
-pub type CommitObserver = Box<dyn Fn(&Committed) + Send + Sync>;
+pub trait CommitObserver: Send + Sync {
+    /// Whether anyone listens now; when not, the write path skips building [`Committed`]
+    /// (cloning the touched entries) altogether.
+    fn wanted(&self) -> bool;
+    /// Called once per committed write, in commit order.
+    fn committed(&self, change: &Committed);
+}
 
 /// Default bound of the change log when `syncprov-sessionlog` is not configured.
 pub const DEFAULT_CHANGELOG_LIMIT: usize = 10_000;

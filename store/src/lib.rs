@@ -13,6 +13,7 @@
 //! Architecture Invariant: exactly one write runs at a time per store (the write lock in
 //! [`Store`]), so what the planner read is still true when the batch commits.
 //! Architecture Invariant: readers re-check every candidate against the full filter and skip
+//! ids whose entry vanished, because sled has no snapshot that spans trees.
 
 mod changelog;
 mod csn;
@@ -22,6 +23,7 @@ mod keys;
 mod ops;
 mod overlay;
 mod search;
+mod snapshot;
 mod store;
 mod txn;
 mod verify;
@@ -35,4 +37,5 @@ pub use index::{kind_name, IndexConfig, IndexKind, Plan, SubstrTunables, MAX_PLA
 pub use ops::{Mod, ModOp, WriteCtx};
 pub use overlay::{Dangling, MemberOf, Overlays, Refint};
 pub use search::{Scope, SearchControl};
+pub use snapshot::Snapshot;
 pub use store::{Store, StoreOptions};

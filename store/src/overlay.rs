@@ -322,6 +322,10 @@ impl Store {
                 .collect();
             for g in add {
                 let gn = self.schema.normalize_dn(&g)?;
+                // A group listing itself gets no memberOf of itself (slapd).
+                if gn == member {
+                    continue;
+                }
                 if !values
                     .iter()
                     .any(|v| self.norm_value(v).as_ref() == Some(&gn))

@@ -115,7 +115,7 @@ pub struct Store {
     /// Writes since the change log was last trimmed (trimming is batched).
     since_trim: std::sync::atomic::AtomicUsize,
     /// Who is told about each committed write (persistent searches), if anyone.
-    observer: std::sync::RwLock<Option<crate::changelog::CommitObserver>>,
+    observer: std::sync::RwLock<Option<Box<dyn crate::changelog::CommitObserver>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -486,20 +486,23 @@ impl Store {
     }
 
     /// Sets the observer told about every committed write (replacing any earlier one).
-    pub fn set_observer(&self, observer: Option<crate::changelog::CommitObserver>) {
+    pub fn set_observer(&self, observer: Option<Box<dyn crate::changelog::CommitObserver>>) {
         *self.observer.write().unwrap_or_else(|p| p.into_inner()) = observer;
     }
 
     /// Whether an observer is set (so the write path builds [`crate::Committed`] values).
     pub(crate) fn observed(&self) -> bool {
-        self.observer.read().map(|o| o.is_some()).unwrap_or(false)
+        self.observer
+            .read()
+            .map(|o| o.as_ref().is_some_and(|o| o.wanted()))
+            .unwrap_or(false)
     }
 
     /// Tells the observer about a committed write.
     pub(crate) fn notify(&self, committed: &crate::changelog::Committed) {
         if let Ok(o) = self.observer.read() {
             if let Some(f) = o.as_ref() {
-                f(committed);
+                f.committed(committed);
             }
         }
     }

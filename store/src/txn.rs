@@ -144,23 +144,30 @@ impl<'s> Txn<'s> {
                     .insert(crate::changelog::record_key(&self.csn, *id), v);
             }
         }
-        let committed = store.observed().then(|| crate::changelog::Committed {
-            csn: self.csn,
-            changes: self
-                .touched
-                .iter()
-                .map(|(id, t)| {
-                    (
-                        t.before.clone().map(|s| store.present(*id, s)),
-                        t.after.clone().map(|s| store.present(*id, s)),
-                    )
-                })
-                .collect(),
-        });
-        let Txn { store, csn, b, .. } = self;
+        let Txn {
+            store,
+            csn,
+            b,
+            touched,
+            ..
+        } = self;
         store.commit(b, csn)?;
-        if let Some(c) = committed {
-            store.notify(&c);
+        // Asked after the commit: a persistent search that subscribes before this point is
+        // told; one that subscribes later reads the committed state in its refresh.
+        if store.observed() {
+            let committed = crate::changelog::Committed {
+                csn,
+                changes: touched
+                    .into_iter()
+                    .map(|(id, t)| {
+                        (
+                            t.before.map(|s| store.present(id, s)),
+                            t.after.map(|s| store.present(id, s)),
+                        )
+                    })
+                    .collect(),
+            };
+            store.notify(&committed);
         }
         Ok(())
     }

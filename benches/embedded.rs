@@ -1,0 +1,165 @@
+//! Benchmarks of the embedded harness (BENCHMARKS.md records the figures):
+//! start to first search (empty directory and the 1,000-user fixture), snapshot restore
+//! of a 1,000-entry directory, and 100 servers started and stopped in parallel.
+//!
+//! `cargo bench --bench embedded -- --quick`
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use oxldap::{mods, Scope, Server};
+use std::time::{Duration, Instant};
+
+const USERS: &str = "ou=Users,o=localdomain,dc=localdomain,dc=test";
+
+fn fixture() -> String {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/axigen-1000.ldif"
+    )
+    .to_string()
+}
+
+fn start(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("start_to_first_search");
+    g.sample_size(20);
+    g.bench_function("empty_async", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let s = Server::builder().start().await.unwrap();
+                let found = s
+                    .search(
+                        "dc=localdomain,dc=test",
+                        Scope::Base,
+                        "(objectClass=*)",
+                        &[],
+                    )
+                    .unwrap();
+                assert_eq!(found.len(), 1);
+                s
+            })
+        })
+    });
+    g.bench_function("empty_blocking", |b| {
+        b.iter(|| {
+            let s = Server::builder().start_blocking().unwrap();
+            assert_eq!(
+                s.search(
+                    "dc=localdomain,dc=test",
+                    Scope::Base,
+                    "(objectClass=*)",
+                    &[]
+                )
+                .unwrap()
+                .len(),
+                1
+            );
+            s
+        })
+    });
+    g.sample_size(10);
+    g.bench_function("axigen_1000", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let s = Server::builder()
+                    .layout(false)
+                    .ldif_file(fixture())
+                    .start()
+                    .await
+                    .unwrap();
+                let found = s
+                    .search(USERS, Scope::One, "(uid=sven.horvat.1)", &[])
+                    .unwrap();
+                assert_eq!(found.len(), 1);
+                s
+            })
+        })
+    });
+    g.finish();
+}
+
+fn restore(c: &mut Criterion) {
+    let s = Server::builder()
+        .layout(false)
+        .ldif_file(fixture())
+        .start_blocking()
+        .unwrap();
+    let snap = s.snapshot().unwrap();
+    let other = Server::builder().layout(false).start_blocking().unwrap();
+    let ana = format!("uid=sven.horvat.1,{USERS}");
+    let mut g = c.benchmark_group("restore_1000_entries");
+    g.sample_size(20);
+    // A test's typical writes (one add, one modify), then the reset; only the reset is timed.
+    g.bench_function("after_two_writes", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for i in 0..iters {
+                s.add(format!(
+                    "dn: uid=tmp{i},{USERS}\nobjectClass: inetOrgPerson\nuid: tmp{i}\ncn: t\nsn: t\nmail: t{i}@x.test\n"
+                ).as_str())
+                .unwrap();
+                s.modify(&ana, [mods::replace("mail", ["changed@localdomain.test"])]).unwrap();
+                let t = Instant::now();
+                s.restore(&snap).unwrap();
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    g.bench_function("nothing_changed", |b| b.iter(|| s.restore(&snap).unwrap()));
+    g.sample_size(10);
+    // Into another server: every tree is cleared and refilled.
+    g.bench_function("full_into_other_server", |b| {
+        b.iter(|| other.restore(&snap).unwrap())
+    });
+    g.bench_function("take_snapshot", |b| b.iter(|| s.snapshot().unwrap()));
+    g.finish();
+    s.assert_search_dns(USERS, Scope::One, "(uid=tmp*)", &[]);
+}
+
+fn parallel(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("parallel");
+    g.sample_size(10);
+    g.bench_function("100_servers_start_search_stop", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..100)
+                    .map(|_| {
+                        tokio::spawn(async {
+                            let s = Server::builder().start().await?;
+                            let n = s
+                                .search(USERS, Scope::Base, "(objectClass=*)", &[])
+                                .map_err(|e| std::io::Error::other(e.message.to_string()))?
+                                .len();
+                            s.shutdown()
+                                .await
+                                .map_err(|e| std::io::Error::other(e.to_string()))?;
+                            Ok::<usize, Box<dyn std::error::Error + Send + Sync>>(n)
+                        })
+                    })
+                    .collect();
+                let mut failures = 0;
+                for t in tasks {
+                    match t.await {
+                        Ok(Ok(1)) => {}
+                        _ => failures += 1,
+                    }
+                }
+                assert_eq!(failures, 0, "servers failed to start, search or stop");
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, start, restore, parallel);
+criterion_main!(benches);

@@ -1,0 +1,175 @@
+//! Index and planner benchmarks on the store, in process (no sockets): equality,
+//! substring, presence and AND searches over 10,000 and 100,000 generated users, with the
+//! Axigen indexes and without any index, and the cost of an indexed add.
+//!
+//! Run: `cargo bench --bench search` (bounded: small sample sizes). Compare with slapd over
+//! the wire with `scripts/bench-vs-slapd.sh`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use oxldap_proto::{Attribute, Dn, Entry, Filter};
+use oxldap_schema::Schema;
+use oxldap_store::{IndexConfig, IndexKind, Scope, SearchControl, Store, StoreOptions, WriteCtx};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+const SURNAMES: &[&str] = &[
+    "Horvat", "Popescu", "Smith", "Wang", "Müller", "Suzuki", "Garcia", "Ionescu",
+];
+const GIVEN: &[&str] = &[
+    "Ana", "Bob", "Chen", "Dana", "Eve", "Hans", "Ioana", "Kenji",
+];
+
+fn attr(d: &str, v: &str) -> Attribute {
+    Attribute {
+        desc: d.into(),
+        values: vec![v.as_bytes().to_vec()],
+    }
+}
+
+fn axigen_indexes() -> IndexConfig {
+    let k = |ks: &[IndexKind]| ks.iter().copied().collect::<BTreeSet<_>>();
+    let eps = k(&[
+        IndexKind::Equality,
+        IndexKind::Presence,
+        IndexKind::Substrings,
+    ]);
+    let mut attrs = vec![(
+        "objectClass".to_string(),
+        k(&[IndexKind::Equality, IndexKind::Presence]),
+    )];
+    for a in ["ou", "cn", "mail", "sn", "givenName"] {
+        attrs.push((a.to_string(), eps.clone()));
+    }
+    attrs.push(("entryUUID".into(), k(&[IndexKind::Equality])));
+    attrs.push(("entryCSN".into(), k(&[IndexKind::Equality])));
+    IndexConfig {
+        attrs,
+        substr: Default::default(),
+    }
+}
+
+fn store(n: usize, indexed: bool) -> Store {
+    let schema = Arc::new(Schema::builtin());
+    let suffix = Dn::parse("dc=localdomain,dc=test").expect("suffix");
+    let opts = StoreOptions {
+        suffixes: vec![suffix.clone()],
+        server_id: 0,
+        durable: false,
+        fixed_clock: None,
+        overlays: Default::default(),
+        indexes: if indexed {
+            axigen_indexes()
+        } else {
+            IndexConfig::default()
+        },
+        changelog_limit: Some(1000),
+    };
+    let s = Store::open_temporary(schema, opts).expect("store");
+    let ctx = WriteCtx::default();
+    let mut top = Entry::new(suffix.clone());
+    top.attrs = vec![
+        Attribute {
+            desc: "objectClass".into(),
+            values: vec![b"organization".to_vec(), b"dcObject".to_vec()],
+        },
+        attr("o", "localdomain.test"),
+        attr("dc", "localdomain"),
+    ];
+    s.add(top, &ctx).expect("suffix");
+    let mut ou = Entry::new(Dn::parse("ou=Users,dc=localdomain,dc=test").expect("dn"));
+    ou.attrs = vec![
+        attr("objectClass", "organizationalUnit"),
+        attr("ou", "Users"),
+    ];
+    s.add(ou, &ctx).expect("ou");
+    for i in 0..n {
+        let sn = SURNAMES[i % SURNAMES.len()];
+        let gn = GIVEN[(i / 8) % GIVEN.len()];
+        let uid = format!("{}.{}.{i}", gn.to_lowercase(), sn.to_lowercase());
+        let mut e = Entry::new(
+            Dn::parse(&format!("uid={uid},ou=Users,dc=localdomain,dc=test")).expect("dn"),
+        );
+        e.attrs = vec![
+            attr("objectClass", "inetOrgPerson"),
+            attr("uid", &uid),
+            attr("cn", &format!("{gn} {sn} {i}")),
+            attr("sn", sn),
+            attr("givenName", gn),
+            attr("mail", &format!("{uid}@localdomain.test")),
+        ];
+        s.add(e, &ctx).expect("user");
+    }
+    s
+}
+
+fn count(s: &Store, filter: &str) -> usize {
+    let f = Filter::parse(filter).expect("filter");
+    let base = Dn::parse("dc=localdomain,dc=test").expect("base");
+    let mut n = 0;
+    s.search(&base, Scope::Sub, &f, |_| {
+        n += 1;
+        SearchControl::Continue
+    })
+    .expect("search");
+    n
+}
+
+fn searches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("search");
+    g.sample_size(10);
+    for n in [10_000usize, 100_000] {
+        for indexed in [true, false] {
+            if n == 100_000 && !indexed {
+                continue; // a full scan per iteration is too slow for a bounded run
+            }
+            let s = store(n, indexed);
+            let label = if indexed { "indexed" } else { "unindexed" };
+            for (name, filter) in [
+                ("eq", format!("(cn=Ana Horvat {})", n / 2)),
+                ("sub", "(mail=*horvat.12*)".to_string()),
+                (
+                    "and-pres",
+                    "(&(objectClass=inetOrgPerson)(sn=Wang)(mail=*))".to_string(),
+                ),
+            ] {
+                g.bench_with_input(
+                    BenchmarkId::new(format!("{name}/{label}"), n),
+                    &filter,
+                    |b, f| b.iter(|| count(&s, f)),
+                );
+            }
+        }
+    }
+    g.finish();
+}
+
+fn adds(c: &mut Criterion) {
+    let mut g = c.benchmark_group("add");
+    g.sample_size(10);
+    for indexed in [true, false] {
+        let s = store(1_000, indexed);
+        let mut i = 1_000_000u64;
+        let label = if indexed { "indexed" } else { "unindexed" };
+        g.bench_function(label, |b| {
+            b.iter(|| {
+                i += 1;
+                let uid = format!("bench.{i}");
+                let mut e = Entry::new(
+                    Dn::parse(&format!("uid={uid},ou=Users,dc=localdomain,dc=test")).expect("dn"),
+                );
+                e.attrs = vec![
+                    attr("objectClass", "inetOrgPerson"),
+                    attr("uid", &uid),
+                    attr("cn", &format!("Bench User {i}")),
+                    attr("sn", "User"),
+                    attr("mail", &format!("{uid}@localdomain.test")),
+                ];
+                s.add(e, &WriteCtx::default()).expect("add");
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, searches, adds);
+criterion_main!(benches);

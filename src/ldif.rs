@@ -1,0 +1,211 @@
+//! LDIF in and out of a directory through the server's own operation handlers.
+
+use crate::builder::other;
+use ldap3_proto::proto::{
+    LdapAddRequest, LdapModify, LdapModifyDNRequest, LdapModifyRequest, LdapModifyType,
+    LdapPartialAttribute,
+};
+use oxldap_proto::ldif::{LdifChange, LdifReader, LdifRecord};
+use oxldap_proto::Entry;
+use oxldap_server::error::LdapError;
+use oxldap_server::session::Identity;
+use oxldap_server::{ops, Directory};
+use oxldap_store::{Mod, ModOp};
+
+/// Something [`crate::Server::add`] accepts as one entry: an [`Entry`], or LDIF text
+/// holding exactly one content record.
+pub trait ToEntry {
+    /// The entry; LDIF that does not parse, or holds no or several records, is an
+    /// [`LdapError`] with result code other (80) and the LDIF line in the message.
+    fn to_entry(self) -> Result<Entry, LdapError>;
+}
+
+impl ToEntry for Entry {
+    fn to_entry(self) -> Result<Entry, LdapError> {
+        Ok(self)
+    }
+}
+
+impl ToEntry for &Entry {
+    fn to_entry(self) -> Result<Entry, LdapError> {
+        Ok(self.clone())
+    }
+}
+
+impl ToEntry for &str {
+    fn to_entry(self) -> Result<Entry, LdapError> {
+        let mut records = LdifReader::new(self.as_bytes());
+        let first = records
+            .next()
+            .ok_or_else(|| other("invalid LDIF: no record"))?
+            .map_err(|e| other(format!("invalid LDIF: {e}")))?;
+        if records.next().is_some() {
+            return Err(other(
+                "invalid LDIF: more than one record (use load_ldif for several)",
+            ));
+        }
+        match first {
+            LdifRecord::Content { entry, .. } => Ok(entry),
+            LdifRecord::Change { line, .. } => Err(other(format!(
+                "invalid LDIF: line {line}: a change record, not an entry"
+            ))),
+        }
+    }
+}
+
+impl ToEntry for &String {
+    fn to_entry(self) -> Result<Entry, LdapError> {
+        self.as_str().to_entry()
+    }
+}
+
+impl ToEntry for String {
+    fn to_entry(self) -> Result<Entry, LdapError> {
+        self.as_str().to_entry()
+    }
+}
+
+/// `code: message (matched DN: ...)` for messages.
+pub(crate) fn describe(e: &LdapError) -> String {
+    let mut s = e.code.to_string();
+    if !e.message.is_empty() {
+        s.push_str(": ");
+        s.push_str(&e.message);
+    }
+    if !e.matched.is_empty() {
+        s.push_str(" (matched DN: ");
+        s.push_str(&e.matched);
+        s.push(')');
+    }
+    s
+}
+
+pub(crate) fn add_request(entry: Entry) -> LdapAddRequest {
+    LdapAddRequest {
+        dn: entry.dn.to_string(),
+        attributes: entry
+            .attrs
+            .into_iter()
+            .map(|a| LdapPartialAttribute {
+                atype: a.desc,
+                vals: a.values,
+            })
+            .collect(),
+    }
+}
+
+/// The wire form of modify changes and the indexes of increments (which `ldap3_proto`
+/// cannot represent; the codec reports them the same way).
+pub(crate) fn modify_request(dn: &str, mods: Vec<Mod>) -> (LdapModifyRequest, Vec<usize>) {
+    let mut increments = Vec::new();
+    let changes = mods
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| LdapModify {
+            operation: match m.op {
+                ModOp::Add => LdapModifyType::Add,
+                ModOp::Delete => LdapModifyType::Delete,
+                ModOp::Replace => LdapModifyType::Replace,
+                ModOp::Increment => {
+                    increments.push(i);
+                    LdapModifyType::Replace
+                }
+            },
+            modification: LdapPartialAttribute {
+                atype: m.attr.desc,
+                vals: m.attr.values,
+            },
+        })
+        .collect();
+    (
+        LdapModifyRequest {
+            dn: dn.to_string(),
+            changes,
+        },
+        increments,
+    )
+}
+
+pub(crate) fn moddn_request(
+    dn: &str,
+    new_rdn: &str,
+    delete_old_rdn: bool,
+    new_superior: Option<&str>,
+) -> LdapModifyDNRequest {
+    LdapModifyDNRequest {
+        dn: dn.to_string(),
+        newrdn: new_rdn.to_string(),
+        deleteoldrdn: delete_old_rdn,
+        new_superior: new_superior.map(str::to_string),
+    }
+}
+
+/// Applies every record of `text` as `who`: content records are added, change records
+/// applied, through the same handlers as the wire. Returns the number of records. An
+/// error names the record's line and DN.
+pub(crate) fn apply_ldif(dir: &Directory, who: &Identity, text: &str) -> Result<usize, LdapError> {
+    let mut n = 0;
+    for record in LdifReader::new(text.as_bytes()) {
+        let record = record.map_err(|e| other(format!("invalid LDIF: {e}")))?;
+        let (line, dn, outcome) = match record {
+            LdifRecord::Content { line, entry } => {
+                let dn = entry.dn.to_string();
+                (line, dn, ops::add(dir, who, add_request(entry)))
+            }
+            LdifRecord::Change { line, dn, change } => {
+                let dn = dn.to_string();
+                let outcome = match change {
+                    LdifChange::Add(attrs) => {
+                        let entry = Entry {
+                            dn: oxldap_proto::Dn::parse(&dn)?,
+                            attrs,
+                        };
+                        ops::add(dir, who, add_request(entry))
+                    }
+                    LdifChange::Delete => ops::delete(dir, who, &dn),
+                    LdifChange::Modify(changes) => {
+                        let mods = changes
+                            .into_iter()
+                            .map(|m| Mod {
+                                op: match m.op {
+                                    oxldap_proto::ModOp::Add => ModOp::Add,
+                                    oxldap_proto::ModOp::Delete => ModOp::Delete,
+                                    oxldap_proto::ModOp::Replace => ModOp::Replace,
+                                    oxldap_proto::ModOp::Increment => ModOp::Increment,
+                                },
+                                attr: m.attr,
+                            })
+                            .collect();
+                        let (req, inc) = modify_request(&dn, mods);
+                        ops::modify(dir, who, req, &inc)
+                    }
+                    LdifChange::ModDn {
+                        new_rdn,
+                        delete_old_rdn,
+                        new_superior,
+                    } => {
+                        let sup = new_superior.map(|s| s.to_string());
+                        ops::modify_dn(
+                            dir,
+                            who,
+                            moddn_request(
+                                &dn,
+                                &new_rdn.to_string(),
+                                delete_old_rdn,
+                                sup.as_deref(),
+                            ),
+                        )
+                    }
+                };
+                (line, dn, outcome)
+            }
+        };
+        outcome.map_err(|e| LdapError {
+            code: e.code,
+            matched: e.matched.clone(),
+            message: format!("line {line}: {dn}: {}", e.message).into(),
+        })?;
+        n += 1;
+    }
+    Ok(n)
+}

@@ -1,0 +1,888 @@
+//! Content synchronization (RFC 4533) against real peers: OpenLDAP's slapd as a syncrepl
+//! consumer, ldapsearch's `-E sync=...` and python-ldap's `SyncreplConsumer`.
+//!
+//! - `slapd_consumer_converges_refresh_only` / `..._refresh_and_persist`: a Debian slapd
+//!   (back_mdb) replicates oxldap's suffix with `syncrepl type=refreshOnly` (polling every
+//!   second) or `type=refreshAndPersist`; after the initial load, after more than 50 adds,
+//!   modifies, deletes, renames, moves and group-membership changes, and after a consumer
+//!   restart on its old database (with changes made while it was down), the consumer's
+//!   content must equal oxldap's.
+//! - `ldapsearch_sync_messages`: what `ldapsearch -E sync=ro`, `sync=ro/COOKIE` and
+//!   `sync=rp` print: Sync State controls, the syncIdSet of the present phase, Sync Done
+//!   with a `csn=` cookie, and a change pushed during the persist phase.
+//! - `cookie_survives_restart`: a cookie taken before oxldap restarts still gives a correct
+//!   incremental refresh afterwards.
+//!
+//! slapd is started by `tests/syncrepl/start-consumer.sh`, python-ldap runs
+//! `tests/syncrepl/refresh.py`. The slapd tests print a message and return (pass) when
+//! `/usr/sbin/slapd` is not installed (`scripts/test.sh` installs it).
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+use common::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const SLAPD: &str = "/usr/sbin/slapd";
+const PYTHON: &str = "/usr/bin/python3";
+const SYNC_STATE: &str = "control: 1.3.6.1.4.1.4203.1.9.1.2 ";
+const SYNC_DONE: &str = "control: 1.3.6.1.4.1.4203.1.9.1.3 ";
+/// How long a consumer may take to catch up.
+const CONVERGE: Duration = Duration::from_secs(30);
+
+fn scripts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/syncrepl")
+}
+
+/// True when slapd is installed; otherwise prints why the test is skipped.
+fn slapd_installed(test: &str) -> bool {
+    if Path::new(SLAPD).exists() {
+        return true;
+    }
+    println!("SKIPPED {test}: {SLAPD} is not installed (scripts/test.sh installs Debian's slapd)");
+    false
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn alive(pid: &str) -> bool {
+    Command::new("kill")
+        .args(["-0", pid])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A running slapd consumer on a folder owned by the test (so it can be restarted on the
+/// same database). Stopped with SIGTERM (then SIGKILL) on drop, even when the test fails.
+struct Consumer {
+    url: String,
+    pid: String,
+    dir: PathBuf,
+}
+
+impl Consumer {
+    /// Starts (or restarts, when `dir` already holds a slapd.conf) a consumer of `provider`.
+    fn start(dir: &Path, provider: &str, kind: &str) -> Consumer {
+        let mut last = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let out = Command::new("bash")
+                .arg(scripts().join("start-consumer.sh"))
+                .arg(port.to_string())
+                .arg(dir)
+                .arg(provider)
+                .arg(kind)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            let pid = std::fs::read_to_string(dir.join("slapd.pid"))
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let started = !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit());
+            let consumer = started.then(|| Consumer {
+                url: format!("ldap://127.0.0.1:{port}/"),
+                pid,
+                dir: dir.to_path_buf(),
+            });
+            if out.status.success() {
+                if let Some(c) = consumer {
+                    return c;
+                }
+            }
+            // `consumer` drops here and stops whatever did start.
+            last = format!(
+                "stdout:\n{stdout}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        panic!("could not start the slapd consumer with tests/syncrepl/start-consumer.sh:\n{last}");
+    }
+
+    /// The end of the consumer's `-d sync` log, for failure messages.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("slapd.log")).unwrap_or_default();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| !l.contains("slap_get_csn") && !l.contains("_commit_csn"))
+            .collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+
+    /// Stops the consumer and waits until it is gone (it must release its database
+    /// before it is restarted on it).
+    fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.pid]).status();
+        let start = Instant::now();
+        while alive(&self.pid) && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if alive(&self.pid) {
+            let _ = Command::new("kill").args(["-KILL", &self.pid]).status();
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// The subtree under BASE as the rootdn sees it: every user attribute, entryUUID and
+/// memberOf (the consumer stores memberOf as replicated, see start-consumer.sh),
+/// normalized to a map from DN to sorted "attr: value" lines (attribute names lowercased,
+/// values exact). None when the search fails (e.g. the consumer has no suffix yet).
+fn content(url: &str) -> Option<BTreeMap<String, Vec<String>>> {
+    let out = run_tool(
+        "ldapsearch",
+        url,
+        &[
+            "-D",
+            ROOTDN,
+            "-w",
+            ROOTPW,
+            "-LLL",
+            "-o",
+            "ldif-wrap=no",
+            "-b",
+            BASE,
+            "*",
+            "entryUUID",
+            "memberOf",
+        ],
+        None,
+    );
+    if out.code != 0 {
+        return None;
+    }
+    let mut map = BTreeMap::new();
+    for block in out.stdout.split("\n\n") {
+        let mut dn = None;
+        let mut lines = Vec::new();
+        for line in block.lines().filter(|l| !l.is_empty()) {
+            if line.starts_with("dn:") {
+                dn = Some(line.to_string());
+                continue;
+            }
+            let (name, rest) = line.split_once(':').unwrap();
+            lines.push(format!("{}:{rest}", name.to_ascii_lowercase()));
+        }
+        if let Some(dn) = dn {
+            lines.sort();
+            map.insert(dn, lines);
+        }
+    }
+    Some(map)
+}
+
+/// What differs between two contents, for failure messages.
+fn diff(
+    provider: &BTreeMap<String, Vec<String>>,
+    consumer: &BTreeMap<String, Vec<String>>,
+) -> String {
+    let mut out = String::new();
+    let dns: BTreeSet<&String> = provider.keys().chain(consumer.keys()).collect();
+    for dn in dns {
+        match (provider.get(dn), consumer.get(dn)) {
+            (Some(_), None) => out.push_str(&format!("only on oxldap:   {dn}\n")),
+            (None, Some(_)) => out.push_str(&format!("only on consumer: {dn}\n")),
+            (Some(p), Some(c)) if p != c => {
+                out.push_str(&format!("differs: {dn}\n"));
+                for l in p.iter().filter(|l| !c.contains(l)) {
+                    out.push_str(&format!("   oxldap:   {l}\n"));
+                }
+                for l in c.iter().filter(|l| !p.contains(l)) {
+                    out.push_str(&format!("   consumer: {l}\n"));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Waits (at most CONVERGE) until the consumer holds exactly oxldap's content.
+fn assert_converges(provider: &Server, consumer: &Consumer, stage: &str) {
+    let expected = content(&provider.url).expect("search oxldap");
+    let start = Instant::now();
+    let mut last = None;
+    while start.elapsed() < CONVERGE {
+        let got = content(&consumer.url);
+        if got.as_ref() == Some(&expected) {
+            println!(
+                "{stage}: converged on {} entries in {:?}",
+                expected.len(),
+                start.elapsed()
+            );
+            return;
+        }
+        last = got;
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let d = match &last {
+        Some(c) => diff(&expected, c),
+        None => "the consumer's search of the suffix failed".to_string(),
+    };
+    panic!(
+        "{stage}: the slapd consumer did not converge within {CONVERGE:?}:\n{d}\n\
+         consumer log (end):\n{}\n\noxldap log (end):\n{}",
+        consumer.log_tail(),
+        tail(&provider.log(), 30)
+    );
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn user(p: &str, n: u32) -> String {
+    format!("uid={p}-u{n:02},{USERS}")
+}
+
+fn group(p: &str, n: u32) -> String {
+    format!("cn={p}-g{n},{GROUPS}")
+}
+
+fn add_user(p: &str, n: u32, under: &str) -> String {
+    format!(
+        "dn: uid={p}-u{n:02},{under}\nchangetype: add\nobjectClass: inetOrgPerson\n\
+         uid: {p}-u{n:02}\ncn: User {p} {n}\nsn: S{n}\nmail: {p}{n}@localdomain.test\n\
+         userPassword: pw-{p}-{n}\n\n"
+    )
+}
+
+/// A scripted sequence of 52 writes whose names all start with `p` (so it can be run
+/// several times on one server): adds, modifies, member changes, renames with and
+/// without deleteoldrdn, moves, a rename-and-move, deletes (of members too, so memberOf
+/// and member values follow), a subtree rename and a subtree move, and a group delete.
+fn scenario(p: &str) -> (String, usize) {
+    let mut ops: Vec<String> = Vec::new();
+    let staff = format!("ou={p}-Staff,o=localdomain,{BASE}");
+    ops.push(format!(
+        "dn: {staff}\nchangetype: add\nobjectClass: organizationalUnit\nou: {p}-Staff\n\n"
+    ));
+    for n in 0..16 {
+        ops.push(add_user(p, n, USERS));
+    }
+    for g in 0..3 {
+        let members: String = (g * 2..g * 2 + 4)
+            .map(|n| format!("member: {}\n", user(p, n)))
+            .collect();
+        ops.push(format!(
+            "dn: {}\nchangetype: add\nobjectClass: groupOfNames\ncn: {p}-g{g}\n{members}\n",
+            group(p, g)
+        ));
+    }
+    for n in 8..16 {
+        ops.push(format!(
+            "dn: {}\nchangetype: modify\nreplace: mail\nmail: {p}.{n}@example.test\n-\n\
+             add: description\ndescription: changed {n}\ndescription: Zoë {n}\n-\n\
+             add: telephoneNumber\ntelephoneNumber: +40 21 {n}\n\n",
+            user(p, n)
+        ));
+    }
+    let g0 = group(p, 0);
+    let g2 = group(p, 2);
+    ops.push(format!(
+        "dn: {g0}\nchangetype: modify\nadd: member\nmember: {}\nmember: {}\n\n",
+        user(p, 7),
+        user(p, 11)
+    ));
+    ops.push(format!(
+        "dn: {g0}\nchangetype: modify\ndelete: member\nmember: {}\n\n",
+        user(p, 0)
+    ));
+    ops.push(format!(
+        "dn: {g2}\nchangetype: modify\nreplace: member\nmember: {}\nmember: {}\n\n",
+        user(p, 12),
+        user(p, 13)
+    ));
+    ops.push(format!(
+        "dn: {}\nchangetype: modify\nadd: member\nmember: {}\n\n",
+        group(p, 1),
+        user(p, 14)
+    ));
+    ops.push(format!(
+        "dn: {}\nchangetype: modify\ndelete: description\ndescription: changed 12\n\n",
+        user(p, 12)
+    ));
+    ops.push(format!(
+        "dn: {}\nchangetype: modify\ndelete: telephoneNumber\n\n",
+        user(p, 13)
+    ));
+    // Renames: u01 drops its old RDN value, u02 keeps it.
+    ops.push(format!(
+        "dn: {}\nchangetype: modrdn\nnewrdn: uid={p}-u01r\ndeleteoldrdn: 1\n\n",
+        user(p, 1)
+    ));
+    ops.push(format!(
+        "dn: {}\nchangetype: modrdn\nnewrdn: uid={p}-u02r\ndeleteoldrdn: 0\n\n",
+        user(p, 2)
+    ));
+    for n in 3..6 {
+        ops.push(format!(
+            "dn: {}\nchangetype: modrdn\nnewrdn: uid={p}-u{n:02}\ndeleteoldrdn: 1\n\
+             newsuperior: {staff}\n\n",
+            user(p, n)
+        ));
+    }
+    ops.push(format!(
+        "dn: {}\nchangetype: modrdn\nnewrdn: uid={p}-u06m\ndeleteoldrdn: 1\nnewsuperior: {staff}\n\n",
+        user(p, 6)
+    ));
+    for n in [8, 9, 10, 7] {
+        ops.push(format!("dn: {}\nchangetype: delete\n\n", user(p, n)));
+    }
+    // A subtree rename, then a subtree move (members of groups among the children).
+    let team = format!("ou={p}-Team,o=localdomain,{BASE}");
+    ops.push(format!(
+        "dn: {staff}\nchangetype: modrdn\nnewrdn: ou={p}-Team\ndeleteoldrdn: 1\n\n"
+    ));
+    ops.push(format!(
+        "dn: {team}\nchangetype: modrdn\nnewrdn: ou={p}-Team\ndeleteoldrdn: 1\nnewsuperior: {USERS}\n\n"
+    ));
+    let team = format!("ou={p}-Team,{USERS}");
+    for n in [3, 4] {
+        ops.push(format!(
+            "dn: uid={p}-u{n:02},{team}\nchangetype: modify\nreplace: sn\nsn: Moved {n}\n\n"
+        ));
+    }
+    ops.push(format!("dn: {}\nchangetype: delete\n\n", group(p, 1)));
+    ops.push(add_user(p, 16, &team));
+    ops.push(format!(
+        "dn: {g0}\nchangetype: modify\nadd: member\nmember: uid={p}-u16,{team}\n\n"
+    ));
+    ops.push(format!(
+        "dn: o=localdomain,{BASE}\nchangetype: modify\nadd: description\ndescription: round {p}\n\n"
+    ));
+    ops.push(format!(
+        "dn: {}\nchangetype: modify\nreplace: cn\ncn: Ünïcödé {p}\ncn: User {p} 15\n\n",
+        user(p, 15)
+    ));
+    let n = ops.len();
+    (ops.concat(), n)
+}
+
+/// Runs LDIF change records against oxldap as the rootdn; every one must succeed.
+fn apply(server: &Server, ldif: &str) {
+    let out = server.modify_root("ldapmodify", ldif, &[]);
+    assert_eq!(
+        out.code, 0,
+        "ldapmodify failed; stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+}
+
+/// Some initial data: users, a group with members, an entry with a binary-ish value.
+fn initial_data(server: &Server) {
+    let mut ldif = String::new();
+    for n in 0..10 {
+        ldif.push_str(&add_user("init", n, USERS));
+    }
+    ldif.push_str(&format!(
+        "dn: cn=init-staff,{GROUPS}\nchangetype: add\nobjectClass: groupOfNames\n\
+         cn: init-staff\nmember: {}\nmember: {}\nmember: {}\n\n",
+        user("init", 0),
+        user("init", 1),
+        user("init", 2)
+    ));
+    apply(server, &ldif);
+}
+
+/// Changes made while the consumer is stopped: the next scenario round plus changes to
+/// entries the consumer already holds (deletes must be found by the present phase).
+fn offline_changes(server: &Server) -> usize {
+    let (ldif, n) = scenario("c");
+    apply(server, &ldif);
+    let extra = format!(
+        "dn: {}\nchangetype: delete\n\n\
+         dn: {}\nchangetype: modify\nreplace: sn\nsn: Offline\n\n\
+         dn: {}\nchangetype: modrdn\nnewrdn: uid=init-u05r\ndeleteoldrdn: 1\n\n\
+         dn: cn=init-staff,{GROUPS}\nchangetype: modify\ndelete: member\nmember: {}\n\n\
+         dn: {}\nchangetype: delete\n\n",
+        user("init", 4),
+        user("init", 3),
+        user("init", 5),
+        user("init", 1),
+        group("b", 0),
+    );
+    apply(server, &extra);
+    n + 5
+}
+
+fn consumer_converges(test: &str, kind: &str) {
+    if !slapd_installed(test) {
+        return;
+    }
+    // The embedded default configuration: overlay syncprov and overlay memberof.
+    let server = Server::start(&["--memory"], None);
+    initial_data(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let consumer = Consumer::start(dir.path(), &server.url, kind);
+    assert_converges(&server, &consumer, "initial load");
+
+    let (ldif, n) = scenario("b");
+    assert!(n >= 50, "the scenario has only {n} writes");
+    apply(&server, &ldif);
+    assert_converges(&server, &consumer, &format!("after {n} writes"));
+
+    consumer.stop();
+    let n = offline_changes(&server);
+    let consumer = Consumer::start(dir.path(), &server.url, kind);
+    assert_converges(
+        &server,
+        &consumer,
+        &format!("after a consumer restart and {n} writes while it was down"),
+    );
+
+    // And the restarted consumer keeps following.
+    let (ldif, n) = scenario("d");
+    apply(&server, &ldif);
+    assert_converges(&server, &consumer, &format!("after {n} more writes"));
+}
+
+#[test]
+fn slapd_consumer_converges_refresh_only() {
+    consumer_converges("slapd_consumer_converges_refresh_only", "refreshOnly");
+}
+
+#[test]
+fn slapd_consumer_converges_refresh_and_persist() {
+    consumer_converges(
+        "slapd_consumer_converges_refresh_and_persist",
+        "refreshAndPersist",
+    );
+}
+
+/// One entry of ldapsearch's (non -LLL) output of a sync search.
+#[derive(Debug)]
+struct SyncEntry {
+    dn: String,
+    /// added, modified, deleted or present, from ldapsearch's comment.
+    state: String,
+    uuid: String,
+    cookie: Option<String>,
+}
+
+/// What ldapsearch printed for a sync search.
+#[derive(Debug, Default)]
+struct SyncOutput {
+    entries: Vec<SyncEntry>,
+    /// UUIDs listed in "SyncInfo Received: ID Set" messages.
+    id_set: Vec<String>,
+    /// Whether a SyncDone control came with the result.
+    done: bool,
+    /// The cookies of SyncInfo and SyncDone messages, in order.
+    cookies: Vec<String>,
+    switched_to_persist: bool,
+}
+
+fn parse_sync(text: &str) -> SyncOutput {
+    let mut out = SyncOutput::default();
+    let mut dn = String::new();
+    let mut in_id_set = false;
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if let Some(d) = line.strip_prefix("dn: ") {
+            dn = d.to_string();
+        }
+        if let Some(rest) = line.strip_prefix("# SyncState control, UUID ") {
+            let (uuid, state) = rest.split_once(' ').unwrap();
+            let cookie = lines
+                .peek()
+                .and_then(|l| l.strip_prefix("# cookie: "))
+                .map(str::to_string);
+            out.entries.push(SyncEntry {
+                dn: dn.clone(),
+                state: state.to_string(),
+                uuid: uuid.to_string(),
+                cookie,
+            });
+            continue;
+        }
+        if line.starts_with("# SyncInfo Received: ID Set") {
+            in_id_set = true;
+            continue;
+        }
+        if in_id_set {
+            if let Some(u) = line.strip_prefix("#\t") {
+                out.id_set.push(u.trim().to_string());
+                continue;
+            }
+            if line.starts_with("# syncUUIDs:") || line.starts_with("# refreshDeletes") {
+                continue;
+            }
+            in_id_set = false;
+        }
+        if line.starts_with(SYNC_DONE) {
+            out.done = true;
+        }
+        if line.starts_with("# refresh done, switching to persist stage") {
+            out.switched_to_persist = true;
+        }
+        if let Some(c) = line.strip_prefix("# cookie: ") {
+            if !out
+                .entries
+                .last()
+                .is_some_and(|e| e.cookie.as_deref() == Some(c))
+            {
+                out.cookies.push(c.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The `csn=` part of a cookie.
+fn csn_of_cookie(cookie: &str) -> String {
+    cookie
+        .split(',')
+        .find_map(|p| p.strip_prefix("csn="))
+        .unwrap_or_else(|| panic!("cookie without csn=: {cookie}"))
+        .to_string()
+}
+
+/// ldapsearch as the rootdn with `-E sync=MODE` (no -LLL, so the controls are shown).
+fn sync_search(server: &Server, mode: &str) -> (ToolOutput, SyncOutput) {
+    let e = format!("sync={mode}");
+    let out = server.tool(
+        "ldapsearch",
+        &[
+            "-D",
+            ROOTDN,
+            "-w",
+            ROOTPW,
+            "-o",
+            "ldif-wrap=no",
+            "-b",
+            BASE,
+            "-E",
+            &e,
+            "entryUUID",
+        ],
+        None,
+    );
+    out.expect_code(0);
+    let parsed = parse_sync(&out.stdout);
+    (out, parsed)
+}
+
+/// DN → entryUUID and DN → entryCSN of the whole subtree.
+fn uuids_and_csns(server: &Server) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let out = server.search_root(&["-b", BASE, "entryUUID", "entryCSN"]);
+    out.expect_code(0);
+    let (mut u, mut c) = (BTreeMap::new(), BTreeMap::new());
+    for block in out.stdout.split("\n\n") {
+        let get = |p: &str| {
+            block
+                .lines()
+                .find_map(|l| l.strip_prefix(p))
+                .map(str::to_string)
+        };
+        if let Some(dn) = get("dn: ") {
+            u.insert(dn.clone(), get("entryUUID: ").unwrap());
+            c.insert(dn, get("entryCSN: ").unwrap());
+        }
+    }
+    (u, c)
+}
+
+#[test]
+fn ldapsearch_sync_messages() {
+    let server = Server::memory();
+    initial_data(&server);
+    let (uuids, csns) = uuids_and_csns(&server);
+    let total = uuids.len();
+
+    // A full refreshOnly: every entry with a Sync State "add", then Sync Done with a
+    // cookie whose CSN is the newest entryCSN.
+    let (out, full) = sync_search(&server, "ro");
+    let states = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with(SYNC_STATE))
+        .count();
+    assert_eq!(
+        states, total,
+        "one Sync State control per entry:\n{}",
+        out.stdout
+    );
+    assert_eq!(full.entries.len(), total, "{}", out.stdout);
+    for e in &full.entries {
+        assert_eq!(e.state, "added", "refresh entries are adds: {e:?}");
+        assert_eq!(
+            uuids.get(&e.dn),
+            Some(&e.uuid),
+            "Sync State UUID of {}",
+            e.dn
+        );
+    }
+    assert!(full.id_set.is_empty(), "no syncIdSet without a cookie");
+    assert!(full.done, "no Sync Done control:\n{}", out.stdout);
+    assert_eq!(full.cookies.len(), 1, "{}", out.stdout);
+    let cookie = full.cookies[0].clone();
+    assert!(cookie.contains("csn="), "cookie without csn=: {cookie}");
+    let newest = csns.values().max().unwrap().clone();
+    assert_eq!(
+        csn_of_cookie(&cookie),
+        newest,
+        "the cookie's CSN is the newest entryCSN"
+    );
+
+    // A change, then an incremental refresh from the cookie: only the changed entry is
+    // sent, every other one is listed in a syncIdSet (present phase).
+    let changed = user("init", 3);
+    let gone = user("init", 9);
+    apply(
+        &server,
+        &format!(
+            "dn: {changed}\nchangetype: modify\nreplace: sn\nsn: Changed\n\n\
+             dn: {gone}\nchangetype: delete\n\n"
+        ),
+    );
+    let (_, csns2) = uuids_and_csns(&server);
+    let (out, inc) = sync_search(&server, &format!("ro/{cookie}"));
+    let sent: Vec<&str> = inc.entries.iter().map(|e| e.dn.as_str()).collect();
+    assert_eq!(sent, vec![changed.as_str()], "{}", out.stdout);
+    let expected_present: BTreeSet<&String> = uuids
+        .iter()
+        .filter(|(dn, _)| **dn != changed && **dn != gone)
+        .map(|(_, u)| u)
+        .collect();
+    let present: BTreeSet<&String> = inc.id_set.iter().collect();
+    assert_eq!(present, expected_present, "syncIdSet:\n{}", out.stdout);
+    assert_eq!(inc.id_set.len(), present.len(), "a UUID listed twice");
+    assert!(inc.done, "{}", out.stdout);
+    let cookie2 = inc.cookies.last().unwrap().clone();
+    assert!(
+        csn_of_cookie(&cookie2) > csn_of_cookie(&cookie),
+        "{cookie2} after {cookie}"
+    );
+    assert!(
+        csn_of_cookie(&cookie2) >= csns2[&changed],
+        "the new cookie {cookie2} is older than the change {}",
+        csns2[&changed]
+    );
+
+    // Nothing changed since: no entry, everything present.
+    let (out, none) = sync_search(&server, &format!("ro/{cookie2}"));
+    assert!(none.entries.is_empty(), "{}", out.stdout);
+    assert_eq!(none.id_set.len(), total - 1, "{}", out.stdout);
+    assert_eq!(
+        csn_of_cookie(none.cookies.last().unwrap()),
+        csn_of_cookie(&cookie2)
+    );
+
+    // refreshAndPersist: the refresh, the switch to persist, then the changes made while
+    // the search is open (modify, add, delete), each with a cookie.
+    let mut child = Command::new("timeout")
+        .args(["8", "stdbuf", "-oL", "ldapsearch", "-x", "-H", &server.url])
+        .args(["-D", ROOTDN, "-w", ROOTPW, "-o", "ldif-wrap=no", "-b", BASE])
+        .args(["-E", "sync=rp", "entryUUID"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (ltx, lrx) = mpsc::channel::<String>();
+    let reader = BufReader::new(child.stdout.take().unwrap());
+    let pump = std::thread::spawn(move || {
+        for line in reader.lines().map_while(Result::ok) {
+            if ltx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(6);
+    let wait_for = |text: &mut String, needle: &str| {
+        while !text.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lrx.recv_timeout(left) {
+                Ok(l) => {
+                    text.push_str(&l);
+                    text.push('\n');
+                }
+                Err(_) => return false,
+            }
+        }
+        true
+    };
+    assert!(
+        wait_for(&mut text, "switching to persist stage"),
+        "no refreshPresent/refreshDone from sync=rp:\n{text}"
+    );
+    let persisted = user("init", 4);
+    let added = user("rp", 1);
+    apply(
+        &server,
+        &format!(
+            "dn: {persisted}\nchangetype: modify\nreplace: sn\nsn: Persisted\n\n{}\
+             dn: {added}\nchangetype: delete\n\n",
+            add_user("rp", 1, USERS)
+        ),
+    );
+    let saw = wait_for(&mut text, "deleted");
+    let _ = child.wait();
+    pump.join().unwrap();
+    text.extend(lrx.try_iter().map(|l| l + "\n"));
+    assert!(saw, "the persist phase did not show the changes:\n{text}");
+    let rp = parse_sync(&text);
+    assert!(rp.switched_to_persist);
+    assert_eq!(rp.entries.len(), total - 1 + 3, "{text}");
+    let pushed: Vec<(&str, &str)> = rp.entries[total - 1..]
+        .iter()
+        .map(|e| (e.dn.as_str(), e.state.as_str()))
+        .collect();
+    assert_eq!(
+        pushed,
+        vec![
+            (persisted.as_str(), "modified"),
+            (added.as_str(), "added"),
+            (added.as_str(), "deleted"),
+        ],
+        "{text}"
+    );
+    let mut last = String::new();
+    for e in &rp.entries[total - 1..] {
+        let c = e
+            .cookie
+            .as_deref()
+            .unwrap_or_else(|| panic!("persisted change without cookie: {e:?}\n{text}"));
+        let csn = csn_of_cookie(c);
+        assert!(
+            csn > last,
+            "cookies must increase: {csn} after {last}\n{text}"
+        );
+        last = csn;
+    }
+}
+
+/// What refresh.py reported: entries sent (DNs), UUIDs present, UUIDs deleted, the cookie.
+type Refresh = (Vec<String>, Vec<String>, Vec<String>, String);
+
+/// Runs tests/syncrepl/refresh.py (one refreshOnly) as the rootdn.
+fn py_refresh(server: &Server, cookie: Option<&str>) -> Refresh {
+    let out = Command::new(PYTHON)
+        .arg(scripts().join("refresh.py"))
+        .args([
+            server.url.as_str(),
+            BASE,
+            ROOTDN,
+            ROOTPW,
+            cookie.unwrap_or(""),
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {PYTHON} (install python3-ldap): {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "refresh.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (mut entries, mut present, mut deleted, mut last) =
+        (Vec::new(), Vec::new(), Vec::new(), String::new());
+    for line in stdout.lines() {
+        let (kind, rest) = line.split_once(' ').unwrap();
+        match kind {
+            "entry" => entries.push(rest.to_string()),
+            "present" => present.push(rest.to_string()),
+            "delete" => deleted.push(rest.to_string()),
+            "cookie" => last = rest.to_string(),
+            _ => {}
+        }
+    }
+    assert!(last.contains("csn="), "no cookie with csn=:\n{stdout}");
+    (entries, present, deleted, last)
+}
+
+#[test]
+fn cookie_survives_restart() {
+    if !Path::new(PYTHON).exists() {
+        println!("SKIPPED cookie_survives_restart: {PYTHON} is not installed");
+        return;
+    }
+    let server = Server::on_disk(tempfile::tempdir().unwrap());
+    initial_data(&server);
+    let (entries, present, deleted, cookie) = py_refresh(&server, None);
+    let (uuids, _) = uuids_and_csns(&server);
+    assert_eq!(
+        sorted(entries.clone()),
+        uuids.keys().cloned().collect::<Vec<_>>()
+    );
+    assert!(present.is_empty() && deleted.is_empty());
+
+    // One change before the stop, more after the restart.
+    let before = user("init", 1);
+    apply(
+        &server,
+        &format!("dn: {before}\nchangetype: modify\nreplace: sn\nsn: Before\n\n"),
+    );
+    let data = server.stop().unwrap();
+    let server = Server::on_disk(data);
+    let after = user("init", 2);
+    let gone = user("init", 3);
+    let added = user("new", 1);
+    apply(
+        &server,
+        &format!(
+            "dn: {after}\nchangetype: modify\nreplace: sn\nsn: After\n\n\
+             dn: {gone}\nchangetype: delete\n\n{}",
+            add_user("new", 1, USERS)
+        ),
+    );
+    let (now, csns) = uuids_and_csns(&server);
+
+    let (entries, present, deleted, cookie2) = py_refresh(&server, Some(&cookie));
+    let distinct: BTreeSet<&String> = entries.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        entries.len(),
+        "an entry sent twice: {entries:?}"
+    );
+    assert_eq!(
+        sorted(entries.clone()),
+        sorted(vec![before.clone(), after.clone(), added.clone()]),
+        "the incremental refresh must send exactly the entries changed since the cookie"
+    );
+    let expected_present: BTreeSet<&String> = now
+        .iter()
+        .filter(|(dn, _)| !entries.contains(dn))
+        .map(|(_, u)| u)
+        .collect();
+    let got_present: BTreeSet<&String> = present.iter().collect();
+    assert_eq!(got_present.len(), present.len(), "a UUID presented twice");
+    assert_eq!(got_present, expected_present, "present UUIDs");
+    assert!(
+        !present.contains(&uuids[&gone]),
+        "the deleted entry is present"
+    );
+    assert!(
+        deleted.is_empty(),
+        "present phase: deletes are implied: {deleted:?}"
+    );
+    let newest = csns.values().max().unwrap();
+    assert_eq!(&csn_of_cookie(&cookie2), newest, "cookie after the restart");
+    assert!(csn_of_cookie(&cookie2) > csn_of_cookie(&cookie));
+
+    // And the new cookie is up to date.
+    let (entries, present, _, cookie3) = py_refresh(&server, Some(&cookie2));
+    assert!(entries.is_empty(), "nothing changed: {entries:?}");
+    assert_eq!(present.len(), now.len());
+    assert_eq!(csn_of_cookie(&cookie3), csn_of_cookie(&cookie2));
+}
