@@ -285,7 +285,8 @@ fn refint_overlay_uses_refint_nothing_for_the_last_value() {
 fn self_membership_and_memberof_index() {
     let s = Server::memory();
     setup(&s);
-    // A group that lists itself gets no memberOf of itself (slapd 2.5 neither).
+    // A group added with itself as member gets no memberOf of itself (slapd 2.5 judges
+    // that value dangling: the entry does not exist yet when members are checked).
     s.modify_root(
         "ldapadd",
         &format!(

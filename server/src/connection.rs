@@ -29,6 +29,11 @@ use tracing::Instrument;
 /// large searches to slow clients).
 const RESPONSE_QUEUE: usize = 256;
 
+/// The most operations one connection may have running at once. When a client pipelines
+/// more, the server stops reading from it until one finishes, so one client cannot take
+/// the blocking pool (and everyone's latency) or unbounded memory.
+pub const MAX_IN_FLIGHT: usize = 32;
+
 /// Serves one connection until the client unbinds or disconnects, or `shutdown` fires.
 pub async fn handle(
     stream: TcpStream,
@@ -54,7 +59,19 @@ pub async fn handle(
             let _ = writer.close().await;
         });
         let session = Arc::new(Session::default());
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         loop {
+            // Back-pressure: wait for a free operation slot before reading the next request.
+            let permit = tokio::select! {
+                p = in_flight.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                () = shutdown.cancelled() => {
+                    let _ = tx.send(notice_of_disconnection(ResultCode::Unavailable, "server shutting down")).await;
+                    break;
+                }
+            };
             let frame = tokio::select! {
                 f = reader.next() => f,
                 () = shutdown.cancelled() => {
@@ -79,7 +96,7 @@ pub async fn handle(
                     break;
                 }
                 Some(Ok(frame)) => {
-                    if !dispatch(frame, &dir, &session, &tx).await {
+                    if !dispatch(frame, &dir, &session, &tx, permit).await {
                         break;
                     }
                 }
@@ -100,6 +117,7 @@ async fn dispatch(
     dir: &Arc<Directory>,
     session: &Arc<Session>,
     tx: &mpsc::Sender<LdapMsg>,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) -> bool {
     let msgid = frame.msgid;
     let op = match frame.op {
@@ -167,6 +185,7 @@ async fn dispatch(
                 async move {
                     run_op(msgid, op, &increments, controls, dir, &session, token, tx).await;
                     session.finish(msgid);
+                    drop(permit);
                 }
                 .instrument(tracing::debug_span!("op", msgid)),
             );

@@ -503,6 +503,42 @@ impl Indexes {
     }
 }
 
+impl Indexes {
+    /// Equality lookup of one value (refint and memberof find referrers with it); None when
+    /// `desc` has no equality index.
+    pub fn eq_lookup(
+        &self,
+        schema: &Schema,
+        tree: &sled::Tree,
+        desc: &str,
+        value: &[u8],
+    ) -> Result<Option<RoaringTreemap>, StoreError> {
+        let Some(at) = schema.attribute_type(desc) else {
+            return Ok(None);
+        };
+        if !self
+            .kinds(at)
+            .is_some_and(|k| k.contains(&IndexKind::Equality))
+        {
+            return Ok(None);
+        }
+        match schema.equality_key(at.name(), value) {
+            Ok(key) => Ok(Some(lookup(tree, &prefix(TAG_EQ, &at.oid, &key))?)),
+            Err(_) => Ok(Some(RoaringTreemap::new())),
+        }
+    }
+
+    /// Adds an equality index on `attr` if the configuration has none (overlays need one).
+    pub fn ensure_equality(&mut self, schema: &Schema, attr: &str) {
+        if let Some(at) = schema.attribute_type(attr) {
+            self.by_oid
+                .entry(at.oid.clone())
+                .or_default()
+                .insert(IndexKind::Equality);
+        }
+    }
+}
+
 /// Every id posted under `key`.
 fn lookup(tree: &sled::Tree, key: &[u8]) -> Result<RoaringTreemap, StoreError> {
     let mut ids = RoaringTreemap::new();

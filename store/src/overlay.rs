@@ -154,6 +154,13 @@ impl Store {
                     match &nothing {
                         Some(n) => values.push(n.to_string().into_bytes()),
                         None => {
+                            // Without refint_nothing, a value the entry must keep (the last
+                            // member of a groupOfNames) stays, dangling, as slapd leaves it.
+                            let mut probe = stored.entry.clone();
+                            probe.remove(&desc);
+                            if self.schema.check_entry(&probe).is_err() {
+                                continue;
+                            }
                             stored.entry.remove(&desc);
                         }
                     }
@@ -176,6 +183,18 @@ impl Store {
         moved: &BTreeMap<NormDn, Option<Dn>>,
     ) -> Result<Vec<u64>, StoreError> {
         let mut out = BTreeSet::new();
+        // With an equality index on the attribute (always there for memberof's member
+        // attribute), the committed referrers are index lookups; otherwise a scan.
+        let mut indexed = true;
+        for old in moved.keys() {
+            match self.eq_lookup(desc, old.to_string().as_bytes())? {
+                Some(ids) => out.extend(ids.iter().filter(|id| !t.touched.contains_key(id))),
+                None => {
+                    indexed = false;
+                    break;
+                }
+            }
+        }
         let mut check = |id: u64, e: &StoredEntry| {
             if e.entry
                 .values(desc)
@@ -185,15 +204,17 @@ impl Store {
                 out.insert(id);
             }
         };
-        for kv in self.trees.entries.iter() {
-            let (k, v) = kv?;
-            let Some(id) = crate::keys::decode_id(&k) else {
-                continue;
-            };
-            if t.touched.contains_key(&id) {
-                continue;
+        if !indexed {
+            for kv in self.trees.entries.iter() {
+                let (k, v) = kv?;
+                let Some(id) = crate::keys::decode_id(&k) else {
+                    continue;
+                };
+                if t.touched.contains_key(&id) {
+                    continue;
+                }
+                check(id, &StoredEntry::decode(&v)?);
             }
-            check(id, &StoredEntry::decode(&v)?);
         }
         for (id, tch) in &t.touched {
             if let Some(after) = &tch.after {
@@ -212,8 +233,10 @@ impl Store {
         let Some(memberof_ad) = self.schema.canonical_desc(&mo.memberof_ad) else {
             return Ok(());
         };
-        // member normalized DN → (group DNs to remove, group DNs to add).
-        let mut delta: BTreeMap<NormDn, (Vec<NormDn>, Vec<Dn>)> = BTreeMap::new();
+        // Member entry id → (group DNs to remove, group DNs to add). Old member values name
+        // entries in the committed namespace, new ones in the staged one (a member moved
+        // by this same write is found either way).
+        let mut delta: BTreeMap<u64, (Vec<NormDn>, Vec<Dn>)> = BTreeMap::new();
         let groups: Vec<u64> = t.touched.keys().copied().collect();
         for gid in groups {
             let Some(tch) = t.touched.get(&gid).cloned() else {
@@ -247,12 +270,15 @@ impl Store {
                 if old.contains_key(m) && same_name {
                     continue;
                 }
-                if t.id_of(m)?.is_none() && Some(m) != old_dn.as_ref() {
-                    let self_member = new_dn
+                // A group being added that lists itself names an entry that does not exist
+                // yet when its members are judged: slapd treats it as dangling.
+                let self_on_add = before.is_none()
+                    && new_dn
                         .as_ref()
                         .and_then(|d| self.schema.normalize_dn(d).ok())
                         .is_some_and(|d| &d == m);
-                    if self_member || old.contains_key(m) {
+                if (self_on_add || t.id_of(m)?.is_none()) && Some(m) != old_dn.as_ref() {
+                    if old.contains_key(m) {
                         continue;
                     }
                     match mo.dangling {
@@ -276,41 +302,89 @@ impl Store {
                             a.entry.remove(&member_ad);
                         }
                     }
+                    // Dropping every member leaves a group its class does not allow
+                    // (slapd: objectClassViolation).
+                    self.schema.check_entry(&a.entry)?;
                     t.put(gid, a.clone())?;
                 }
             }
-            if same_name {
-                // Only membership changes matter.
-                for m in old.keys().filter(|m| !new.contains(m)) {
-                    if let Some(o) = &old_dn {
-                        delta.entry(m.clone()).or_default().0.push(o.clone());
-                    }
+            // Members are compared as entries (ids), not as DN strings: a member renamed
+            // by this write is the same member under both names. Old member values name
+            // entries of the committed namespace, new ones of the staged one.
+            let mut old_ids = BTreeSet::new();
+            for m in old.keys() {
+                if let Some(id) = self.id_of(m)? {
+                    old_ids.insert(id);
                 }
-                for m in new
-                    .iter()
-                    .filter(|m| !old.contains_key(*m) && !dropped.contains(m))
-                {
-                    if let Some(n) = &new_dn {
-                        delta.entry(m.clone()).or_default().1.push(n.clone());
+            }
+            let mut new_ids = BTreeSet::new();
+            if let Some(n) = &new_dn {
+                // A group added with itself as member: that value is dangling when judged
+                // (the entry does not exist yet), so it gets no memberOf, as in slapd; a
+                // group that adds itself later does.
+                let self_norm = self.schema.normalize_dn(n).ok();
+                for m in new.iter().filter(|m| !dropped.contains(m)) {
+                    if before.is_none() && Some(m) == self_norm.as_ref() {
+                        continue;
                     }
-                }
-            } else {
-                if let Some(o) = &old_dn {
-                    for m in old.keys() {
-                        delta.entry(m.clone()).or_default().0.push(o.clone());
-                    }
-                }
-                if let Some(n) = &new_dn {
-                    for m in new.iter().filter(|m| !dropped.contains(m)) {
-                        delta.entry(m.clone()).or_default().1.push(n.clone());
+                    if let Some(id) = t.id_of(m)? {
+                        new_ids.insert(id);
                     }
                 }
             }
+            // Remove the group's old DN from every old member and add its new DN to every
+            // new member; for a member in both with an unchanged group name nothing moves.
+            if let Some(o) = &old_dn {
+                for id in old_ids
+                    .iter()
+                    .filter(|id| !(same_name && new_ids.contains(id)))
+                {
+                    delta.entry(*id).or_default().0.push(o.clone());
+                }
+            }
+            if let Some(n) = &new_dn {
+                for id in new_ids
+                    .iter()
+                    .filter(|id| !(same_name && old_ids.contains(id)))
+                {
+                    delta.entry(*id).or_default().1.push(n.clone());
+                }
+            }
         }
-        for (member, (remove, add)) in delta {
-            let Some(id) = t.id_of(&member)? else {
-                continue;
+        // Entries that appear under a DN some (untouched) group already lists: added, or
+        // renamed or moved there. They get that group's DN, so that "X in G's member ⇔ G
+        // in X's memberOf" holds for every existing X.
+        let arrivals: Vec<(u64, NormDn)> = t
+            .touched
+            .iter()
+            .filter_map(|(id, tch)| {
+                let after = tch.after.as_ref()?;
+                let moved = tch
+                    .before
+                    .as_ref()
+                    .is_none_or(|b| b.entry.dn != after.entry.dn);
+                moved.then(|| {
+                    self.schema
+                        .normalize_dn(&after.entry.dn)
+                        .ok()
+                        .map(|n| (*id, n))
+                })?
+            })
+            .collect();
+        for (id, dn) in arrivals {
+            let Some(groups) = self.eq_lookup(&member_ad, dn.to_string().as_bytes())? else {
+                break;
             };
+            for gid in groups.iter().filter(|g| !t.touched.contains_key(g)) {
+                let Some((_, g)) = self.load(gid)? else {
+                    continue;
+                };
+                if gid != id && self.is_group(&g.entry, mo) {
+                    delta.entry(id).or_default().1.push(g.entry.dn.clone());
+                }
+            }
+        }
+        for (id, (remove, add)) in delta {
             let Some(mut stored) = t.get(id)? else {
                 continue;
             };
@@ -322,10 +396,6 @@ impl Store {
                 .collect();
             for g in add {
                 let gn = self.schema.normalize_dn(&g)?;
-                // A group listing itself gets no memberOf of itself (slapd).
-                if gn == member {
-                    continue;
-                }
                 if !values
                     .iter()
                     .any(|v| self.norm_value(v).as_ref() == Some(&gn))
@@ -379,6 +449,17 @@ impl Store {
         out
     }
 
+    /// The ids of committed entries whose `desc` has a value equal to `value` under the
+    /// attribute's equality rule, from its equality index; None when it is not indexed.
+    pub(crate) fn eq_lookup(
+        &self,
+        desc: &str,
+        value: &[u8],
+    ) -> Result<Option<roaring::RoaringTreemap>, StoreError> {
+        self.indexes
+            .eq_lookup(&self.schema, &self.trees.index, desc, value)
+    }
+
     /// The normalized DN in a DN-syntax value, if it is one.
     pub(crate) fn norm_value(&self, v: &[u8]) -> Option<NormDn> {
         let s = std::str::from_utf8(v).ok()?;
@@ -423,12 +504,19 @@ impl Store {
             };
             exists.insert(dn.clone());
             if self.is_group(&stored.entry, mo) {
-                for m in self.members(&stored.entry, &member_ad) {
+                // Self-membership is left out of the check: a group added with itself
+                // as member has no memberOf of itself, one that adds itself later has
+                // (both as slapd).
+                for m in self
+                    .members(&stored.entry, &member_ad)
+                    .into_iter()
+                    .filter(|m| *m != dn)
+                {
                     expected.insert((m, dn.clone()));
                 }
             }
             for v in stored.entry.values(&memberof_ad) {
-                if let Some(g) = self.norm_value(v) {
+                if let Some(g) = self.norm_value(v).filter(|g| *g != dn) {
                     actual.insert((dn.clone(), g));
                 }
             }

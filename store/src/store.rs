@@ -183,7 +183,17 @@ impl Store {
             Some(micros) => CsnClock::fixed(sid, micros),
             None => CsnClock::new(sid, last_csn),
         };
-        let indexes = crate::index::Indexes::resolve(&schema, &opts.indexes)?;
+        let mut indexes = crate::index::Indexes::resolve(&schema, &opts.indexes)?;
+        // The overlays look referrers up by value: keep an equality index on the
+        // attributes they follow (slapo-memberof(5) and slapo-refint(5) recommend one).
+        if let Some(mo) = &opts.overlays.memberof {
+            indexes.ensure_equality(&schema, &mo.member_ad);
+        }
+        if let Some(r) = &opts.overlays.refint {
+            for a in &r.attributes {
+                indexes.ensure_equality(&schema, a);
+            }
+        }
         let store = Store {
             db,
             trees,
