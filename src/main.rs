@@ -209,8 +209,16 @@ fn init_logging(level: Option<&str>) {
             _ => "debug".into(),
         },
     };
+    // ldap3_proto logs every undecodable client message at error level; the server logs
+    // those itself (at info), so a client cannot fill the error log.
+    let directive = if directive.contains("ldap3_proto") {
+        directive
+    } else {
+        format!("{directive},ldap3_proto=off")
+    };
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(EnvFilter::new(directive))
         .try_init();
 }

@@ -219,3 +219,54 @@ fn invalid_dns_and_existing_entries() {
     .expect_code(53);
     still_serving(&s);
 }
+
+#[test]
+fn sasl_binds_whoami_values_and_negative_page_sizes() {
+    let s = Server::memory();
+    // A SASL bind (mechanism FOO, no credentials): authMethodNotSupported (7).
+    let mut sasl = tlv(0x04, b"FOO");
+    sasl = tlv(0xa3, &sasl);
+    let mut bind = tlv(0x02, &[3]);
+    bind.extend(tlv(0x04, b""));
+    bind.extend(sasl);
+    let mut msg = tlv(0x02, &[1]);
+    msg.extend(tlv(0x60, &bind));
+    let mut c = connect(&s);
+    c.write_all(&tlv(0x30, &msg)).unwrap();
+    assert_eq!(read_response(&mut c), Some((1, 0x61, Some(7))));
+    // Who am I? with a request value: protocolError (RFC 4532 §2).
+    let mut ext = tlv(0x80, b"1.3.6.1.4.1.4203.1.11.3");
+    ext.extend(tlv(0x81, b"\x30\x00"));
+    let mut msg = tlv(0x02, &[2]);
+    msg.extend(tlv(0x77, &ext));
+    c.write_all(&tlv(0x30, &msg)).unwrap();
+    assert_eq!(read_response(&mut c), Some((2, 0x78, Some(2))));
+    // A paged-results control with a negative size: protocolError.
+    let mut value = tlv(0x02, &[0xff]);
+    value.extend(tlv(0x04, b""));
+    let mut ctrl = tlv(0x04, b"1.2.840.113556.1.4.319");
+    ctrl.extend(tlv(0x04, &tlv(0x30, &value)));
+    c.write_all(&search_pdu(
+        3,
+        BASE,
+        &tlv(0x87, b"objectClass"),
+        Some(tlv(0x30, &ctrl)),
+    ))
+    .unwrap();
+    assert_eq!(read_response(&mut c), Some((3, 0x65, Some(2))));
+    // Increment of an attribute that is not an integer: constraintViolation (19).
+    let dn = format!("uid=n,{USERS}");
+    s.modify_root(
+        "ldapadd",
+        &format!("dn: {dn}\nobjectClass: inetOrgPerson\nuid: n\ncn: n\nsn: n\nemployeeNumber: 5\n"),
+        &[],
+    )
+    .expect_code(0);
+    s.modify_root(
+        "ldapmodify",
+        &format!("dn: {dn}\nchangetype: modify\nincrement: employeeNumber\nemployeeNumber: 1\n"),
+        &[],
+    )
+    .expect_code(19);
+    still_serving(&s);
+}

@@ -413,6 +413,17 @@ fn decode_pdu(pdu: &[u8], hlen: usize) -> Result<Frame, CodecError> {
             Ok(v) => version = Some(v),
             Err(r) => return Ok(bad(op_tag, r)),
         }
+        // ldap3_proto only decodes simple credentials; a SASL bind is decoded here so the
+        // server can answer it (authMethodNotSupported) instead of protocolError.
+        if let Some(req) = sasl_bind(&op) {
+            return Ok(Frame {
+                msgid,
+                op: Ok(LdapOp::BindRequest(req)),
+                controls,
+                version,
+                increments: Vec::new(),
+            });
+        }
     }
     let increments = if is(&op, TagClass::Application, 6) {
         modify_increments(&mut op)
@@ -433,6 +444,40 @@ fn decode_pdu(pdu: &[u8], hlen: usize) -> Result<Frame, CodecError> {
         controls,
         version,
         increments,
+    })
+}
+
+/// A BindRequest whose authentication choice is `sasl [3] SaslCredentials` (RFC 4511
+/// §4.2: `SaslCredentials ::= SEQUENCE { mechanism LDAPString, credentials OCTET STRING
+/// OPTIONAL }`), decoded; None for any other bind.
+fn sasl_bind(op: &StructureTag) -> Option<ldap3_proto::proto::LdapBindRequest> {
+    use ldap3_proto::proto::{LdapBindCred, LdapBindRequest, SaslCredentials};
+    let PL::C(parts) = &op.payload else {
+        return None;
+    };
+    let auth = parts.get(2).filter(|t| is(t, TagClass::Context, 3))?;
+    let dn = parts
+        .get(1)
+        .and_then(primitive)
+        .map(|b| String::from_utf8_lossy(b).into_owned())?;
+    let PL::C(sasl) = &auth.payload else {
+        return None;
+    };
+    let mechanism = sasl
+        .first()
+        .and_then(primitive)
+        .map(|b| String::from_utf8_lossy(b).into_owned())?;
+    let credentials = sasl
+        .get(1)
+        .and_then(primitive)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    Some(LdapBindRequest {
+        dn,
+        cred: LdapBindCred::SASL(SaslCredentials {
+            mechanism,
+            credentials,
+        }),
     })
 }
 

@@ -333,6 +333,14 @@ fn search(
     let cancelled = || token.is_cancelled();
     let paged = match controls.iter().find(|c| c.oid == PAGED_RESULTS_OID) {
         None => None,
+        // ldap3_proto reads the size as unsigned; a negative size is a protocol error.
+        Some(c) if c.value.as_deref().is_some_and(paged_size_is_negative) => {
+            let e = LdapError::new(
+                ResultCode::ProtocolError,
+                "paged results size must not be negative",
+            );
+            return Some((e.to_result(), Vec::new()));
+        }
         Some(c) => match c.to_ldap3() {
             Some(LdapControl::SimplePagedResults { size, cookie }) => Some((size, cookie)),
             _ => {
@@ -369,7 +377,14 @@ fn search(
             }
         }
     };
-    if size <= 0 {
+    if size < 0 {
+        let e = LdapError::new(
+            ResultCode::ProtocolError,
+            "paged results size must not be negative",
+        );
+        return Some((e.to_result(), Vec::new()));
+    }
+    if size == 0 {
         // Size 0: a fresh request gets a cookie and no entries (slapd); with a cookie it
         // abandons the paged search (RFC 2696 §3).
         let next = if cookie.is_empty() {
@@ -404,6 +419,25 @@ fn search(
     }
 }
 
+/// Whether the `size` INTEGER of a paged-results control value (RFC 2696:
+/// `SEQUENCE { size INTEGER (0..maxInt), cookie OCTET STRING }`) is negative: its first
+/// content octet has the sign bit set.
+fn paged_size_is_negative(value: &[u8]) -> bool {
+    // Skip the SEQUENCE header (tag, then a short or long definite length).
+    let Some(&len0) = value.get(1) else {
+        return false;
+    };
+    let start = if len0 & 0x80 == 0 {
+        2
+    } else {
+        2 + usize::from(len0 & 0x7f)
+    };
+    match value.get(start..start + 3) {
+        Some([0x02, n, first]) if *n > 0 => first & 0x80 != 0,
+        _ => false,
+    }
+}
+
 /// The SearchResultDone result for how a search ended; None when it was abandoned.
 fn end_result(end: SearchEnd) -> Option<LdapResult> {
     Some(match end {
@@ -417,6 +451,16 @@ fn end_result(end: SearchEnd) -> Option<LdapResult> {
 /// Extended operations (RFC 4511 §4.12): Who am I? (RFC 4532) and Password Modify (RFC 3062).
 fn extended(dir: &Directory, who: &Identity, req: &LdapExtendedRequest) -> LdapExtendedResponse {
     match req.name.as_str() {
+        // RFC 4532 §2: the request has no value.
+        OID_WHOAMI if req.value.is_some() => LdapExtendedResponse {
+            res: LdapError::new(
+                ResultCode::ProtocolError,
+                "Who am I? takes no request value",
+            )
+            .to_result(),
+            name: None,
+            value: None,
+        },
         OID_WHOAMI => LdapExtendedResponse {
             res: success(),
             name: None,

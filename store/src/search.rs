@@ -58,6 +58,10 @@ impl Store {
             return Err(StoreError::NoSuchObject { matched });
         };
         let (candidates, _) = self.plan(filter)?;
+        if candidates.is_none() && scope != Scope::Base && !self.indexes.is_empty() {
+            // slapd's "not indexed" notice: this search tests every entry in scope.
+            tracing::info!(filter = %filter, base = %norm, "search not indexed: scanning the scope");
+        }
         let mut visit = |id: u64| -> Result<SearchControl, StoreError> {
             // The entry may have vanished since its id was read (no cross-tree snapshot).
             let Some((_, stored)) = self.load(id)? else {
