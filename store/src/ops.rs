@@ -598,7 +598,7 @@ impl Store {
             ModOp::Increment => {
                 // RFC 4525 §2: only attributes of integer syntax can be incremented.
                 const INTEGER_SYNTAX: &str = "1.3.6.1.4.1.1466.115.121.1.27";
-                if !at.is_some_and(|at| at.effective_syntax() == Some(INTEGER_SYNTAX)) {
+                if at.is_none_or(|at| at.effective_syntax() != Some(INTEGER_SYNTAX)) {
                     return Err(StoreError::NotAnInteger { attr: desc });
                 }
                 let delta = values
