@@ -1,6 +1,7 @@
 //! Index and planner benchmarks on the store, in process (no sockets): equality,
-//! substring, presence and AND searches over 10,000 and 100,000 generated users, with the
-//! Axigen indexes and without any index, and the cost of an indexed add.
+//! substring, presence and AND searches over 1,000, 10,000 and 100,000 generated users,
+//! with the Axigen indexes and without any index (a full scan), and the cost of an add
+//! and a modify with and without indexes.
 //!
 //! Run: `cargo bench --bench search` (bounded: small sample sizes). Compare with slapd over
 //! the wire with `scripts/bench-vs-slapd.sh`.
@@ -117,7 +118,7 @@ fn count(s: &Store, filter: &str) -> usize {
 fn searches(c: &mut Criterion) {
     let mut g = c.benchmark_group("search");
     g.sample_size(10);
-    for n in [10_000usize, 100_000] {
+    for n in [1_000usize, 10_000, 100_000] {
         for indexed in [true, false] {
             if n == 100_000 && !indexed {
                 continue; // a full scan per iteration is too slow for a bounded run
@@ -171,5 +172,34 @@ fn adds(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, searches, adds);
+fn modifies(c: &mut Criterion) {
+    use oxldap_store::{Mod, ModOp};
+    let mut g = c.benchmark_group("modify");
+    g.sample_size(10);
+    for indexed in [true, false] {
+        let s = store(1_000, indexed);
+        let mut i = 0usize;
+        let label = if indexed { "indexed" } else { "unindexed" };
+        g.bench_function(label, |b| {
+            b.iter(|| {
+                i += 1;
+                let n = i % 1_000;
+                let sn = SURNAMES[n % SURNAMES.len()];
+                let gn = GIVEN[(n / 8) % GIVEN.len()];
+                let uid = format!("{}.{}.{n}", gn.to_lowercase(), sn.to_lowercase());
+                let dn =
+                    Dn::parse(&format!("uid={uid},ou=Users,dc=localdomain,dc=test")).expect("dn");
+                let m = Mod {
+                    op: ModOp::Replace,
+                    attr: attr("mail", &format!("{uid}.{i}@localdomain.test")),
+                };
+                s.modify(&dn, vec![m], &WriteCtx::default())
+                    .expect("modify");
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, searches, adds, modifies);
 criterion_main!(benches);

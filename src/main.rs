@@ -453,7 +453,15 @@ fn export(common: &Common) -> Result<()> {
 
 fn reindex(common: &Common) -> Result<()> {
     let dir = open(common, false)?;
-    let n = dir.store.reindex()?;
+    let bar = indicatif::ProgressBar::new(dir.store.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} entries {per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let n = dir
+        .store
+        .reindex_with(&mut |done, _| bar.set_position(done))?;
+    bar.finish_and_clear();
     eprintln!("indexed {n} entries");
     Ok(())
 }

@@ -224,8 +224,22 @@ impl Store {
     /// Rebuilds every index from the entries (slapindex); returns the number of entries.
     /// Runs under the write lock.
     pub fn reindex(&self) -> Result<u64, StoreError> {
+        self.reindex_with(&mut |done, total| {
+            if done % 10_000 == 0 || done == total {
+                tracing::info!(done, total, "indexing");
+            }
+        })
+    }
+
+    /// [`Store::reindex`], calling `progress(done, total)` after each entry.
+    pub fn reindex_with(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64, StoreError> {
         let _guard = self.lock_writes();
+        // Forget which configuration the postings match first: if the rebuild is cut
+        // short, the next open rebuilds again, so an incomplete index is never used.
+        self.trees.meta.remove(keys::META_INDEXES)?;
+        self.db.flush()?;
         self.trees.index.clear()?;
+        let total = self.trees.entries.len() as u64;
         let mut n = 0u64;
         let mut batch = sled::Batch::default();
         let mut pending = 0usize;
@@ -238,6 +252,7 @@ impl Store {
                 pending += 1;
             }
             n += 1;
+            progress(n, total);
             if pending > 50_000 {
                 self.trees.index.apply_batch(std::mem::take(&mut batch))?;
                 pending = 0;
