@@ -401,7 +401,7 @@ fn serve_prints_the_url_first_and_writes_the_ready_file() {
 #[test]
 fn python_fixture_drives_the_binary() {
     let py = |args: &[&str]| {
-        std::process::Command::new("python3")
+        std::process::Command::new("/usr/bin/python3")
             .args(args)
             .output()
             .map(|o| o.status.success())
@@ -416,7 +416,7 @@ fn python_fixture_drives_the_binary() {
         return;
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pytest/test_fixture.py");
-    let mut cmd = std::process::Command::new("python3");
+    let mut cmd = std::process::Command::new("/usr/bin/python3");
     if py(&["-c", "import pytest"]) {
         cmd.args(["-m", "pytest", "-q", "-p", "no:cacheprovider", script]);
     } else {
