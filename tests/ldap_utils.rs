@@ -295,7 +295,7 @@ fn add_modify_delete_with_ldap_utils() {
     let s = Server::memory();
     let dn = format!("uid=ana,{USERS}");
     let add = format!(
-        "dn: {dn}\nobjectClass: inetOrgPerson\nobjectClass: inetLocalMailRecipient\nuid: ana\ncn: Ana Pop\nsn: Pop\nmail: ana@localdomain.test\nmailHost: mx.localdomain.test\nuserPassword: pw-ana\n"
+        "dn: {dn}\nobjectClass: inetOrgPerson\nobjectClass: inetLocalMailRecipient\nobjectClass: extensibleObject\nuid: ana\ncn: Ana Pop\nsn: Pop\nmail: ana@localdomain.test\nmailHost: mx.localdomain.test\nuserPassword: pw-ana\n"
     );
     s.modify_root("ldapadd", &add, &[]).expect_code(0);
     s.modify_root("ldapadd", &add, &[]).expect_code(68);
@@ -312,13 +312,13 @@ fn add_modify_delete_with_ldap_utils() {
 
     // Every modify type; the whole request applies or nothing does.
     let mods = format!(
-        "dn: {dn}\nchangetype: modify\nadd: mail\nmail: ana.pop@localdomain.test\n-\ndelete: mail\nmail: ana@localdomain.test\n-\nreplace: cn\ncn: Ana Maria Pop\ncn: Ana Pop\n-\nadd: telephoneNumber\ntelephoneNumber: 1\n-\nadd: employeeNumber\nemployeeNumber: 41\n-\nincrement: employeeNumber\nemployeeNumber: 1\n-\ndelete: telephoneNumber\n"
+        "dn: {dn}\nchangetype: modify\nadd: mail\nmail: ana.pop@localdomain.test\n-\ndelete: mail\nmail: ana@localdomain.test\n-\nreplace: cn\ncn: Ana Maria Pop\ncn: Ana Pop\n-\nadd: telephoneNumber\ntelephoneNumber: 1\n-\nadd: uidNumber\nuidNumber: 41\n-\nincrement: uidNumber\nuidNumber: 1\n-\ndelete: telephoneNumber\n"
     );
     s.modify_root("ldapmodify", &mods, &[]).expect_code(0);
     let got = s.search_root(&["-b", &dn, "-s", "base", "(objectClass=*)"]);
     assert_eq!(got.values("mail"), vec!["ana.pop@localdomain.test"]);
     assert_eq!(sorted(got.values("cn")), vec!["Ana Maria Pop", "Ana Pop"]);
-    assert_eq!(got.values("employeeNumber"), vec!["42"]);
+    assert_eq!(got.values("uidNumber"), vec!["42"]);
     assert!(got.values("telephoneNumber").is_empty());
 
     // Adding an existing value (20) fails the whole request: the first change is not applied.

@@ -652,7 +652,21 @@ impl MatchingRule {
         })
     }
 
+    /// A prepared component that comes out empty (only insignificant spaces, or only the
+    /// spaces and hyphens a telephone number ignores) makes the whole assertion Undefined,
+    /// as in slapd: `(cn= *)` and `(telephoneNumber=*-*)` match nothing.
     fn prepare_component(&self, c: &[u8], pos: Pos) -> Result<Vec<u8>, SchemaError> {
+        let out = self.prepare_component_raw(c, pos)?;
+        if out.is_empty() {
+            return Err(invalid(
+                self,
+                "a substring component is empty after preparation",
+            ));
+        }
+        Ok(out)
+    }
+
+    fn prepare_component_raw(&self, c: &[u8], pos: Pos) -> Result<Vec<u8>, SchemaError> {
         match self.algo {
             Algo::CaseIgnore | Algo::CaseIgnoreList => {
                 let s = utf8(self, c)?;
@@ -664,7 +678,8 @@ impl MatchingRule {
             }
             Algo::CaseIgnoreIa5 | Algo::CaseExactIa5 => {
                 ia5(self, c)?;
-                let s = utf8(self, c)?;
+                // slapd trims the spaces at both ends of every IA5 substring component.
+                let s = utf8(self, c)?.trim_matches(' ');
                 let fold = self.algo == Algo::CaseIgnoreIa5;
                 Ok(finish_spaces(&map_fold_nfkc(s, fold), pos, false).into_bytes())
             }

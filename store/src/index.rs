@@ -99,6 +99,22 @@ impl Indexes {
             let at = schema.attribute_type(name).ok_or_else(|| {
                 config_error(format!("index attribute {name:?} is not in the schema"))
             })?;
+            // Attributes the store computes on read have no stored values to index
+            // (slapd refuses them too: "index of attribute ... disallowed").
+            if [
+                "entryDN",
+                "hasSubordinates",
+                "subschemaSubentry",
+                "contextCSN",
+            ]
+            .iter()
+            .any(|c| at.name().eq_ignore_ascii_case(c))
+            {
+                return Err(config_error(format!(
+                    "index of attribute {:?} disallowed: its values are computed, not stored",
+                    at.name()
+                )));
+            }
             let kinds = if kinds.is_empty() { &defaults } else { kinds };
             for k in kinds {
                 let ok = match k {
@@ -123,6 +139,14 @@ impl Indexes {
                 .entry(at.oid.clone())
                 .or_default()
                 .extend(kinds.iter().copied());
+        }
+        let t = &cfg.substr;
+        if t.if_minlen == 0 || t.if_minlen > t.if_maxlen || t.any_len == 0 || t.any_step == 0 {
+            return Err(config_error(format!(
+                "invalid substring index tunables: index_substr_if_minlen {} must be at least 1 \
+                 and at most index_substr_if_maxlen {}; any_len and any_step must be at least 1",
+                t.if_minlen, t.if_maxlen
+            )));
         }
         Ok(Indexes {
             by_oid,
