@@ -26,6 +26,28 @@ pub enum Scope {
     Children,
 }
 
+/// Whether a filter names an attribute the store computes on read.
+fn mentions_computed(f: &Filter) -> bool {
+    const COMPUTED: &[&str] = &["hasSubordinates", "entryDN", "subschemaSubentry", "contextCSN"];
+    let named = |d: &str| {
+        let t = d.split(';').next().unwrap_or(d);
+        COMPUTED.iter().any(|c| c.eq_ignore_ascii_case(t))
+            || ["2.5.18.9", "1.3.6.1.1.20", "2.5.18.10", "1.3.6.1.4.1.4203.666.1.25"].contains(&t)
+    };
+    match f {
+        Filter::And(v) | Filter::Or(v) => v.iter().any(mentions_computed),
+        Filter::Not(x) => mentions_computed(x),
+        Filter::Equality(d, _)
+        | Filter::Substrings(d, _)
+        | Filter::GreaterOrEqual(d, _)
+        | Filter::LessOrEqual(d, _)
+        | Filter::Present(d)
+        | Filter::Approx(d, _) => named(d),
+        // Extensible matches may look at every attribute (no type given) or the DN.
+        Filter::Extensible { attr, .. } => attr.as_deref().is_none_or(named),
+    }
+}
+
 /// What the callback of [`Store::search`] wants next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchControl {
@@ -57,19 +79,31 @@ impl Store {
             };
             return Err(StoreError::NoSuchObject { matched });
         };
-        let (candidates, _) = self.plan(filter)?;
+        // A base search touches one entry: planning (index lookups) would cost more.
+        let (candidates, _) = if scope == Scope::Base {
+            (None, Plan::Scan)
+        } else {
+            self.plan(filter)?
+        };
         if candidates.is_none() && scope != Scope::Base && !self.indexes.is_empty() {
             // slapd's "not indexed" notice: this search tests every entry in scope.
             tracing::info!(filter = %filter, base = %norm, "search not indexed: scanning the scope");
         }
+        // The computed attributes (hasSubordinates, entryDN, ...) cost lookups: add them
+        // before matching only when the filter names one, else only to entries that match.
+        let needs_computed = mentions_computed(filter);
         let mut visit = |id: u64| -> Result<SearchControl, StoreError> {
             // The entry may have vanished since its id was read (no cross-tree snapshot).
             let Some((_, stored)) = self.load(id)? else {
                 return Ok(SearchControl::Continue);
             };
-            let entry = self.present(id, stored);
-            if self.schema.matches(filter, &entry) {
-                return Ok(each(entry));
+            if needs_computed {
+                let entry = self.present(id, stored);
+                if self.schema.matches(filter, &entry) {
+                    return Ok(each(entry));
+                }
+            } else if self.schema.matches(filter, &stored.entry) {
+                return Ok(each(self.present(id, stored)));
             }
             Ok(SearchControl::Continue)
         };
