@@ -439,8 +439,14 @@ pub fn search_entries(
         }
         return Ok(SearchEnd::Done);
     }
-    let sub = subschema_entry(dir);
-    if dir.schema.normalize_dn(&base).ok() == dir.schema.normalize_dn(&sub.dn).ok() {
+    // Building the subschema entry renders the whole schema: only when it is asked for.
+    let is_subschema = base.rdns.len() == 1
+        && dir.schema.normalize_dn(&base).ok()
+            == Dn::parse(SUBSCHEMA_DN)
+                .ok()
+                .and_then(|d| dir.schema.normalize_dn(&d).ok());
+    if is_subschema {
+        let sub = subschema_entry(dir);
         if scope == Scope::Base
             && dir.schema.matches(&filter, &sub)
             && !send(

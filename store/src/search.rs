@@ -28,11 +28,22 @@ pub enum Scope {
 
 /// Whether a filter names an attribute the store computes on read.
 fn mentions_computed(f: &Filter) -> bool {
-    const COMPUTED: &[&str] = &["hasSubordinates", "entryDN", "subschemaSubentry", "contextCSN"];
+    const COMPUTED: &[&str] = &[
+        "hasSubordinates",
+        "entryDN",
+        "subschemaSubentry",
+        "contextCSN",
+    ];
     let named = |d: &str| {
         let t = d.split(';').next().unwrap_or(d);
         COMPUTED.iter().any(|c| c.eq_ignore_ascii_case(t))
-            || ["2.5.18.9", "1.3.6.1.1.20", "2.5.18.10", "1.3.6.1.4.1.4203.666.1.25"].contains(&t)
+            || [
+                "2.5.18.9",
+                "1.3.6.1.1.20",
+                "2.5.18.10",
+                "1.3.6.1.4.1.4203.666.1.25",
+            ]
+            .contains(&t)
     };
     match f {
         Filter::And(v) | Filter::Or(v) => v.iter().any(mentions_computed),
