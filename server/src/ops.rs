@@ -405,16 +405,34 @@ pub fn search(
     search_entries(dir, who, req, page, cancelled, &mut |_, out| send(out))
 }
 
-/// [`search`], handing `send` each matching entry both as stored (with computed
-/// attributes) and as it goes on the wire (attributes selected); used by content sync,
-/// which needs the entryUUID and entryCSN whatever the client asked for.
+/// The replication state of a matching entry, whatever attributes the client asked for.
+#[derive(Debug, Clone, Default)]
+pub struct EntryState {
+    /// entryUUID (RFC 4530), if stored.
+    pub uuid: Option<String>,
+    /// entryCSN, if stored.
+    pub csn: Option<String>,
+}
+
+impl EntryState {
+    fn of(e: &Entry) -> EntryState {
+        EntryState {
+            uuid: e.first_str("entryUUID").map(str::to_string),
+            csn: e.first_str("entryCSN").map(str::to_string),
+        }
+    }
+}
+
+/// [`search`], handing `send` each matching entry's [`EntryState`] with the entry as it
+/// goes on the wire (attributes selected); used by content sync, which needs entryUUID and
+/// entryCSN whatever the client asked for. Only those two values are copied, not the entry.
 pub fn search_entries(
     dir: &Directory,
     who: &Identity,
     req: &LdapSearchRequest,
     page: Option<Page>,
     cancelled: &dyn Fn() -> bool,
-    send: &mut dyn FnMut(Entry, LdapSearchResultEntry) -> bool,
+    send: &mut dyn FnMut(&EntryState, LdapSearchResultEntry) -> bool,
 ) -> Result<SearchEnd, LdapError> {
     let base = parse_dn(&req.base)?;
     let filter = Filter::try_from(&req.filter).map_err(|e| match e {
@@ -433,7 +451,10 @@ pub fn search_entries(
         }
         let e = root_dse(dir);
         if dir.schema.matches(&filter, &e)
-            && !send(e.clone(), to_result_entry(dir, who, e, &sel, req.typesonly))
+            && !send(
+                &EntryState::of(&e),
+                to_result_entry(dir, who, e, &sel, req.typesonly),
+            )
         {
             return Ok(SearchEnd::Cancelled);
         }
@@ -450,7 +471,7 @@ pub fn search_entries(
         if scope == Scope::Base
             && dir.schema.matches(&filter, &sub)
             && !send(
-                sub.clone(),
+                &EntryState::of(&sub),
                 to_result_entry(dir, who, sub, &sel, req.typesonly),
             )
         {
@@ -495,7 +516,7 @@ pub fn search_entries(
             return SearchControl::Stop;
         }
         if !send(
-            entry.clone(),
+            &EntryState::of(&entry),
             to_result_entry(dir, who, entry, &sel, req.typesonly),
         ) {
             end = SearchEnd::Cancelled;

@@ -128,10 +128,6 @@ fn uuid_of(e: &Entry) -> Uuid {
         .unwrap_or_default()
 }
 
-fn csn_of(e: &Entry) -> Option<Csn> {
-    e.first_str("entryCSN").and_then(Csn::parse)
-}
-
 fn state(state: SyncStateValue, uuid: Uuid, cookie: Option<Vec<u8>>) -> Vec<LdapControl> {
     vec![LdapControl::SyncState {
         state,
@@ -179,9 +175,13 @@ pub async fn run(
                     .is_ok();
             alive
         };
-        let end = ops::search_entries(&d, &w, &r, None::<Page>, &cancelled, &mut |entry, out| {
-            let uuid = uuid_of(&entry);
-            let changed = match (since, csn_of(&entry)) {
+        let end = ops::search_entries(&d, &w, &r, None::<Page>, &cancelled, &mut |st, out| {
+            let uuid = st
+                .uuid
+                .as_deref()
+                .and_then(|u| Uuid::parse_str(u).ok())
+                .unwrap_or_default();
+            let changed = match (since, st.csn.as_deref().and_then(Csn::parse)) {
                 (Some(s), Some(c)) => c > s,
                 _ => true,
             };
