@@ -273,6 +273,22 @@ impl ServerBuilder {
                 .map_err(|e| StartError::Layout(describe(&e)))?;
         }
         let who = crate::server::root_identity(&dir);
+        // Seeds load as a bulk load: postings are written once at the end.
+        dir.store
+            .bulk(|| self.load_seeds(&dir, &who))
+            .map_err(|e| StartError::Ldif {
+                origin: "seed LDIF".to_string(),
+                reason: e.to_string(),
+            })??;
+        Ok((Arc::new(dir), rootpw))
+    }
+
+    /// Applies every seed LDIF in order, as the rootdn.
+    fn load_seeds(
+        &self,
+        dir: &Directory,
+        who: &oxldap_server::session::Identity,
+    ) -> Result<(), StartError> {
         for (i, seed) in self.seeds.iter().enumerate() {
             let (origin, text) = match seed {
                 Seed::File(p) => (
@@ -284,12 +300,12 @@ impl ServerBuilder {
                 ),
                 Seed::Text(t) => (format!("LDIF string #{}", i + 1), t.clone()),
             };
-            apply_ldif(&dir, &who, &text).map_err(|e: LdapError| StartError::Ldif {
+            apply_ldif(dir, who, &text).map_err(|e: LdapError| StartError::Ldif {
                 origin,
                 reason: describe(&e),
             })?;
         }
-        Ok((Arc::new(dir), rootpw))
+        Ok(())
     }
 
     /// Starts the server on the current tokio runtime: opens the store, creates the

@@ -375,3 +375,60 @@ fn memberof_filters_use_an_equality_index_when_configured() {
         "{text}"
     );
 }
+
+/// Overlays run in slapd's stack order, the reverse of their `overlay` lines
+/// (slapd.conf(5)): with refint and memberof-refint both keeping `member`, the overlay
+/// that runs first rewrites a renamed member and stamps its own modifiersName; the one
+/// after finds nothing left to do.
+#[test]
+fn overlays_run_in_reverse_configuration_order() {
+    let head = "database mdb\nsuffix \"dc=localdomain,dc=test\"\nrootdn \"cn=admin,dc=localdomain,dc=test\"\nrootpw secret\n";
+    let memberof_lines = "overlay memberof\nmemberof-refint true\nmemberof-dn \"cn=memberof,dc=localdomain,dc=test\"\n";
+    let refint = "overlay refint\nrefint_attributes member\n";
+    for (order, config, expected) in [
+        (
+            "memberof then refint",
+            format!("{head}{memberof_lines}{refint}"),
+            "cn=Referential Integrity Overlay",
+        ),
+        (
+            "refint then memberof",
+            format!("{head}{refint}{memberof_lines}"),
+            "cn=memberof,dc=localdomain,dc=test",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("order.conf");
+        std::fs::write(&conf, config).unwrap();
+        let s = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+        s.modify_root(
+            "ldapadd",
+            &format!(
+                "{}dn: {}\nobjectClass: groupOfNames\ncn: g\nmember: {}\n",
+                user("ana"),
+                g("g"),
+                u("ana")
+            ),
+            &[],
+        )
+        .expect_code(0);
+        s.modify_root("ldapmodrdn", "", &["-r", &u("ana"), "uid=anna"])
+            .expect_code(0);
+        let got = s.search_root(&[
+            "-b",
+            &g("g"),
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "member",
+            "modifiersName",
+        ]);
+        assert_eq!(got.values("member"), vec![u("anna")], "{order}");
+        assert_eq!(
+            got.values("modifiersName"),
+            vec![expected.to_string()],
+            "{order}"
+        );
+        assert_eq!(memberof(&s, "anna"), vec![g("g")], "{order}");
+    }
+}

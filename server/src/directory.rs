@@ -1,13 +1,13 @@
 //! The served directory: the store plus the configuration the operations need (suffix,
 //! rootdn, limits), built once from a [`Config`] and shared by every connection.
 
-use crate::config::{Config, DatabaseConfig};
+use crate::config::{Config, DatabaseConfig, OverlayConfig};
 use crate::error::LdapError;
 use oxldap_proto::{Attribute, Dn, Entry, ResultCode};
 use oxldap_schema::{NormDn, Schema};
 use oxldap_store::{
-    Dangling, IndexConfig, IndexKind, MemberOf, Overlays, Refint, Store, StoreError, StoreOptions,
-    SubstrTunables, WriteCtx,
+    Dangling, IndexConfig, IndexKind, MemberOf, OverlayKind, Overlays, Refint, Store, StoreError,
+    StoreOptions, SubstrTunables, WriteCtx,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -361,7 +361,20 @@ fn overlays(db: &DatabaseConfig, rootdn: Option<&Dn>) -> Result<Overlays, OpenEr
             })
         })
         .transpose()?;
-    Ok(Overlays { memberof, refint })
+    let configured = db
+        .overlays
+        .iter()
+        .filter_map(|o| match o {
+            OverlayConfig::Memberof(_) => Some(OverlayKind::MemberOf),
+            OverlayConfig::Refint(_) => Some(OverlayKind::Refint),
+            OverlayConfig::Syncprov(_) => None,
+        })
+        .collect();
+    Ok(Overlays {
+        memberof,
+        refint,
+        configured,
+    })
 }
 
 /// The suffix entry and the Axigen layout below it, as `../shared/cases/base.ldif` and the

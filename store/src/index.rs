@@ -2,13 +2,13 @@
 //! presence, substrings and approximate keys, derived from the schema's matching rules so a
 //! case-insensitive search hits a case-insensitive key.
 //!
-//! Layout of the `index` tree: one posting per key and entry, so every index write is a
-//! point operation inside the write transaction:
-//! `kind (u8) ‖ len(oid) (u8) ‖ oid ‖ len(key) (u16 BE) ‖ key ‖ id (u64 BE)` → empty.
-//! Index deltas are derived from each touched entry's before and after images in
-//! [`crate::txn::Txn::commit`]; nothing else writes the tree.
+//! An index key is `kind (u8) ‖ len(oid) (u8) ‖ oid ‖ len(key) (u16 BE) ‖ key`; the ids
+//! it holds are stored as chunked bitmaps ([`crate::postings`] has the layout). Index
+//! deltas are derived from each touched entry's before and after images in
+//! [`crate::txn::Txn::commit`] (and by a rebuild); nothing else writes the tree.
 
 use crate::error::StoreError;
+use crate::postings::PostingReader;
 use oxldap_proto::{Entry, Filter};
 use oxldap_schema::{AttributeType, Schema};
 use roaring::RoaringTreemap;
@@ -154,11 +154,12 @@ impl Indexes {
         })
     }
 
-    /// A stable description of the resolved configuration; when it changes the store
-    /// rebuilds the index tree at open.
+    /// A stable description of the resolved configuration and of the posting layout
+    /// (the leading version: v2 is [`crate::postings`]' chunked bitmaps); when it changes
+    /// the store rebuilds the index tree at open.
     pub fn fingerprint(&self) -> String {
         let mut s = format!(
-            "v1 {} {} {} {};",
+            "v2 {} {} {} {};",
             self.tunables.if_minlen,
             self.tunables.if_maxlen,
             self.tunables.any_len,
@@ -279,7 +280,7 @@ fn prefix(tag: u8, oid: &str, key: &[u8]) -> Vec<u8> {
     p
 }
 
-/// The full posting key for `id`.
+/// `key ‖ id`: one posting as a byte string (the form `verify` compares).
 pub(crate) fn posting(key: &[u8], id: u64) -> Vec<u8> {
     let mut k = key.to_vec();
     k.extend_from_slice(&id.to_be_bytes());
@@ -348,7 +349,7 @@ impl Indexes {
     pub fn candidates(
         &self,
         schema: &Schema,
-        tree: &sled::Tree,
+        src: &PostingReader<'_>,
         filter: &Filter,
         budget: &mut usize,
     ) -> Result<(Option<RoaringTreemap>, Plan), StoreError> {
@@ -361,7 +362,7 @@ impl Indexes {
                 let mut acc: Option<RoaringTreemap> = None;
                 let mut plans = Vec::new();
                 for c in children {
-                    let (ids, plan) = self.candidates(schema, tree, c, budget)?;
+                    let (ids, plan) = self.candidates(schema, src, c, budget)?;
                     plans.push(plan);
                     if let Some(ids) = ids {
                         acc = Some(match acc {
@@ -376,7 +377,7 @@ impl Indexes {
                 let mut acc = RoaringTreemap::new();
                 let mut plans = Vec::new();
                 for c in children {
-                    let (ids, plan) = self.candidates(schema, tree, c, budget)?;
+                    let (ids, plan) = self.candidates(schema, src, c, budget)?;
                     plans.push(plan);
                     match ids {
                         Some(ids) => acc |= ids,
@@ -397,7 +398,7 @@ impl Indexes {
                 };
                 let ids = match schema.equality_key(at.name(), value) {
                     Ok(key) => lookup(
-                        tree,
+                        src,
                         &prefix(if approx { TAG_APPROX } else { TAG_EQ }, &at.oid, &key),
                     )?,
                     // An assertion invalid for the rule is Undefined: nothing matches.
@@ -416,7 +417,7 @@ impl Indexes {
                 let Some((at, _)) = self.indexed(schema, desc, IndexKind::Presence) else {
                     return Ok((None, Plan::Scan));
                 };
-                let ids = lookup(tree, &prefix(TAG_PRES, &at.oid, b""))?;
+                let ids = lookup(src, &prefix(TAG_PRES, &at.oid, b""))?;
                 let what = format!("{} pres", at.name());
                 Ok((
                     Some(ids.clone()),
@@ -453,11 +454,11 @@ impl Indexes {
                 };
                 if let Some(p) = initial.filter(|p| p.len() >= t.if_minlen) {
                     let k = p.get(..t.if_maxlen.min(p.len())).unwrap_or(p);
-                    and(lookup(tree, &prefix(TAG_SUB_INITIAL, &at.oid, k))?);
+                    and(lookup(src, &prefix(TAG_SUB_INITIAL, &at.oid, k))?);
                 }
                 if let Some(p) = final_.filter(|p| p.len() >= t.if_minlen) {
                     let k = p.get(p.len() - t.if_maxlen.min(p.len())..).unwrap_or(p);
-                    and(lookup(tree, &prefix(TAG_SUB_FINAL, &at.oid, k))?);
+                    and(lookup(src, &prefix(TAG_SUB_FINAL, &at.oid, k))?);
                 }
                 // Any keys cover every piece at least any_len long, including the middle of
                 // long initial and final pieces.
@@ -474,7 +475,7 @@ impl Indexes {
                         let end = (start + t.any_len).min(p.len());
                         let s = end - t.any_len;
                         if let Some(w) = p.get(s..end) {
-                            and(lookup(tree, &prefix(TAG_SUB_ANY, &at.oid, w))?);
+                            and(lookup(src, &prefix(TAG_SUB_ANY, &at.oid, w))?);
                         }
                         if end == p.len() {
                             break;
@@ -533,7 +534,7 @@ impl Indexes {
     pub fn eq_lookup(
         &self,
         schema: &Schema,
-        tree: &sled::Tree,
+        src: &PostingReader<'_>,
         desc: &str,
         value: &[u8],
     ) -> Result<Option<RoaringTreemap>, StoreError> {
@@ -547,7 +548,7 @@ impl Indexes {
             return Ok(None);
         }
         match schema.equality_key(at.name(), value) {
-            Ok(key) => Ok(Some(lookup(tree, &prefix(TAG_EQ, &at.oid, &key))?)),
+            Ok(key) => Ok(Some(lookup(src, &prefix(TAG_EQ, &at.oid, &key))?)),
             Err(_) => Ok(Some(RoaringTreemap::new())),
         }
     }
@@ -563,17 +564,7 @@ impl Indexes {
     }
 }
 
-/// Every id posted under `key`.
-fn lookup(tree: &sled::Tree, key: &[u8]) -> Result<RoaringTreemap, StoreError> {
-    let mut ids = RoaringTreemap::new();
-    for k in tree.scan_prefix(key).keys() {
-        let k = k?;
-        if k.len() != key.len() + 8 {
-            continue;
-        }
-        if let Some(id) = k.get(key.len()..).and_then(crate::keys::decode_id) {
-            ids.insert(id);
-        }
-    }
-    Ok(ids)
+/// Every id posted under `key` (see [`crate::postings`] for the layout).
+fn lookup(src: &PostingReader<'_>, key: &[u8]) -> Result<RoaringTreemap, StoreError> {
+    src.lookup(key)
 }

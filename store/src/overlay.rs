@@ -3,10 +3,18 @@
 //! synchronous and atomic: they stage entry changes in the same [`Txn`] as the write
 //! that caused them, so the write and every derived change commit together or not at all.
 //!
-//! Order (fixed): refint first, so memberOf sees the rewritten `member` values; then
-//! memberOf, which derives members' memberOf from each touched group's before and after
-//! images. Both work from the touched entries' before/after images, so add, modify,
-//! delete and modify DN are handled by one rule each instead of one path per operation.
+//! The interface is [`WriteOverlay`]: after an operation has staged its own changes, each
+//! overlay of the stack is called once with the [`Txn`] and may stage more entry changes
+//! (never index postings or change-log records: those derive from the final images in
+//! `Txn::commit`, which is where syncprov's part of the write path lives). Overlays run in
+//! slapd's stack order, the reverse of their `overlay` lines in the configuration
+//! (slapd.conf(5) "overlay": "they will execute in the reverse of the order in which they
+//! were configured"), and each sees what the ones before it staged.
+//!
+//! Both overlays work from the touched entries' before/after images, so add, modify,
+//! delete and modify DN are handled by one rule each instead of one path per operation,
+//! and their rewrites are idempotent: refint and `memberof-refint` on the same attribute,
+//! in either order, give the same result.
 
 use crate::error::StoreError;
 use crate::store::{Store, StoredEntry};
@@ -59,6 +67,54 @@ pub struct Refint {
     pub modifier: Dn,
 }
 
+/// Which overlay an `overlay` line configured (for [`Overlays::configured`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverlayKind {
+    /// `overlay memberof`.
+    MemberOf,
+    /// `overlay refint`.
+    Refint,
+}
+
+/// One overlay of the write path (slapd.overlays(5) in spirit): called once per write,
+/// after the operation's own changes and those of the overlays that ran before it are
+/// staged in `t`, it may stage more entry changes through `t`.
+///
+/// Errors: an error fails the whole write (nothing of it commits), with the error's
+/// result code.
+pub(crate) trait WriteOverlay {
+    /// The overlay's name in the configuration (for logs).
+    fn name(&self) -> &'static str;
+    /// Stages this overlay's changes for the write in `t`.
+    fn apply(&self, store: &Store, t: &mut Txn<'_>) -> Result<(), StoreError>;
+}
+
+impl WriteOverlay for MemberOf {
+    fn name(&self) -> &'static str {
+        "memberof"
+    }
+    fn apply(&self, store: &Store, t: &mut Txn<'_>) -> Result<(), StoreError> {
+        if self.refint {
+            store.refint(t, &[(self.member_ad.clone(), None, self.modifier.clone())])?;
+        }
+        store.memberof(t, self)
+    }
+}
+
+impl WriteOverlay for Refint {
+    fn name(&self) -> &'static str {
+        "refint"
+    }
+    fn apply(&self, store: &Store, t: &mut Txn<'_>) -> Result<(), StoreError> {
+        let targets: Vec<_> = self
+            .attributes
+            .iter()
+            .map(|a| (a.clone(), self.nothing.clone(), self.modifier.clone()))
+            .collect();
+        store.refint(t, &targets)
+    }
+}
+
 /// The overlays configured on a store.
 #[derive(Debug, Clone, Default)]
 pub struct Overlays {
@@ -66,42 +122,51 @@ pub struct Overlays {
     pub memberof: Option<MemberOf>,
     /// The refint overlay, if configured.
     pub refint: Option<Refint>,
+    /// The order of the `overlay` lines in the configuration. Overlays that are set but
+    /// not listed here are taken as configured after the listed ones, refint before
+    /// memberof (so memberof runs first, as with `overlay refint` then `overlay memberof`).
+    pub configured: Vec<OverlayKind>,
+}
+
+impl Overlays {
+    /// The overlays in execution order: the reverse of the configuration (slapd's stack).
+    pub(crate) fn stack(&self) -> Vec<&dyn WriteOverlay> {
+        let mut order = self.configured.clone();
+        for k in [OverlayKind::Refint, OverlayKind::MemberOf] {
+            if !order.contains(&k) {
+                order.push(k);
+            }
+        }
+        order
+            .iter()
+            .rev()
+            .filter_map(|k| match k {
+                OverlayKind::MemberOf => self.memberof.as_ref().map(|m| m as &dyn WriteOverlay),
+                OverlayKind::Refint => self.refint.as_ref().map(|r| r as &dyn WriteOverlay),
+            })
+            .collect()
+    }
 }
 
 impl Store {
     /// Runs the configured overlays over the changes staged in `t`.
     pub(crate) fn run_overlays(&self, t: &mut Txn<'_>) -> Result<(), StoreError> {
-        self.refint(t)?;
-        if let Some(mo) = &self.overlays.memberof {
-            self.memberof(t, mo)?;
+        for overlay in self.overlays.stack() {
+            overlay.apply(self, t).inspect_err(|e| {
+                tracing::debug!(overlay = overlay.name(), error = %e, "overlay refused the write");
+            })?;
         }
         Ok(())
     }
 
-    /// The DN-valued attributes kept consistent on delete and rename, with the modifier
-    /// and placeholder to use.
-    fn refint_targets(&self) -> Vec<(String, Option<Dn>, Dn)> {
-        let mut out = Vec::new();
-        if let Some(r) = &self.overlays.refint {
-            for a in &r.attributes {
-                out.push((a.clone(), r.nothing.clone(), r.modifier.clone()));
-            }
-        }
-        if let Some(mo) = self.overlays.memberof.as_ref().filter(|m| m.refint) {
-            if !out
-                .iter()
-                .any(|(a, _, _)| a.eq_ignore_ascii_case(&mo.member_ad))
-            {
-                out.push((mo.member_ad.clone(), None, mo.modifier.clone()));
-            }
-        }
-        out
-    }
-
-    /// Referential integrity: every value naming an entry this write deleted is removed,
-    /// and every value naming an entry it renamed is rewritten (slapo-refint(5)).
-    fn refint(&self, t: &mut Txn<'_>) -> Result<(), StoreError> {
-        let targets = self.refint_targets();
+    /// Referential integrity: in each `(attribute, placeholder, modifier)` target, every
+    /// value naming an entry this write deleted is removed, and every value naming an
+    /// entry it renamed is rewritten (slapo-refint(5); memberof-refint for `member`).
+    fn refint(
+        &self,
+        t: &mut Txn<'_>,
+        targets: &[(String, Option<Dn>, Dn)],
+    ) -> Result<(), StoreError> {
         if targets.is_empty() {
             return Ok(());
         }
@@ -151,7 +216,7 @@ impl Store {
                     continue;
                 }
                 if values.is_empty() {
-                    match &nothing {
+                    match nothing {
                         Some(n) => values.push(n.to_string().into_bytes()),
                         None => {
                             // Without refint_nothing, a value the entry must keep (the last
@@ -456,8 +521,7 @@ impl Store {
         desc: &str,
         value: &[u8],
     ) -> Result<Option<roaring::RoaringTreemap>, StoreError> {
-        self.indexes
-            .eq_lookup(&self.schema, &self.trees.index, desc, value)
+        self.with_postings(|src| self.indexes.eq_lookup(&self.schema, src, desc, value))
     }
 
     /// The normalized DN in a DN-syntax value, if it is one.

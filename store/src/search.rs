@@ -151,8 +151,10 @@ impl Store {
             return Ok((None, Plan::Scan));
         }
         let mut budget = MAX_PLAN_NODES;
-        self.indexes
-            .candidates(&self.schema, &self.trees.index, filter, &mut budget)
+        self.with_postings(|src| {
+            self.indexes
+                .candidates(&self.schema, src, filter, &mut budget)
+        })
     }
 
     /// Whether entry `id` lies in `scope` of the base (`base_id`, normalized `base`).

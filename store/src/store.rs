@@ -110,6 +110,9 @@ pub struct Store {
     durable: bool,
     /// Bulk load in progress: writes are not flushed one by one (see [`Store::bulk`]).
     bulk: std::sync::atomic::AtomicBool,
+    /// During a bulk load, the posting changes of every write so far, written to the
+    /// index tree once at the end (or before any index read); None otherwise.
+    pending_postings: Mutex<Option<crate::postings::PostingDelta>>,
     /// The change log bound.
     pub(crate) changelog_limit: usize,
     /// Writes since the change log was last trimmed (trimming is batched).
@@ -117,6 +120,9 @@ pub struct Store {
     /// Who is told about each committed write (persistent searches), if anyone.
     observer: std::sync::RwLock<Option<Box<dyn crate::changelog::CommitObserver>>>,
 }
+
+/// Postings a rebuild collects in memory before writing them (bounds its memory).
+const REINDEX_BATCH_POSTINGS: usize = 200_000;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -205,6 +211,7 @@ impl Store {
             write_lock: Mutex::new(()),
             durable: opts.durable,
             bulk: std::sync::atomic::AtomicBool::new(false),
+            pending_postings: Mutex::new(None),
             changelog_limit: opts
                 .changelog_limit
                 .unwrap_or(crate::changelog::DEFAULT_CHANGELOG_LIMIT),
@@ -241,24 +248,31 @@ impl Store {
         self.trees.index.clear()?;
         let total = self.trees.entries.len() as u64;
         let mut n = 0u64;
-        let mut batch = sled::Batch::default();
+        let mut delta = crate::postings::PostingDelta::default();
         let mut pending = 0usize;
+        let write = |delta: crate::postings::PostingDelta| -> Result<(), StoreError> {
+            let mut batch = sled::Batch::default();
+            delta.write_into(&self.trees.index, &mut batch)?;
+            self.trees.index.apply_batch(batch)?;
+            Ok(())
+        };
         for kv in self.trees.entries.iter() {
             let (k, v) = kv?;
             let id = keys::decode_id(&k).ok_or(StoreError::Corrupt { tree: "entries" })?;
             let stored = StoredEntry::decode(&v)?;
             for key in self.indexes.keys(&self.schema, &stored.entry) {
-                batch.insert(crate::index::posting(&key, id), &[]);
+                delta.add(&key, id);
                 pending += 1;
             }
             n += 1;
             progress(n, total);
-            if pending > 50_000 {
-                self.trees.index.apply_batch(std::mem::take(&mut batch))?;
+            // Bounds the memory of the rebuild; chunks are read back and extended.
+            if pending > REINDEX_BATCH_POSTINGS {
+                write(std::mem::take(&mut delta))?;
                 pending = 0;
             }
         }
-        self.trees.index.apply_batch(batch)?;
+        write(delta)?;
         self.trees
             .meta
             .insert(keys::META_INDEXES, self.indexes.fingerprint().as_bytes())?;
@@ -532,14 +546,94 @@ impl Store {
         }
     }
 
-    /// Runs `load` with per-write flushing off (offline import, like slapadd's quick mode),
-    /// then flushes once. Each write is still one atomic transaction; only the fsync per
-    /// write is skipped, so a crash during the load may lose its most recent writes.
+    /// Runs `load` with per-write flushing off (offline import, like slapadd's quick
+    /// mode), then flushes once. Each write still commits its entry, DN links and change
+    /// log record as one transaction, but index postings are collected in memory and
+    /// written once at the end (or before anything reads the index), so a load rewrites
+    /// each posting chunk once instead of once per entry. A crash during the load may lose
+    /// its most recent writes and leave postings missing; the index fingerprint is removed
+    /// for the duration, so the next open rebuilds the indexes (as slapindex would).
+    ///
+    /// Errors: [`StoreError::Storage`] when the final writes or the flush fail.
     pub fn bulk<T>(&self, load: impl FnOnce() -> T) -> Result<T, StoreError> {
-        self.bulk.store(true, std::sync::atomic::Ordering::Relaxed);
+        let fingerprint = self.trees.meta.remove(keys::META_INDEXES)?;
+        // Collecting starts before readers look for it and ends (written) before they
+        // stop looking, so a reader never misses a posting.
+        *self.pending_lock() = Some(crate::postings::PostingDelta::default());
+        self.bulk.store(true, std::sync::atomic::Ordering::Release);
         let out = load();
-        self.bulk.store(false, std::sync::atomic::Ordering::Relaxed);
+        let written = {
+            let _guard = self.lock_writes();
+            self.write_pending_postings()
+        };
+        self.bulk.store(false, std::sync::atomic::Ordering::Release);
+        written?;
+        if let Some(f) = fingerprint {
+            self.trees.meta.insert(keys::META_INDEXES, f)?;
+        }
         self.db.flush()?;
         Ok(out)
+    }
+
+    fn pending_lock(&self) -> MutexGuard<'_, Option<crate::postings::PostingDelta>> {
+        self.pending_postings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes the postings a bulk load collected and ends the collecting. Runs under the
+    /// write lock of the last bulk write's caller's thread; readers meanwhile see the
+    /// tree without the collected postings only after they are written.
+    fn write_pending_postings(&self) -> Result<(), StoreError> {
+        // The lock is held until the postings are in the tree, so a reader never sees
+        // them neither collected nor written.
+        let mut pending = self.pending_lock();
+        if let Some(delta) = pending.take().filter(|d| !d.is_empty()) {
+            let mut batch = sled::Batch::default();
+            delta.write_into(&self.trees.index, &mut batch)?;
+            self.trees.index.apply_batch(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `read` with a reader of the current posting lists: the index tree, plus,
+    /// during a bulk load, the postings collected so far (so an index read never misses
+    /// an earlier write). Outside a bulk load no lock is taken.
+    pub(crate) fn with_postings<T>(
+        &self,
+        read: impl FnOnce(&crate::postings::PostingReader<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if !self.bulk.load(std::sync::atomic::Ordering::Acquire) {
+            return read(&crate::postings::PostingReader {
+                tree: &self.trees.index,
+                pending: None,
+            });
+        }
+        let pending = self.pending_lock();
+        read(&crate::postings::PostingReader {
+            tree: &self.trees.index,
+            pending: pending.as_ref(),
+        })
+    }
+
+    /// Adds a write's posting changes to `batch` (read against the current chunks; the
+    /// caller holds the write lock until the batch commits), or to the bulk load's
+    /// collected postings when one runs.
+    pub(crate) fn stage_postings(
+        &self,
+        delta: crate::postings::PostingDelta,
+        batch: &mut sled::Batch,
+    ) -> Result<(), StoreError> {
+        let mut pending = self.pending_lock();
+        match pending.as_mut() {
+            Some(p) => {
+                p.merge(delta);
+                Ok(())
+            }
+            None => {
+                drop(pending);
+                delta.write_into(&self.trees.index, batch)
+            }
+        }
     }
 }

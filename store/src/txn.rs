@@ -114,6 +114,7 @@ impl<'s> Txn<'s> {
     /// Writes every touched entry and commits all trees in one sled transaction.
     pub fn commit(mut self) -> Result<(), StoreError> {
         let store = self.store;
+        let mut postings = crate::postings::PostingDelta::default();
         for (id, t) in &self.touched {
             match &t.after {
                 Some(after) => self.b.entries.insert(&keys::id_key(*id), after.encode()?),
@@ -127,12 +128,13 @@ impl<'s> Txn<'s> {
             };
             let (old, new) = (keys_of(&t.before), keys_of(&t.after));
             for k in old.difference(&new) {
-                self.b.index.remove(crate::index::posting(k, *id));
+                postings.remove(k, *id);
             }
             for k in new.difference(&old) {
-                self.b.index.insert(crate::index::posting(k, *id), &[]);
+                postings.add(k, *id);
             }
         }
+        store.stage_postings(postings, &mut self.b.index)?;
         for (id, t) in &self.touched {
             let before = t.before.as_ref().map(|s| &s.entry);
             let after = t.after.as_ref().map(|s| &s.entry);

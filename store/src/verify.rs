@@ -66,8 +66,8 @@ impl Store {
             }
         }
         let mut actual_index = BTreeSet::new();
-        for k in self.trees.index.iter().keys() {
-            actual_index.insert(k?.to_vec());
+        for p in crate::postings::all_postings(&self.trees.index)? {
+            actual_index.insert(p);
         }
         let missing = expected_index.difference(&actual_index).count();
         let extra = actual_index.difference(&expected_index).count();

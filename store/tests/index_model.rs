@@ -147,6 +147,7 @@ fn memberof_overlays() -> Overlays {
             modifier: Dn::parse("cn=admin,dc=localdomain,dc=test").unwrap(),
         }),
         refint: None,
+        configured: Vec::new(),
     }
 }
 

@@ -99,6 +99,7 @@ fn store() -> Store {
                 modifier: Dn::default(),
             }),
             refint: None,
+            configured: Vec::new(),
         },
         indexes: Default::default(),
         changelog_limit: None,
