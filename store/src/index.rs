@@ -192,60 +192,167 @@ impl Indexes {
             let Some(at) = schema.attribute_type(&a.desc) else {
                 continue;
             };
+            if let Some(kinds) = self.kinds(at) {
+                self.value_keys(schema, at, kinds, &a.values, true, &mut out);
+            }
+        }
+        out
+    }
+
+    /// The posting keys that may differ between two versions of an entry: `(old, new)`
+    /// such that removing `old − new` and adding `new − old` turns the postings of
+    /// `before` into those of `after`.
+    ///
+    /// Attributes whose values did not change contribute nothing. An attribute with only
+    /// equality, approx and presence indexes contributes the keys of the values removed
+    /// and added (an entry never holds two values equal under the equality rule, so a
+    /// value's key belongs to that value alone); others (substrings keys are shared
+    /// between values, objectClass keys between classes) contribute all their keys. So
+    /// adding one member to a 50,000-member group computes one key, not 100,000.
+    pub fn changed_keys(
+        &self,
+        schema: &Schema,
+        before: &Entry,
+        after: &Entry,
+    ) -> (BTreeSet<Vec<u8>>, BTreeSet<Vec<u8>>) {
+        let (b, a) = (self.by_type(schema, before), self.by_type(schema, after));
+        let (mut old, mut new) = (BTreeSet::new(), BTreeSet::new());
+        let empty: Vec<&oxldap_proto::Attribute> = Vec::new();
+        for oid in b.keys().chain(a.keys()).collect::<BTreeSet<_>>() {
+            let bv = b.get(oid).unwrap_or(&empty);
+            let av = a.get(oid).unwrap_or(&empty);
+            if bv == av {
+                continue;
+            }
+            let Some(at) = bv
+                .first()
+                .or(av.first())
+                .and_then(|x| schema.attribute_type(&x.desc))
+            else {
+                continue;
+            };
             let Some(kinds) = self.kinds(at) else {
                 continue;
             };
-            let oid = at.oid.as_str();
-            // objectClass keys include every superclass, so (objectClass=person) finds
-            // inetOrgPerson entries through the index, as the filter evaluator does.
-            let values: Vec<Vec<u8>> = if at.name().eq_ignore_ascii_case("objectClass") {
-                let mut v: BTreeSet<Vec<u8>> = BTreeSet::new();
-                for val in &a.values {
-                    if let Some(oc) = schema.object_class(&String::from_utf8_lossy(val)) {
-                        v.insert(oc.name().as_bytes().to_vec());
-                        for sup in schema.superclasses(oc) {
-                            v.insert(sup.name().as_bytes().to_vec());
-                        }
-                    } else {
-                        v.insert(val.clone());
-                    }
+            let per_value = !kinds.contains(&IndexKind::Substrings)
+                && !at.name().eq_ignore_ascii_case("objectClass")
+                && bv.len() <= 1
+                && av.len() <= 1;
+            if !per_value {
+                for x in bv {
+                    self.value_keys(schema, at, kinds, &x.values, true, &mut old);
                 }
-                v.into_iter().collect()
-            } else {
-                a.values.clone()
-            };
-            for k in kinds {
-                match k {
-                    IndexKind::Presence => {
+                for x in av {
+                    self.value_keys(schema, at, kinds, &x.values, true, &mut new);
+                }
+                continue;
+            }
+            let none: &[Vec<u8>] = &[];
+            let bvals = bv.first().map_or(none, |x| x.values.as_slice());
+            let avals = av.first().map_or(none, |x| x.values.as_slice());
+            let bset: rustc_hash::FxHashSet<&[u8]> = bvals.iter().map(Vec::as_slice).collect();
+            let aset: rustc_hash::FxHashSet<&[u8]> = avals.iter().map(Vec::as_slice).collect();
+            let removed: Vec<Vec<u8>> = bvals
+                .iter()
+                .filter(|v| !aset.contains(v.as_slice()))
+                .cloned()
+                .collect();
+            let added: Vec<Vec<u8>> = avals
+                .iter()
+                .filter(|v| !bset.contains(v.as_slice()))
+                .cloned()
+                .collect();
+            self.value_keys(schema, at, kinds, &removed, false, &mut old);
+            self.value_keys(schema, at, kinds, &added, false, &mut new);
+            if kinds.contains(&IndexKind::Presence) && bvals.is_empty() != avals.is_empty() {
+                let side = if bvals.is_empty() { &mut new } else { &mut old };
+                side.insert(prefix(TAG_PRES, &at.oid, b""));
+            }
+        }
+        (old, new)
+    }
+
+    /// The indexed attributes of `e`, grouped by attribute type OID.
+    fn by_type<'e>(
+        &self,
+        schema: &Schema,
+        e: &'e Entry,
+    ) -> BTreeMap<String, Vec<&'e oxldap_proto::Attribute>> {
+        let mut m: BTreeMap<String, Vec<&'e oxldap_proto::Attribute>> = BTreeMap::new();
+        for a in &e.attrs {
+            if let Some(at) = schema.attribute_type(&a.desc) {
+                if self.kinds(at).is_some() {
+                    m.entry(at.oid.clone()).or_default().push(a);
+                }
+            }
+        }
+        m
+    }
+
+    /// The keys of `values` of attribute type `at` for `kinds` (the presence key only
+    /// when `presence`).
+    fn value_keys(
+        &self,
+        schema: &Schema,
+        at: &AttributeType,
+        kinds: &BTreeSet<IndexKind>,
+        values: &[Vec<u8>],
+        presence: bool,
+        out: &mut BTreeSet<Vec<u8>>,
+    ) {
+        let oid = at.oid.as_str();
+        // objectClass keys include every superclass, so (objectClass=person) finds
+        // inetOrgPerson entries through the index, as the filter evaluator does.
+        let expanded: Vec<Vec<u8>>;
+        let values: &[Vec<u8>] = if at.name().eq_ignore_ascii_case("objectClass") {
+            let mut v: BTreeSet<Vec<u8>> = BTreeSet::new();
+            for val in values {
+                if let Some(oc) = schema.object_class(&String::from_utf8_lossy(val)) {
+                    v.insert(oc.name().as_bytes().to_vec());
+                    for sup in schema.superclasses(oc) {
+                        v.insert(sup.name().as_bytes().to_vec());
+                    }
+                } else {
+                    v.insert(val.clone());
+                }
+            }
+            expanded = v.into_iter().collect();
+            &expanded
+        } else {
+            values
+        };
+        for k in kinds {
+            match k {
+                IndexKind::Presence => {
+                    if presence {
                         out.insert(prefix(TAG_PRES, oid, b""));
                     }
-                    IndexKind::Equality | IndexKind::Approx => {
-                        let tag = if *k == IndexKind::Equality {
-                            TAG_EQ
-                        } else {
-                            TAG_APPROX
-                        };
-                        for v in &values {
-                            if let Ok(key) = schema.equality_key(at.name(), v) {
-                                out.insert(prefix(tag, oid, &key));
-                            }
+                }
+                IndexKind::Equality | IndexKind::Approx => {
+                    let tag = if *k == IndexKind::Equality {
+                        TAG_EQ
+                    } else {
+                        TAG_APPROX
+                    };
+                    for v in values {
+                        if let Ok(key) = schema.equality_key(at.name(), v) {
+                            out.insert(prefix(tag, oid, &key));
                         }
                     }
-                    IndexKind::Substrings => {
-                        let Some(rule) = at.substr_rule() else {
+                }
+                IndexKind::Substrings => {
+                    let Some(rule) = at.substr_rule() else {
+                        continue;
+                    };
+                    for v in values {
+                        let Ok(norm) = rule.normalize(schema, v) else {
                             continue;
                         };
-                        for v in &values {
-                            let Ok(norm) = rule.normalize(schema, v) else {
-                                continue;
-                            };
-                            self.substring_keys(oid, &norm, &mut out);
-                        }
+                        self.substring_keys(oid, &norm, out);
                     }
                 }
             }
         }
-        out
     }
 
     fn substring_keys(&self, oid: &str, v: &[u8], out: &mut BTreeSet<Vec<u8>>) {
@@ -551,6 +658,14 @@ impl Indexes {
             Ok(key) => Ok(Some(lookup(src, &prefix(TAG_EQ, &at.oid, &key))?)),
             Err(_) => Ok(Some(RoaringTreemap::new())),
         }
+    }
+
+    /// Whether attribute description `desc` has an equality index.
+    pub(crate) fn has_equality(&self, schema: &Schema, desc: &str) -> bool {
+        schema
+            .attribute_type(desc)
+            .and_then(|at| self.kinds(at))
+            .is_some_and(|k| k.contains(&IndexKind::Equality))
     }
 
     /// Adds an equality index on `attr` if the configuration has none (overlays need one).

@@ -44,6 +44,10 @@ pub struct Mod {
     pub attr: Attribute,
 }
 
+/// From this many present values on, a modify's add asks the attribute's equality index
+/// whether a value is already there instead of normalizing every present value.
+const INDEXED_PRESENCE_CHECK: usize = 64;
+
 /// Operational attributes a client may never supply (RFC 4512 §3.4; NO-USER-MODIFICATION).
 /// The store stamps them itself.
 const STAMPED: &[&str] = &[
@@ -150,8 +154,14 @@ impl Store {
         let norm = self.schema.normalize_dn(dn)?;
         let (id, mut stored) = self.must_load(&norm)?;
         let classes_before: Vec<Vec<u8>> = stored.entry.values("objectClass").to_vec();
+        // Attributes an earlier change of this request touched: for the others the
+        // committed values (and so the equality index) are still the entry's.
+        let mut touched: HashSet<String> = HashSet::new();
         for m in mods {
-            self.apply_mod(&mut stored.entry, m, ctx)?;
+            let desc = self.canonical(&m.attr.desc)?;
+            let committed = (!touched.contains(&desc)).then_some(id);
+            self.apply_mod(&mut stored.entry, m, ctx, committed)?;
+            touched.insert(desc);
         }
         for a in &stored.entry.attrs {
             self.check_single_value(a)?;
@@ -514,7 +524,16 @@ impl Store {
         Ok(())
     }
 
-    fn apply_mod(&self, entry: &mut Entry, m: Mod, ctx: &WriteCtx) -> Result<(), StoreError> {
+    /// Applies one change of a modify to `entry`. `committed` is the entry's id when the
+    /// attribute's values in `entry` are still the committed ones (no earlier change of
+    /// the request touched it), so its equality index may answer "is this value there".
+    fn apply_mod(
+        &self,
+        entry: &mut Entry,
+        m: Mod,
+        ctx: &WriteCtx,
+        committed: Option<u64>,
+    ) -> Result<(), StoreError> {
         let desc = self.canonical(&m.attr.desc)?;
         let at = self.schema.attribute_type(&desc);
         let mut prepared = Attribute {
@@ -550,13 +569,35 @@ impl Store {
                         )),
                     ));
                 }
-                let mut keys: HashSet<Vec<u8>> = entry
-                    .values(&desc)
-                    .iter()
-                    .map(|v| self.schema.equality_key(&desc, v))
-                    .collect::<Result<_, _>>()?;
+                let present = entry.values(&desc).len();
+                // A large attribute (a group's member) is asked through its equality
+                // index instead of normalizing every present value: adding one member to
+                // a 50,000-member group normalizes one DN. Options would make the index
+                // (which ignores them) answer for other descriptions, so not for those.
+                let by_index = match committed {
+                    Some(id)
+                        if present >= INDEXED_PRESENCE_CHECK
+                            && !desc.contains(';')
+                            && self.indexes.has_equality(&self.schema, &desc) =>
+                    {
+                        Some(id)
+                    }
+                    _ => None,
+                };
+                let mut keys: HashSet<Vec<u8>> = HashSet::with_capacity(values.len());
+                if by_index.is_none() {
+                    for v in entry.values(&desc) {
+                        keys.insert(self.schema.equality_key(&desc, v)?);
+                    }
+                }
                 for (i, v) in values.iter().enumerate() {
-                    if !keys.insert(self.schema.equality_key(&desc, v)?) {
+                    let there = match by_index {
+                        Some(id) => self
+                            .eq_lookup(&desc, v)?
+                            .is_some_and(|ids| ids.contains(id)),
+                        None => false,
+                    };
+                    if there || !keys.insert(self.schema.equality_key(&desc, v)?) {
                         return Err(StoreError::ValueExists {
                             attr: desc,
                             index: i,
@@ -574,16 +615,53 @@ impl Store {
                 if values.is_empty() {
                     entry.remove(&desc);
                 } else {
+                    // Each present value is normalized once (a 50,000-member group losing
+                    // 1,000 members must not cost 50,000 × 1,000 normalizations). Every
+                    // listed value must be present; one listed twice is absent the second
+                    // time (16), as when the values were deleted one by one.
+                    let mut doomed: HashSet<Vec<u8>> = HashSet::with_capacity(values.len());
                     for v in &values {
-                        let key = self.schema.equality_key(&desc, v)?;
-                        let present = entry
-                            .values(&desc)
-                            .iter()
-                            .any(|x| self.schema.equality_key(&desc, x).is_ok_and(|k| k == key));
-                        if !present {
+                        if !doomed.insert(self.schema.equality_key(&desc, v)?) {
                             return Err(StoreError::NoSuchValue { attr: desc });
                         }
-                        self.remove_value(entry, &desc, v)?;
+                    }
+                    let schema = &self.schema;
+                    let Some(a) = entry.get_mut(&desc) else {
+                        return Err(StoreError::NoSuchValue { attr: desc });
+                    };
+                    // Values sent exactly as stored (the usual case) are found by bytes:
+                    // at most one present value equals each under the equality rule, so
+                    // a byte-identical one is it, and a 50,000-member group losing one
+                    // member normalizes nothing.
+                    if values.len() == doomed.len() {
+                        let wanted: rustc_hash::FxHashSet<&[u8]> =
+                            values.iter().map(Vec::as_slice).collect();
+                        let hits = a
+                            .values
+                            .iter()
+                            .filter(|x| wanted.contains(x.as_slice()))
+                            .count();
+                        if hits == wanted.len() {
+                            a.values.retain(|x| !wanted.contains(x.as_slice()));
+                            if a.values.is_empty() {
+                                entry.remove(&desc);
+                            }
+                            return Ok(());
+                        }
+                    }
+                    let mut found: HashSet<Vec<u8>> = HashSet::with_capacity(doomed.len());
+                    a.values.retain(|x| match schema.equality_key(&desc, x) {
+                        Ok(k) if doomed.contains(&k) => {
+                            found.insert(k);
+                            false
+                        }
+                        _ => true,
+                    });
+                    if found.len() < doomed.len() {
+                        return Err(StoreError::NoSuchValue { attr: desc });
+                    }
+                    if a.values.is_empty() {
+                        entry.remove(&desc);
                     }
                 }
             }

@@ -126,7 +126,12 @@ impl<'s> Txn<'s> {
                     .map(|s| store.indexes.keys(&store.schema, &s.entry))
                     .unwrap_or_default()
             };
-            let (old, new) = (keys_of(&t.before), keys_of(&t.after));
+            let (old, new) = match (&t.before, &t.after) {
+                (Some(b), Some(a)) => store
+                    .indexes
+                    .changed_keys(&store.schema, &b.entry, &a.entry),
+                _ => (keys_of(&t.before), keys_of(&t.after)),
+            };
             for k in old.difference(&new) {
                 postings.remove(k, *id);
             }

@@ -325,3 +325,20 @@ fn memberof_model_bug_03() {
     ])
     .unwrap();
 }
+
+/// A group lists `cn=g0,ou=a` and the dangling `cn=g0,ou=z`; renaming `ou=a` to `ou=z`
+/// moves g0 onto the second value. refint rewrote the first into a duplicate of the
+/// second, and the membership diff (which skips byte-identical values) saw g0 leave:
+/// g0 lost memberOf. Now refint drops a value rewritten onto one already held, and the
+/// diff judges every value when the write moved entries.
+#[test]
+fn memberof_model_bug_04() {
+    run(&[
+        Op::AddGroup(1, 1, vec![Target::Group(0, 0)]),
+        Op::AddMember(Target::Group(1, 1), Target::Group(0, 2)),
+        Op::AddUser(0, 0),
+        Op::AddGroup(0, 0, vec![Target::User(0, 0)]),
+        Op::RenameOu,
+    ])
+    .unwrap();
+}
