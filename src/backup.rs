@@ -15,8 +15,8 @@
 use anyhow::{anyhow, bail, Context, Result};
 use futures::{SinkExt, StreamExt};
 use ldap3_proto::proto::{
-    LdapBindCred, LdapBindRequest, LdapDerefAliases, LdapFilter, LdapMsg, LdapOp,
-    LdapResultCode, LdapSearchRequest, LdapSearchScope,
+    LdapBindCred, LdapBindRequest, LdapDerefAliases, LdapFilter, LdapMsg, LdapOp, LdapResultCode,
+    LdapSearchRequest, LdapSearchScope,
 };
 use oxldap_proto::{Attribute, Dn, Entry};
 use oxldap_server::config::Config;
@@ -118,7 +118,9 @@ async fn fetch(url: &str, dn: &str, pw: &str) -> Result<Image> {
         .ok_or_else(|| anyhow!("no address in {url:?}"))?;
     let stream = tokio::net::TcpStream::connect(addr)
         .await
-        .with_context(|| format!("cannot connect to the server at {url} (is it running? give its URL with -H)"))?;
+        .with_context(|| {
+            format!("cannot connect to the server at {url} (is it running? give its URL with -H)")
+        })?;
     // No size bound beyond the server's own: entries come one message at a time.
     let mut conn = tokio_util::codec::Framed::new(stream, ldap3_proto::LdapCodec::new(None));
     conn.send(LdapMsg::new(

@@ -258,13 +258,17 @@ fn load_config(common: &Common) -> Result<Config> {
 }
 
 fn open(common: &Common, memory: bool) -> Result<Directory> {
-    let cfg = load_config(common)?;
+    open_with(&load_config(common)?, common, memory)
+}
+
+/// [`open`] with the configuration already read.
+fn open_with(cfg: &Config, common: &Common, memory: bool) -> Result<Directory> {
     let opts = OpenOptions {
         memory,
         data_dir: common.data_dir.clone(),
         fixed_clock: None,
     };
-    Directory::open(&cfg, &opts).map_err(|e| anyhow::anyhow!("{e}"))
+    Directory::open(cfg, &opts).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Parses slapd-style listen URLs (`ldap://host:port/`; `ldap:///` is all interfaces, 389).
@@ -312,7 +316,7 @@ fn serve(
 ) -> Result<()> {
     let addrs = listen_addrs(url)?;
     let cfg = load_config(common)?;
-    let dir = open(common, memory)?;
+    let dir = open_with(&cfg, common, memory)?;
     if !no_layout
         && dir
             .bootstrap_layout()
@@ -353,17 +357,26 @@ fn serve(
         // The ready file first, then the URLs on stdout: whoever reads the first line
         // may rely on both (the sockets already accept: they are bound and listening).
         // Removed when dropped, after a clean shutdown.
-        let _run_files = service::RunFiles::write(
-            pidfile.or(cfg.pidfile.as_deref()),
-            cfg.argsfile.as_deref(),
-        )?;
+        let _run_files =
+            service::RunFiles::write(pidfile.or(cfg.pidfile.as_deref()), cfg.argsfile.as_deref())?;
+        // Both handlers are installed before anyone learns the URL (and so may send a
+        // signal): SIGTERM's and SIGHUP's default actions end the process uncleanly.
+        let signals = Signals::install();
         #[cfg(unix)]
-        tokio::spawn(service::reload_on_hangup(
-            dir.clone(),
-            common.config.clone(),
-            cfg.clone(),
-            common.debug.is_some(),
-        ));
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(hup) => {
+                tokio::spawn(service::reload_on_hangup(
+                    hup,
+                    dir.clone(),
+                    common.config.clone(),
+                    cfg.clone(),
+                    common.debug.is_some(),
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot catch SIGHUP: configuration reload disabled")
+            }
+        }
         if let Some(path) = ready_file {
             write_ready_file(path, &urls)?;
         }
@@ -371,7 +384,7 @@ fn serve(
             println!("{u}");
         }
         let _ = std::io::stdout().flush();
-        wait_for_signal().await;
+        signals.wait().await;
         tracing::info!("shutting down");
         shutdown.cancel();
         for s in servers {
@@ -390,24 +403,30 @@ fn write_ready_file(path: &std::path::Path, urls: &[String]) -> Result<()> {
     service::write_atomically(path, &text)
 }
 
-async fn wait_for_signal() {
+/// The signals that stop the server, registered once (see `serve`).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        Signals {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Waits for SIGTERM or Ctrl-C.
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some(mut term) = self.term {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }
@@ -548,13 +567,17 @@ fn restore(common: &Common, src: &PathBuf, force: bool) -> Result<()> {
     let n = dir.store.bulk(|| load_ldif(&dir, src, true))??;
     if let Some(c) = count {
         if c != n {
-            bail!("{}: the header announces {c} entries, {n} were loaded", src.display());
+            bail!(
+                "{}: the header announces {c} entries, {n} were loaded",
+                src.display()
+            );
         }
     }
     dir.store.finish_restore(csn.as_ref())?;
     eprintln!(
         "restored {n} entries as of contextCSN {}",
-        csn.map(|c| c.to_ldap_string()).unwrap_or_else(|| "(none)".into())
+        csn.map(|c| c.to_ldap_string())
+            .unwrap_or_else(|| "(none)".into())
     );
     Ok(())
 }

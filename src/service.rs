@@ -149,26 +149,21 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+#[cfg(unix)]
 /// Re-reads the configuration file on SIGHUP and applies what can change safely: the
 /// log level (unless `-d` fixed it on the command line) and the search limits. Logs what
 /// it applied and, at warn, what it did not (those need a restart). Runs until the
 /// process ends.
 pub async fn reload_on_hangup(
+    mut hup: tokio::signal::unix::Signal,
     dir: std::sync::Arc<oxldap_server::Directory>,
     config_path: Option<PathBuf>,
     mut current: oxldap_server::config::Config,
     level_from_command_line: bool,
 ) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot catch SIGHUP: configuration reload disabled");
-        return;
-    };
     while hup.recv().await.is_some() {
         let Some(path) = &config_path else {
-            tracing::warn!(
-                "SIGHUP: no configuration file (-f) to re-read; nothing to reload"
-            );
+            tracing::warn!("SIGHUP: no configuration file (-f) to re-read; nothing to reload");
             continue;
         };
         let new = match oxldap_server::config::load(path) {
@@ -180,16 +175,17 @@ pub async fn reload_on_hangup(
         };
         let d = dir.clone();
         let (old, next) = (current.clone(), new.clone());
-        let report =
-            match tokio::task::spawn_blocking(move || oxldap_server::reload::apply(&d, &old, &next))
-                .await
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(error = %e, "SIGHUP: reload failed");
-                    continue;
-                }
-            };
+        let report = match tokio::task::spawn_blocking(move || {
+            oxldap_server::reload::apply(&d, &old, &next)
+        })
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: reload failed");
+                continue;
+            }
+        };
         let mut applied = report.applied;
         if new.loglevel != current.loglevel {
             let level = tracing_level(&new.loglevel);

@@ -104,7 +104,17 @@ fn sync_refresh(s: &Server, cookie: Option<&str>) -> Refresh {
     let out = s.tool(
         "ldapsearch",
         &[
-            "-D", ROOTDN, "-w", ROOTPW, "-o", "ldif-wrap=no", "-b", BASE, "-E", &mode, "entryUUID",
+            "-D",
+            ROOTDN,
+            "-w",
+            ROOTPW,
+            "-o",
+            "ldif-wrap=no",
+            "-b",
+            BASE,
+            "-E",
+            &mode,
+            "entryUUID",
         ],
         None,
     );
@@ -149,13 +159,18 @@ fn online_backup_under_writes_restores_equal_and_syncrepl_converges() {
     for i in 0..20 {
         src.modify_root(
             "ldapadd",
-            &format!("dn: uid=u{i},{USERS}\nobjectClass: inetOrgPerson\nuid: u{i}\ncn: U{i}\nsn: U\n"),
+            &format!(
+                "dn: uid=u{i},{USERS}\nobjectClass: inetOrgPerson\nuid: u{i}\ncn: U{i}\nsn: U\n"
+            ),
             &[],
         )
         .expect_code(0);
     }
     let before = sync_refresh(&src, None);
-    let old_cookie = before.cookie.clone().expect("a full refresh gives a cookie");
+    let old_cookie = before
+        .cookie
+        .clone()
+        .expect("a full refresh gives a cookie");
     // The consumer's state at that cookie: UUID -> DN.
     let consumer: BTreeMap<String, String> = before.full.clone();
     // Changes the consumer has not seen yet: a modify (its entry is newer than the cookie).
@@ -193,7 +208,10 @@ fn online_backup_under_writes_restores_equal_and_syncrepl_converges() {
     for w in writers {
         w.join().unwrap();
     }
-    assert!(at_backup_end > at_backup_start, "writes went on during the backup");
+    assert!(
+        at_backup_end > at_backup_start,
+        "writes went on during the backup"
+    );
     let csn = header_csn(&dest);
 
     // The source as of the backup's CSN: adds only after the backup started, so exactly
@@ -204,8 +222,14 @@ fn online_backup_under_writes_restores_equal_and_syncrepl_converges() {
         .filter(|(_, a)| csn_of(a) <= csn)
         .map(|(d, a)| (d.clone(), a.clone()))
         .collect();
-    assert!(expected.len() < source.len(), "some writes came after the backup");
-    assert!(expected.len() > 24, "some concurrent writes are in the backup");
+    assert!(
+        expected.len() < source.len(),
+        "some writes came after the backup"
+    );
+    assert!(
+        expected.len() > 24,
+        "some concurrent writes are in the backup"
+    );
 
     // Restore into a second instance.
     let data2 = tempfile::tempdir().unwrap();
@@ -262,7 +286,13 @@ fn offline_backup_restore_refuses_to_overwrite_and_export_on_a_running_server() 
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
-    oxldap(&["restore", "--force", "--data-dir", &d, dest.to_str().unwrap()]);
+    oxldap(&[
+        "restore",
+        "--force",
+        "--data-dir",
+        &d,
+        dest.to_str().unwrap(),
+    ]);
     let s = Server::on_disk(data);
     assert_eq!(s.search_root(&["-b", BASE, "1.1"]).dns().len(), 4);
 }

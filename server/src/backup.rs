@@ -52,7 +52,11 @@ pub fn image_for(
     let image = dir.store.consistent_copy()?;
     tracing::info!(
         entries = image.entries.len(),
-        csn = image.csn.as_ref().map(|c| c.to_ldap_string()).unwrap_or_default(),
+        csn = image
+            .csn
+            .as_ref()
+            .map(|c| c.to_ldap_string())
+            .unwrap_or_default(),
         "backup copy taken"
     );
     Ok(Some(image))

@@ -239,10 +239,8 @@ impl Monitor {
 
     /// (initiated, completed) operations of `kind` so far.
     pub fn ops(&self, kind: OpKind) -> (u64, u64) {
-        let get = |a: &[AtomicU64; 10]| {
-            a.get(kind.index())
-                .map_or(0, |c| c.load(Ordering::Relaxed))
-        };
+        let get =
+            |a: &[AtomicU64; 10]| a.get(kind.index()).map_or(0, |c| c.load(Ordering::Relaxed));
         (get(&self.initiated), get(&self.completed))
     }
 
@@ -353,8 +351,16 @@ fn render(dir: &Directory) -> Result<Vec<Entry>, LdapError> {
     let version = format!("oxldap {}", env!("CARGO_PKG_VERSION"));
     let count = |a: &AtomicU64| a.load(Ordering::Relaxed).to_string();
     let mut out: Vec<Option<Entry>> = vec![
-        entry(MONITOR_DN, "monitorServer", &[("monitoredInfo", version.clone())]),
-        entry("cn=Version,cn=Monitor", "monitoredObject", &[("monitoredInfo", version)]),
+        entry(
+            MONITOR_DN,
+            "monitorServer",
+            &[("monitoredInfo", version.clone())],
+        ),
+        entry(
+            "cn=Version,cn=Monitor",
+            "monitoredObject",
+            &[("monitoredInfo", version)],
+        ),
         entry("cn=Time,cn=Monitor", "monitorContainer", &[]),
         entry(
             "cn=Start,cn=Time,cn=Monitor",
@@ -369,7 +375,10 @@ fn render(dir: &Directory) -> Result<Vec<Entry>, LdapError> {
         entry(
             "cn=Uptime,cn=Time,cn=Monitor",
             "monitoredObject",
-            &[("monitoredInfo", m.started_at.elapsed().as_secs().to_string())],
+            &[(
+                "monitoredInfo",
+                m.started_at.elapsed().as_secs().to_string(),
+            )],
         ),
         entry("cn=Connections,cn=Monitor", "monitorContainer", &[]),
         entry(
@@ -421,7 +430,11 @@ fn render(dir: &Directory) -> Result<Vec<Entry>, LdapError> {
     if let Some(c) = &context {
         db_attrs.push(("monitoredInfo", format!("contextCSN {c}")));
     }
-    out.push(entry("cn=Database,cn=Monitor", "monitorContainer", &db_attrs));
+    out.push(entry(
+        "cn=Database,cn=Monitor",
+        "monitorContainer",
+        &db_attrs,
+    ));
     out.push(entry(
         "cn=Entries,cn=Database,cn=Monitor",
         "monitorCounterObject",

@@ -511,11 +511,19 @@ pub fn search_entries(
 
     let size_limit = effective(
         req.sizelimit,
-        if who.is_root() { None } else { dir.limits().size },
+        if who.is_root() {
+            None
+        } else {
+            dir.limits().size
+        },
     );
     let time_limit = effective(
         req.timelimit,
-        if who.is_root() { None } else { dir.limits().time },
+        if who.is_root() {
+            None
+        } else {
+            dir.limits().time
+        },
     );
     let deadline = time_limit.map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
     let skip = page.map_or(0, |p| p.skip);

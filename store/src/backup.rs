@@ -71,7 +71,9 @@ impl Store {
             Some(c) => {
                 let s = c.to_ldap_string();
                 self.trees.meta.insert(keys::META_LAST_CSN, s.as_bytes())?;
-                self.trees.meta.insert(keys::META_LOG_TRIMMED, s.as_bytes())?;
+                self.trees
+                    .meta
+                    .insert(keys::META_LOG_TRIMMED, s.as_bytes())?;
             }
             None => {
                 self.trees.meta.remove(keys::META_LAST_CSN)?;

@@ -112,9 +112,11 @@ pub enum StoreError {
     #[error("storage failure: {0}")]
     Storage(#[from] sled::Error),
     /// Another process holds the database folder (sled allows one process per database).
-    #[error("the database in {path} is in use by another process (a running oxldap server?); \
+    #[error(
+        "the database in {path} is in use by another process (a running oxldap server?); \
              to copy a running server's data use `oxldap backup -H ldap://HOST:PORT/ DEST`, \
-             otherwise stop the server first")]
+             otherwise stop the server first"
+    )]
     Locked {
         /// The data folder.
         path: String,
