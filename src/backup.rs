@@ -24,6 +24,11 @@ use oxldap_store::{BackupImage, Csn};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
+/// The largest single message accepted from the server during a backup (one entry; a
+/// group with tens of thousands of members is a few MiB). ldap3_proto's default (32 KiB)
+/// is meant for requests a server receives.
+const MAX_ENTRY_SIZE: usize = 64 * 1024 * 1024;
+
 /// The header line carrying the backup's contextCSN.
 const CSN_HEADER: &str = "# contextCSN: ";
 /// The header line carrying the number of entries.
@@ -121,8 +126,8 @@ async fn fetch(url: &str, dn: &str, pw: &str) -> Result<Image> {
         .with_context(|| {
             format!("cannot connect to the server at {url} (is it running? give its URL with -H)")
         })?;
-    // No size bound beyond the server's own: entries come one message at a time.
-    let mut conn = tokio_util::codec::Framed::new(stream, ldap3_proto::LdapCodec::new(None));
+    let mut conn =
+        tokio_util::codec::Framed::new(stream, ldap3_proto::LdapCodec::new(Some(MAX_ENTRY_SIZE)));
     conn.send(LdapMsg::new(
         1,
         LdapOp::BindRequest(LdapBindRequest {

@@ -166,6 +166,20 @@ fn online_backup_under_writes_restores_equal_and_syncrepl_converges() {
         )
         .expect_code(0);
     }
+    // A group larger than one 32 KiB message, with memberOf on its members: both must
+    // come back identical.
+    let mut ldif = String::new();
+    let mut group = format!("dn: cn=big,{GROUPS}\nobjectClass: groupOfNames\ncn: big\n");
+    for i in 0..600 {
+        ldif.push_str(&format!(
+            "dn: uid=member-with-a-long-name-{i},{USERS}\nobjectClass: inetOrgPerson\nuid: member-with-a-long-name-{i}\ncn: M\nsn: M\n\n"
+        ));
+        group.push_str(&format!(
+            "member: uid=member-with-a-long-name-{i},{USERS}\n"
+        ));
+    }
+    ldif.push_str(&group);
+    src.modify_root("ldapadd", &ldif, &[]).expect_code(0);
     let before = sync_refresh(&src, None);
     let old_cookie = before
         .cookie
