@@ -34,6 +34,16 @@ pub fn image_for(
     who: &Identity,
     base: &Dn,
 ) -> Result<Option<BackupImage>, LdapError> {
+    // Cheap test first: every search passes here.
+    let only = base.rdns.first().and_then(|r| r.avas.first());
+    if base.rdns.len() != 1
+        || !only.is_some_and(|a| {
+            a.value_str()
+                .is_some_and(|v| v.eq_ignore_ascii_case("backup"))
+        })
+    {
+        return Ok(None);
+    }
     let (Ok(norm), Ok(Ok(want))) = (
         dir.schema.normalize_dn(base),
         Dn::parse(BACKUP_DN).map(|d| dir.schema.normalize_dn(&d)),

@@ -268,6 +268,14 @@ pub fn entries_for(
     base: &Dn,
     scope: Scope,
 ) -> Result<Option<Vec<Entry>>, LdapError> {
+    // Cheap test first: every search passes here.
+    let top = base.rdns.last().and_then(|r| r.avas.first());
+    if !top.is_some_and(|a| {
+        a.value_str()
+            .is_some_and(|v| v.eq_ignore_ascii_case("monitor"))
+    }) {
+        return Ok(None);
+    }
     let schema = &dir.schema;
     let (Ok(root), Ok(norm)) = (
         Dn::parse(MONITOR_DN).map_err(LdapError::from),
