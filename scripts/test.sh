@@ -9,6 +9,7 @@ need=()
 command -v ldapsearch >/dev/null 2>&1 || need+=(ldap-utils)
 /usr/bin/python3 -c 'import ldap' >/dev/null 2>&1 || need+=(python3-ldap)
 command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || need+=(slapd)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""

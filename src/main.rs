@@ -2,7 +2,8 @@
 //!
 //! - `serve`: run the server (slapd);
 //! - `import`: load LDIF offline into the configured database (slapadd);
-//! - `export`: write the database as LDIF to stdout (slapcat).
+//! - `export`: write the database as LDIF to stdout (slapcat);
+//! - `backup` / `restore`: consistent LDIF copies, also of a running server.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -14,6 +15,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+mod backup;
+mod service;
 
 /// The URL `serve` listens on when no `-h` is given.
 const DEFAULT_URL: &str = "ldap://127.0.0.1:3389/";
@@ -76,6 +80,37 @@ enum Command {
         /// (written to a temporary file and renamed, so readers never see half of it).
         #[arg(long = "ready-file")]
         ready_file: Option<PathBuf>,
+        /// Write the process id to this file (overrides the `pidfile` directive); removed
+        /// at a clean shutdown.
+        #[arg(long = "pidfile")]
+        pidfile: Option<PathBuf>,
+    },
+    /// Write a consistent point-in-time copy of the database as LDIF to DEST: from the
+    /// running server over LDAP (as the rootdn) when it holds the data folder, otherwise
+    /// directly from the folder.
+    Backup {
+        #[command(flatten)]
+        common: Common,
+        /// The running server's URL (default: the folder if no server holds it, else
+        /// ldap://127.0.0.1:3389/).
+        #[arg(short = 'H', long = "url")]
+        url: Option<String>,
+        /// A file whose first line is the rootdn's password (when rootpw is hashed).
+        #[arg(short = 'y', long = "password-file")]
+        password_file: Option<PathBuf>,
+        /// The LDIF file to write.
+        dest: PathBuf,
+    },
+    /// Load a backup made by `oxldap backup` into the (stopped) database, keeping
+    /// entryUUIDs, entryCSNs and the contextCSN.
+    Restore {
+        #[command(flatten)]
+        common: Common,
+        /// Replace the entries of a database that is not empty.
+        #[arg(long)]
+        force: bool,
+        /// The LDIF file written by `oxldap backup`.
+        src: PathBuf,
     },
     /// Load an LDIF file into the database offline (like slapadd).
     Import {
@@ -143,6 +178,8 @@ fn main() {
         Command::Serve { common, .. }
         | Command::Import { common, .. }
         | Command::Export { common }
+        | Command::Backup { common, .. }
+        | Command::Restore { common, .. }
         | Command::Index { common }
         | Command::Verify { common }
         | Command::Explain { common, .. }
@@ -153,7 +190,16 @@ fn main() {
             command: SchemaCommand::Check { .. },
         } => None,
     };
-    init_logging(debug.as_deref());
+    // Without -d, the configuration's loglevel (if it reads) sets the level.
+    let level = match (&debug, &cli.command) {
+        (Some(d), _) => Some(service::tracing_level(std::slice::from_ref(d))),
+        (None, Command::Serve { common, .. }) => load_config(common)
+            .ok()
+            .filter(|c| !c.loglevel.is_empty())
+            .map(|c| service::tracing_level(&c.loglevel)),
+        _ => None,
+    };
+    service::init_logging(level);
     let outcome = match cli.command {
         Command::Serve {
             help: _,
@@ -165,6 +211,7 @@ fn main() {
             max_pdu,
             print_url: _,
             ready_file,
+            pidfile,
         } => serve(
             &common,
             &url,
@@ -173,7 +220,15 @@ fn main() {
             no_layout,
             max_pdu,
             ready_file.as_deref(),
+            pidfile.as_deref(),
         ),
+        Command::Backup {
+            common,
+            url,
+            password_file,
+            dest,
+        } => backup(&common, url.as_deref(), password_file.as_deref(), &dest),
+        Command::Restore { common, force, src } => restore(&common, &src, force),
         Command::Import { common, file } => import(&common, &file),
         Command::Export { common } => export(&common),
         Command::Index { common } => reindex(&common),
@@ -195,34 +250,6 @@ fn main() {
     }
 }
 
-/// `-d` / RUST_LOG to a tracing filter: names pass through, slapd numbers map roughly
-/// (-1/any → trace, 0 → warn, stats/256 → info, other numbers → debug).
-fn init_logging(level: Option<&str>) {
-    use tracing_subscriber::EnvFilter;
-    let directive = match level {
-        None => std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string()),
-        Some(l) => match l.to_ascii_lowercase().as_str() {
-            "-1" | "any" | "trace" => "trace".into(),
-            "0" | "none" | "warn" => "warn".into(),
-            "256" | "stats" | "info" => "info".into(),
-            "error" => "error".into(),
-            _ => "debug".into(),
-        },
-    };
-    // ldap3_proto logs every undecodable client message at error level; the server logs
-    // those itself (at info), so a client cannot fill the error log.
-    let directive = if directive.contains("ldap3_proto") {
-        directive
-    } else {
-        format!("{directive},ldap3_proto=off")
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(EnvFilter::new(directive))
-        .try_init();
-}
-
 fn load_config(common: &Common) -> Result<Config> {
     match &common.config {
         Some(path) => config::load(path).map_err(|e| anyhow::anyhow!("{e}")),
@@ -231,17 +258,21 @@ fn load_config(common: &Common) -> Result<Config> {
 }
 
 fn open(common: &Common, memory: bool) -> Result<Directory> {
-    let cfg = load_config(common)?;
+    open_with(&load_config(common)?, common, memory)
+}
+
+/// [`open`] with the configuration already read.
+fn open_with(cfg: &Config, common: &Common, memory: bool) -> Result<Directory> {
     let opts = OpenOptions {
         memory,
         data_dir: common.data_dir.clone(),
         fixed_clock: None,
     };
-    Directory::open(&cfg, &opts).map_err(|e| anyhow::anyhow!("{e}"))
+    Directory::open(cfg, &opts).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Parses slapd-style listen URLs (`ldap://host:port/`; `ldap:///` is all interfaces, 389).
-fn listen_addrs(urls: &str) -> Result<Vec<SocketAddr>> {
+pub(crate) fn listen_addrs(urls: &str) -> Result<Vec<SocketAddr>> {
     let mut out = Vec::new();
     for url in urls.split_whitespace() {
         let Some(rest) = url.strip_prefix("ldap://") else {
@@ -272,6 +303,7 @@ fn listen_addrs(urls: &str) -> Result<Vec<SocketAddr>> {
     Ok(out)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn serve(
     common: &Common,
     url: &str,
@@ -280,9 +312,11 @@ fn serve(
     no_layout: bool,
     max_pdu: usize,
     ready_file: Option<&std::path::Path>,
+    pidfile: Option<&std::path::Path>,
 ) -> Result<()> {
     let addrs = listen_addrs(url)?;
-    let dir = open(common, memory)?;
+    let cfg = load_config(common)?;
+    let dir = open_with(&cfg, common, memory)?;
     if !no_layout
         && dir
             .bootstrap_layout()
@@ -322,6 +356,27 @@ fn serve(
         }
         // The ready file first, then the URLs on stdout: whoever reads the first line
         // may rely on both (the sockets already accept: they are bound and listening).
+        // Removed when dropped, after a clean shutdown.
+        let _run_files =
+            service::RunFiles::write(pidfile.or(cfg.pidfile.as_deref()), cfg.argsfile.as_deref())?;
+        // Both handlers are installed before anyone learns the URL (and so may send a
+        // signal): SIGTERM's and SIGHUP's default actions end the process uncleanly.
+        let signals = Signals::install();
+        #[cfg(unix)]
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(hup) => {
+                tokio::spawn(service::reload_on_hangup(
+                    hup,
+                    dir.clone(),
+                    common.config.clone(),
+                    cfg.clone(),
+                    common.debug.is_some(),
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot catch SIGHUP: configuration reload disabled")
+            }
+        }
         if let Some(path) = ready_file {
             write_ready_file(path, &urls)?;
         }
@@ -329,7 +384,7 @@ fn serve(
             println!("{u}");
         }
         let _ = std::io::stdout().flush();
-        wait_for_signal().await;
+        signals.wait().await;
         tracing::info!("shutting down");
         shutdown.cancel();
         for s in servers {
@@ -343,34 +398,35 @@ fn serve(
 
 /// Writes the listen URLs, one per line, to `path` atomically (temporary file + rename).
 fn write_ready_file(path: &std::path::Path, urls: &[String]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
     let mut text = urls.join("\n");
     text.push('\n');
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    service::write_atomically(path, &text)
 }
 
-async fn wait_for_signal() {
+/// The signals that stop the server, registered once (see `serve`).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        Signals {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Waits for SIGTERM or Ctrl-C.
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some(mut term) = self.term {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }
@@ -448,6 +504,81 @@ fn export(common: &Common) -> Result<()> {
     }
     out.flush()?;
     bar.finish_and_clear();
+    Ok(())
+}
+
+/// Whether opening failed because another process (a running server) holds the folder.
+fn is_locked(e: &oxldap_server::OpenError) -> bool {
+    matches!(
+        e,
+        oxldap_server::OpenError::Store {
+            source: oxldap_store::StoreError::Locked { .. },
+            ..
+        }
+    )
+}
+
+fn backup(
+    common: &Common,
+    url: Option<&str>,
+    password_file: Option<&std::path::Path>,
+    dest: &std::path::Path,
+) -> Result<()> {
+    let cfg = load_config(common)?;
+    let source = match url {
+        Some(u) => backup::Source::Server(u),
+        None => {
+            let opts = OpenOptions {
+                memory: false,
+                data_dir: common.data_dir.clone(),
+                fixed_clock: None,
+            };
+            match Directory::open(&cfg, &opts) {
+                Ok(dir) => backup::Source::Image(dir.store.consistent_copy()?),
+                Err(e) if is_locked(&e) => {
+                    eprintln!("oxldap: a running server holds the database; asking it at {DEFAULT_URL} (use -H for another URL)");
+                    backup::Source::Server(DEFAULT_URL)
+                }
+                Err(e) => bail!("{e}"),
+            }
+        }
+    };
+    let (n, csn) = backup::backup(&cfg, source, password_file, dest)?;
+    eprintln!(
+        "backed up {n} entries as of contextCSN {} to {}",
+        csn.as_deref().unwrap_or("(none)"),
+        dest.display()
+    );
+    Ok(())
+}
+
+fn restore(common: &Common, src: &PathBuf, force: bool) -> Result<()> {
+    let (csn, count) = backup::read_header(src)?;
+    let dir = open(common, false)?;
+    if !dir.store.is_empty() {
+        if !force {
+            bail!(
+                "the database already holds {} entries; restore refuses to overwrite it without --force",
+                dir.store.len()
+            );
+        }
+        dir.store.clear()?;
+    }
+    let n = dir.store.bulk(|| load_ldif(&dir, src, true))??;
+    if let Some(c) = count {
+        if c != n {
+            bail!(
+                "{}: the header announces {c} entries, {n} were loaded",
+                src.display()
+            );
+        }
+    }
+    dir.store.finish_restore(csn.as_ref())?;
+    eprintln!(
+        "restored {n} entries as of contextCSN {}",
+        csn.map(|c| c.to_ldap_string())
+            .unwrap_or_else(|| "(none)".into())
+    );
     Ok(())
 }
 

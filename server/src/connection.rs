@@ -48,6 +48,7 @@ pub async fn handle(
         tracing::debug!("accepted");
         let (r, w) = stream.into_split();
         let mut reader = FramedRead::new(r, ServerCodec::new(max_pdu));
+        let w = crate::monitor::CountingWriter::new(w, dir.monitor.clone());
         let mut writer = FramedWrite::new(w, ServerCodec::new(max_pdu));
         let (tx, mut rx) = mpsc::channel::<LdapMsg>(RESPONSE_QUEUE);
         let write_task = tokio::spawn(async move {
@@ -139,6 +140,8 @@ async fn dispatch(
             };
         }
     };
+    // Counted as completed when dropped: after the response is queued.
+    let counted = dir.monitor.op_started(&op);
     // RFC 4511 §4.1.11: an unknown critical control fails the operation; unknown
     // non-critical controls are ignored.
     if let Some(c) = frame
@@ -185,6 +188,7 @@ async fn dispatch(
                 async move {
                     run_op(msgid, op, &increments, controls, dir, &session, token, tx).await;
                     session.finish(msgid);
+                    drop(counted);
                     drop(permit);
                 }
                 .instrument(tracing::debug_span!("op", msgid)),

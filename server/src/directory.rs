@@ -83,8 +83,9 @@ pub struct Directory {
     rootpw: Option<Vec<u8>>,
     /// `allow bind_v2`.
     pub allow_bind_v2: bool,
-    /// Search limits.
-    pub limits: Limits,
+    /// Search limits; replaced on SIGHUP ([`crate::reload`]), read with
+    /// [`Directory::limits`]. A std lock: held for a copy only, never across `.await`.
+    limits: std::sync::RwLock<Limits>,
     /// The scheme new passwords are hashed with (`password-hash`, default `{SSHA}`).
     pub password_scheme: String,
     /// Where the data lives, for messages; None for memory.
@@ -94,6 +95,9 @@ pub struct Directory {
     /// Every committed write, for persistent sync searches (RFC 4533); fed by the store's
     /// observer when the syncprov overlay is configured.
     pub events: tokio::sync::broadcast::Sender<Arc<oxldap_store::Committed>>,
+    /// The cn=Monitor counters (connections, operations, bytes), shared with every
+    /// connection.
+    pub monitor: Arc<crate::monitor::Monitor>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -110,7 +114,9 @@ impl Directory {
     /// Opens the first database of `config` (the schema is the built-in one for now).
     pub fn open(config: &Config, opts: &OpenOptions) -> Result<Directory, OpenError> {
         let db: &DatabaseConfig = config.database().ok_or(OpenError::NoDatabase)?;
-        let schema = Arc::new(load_schema(config)?);
+        let mut schema = load_schema(config)?;
+        crate::monitor::add_schema(&mut schema);
+        let schema = Arc::new(schema);
         let parse = |directive: &'static str, value: &str| -> Result<(Dn, NormDn), OpenError> {
             let bad = |reason: String| OpenError::BadDn {
                 directive,
@@ -175,16 +181,17 @@ impl Directory {
         Ok(Directory {
             server_id: u16::try_from(config.server_id).unwrap_or(0),
             events,
+            monitor: Arc::default(),
             store: Arc::new(store),
             schema,
             suffix,
             rootdn,
             rootpw: db.rootpw.as_ref().map(|s| s.expose().as_bytes().to_vec()),
             allow_bind_v2: config.allows_bind_v2(),
-            limits: Limits {
+            limits: std::sync::RwLock::new(Limits {
                 size: db.size_limit,
                 time: db.time_limit,
-            },
+            }),
             password_scheme: config
                 .password_hash
                 .first()
@@ -192,6 +199,16 @@ impl Directory {
                 .unwrap_or_else(|| crate::password::DEFAULT_SCHEME.to_string()),
             data_dir,
         })
+    }
+
+    /// The search limits in force.
+    pub fn limits(&self) -> Limits {
+        *self.limits.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replaces the search limits (SIGHUP).
+    pub fn set_limits(&self, limits: Limits) {
+        *self.limits.write().unwrap_or_else(|p| p.into_inner()) = limits;
     }
 
     /// Whether `norm` is the rootdn.

@@ -10,13 +10,16 @@
 //! [`CancellationToken`] fires; [`directory::Directory::open`] builds the served directory
 //! from a [`config::Config`].
 
+pub mod backup;
 pub mod config;
 mod connection;
 pub mod directory;
 pub mod error;
 pub mod listener;
+pub mod monitor;
 pub mod ops;
 pub mod password;
+pub mod reload;
 pub mod session;
 pub mod sync;
 

@@ -66,7 +66,9 @@ pub async fn serve(
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         let dir = dir.clone();
         let token = shutdown.clone();
+        let counted = dir.monitor.connection_opened();
         tracker.spawn(async move {
+            let _counted = counted;
             connection::handle(stream, dir, token, opts.max_pdu, id).await;
             drop(permit);
         });

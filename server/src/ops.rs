@@ -480,13 +480,50 @@ pub fn search_entries(
         return Ok(SearchEnd::Done);
     }
 
+    // cn=Monitor and the backup DN live outside the database too.
+    if let Some(entries) = crate::monitor::entries_for(dir, who, &base, scope)? {
+        for e in entries {
+            if dir.schema.matches(&filter, &e)
+                && !send(
+                    &EntryState::of(&e),
+                    to_result_entry(dir, who, e, &sel, req.typesonly),
+                )
+            {
+                return Ok(SearchEnd::Cancelled);
+            }
+        }
+        return Ok(SearchEnd::Done);
+    }
+    if let Some(image) = crate::backup::image_for(dir, who, &base)? {
+        if !send(&EntryState::default(), crate::backup::header(&image)) {
+            return Ok(SearchEnd::Cancelled);
+        }
+        for e in image.entries {
+            if cancelled() {
+                return Ok(SearchEnd::Cancelled);
+            }
+            if !send(&EntryState::of(&e), crate::backup::raw_entry(e)) {
+                return Ok(SearchEnd::Cancelled);
+            }
+        }
+        return Ok(SearchEnd::Done);
+    }
+
     let size_limit = effective(
         req.sizelimit,
-        if who.is_root() { None } else { dir.limits.size },
+        if who.is_root() {
+            None
+        } else {
+            dir.limits().size
+        },
     );
     let time_limit = effective(
         req.timelimit,
-        if who.is_root() { None } else { dir.limits.time },
+        if who.is_root() {
+            None
+        } else {
+            dir.limits().time
+        },
     );
     let deadline = time_limit.map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
     let skip = page.map_or(0, |p| p.skip);

@@ -111,6 +111,24 @@ pub enum StoreError {
     /// The database failed; the detail is logged, never sent to a client.
     #[error("storage failure: {0}")]
     Storage(#[from] sled::Error),
+    /// Another process holds the database folder (sled allows one process per database).
+    #[error(
+        "the database in {path} is in use by another process (a running oxldap server?); \
+             to copy a running server's data use `oxldap backup -H ldap://HOST:PORT/ DEST`, \
+             otherwise stop the server first"
+    )]
+    Locked {
+        /// The data folder.
+        path: String,
+    },
+    /// The database records a storage format this binary cannot read.
+    #[error("{}", format_message(*found, *supported))]
+    Format {
+        /// The format recorded in the database (`meta` key `format`).
+        found: u8,
+        /// The format this binary reads and writes.
+        supported: u8,
+    },
     /// A stored record could not be decoded.
     #[error("corrupt record in tree {tree}")]
     Corrupt {
@@ -147,7 +165,9 @@ impl StoreError {
             StoreError::Schema(e) => e.code(),
             StoreError::Storage(_)
             | StoreError::Corrupt { .. }
-            | StoreError::IndexConfig { .. } => ResultCode::Other,
+            | StoreError::IndexConfig { .. }
+            | StoreError::Locked { .. }
+            | StoreError::Format { .. } => ResultCode::Other,
         }
     }
 
@@ -163,7 +183,29 @@ impl StoreError {
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
-            StoreError::Storage(_) | StoreError::Corrupt { .. } | StoreError::IndexConfig { .. }
+            StoreError::Storage(_)
+                | StoreError::Corrupt { .. }
+                | StoreError::IndexConfig { .. }
+                | StoreError::Locked { .. }
+                | StoreError::Format { .. }
+        )
+    }
+}
+
+/// The message for a database in another storage format: which side is newer and what to
+/// do about it.
+fn format_message(found: u8, supported: u8) -> String {
+    if found > supported {
+        format!(
+            "the database has storage format {found}, written by a newer oxldap; this binary \
+             reads format {supported} only: run the newer oxldap, or with it `oxldap backup` \
+             to LDIF and `oxldap restore` here"
+        )
+    } else {
+        format!(
+            "the database has storage format {found}, older than this binary's format \
+             {supported}, and no migration from it exists: with the older oxldap run \
+             `oxldap backup` to LDIF, then `oxldap restore` it with this one"
         )
     }
 }

@@ -61,12 +61,12 @@ pub struct IndexConfig {
     pub substr: SubstrTunables,
 }
 
-const TAG_EQ: u8 = 1;
-const TAG_PRES: u8 = 2;
-const TAG_SUB_INITIAL: u8 = 3;
-const TAG_SUB_ANY: u8 = 4;
-const TAG_SUB_FINAL: u8 = 5;
-const TAG_APPROX: u8 = 6;
+pub(crate) const TAG_EQ: u8 = 1;
+pub(crate) const TAG_PRES: u8 = 2;
+pub(crate) const TAG_SUB_INITIAL: u8 = 3;
+pub(crate) const TAG_SUB_ANY: u8 = 4;
+pub(crate) const TAG_SUB_FINAL: u8 = 5;
+pub(crate) const TAG_APPROX: u8 = 6;
 
 /// Indexes resolved against the schema: attribute type OID → kinds.
 #[derive(Debug, Clone, Default)]

@@ -15,6 +15,7 @@
 //! Architecture Invariant: readers re-check every candidate against the full filter and skip
 //! ids whose entry vanished, because sled has no snapshot that spans trees.
 
+mod backup;
 mod changelog;
 mod csn;
 mod error;
@@ -29,6 +30,7 @@ mod store;
 mod txn;
 mod verify;
 
+pub use backup::BackupImage;
 pub use changelog::{
     ChangeKind, ChangeRecord, ChangesSince, CommitObserver, Committed, DEFAULT_CHANGELOG_LIMIT,
 };

@@ -93,7 +93,7 @@ pub(crate) struct Batches {
 /// concurrently, writes are serialized by an internal lock.
 pub struct Store {
     /// The sled database; kept to flush it.
-    db: sled::Db,
+    pub(crate) db: sled::Db,
     pub(crate) trees: Trees,
     pub(crate) schema: Arc<Schema>,
     /// The normalized suffixes, to tell which DNs this store may hold.
@@ -135,11 +135,22 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (or creates) the store in directory `path`.
     ///
-    /// Errors: [`StoreError::Storage`] when sled cannot open the folder (for example
-    /// because another process holds it), [`StoreError::Schema`] when a suffix does not
-    /// normalize.
+    /// Errors: [`StoreError::Locked`] when another process (a running server) holds the
+    /// folder, [`StoreError::Format`] when the database was written in another storage
+    /// format, [`StoreError::Storage`] when sled cannot open the folder otherwise,
+    /// [`StoreError::Schema`] when a suffix does not normalize.
     pub fn open(path: &Path, schema: Arc<Schema>, opts: StoreOptions) -> Result<Store, StoreError> {
-        let db = sled::Config::new().path(path).open()?;
+        let db = sled::Config::new().path(path).open().map_err(|e| {
+            // sled takes an exclusive file lock: another process (a running server) holds
+            // the folder. Say so instead of a bare IO error (see `oxldap backup`).
+            if e.to_string().contains("could not acquire lock") {
+                StoreError::Locked {
+                    path: path.display().to_string(),
+                }
+            } else {
+                StoreError::Storage(e)
+            }
+        })?;
         Store::with_db(db, schema, opts)
     }
 
@@ -173,7 +184,14 @@ impl Store {
                     .insert(keys::META_FORMAT, &[keys::FORMAT_VERSION])?;
             }
             Some(v) if v.as_ref() == [keys::FORMAT_VERSION] => {}
-            Some(_) => return Err(StoreError::Corrupt { tree: "meta" }),
+            // Format 1 is the first; a future format bump adds its migration here, after
+            // the newer binary made a backup. Until then, any other value is refused.
+            Some(v) => {
+                return Err(StoreError::Format {
+                    found: v.first().copied().unwrap_or(0),
+                    supported: keys::FORMAT_VERSION,
+                })
+            }
         }
         let suffixes = opts
             .suffixes
