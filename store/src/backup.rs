@@ -95,14 +95,16 @@ impl Store {
     /// Errors: [`StoreError::Storage`] when the tree cannot be read.
     pub fn index_sizes(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
         let mut out: Vec<(String, String, u64)> = Vec::new();
-        for k in self.trees.index.iter().keys() {
-            let k = k?;
+        for kv in self.trees.index.iter() {
+            let (k, v) = kv?;
             let Some((kind, oid)) = posting_index(&k) else {
                 return Err(StoreError::Corrupt { tree: "index" });
             };
+            // Each value is a chunk of ids (crate::postings): count the ids.
+            let ids = crate::postings::chunk_len(&v)?;
             match out.last_mut() {
-                Some((lk, lo, n)) if *lk == kind && *lo == oid => *n += 1,
-                _ => out.push((kind, oid, 1)),
+                Some((lk, lo, n)) if *lk == kind && *lo == oid => *n += ids,
+                _ => out.push((kind, oid, ids)),
             }
         }
         Ok(out)

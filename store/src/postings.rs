@@ -40,6 +40,13 @@ fn decode(value: &[u8]) -> Result<RoaringBitmap, StoreError> {
     RoaringBitmap::deserialize_from(value).map_err(|_| StoreError::Corrupt { tree: "index" })
 }
 
+/// The number of ids in a stored chunk value.
+///
+/// Errors: [`StoreError::Corrupt`] when the value does not decode.
+pub fn chunk_len(value: &[u8]) -> Result<u64, StoreError> {
+    Ok(decode(value)?.len())
+}
+
 /// Encodes a chunk bitmap for storage.
 fn encode(bits: &RoaringBitmap) -> Result<Vec<u8>, StoreError> {
     let mut out = Vec::with_capacity(bits.serialized_size());
