@@ -19,6 +19,7 @@ pub mod ops;
 pub mod password;
 pub mod session;
 pub mod sync;
+pub mod tls;
 
 pub use directory::{Directory, OpenError, OpenOptions};
 pub use listener::{serve, ServeOptions};
