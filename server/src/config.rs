@@ -1824,7 +1824,29 @@ mod tests {
         assert!(err("loglevel verbose\n").contains("unknown log level"));
         assert!(err("serverID 5000\n").contains("0..4095"));
         assert!(err("password-hash SSHA\n").contains("SCHEME"));
+        assert!(err("password-hash {CRYPT}\n").contains("not supported for hashing"));
+        assert!(err("password-hash {BOGUS}\n").contains("not supported for hashing"));
         assert!(err("TLSVerifyClient sometimes\n").contains("never"));
+    }
+
+    #[test]
+    fn security_factors() {
+        let cfg = parse(&format!(
+            "security ssf=1 simple_bind=128 update_TLS=256\n{DB}security update_ssf=128\n"
+        ))
+        .expect("parses");
+        assert_eq!(cfg.security.ssf, 1);
+        assert_eq!(cfg.security.simple_bind, 128);
+        assert_eq!(cfg.security.update_tls, 256);
+        let db = cfg.database().expect("db");
+        // The database inherits the global factors and adds its own.
+        assert_eq!(db.security.ssf, 1);
+        assert_eq!(db.security.update_ssf, 128);
+        assert_eq!(cfg.security.update_ssf, 0);
+        assert!(err("security ssf\n").contains("FACTOR=N"));
+        assert!(err("security ssf=-1\n").contains("non-negative"));
+        assert!(err("security strength=3\n").contains("unknown security factor"));
+        assert!(err("security\n").contains("missing argument"));
     }
 
     #[test]
