@@ -369,3 +369,22 @@ fn starttls_answers_on_the_wire() {
     tls.write_all(&start_tls_pdu(1, false)).unwrap();
     assert_eq!(read_msg(&mut tls), (EXTENDED_RESPONSE, Some(1)));
 }
+
+/// The embedded server (`oxldap::Server::builder().tls(..)`) answers StartTLS too.
+#[test]
+fn embedded_server_starttls() {
+    let pki = Pki::new();
+    let s = oxldap::Server::builder()
+        .tls(&pki.cert, &pki.key)
+        .start_blocking()
+        .unwrap();
+    let who = tool(
+        "ldapwhoami",
+        s.url(),
+        Some(&pki.ca),
+        &["-ZZ", "-D", ROOTDN, "-w", "secret"],
+        None,
+    );
+    who.expect(0);
+    assert_eq!(who.stdout.trim(), format!("dn:{ROOTDN}"));
+}
