@@ -197,7 +197,7 @@ fn slappasswd_hashes_verify() {
         assert!(hash.starts_with(scheme), "{hash}");
         let uid = format!("slapd{i}");
         add_user(&s, &uid, &hash);
-        assert_eq!(stored(&s, &uid), [hash.clone()]);
+        assert_eq!(stored(&s, &uid), vec![hash.clone()]);
         whoami(&s, &uid, "from-Slapd").expect(0);
         whoami(&s, &uid, "from-slapd").expect(49);
     }
