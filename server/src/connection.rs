@@ -233,7 +233,8 @@ impl StartTls {
     ///
     /// Refusals, in slapd's order (starttls.c): a request value is protocolError; TLS
     /// already active or outstanding operations are operationsError (§4.14.1.1); no
-    /// certificate configured is unavailable.
+    /// certificate configured is protocolError (§4.14.1: TLS not supported "by current
+    /// configuration"; slapd 2.5 answers "unsupported extended operation").
     async fn run(
         self,
         dir: &Directory,
@@ -262,15 +263,16 @@ impl StartTls {
                 "cannot start TLS when operations are outstanding",
             ))
         } else if dir.tls.is_none() {
-            Some((ResultCode::Unavailable, "Could not initialize TLS"))
+            // RFC 4511 §4.14.1 and slapd: TLS not configured is protocolError.
+            Some((ResultCode::ProtocolError, "unsupported extended operation"))
         } else {
             None
         };
         let tls = match (refusal, dir.tls.clone()) {
             (None, Some(tls)) => tls,
             (refusal, _) => {
-                let (code, msg) =
-                    refusal.unwrap_or((ResultCode::Unavailable, "Could not initialize TLS"));
+                let (code, msg) = refusal
+                    .unwrap_or((ResultCode::ProtocolError, "unsupported extended operation"));
                 let res = LdapError::new(code, msg).to_result();
                 tx.send(response(res, None)).await.ok()?;
                 return Some(reader);

@@ -7,7 +7,10 @@
 //! This module owns the acceptor, the handshake and the security strength factor (SSF)
 //! of a connection; it knows nothing of LDAP messages. The connection code decides when
 //! to upgrade (StartTLS) and calls [`Tls::accept`] on the socket it got back from its
-//! codec halves.
+//! codec halves. Without a certificate StartTLS is refused with protocolError, "unsupported
+//! extended operation" (RFC 4511 §4.14.1: "If the server does not support TLS (whether by
+//! design or by current configuration), it returns ... protocolError"; Debian's slapd 2.5
+//! answers the same).
 //!
 //! **Differences from slapd (OpenSSL/GnuTLS):** rustls speaks TLS 1.2 and 1.3 only, with
 //! AEAD ciphers; `TLSVerifyClient allow` behaves as `try` (a client certificate that
@@ -93,7 +96,7 @@ impl std::fmt::Debug for Tls {
 
 impl Tls {
     /// Builds the TLS context from the configuration; `Ok(None)` when no certificate is
-    /// configured (then StartTLS answers unavailable and `ldaps://` cannot be served).
+    /// configured (then StartTLS answers protocolError and `ldaps://` cannot be served).
     ///
     /// # Errors
     ///
@@ -253,7 +256,8 @@ pub enum OpKind {
 /// is the global `security simple_bind=` factor. StartTLS, Unbind and Abandon are never
 /// checked (the caller does not ask).
 ///
-/// The messages are slapd's (`backend_check_restrictions` and `fe_op_bind`).
+/// The messages are slapd's (`backend_check_restrictions`; checked against Debian's
+/// slapd 2.5 for `simple_bind` and `update_ssf` on plain TCP).
 ///
 /// # Errors
 ///
@@ -273,10 +277,10 @@ pub fn check_security(
     // No ldapi:// and no SASL here: the transport and SASL factors are always 0.
     let (transport, sasl) = (0, 0);
     if kind == OpKind::SimpleBind && ssf < simple_bind {
-        return Err(LdapError::new(
-            ResultCode::ConfidentialityRequired,
-            "unwilling to perform simple authentication without confidentiality protection",
-        ));
+        return refuse(
+            "stronger confidentiality required",
+            "confidentiality required",
+        );
     }
     if transport < security.transport {
         return refuse(
