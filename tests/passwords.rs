@@ -241,3 +241,96 @@ fn passwords_never_reach_the_log() {
         "a password reached the log:\n{log}"
     );
 }
+
+/// The other direction: Debian's slapd with its argon2 module (slapd-pw-argon2(5)) accepts
+/// a bind against an `{ARGON2}` value that oxldap wrote. Skipped (with a message) when
+/// slapd or the module is not installed.
+#[test]
+fn slapd_verifies_oxldap_argon2() {
+    let (slapd, module) = ("/usr/sbin/slapd", "/usr/lib/ldap/argon2.so");
+    if !std::path::Path::new(slapd).exists() || !std::path::Path::new(module).exists() {
+        println!("SKIPPED: {slapd} or {module} is not installed");
+        return;
+    }
+    let (_dir, s) = server("password-hash {ARGON2}", &[]);
+    add_user(&s, "eve", "cross-Check1");
+    let hash = stored(&s, "eve").remove(0);
+    assert!(hash.starts_with("{ARGON2}$argon2id$"), "{hash}");
+
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir(t.path().join("db")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let conf = t.path().join("slapd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "include /etc/ldap/schema/core.schema\npidfile {dir}/slapd.pid\nmodulepath /usr/lib/ldap\n\
+             moduleload back_mdb\nmoduleload argon2\ndatabase mdb\nmaxsize 67108864\n\
+             suffix \"dc=example,dc=com\"\nrootdn \"cn=admin,dc=example,dc=com\"\nrootpw secret\n\
+             directory {dir}/db\n",
+            dir = t.path().display()
+        ),
+    )
+    .unwrap();
+    let url = format!("ldap://127.0.0.1:{port}/");
+    let status = std::process::Command::new(slapd)
+        .arg("-f")
+        .arg(&conf)
+        .args(["-h", &url])
+        .status()
+        .unwrap();
+    assert!(status.success(), "slapd did not start");
+    let pidfile = t.path().join("slapd.pid");
+    // slapd daemonizes; stop it whatever happens below.
+    struct Kill(std::path::PathBuf);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            if let Ok(pid) = std::fs::read_to_string(&self.0) {
+                let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+            }
+        }
+    }
+    for _ in 0..100 {
+        if pidfile.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _kill = Kill(pidfile);
+    let root = ["-D", "cn=admin,dc=example,dc=com", "-w", "secret"];
+    let ldif = format!(
+        "dn: dc=example,dc=com\nobjectClass: dcObject\nobjectClass: organization\no: x\ndc: example\n\n\
+         dn: cn=eve,dc=example,dc=com\nobjectClass: person\ncn: eve\nsn: eve\nuserPassword: {hash}\n"
+    );
+    let mut added = tool("ldapadd", &url, None, &root, Some(&ldif));
+    for _ in 0..50 {
+        if added.code != 255 {
+            break;
+        }
+        // Not listening yet.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        added = tool("ldapadd", &url, None, &root, Some(&ldif));
+    }
+    added.expect(0);
+    let dn = "cn=eve,dc=example,dc=com";
+    tool(
+        "ldapwhoami",
+        &url,
+        None,
+        &["-D", dn, "-w", "cross-Check1"],
+        None,
+    )
+    .expect(0);
+    tool(
+        "ldapwhoami",
+        &url,
+        None,
+        &["-D", dn, "-w", "cross-check1"],
+        None,
+    )
+    .expect(49);
+}
