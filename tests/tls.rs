@@ -390,3 +390,28 @@ fn embedded_server_starttls() {
     who.expect(0);
     assert_eq!(who.stdout.trim(), format!("dn:{ROOTDN}"));
 }
+
+/// `TLSVerifyClient demand`: a client without a certificate signed by the
+/// `TLSCACertificateFile` CA cannot connect; one with such a certificate can.
+#[test]
+fn verify_client_demand() {
+    let pki = Pki::new();
+    let directives = pki
+        .directives()
+        .replace("TLSVerifyClient never", "TLSVerifyClient demand");
+    let cfg = config(pki.dir.path(), &directives);
+    let s = Server::start(&cfg, "ldaps://127.0.0.1:0/", &[]);
+    let ca = Some(pki.ca.as_path());
+    let without = tool("ldapwhoami", s.url(), ca, &[], None);
+    assert_ne!(without.code, 0, "{without:?}");
+    let with = std::process::Command::new("ldapwhoami")
+        .args(["-x", "-H", s.url()])
+        .env("LDAPTLS_REQCERT", "demand")
+        .env("LDAPTLS_CACERT", &pki.ca)
+        .env("LDAPTLS_CERT", &pki.client_cert)
+        .env("LDAPTLS_KEY", &pki.client_key)
+        .output()
+        .unwrap();
+    assert!(with.status.success(), "{with:?}");
+    assert_eq!(String::from_utf8_lossy(&with.stdout).trim(), "anonymous");
+}

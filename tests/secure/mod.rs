@@ -19,6 +19,9 @@ pub struct Pki {
     pub key: PathBuf,
     /// The CA certificate, DER, for rustls clients in tests.
     pub ca_der: Vec<u8>,
+    /// A client certificate and key signed by the CA (for `TLSVerifyClient`).
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
 }
 
 impl Pki {
@@ -40,6 +43,14 @@ impl Pki {
             .distinguished_name
             .push(DnType::CommonName, "127.0.0.1");
         let cert = params.signed_by(&key, &ca_cert, &ca_key).unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        client_params
+            .distinguished_name
+            .push(DnType::CommonName, "oxldap test client");
+        let client = client_params
+            .signed_by(&client_key, &ca_cert, &ca_key)
+            .unwrap();
         let write = |name: &str, text: &str| {
             let p = dir.path().join(name);
             std::fs::write(&p, text).unwrap();
@@ -50,6 +61,8 @@ impl Pki {
             cert: write("server.pem", &cert.pem()),
             key: write("server.key", &key.serialize_pem()),
             ca_der: ca_cert.der().to_vec(),
+            client_cert: write("client.pem", &client.pem()),
+            client_key: write("client.key", &client_key.serialize_pem()),
             dir,
         }
     }
