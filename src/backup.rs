@@ -117,10 +117,13 @@ fn credentials(cfg: &Config, password_file: Option<&Path>) -> Result<(String, St
 
 /// Binds as the rootdn at `url` and reads the backup search's answer.
 async fn fetch(url: &str, dn: &str, pw: &str) -> Result<Image> {
-    let addr = crate::listen_addrs(url)?
+    let (addr, ldaps) = crate::listen_addrs(url)?
         .into_iter()
         .next()
         .ok_or_else(|| anyhow!("no address in {url:?}"))?;
+    if ldaps {
+        bail!("online backup speaks plain LDAP on loopback: give an ldap:// URL with -H");
+    }
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .with_context(|| {

@@ -82,6 +82,8 @@ pub struct ServerBuilder {
     rootpw: Option<String>,
     layout: bool,
     max_pdu: Option<usize>,
+    /// TLS certificate and key files (PEM), overriding the configuration's.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Default for ServerBuilder {
@@ -100,6 +102,7 @@ impl Default for ServerBuilder {
             rootpw: None,
             layout: true,
             max_pdu: None,
+            tls: None,
         }
     }
 }
@@ -110,6 +113,14 @@ impl ServerBuilder {
     /// becomes `cn=admin,<suffix>`.
     pub fn suffix(mut self, suffix: impl Into<String>) -> Self {
         self.suffix = Some(suffix.into());
+        self
+    }
+
+    /// Enables StartTLS (RFC 4513 §3) with this PEM certificate (chain) and private key,
+    /// as slapd's `TLSCertificateFile` and `TLSCertificateKeyFile`; clients upgrade with
+    /// `ldapsearch -ZZ` and the like. The files are read when the server starts.
+    pub fn tls(mut self, certificate: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = Some((certificate.into(), key.into()));
         self
     }
 
@@ -224,6 +235,10 @@ impl ServerBuilder {
         };
         if let Some(id) = self.server_id {
             cfg.server_id = id;
+        }
+        if let Some((cert, key)) = &self.tls {
+            cfg.tls.certificate_file = Some(cert.clone());
+            cfg.tls.certificate_key_file = Some(key.clone());
         }
         let db = cfg.databases.first_mut().ok_or(OpenError::NoDatabase)?;
         if let Some(suffix) = &self.suffix {

@@ -271,29 +271,35 @@ fn open_with(cfg: &Config, common: &Common, memory: bool) -> Result<Directory> {
     Directory::open(cfg, &opts).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// Parses slapd-style listen URLs (`ldap://host:port/`; `ldap:///` is all interfaces, 389).
-pub(crate) fn listen_addrs(urls: &str) -> Result<Vec<SocketAddr>> {
+/// Parses slapd-style listen URLs: `ldap://host:port/` (389 by default) and
+/// `ldaps://host:port/` (636 by default; TLS from the first byte); `ldap:///` is all
+/// interfaces. Returns each address with whether it is `ldaps://`.
+pub(crate) fn listen_addrs(urls: &str) -> Result<Vec<(SocketAddr, bool)>> {
     let mut out = Vec::new();
     for url in urls.split_whitespace() {
-        let Some(rest) = url.strip_prefix("ldap://") else {
-            bail!("unsupported listen URL {url:?}: only ldap:// is supported (ldaps:// and ldapi:// are not yet)");
+        let (rest, ldaps, port) = if let Some(rest) = url.strip_prefix("ldap://") {
+            (rest, false, 389)
+        } else if let Some(rest) = url.strip_prefix("ldaps://") {
+            (rest, true, 636)
+        } else {
+            bail!("unsupported listen URL {url:?}: only ldap:// and ldaps:// are supported (ldapi:// is not yet)");
         };
         let hostport = rest.split('/').next().unwrap_or("");
         let hostport = if hostport.is_empty() {
-            "0.0.0.0:389".to_string()
+            format!("0.0.0.0:{port}")
         } else {
             hostport.to_string()
         };
         let hostport = if hostport.contains(':') && !hostport.ends_with(']') {
             hostport
         } else {
-            format!("{hostport}:389")
+            format!("{hostport}:{port}")
         };
         let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&hostport)
             .with_context(|| format!("cannot resolve {hostport:?} in {url:?}"))?
             .collect();
         match addrs.first() {
-            Some(a) => out.push(*a),
+            Some(a) => out.push((*a, ldaps)),
             None => bail!("{url:?} resolves to no address"),
         }
     }
@@ -317,6 +323,9 @@ fn serve(
     let addrs = listen_addrs(url)?;
     let cfg = load_config(common)?;
     let dir = open_with(&cfg, common, memory)?;
+    if addrs.iter().any(|(_, ldaps)| *ldaps) && dir.tls.is_none() {
+        bail!("an ldaps:// URL needs TLSCertificateFile and TLSCertificateKeyFile in the configuration");
+    }
     if !no_layout
         && dir
             .bootstrap_layout()
@@ -336,12 +345,12 @@ fn serve(
         let shutdown = CancellationToken::new();
         let mut servers = Vec::new();
         let mut urls = Vec::new();
-        for addr in addrs {
+        for (addr, ldaps) in addrs {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
             let local = listener.local_addr()?;
-            let shown = format!("ldap://{local}/");
+            let shown = format!("{}://{local}/", if ldaps { "ldaps" } else { "ldap" });
             urls.push(shown.clone());
             tracing::info!(url = %shown, "listening");
             servers.push(tokio::spawn(oxldap_server::serve(
@@ -349,6 +358,7 @@ fn serve(
                 dir.clone(),
                 ServeOptions {
                     max_pdu,
+                    ldaps,
                     ..ServeOptions::default()
                 },
                 shutdown.clone(),

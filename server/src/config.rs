@@ -183,6 +183,60 @@ pub struct TlsConfig {
     pub verify_client: Option<String>,
 }
 
+/// Minimum security strength factors (slapd.conf(5) `security`): an operation
+/// on a connection whose factor is below the one required is refused with
+/// confidentialityRequired (13). A factor is 0 on plain TCP and the cipher's
+/// key size in bits (128 or 256) under TLS. 0 means no requirement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecurityConfig {
+    /// `ssf=N`: overall factor required for every operation but StartTLS.
+    pub ssf: u32,
+    /// `transport=N`: transport factor (ldapi:// only in slapd; always 0 here).
+    pub transport: u32,
+    /// `tls=N`: TLS factor.
+    pub tls: u32,
+    /// `sasl=N`: SASL factor (no SASL mechanism here, so always 0 when set).
+    pub sasl: u32,
+    /// `update_ssf=N`: overall factor for writes (add, delete, modify, modify DN,
+    /// Password Modify).
+    pub update_ssf: u32,
+    /// `update_transport=N`.
+    pub update_transport: u32,
+    /// `update_tls=N`.
+    pub update_tls: u32,
+    /// `update_sasl=N`.
+    pub update_sasl: u32,
+    /// `simple_bind=N`: factor for a simple Bind with a password (global only, as
+    /// slapd's `global_ssf_set.sss_simple_bind`).
+    pub simple_bind: u32,
+}
+
+impl SecurityConfig {
+    /// Parses `security` arguments `name=N` (slapd.conf(5)); a later factor overrides.
+    fn parse(&mut self, ctx: &Ctx<'_>, args: &[String]) -> Result<(), ConfigError> {
+        for arg in ctx.some(args)? {
+            let Some((name, value)) = arg.split_once('=') else {
+                return Err(ctx.malformed(format!("expected FACTOR=N, got {arg:?}")));
+            };
+            let n = ctx.uint("security strength factor", value)?;
+            let slot = match name.to_ascii_lowercase().as_str() {
+                "ssf" => &mut self.ssf,
+                "transport" => &mut self.transport,
+                "tls" => &mut self.tls,
+                "sasl" => &mut self.sasl,
+                "update_ssf" => &mut self.update_ssf,
+                "update_transport" => &mut self.update_transport,
+                "update_tls" => &mut self.update_tls,
+                "update_sasl" => &mut self.update_sasl,
+                "simple_bind" => &mut self.simple_bind,
+                _ => return Err(ctx.malformed(format!("unknown security factor {name:?}"))),
+            };
+            *slot = n;
+        }
+        Ok(())
+    }
+}
+
 /// A global configuration (the slapd.conf(5) global section plus its
 /// databases).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,6 +278,9 @@ pub struct Config {
     pub password_hash: Vec<String>,
     /// TLS settings.
     pub tls: TlsConfig,
+    /// Global `security` factors; a database inherits them and its own
+    /// `security` line overrides.
+    pub security: SecurityConfig,
     /// Global (frontend) `access` directives: the text after the `access`
     /// keyword, continuation lines joined (e.g. `to * by * read`). slapd
     /// applies these after each database's own rules.
@@ -251,6 +308,7 @@ impl Default for Config {
             idle_timeout: 0,
             password_hash: Vec::new(),
             tls: TlsConfig::default(),
+            security: SecurityConfig::default(),
             access: Vec::new(),
             databases: Vec::new(),
         }
@@ -494,6 +552,8 @@ pub struct DatabaseConfig {
     pub readonly: bool,
     /// `maxsize`: the mdb map size in bytes; stored, not enforced.
     pub max_size: Option<u64>,
+    /// `security` factors of this database (the global ones unless set here).
+    pub security: SecurityConfig,
     /// The file with the `database` directive.
     pub file: PathBuf,
     /// The line of the `database` directive.
@@ -519,6 +579,7 @@ impl DatabaseConfig {
             lastmod: true,
             readonly: false,
             max_size: None,
+            security: global.security,
             file,
             line,
         }
@@ -1055,6 +1116,13 @@ impl Parser {
                     if !ok {
                         return Err(ctx.malformed(format!("expected {{SCHEME}}, got {scheme:?}")));
                     }
+                    // slapd refuses a scheme it cannot produce; so does oxldap, for the
+                    // first (the one used to hash), and accepts verify-only ones after it.
+                    if self.config.password_hash.is_empty() && !crate::password::can_hash(scheme) {
+                        return Err(ctx.malformed(format!(
+                            "password scheme {scheme} is not supported for hashing"
+                        )));
+                    }
                     self.config.password_hash.push(scheme.clone());
                 }
             }
@@ -1079,6 +1147,10 @@ impl Parser {
                 };
                 self.config.tls.verify_client = Some(value);
             }
+            "security" => match self.config.databases.last_mut() {
+                Some(db) => db.security.parse(ctx, args)?,
+                None => self.config.security.parse(ctx, args)?,
+            },
             "access" => {
                 let text = raw.to_owned();
                 if !args.first().is_some_and(|w| w.eq_ignore_ascii_case("to")) {
@@ -1752,7 +1824,29 @@ mod tests {
         assert!(err("loglevel verbose\n").contains("unknown log level"));
         assert!(err("serverID 5000\n").contains("0..4095"));
         assert!(err("password-hash SSHA\n").contains("SCHEME"));
+        assert!(err("password-hash {CRYPT}\n").contains("not supported for hashing"));
+        assert!(err("password-hash {BOGUS}\n").contains("not supported for hashing"));
         assert!(err("TLSVerifyClient sometimes\n").contains("never"));
+    }
+
+    #[test]
+    fn security_factors() {
+        let cfg = parse(&format!(
+            "security ssf=1 simple_bind=128 update_TLS=256\n{DB}security update_ssf=128\n"
+        ))
+        .expect("parses");
+        assert_eq!(cfg.security.ssf, 1);
+        assert_eq!(cfg.security.simple_bind, 128);
+        assert_eq!(cfg.security.update_tls, 256);
+        let db = cfg.database().expect("db");
+        // The database inherits the global factors and adds its own.
+        assert_eq!(db.security.ssf, 1);
+        assert_eq!(db.security.update_ssf, 128);
+        assert_eq!(cfg.security.update_ssf, 0);
+        assert!(err("security ssf\n").contains("FACTOR=N"));
+        assert!(err("security ssf=-1\n").contains("non-negative"));
+        assert!(err("security strength=3\n").contains("unknown security factor"));
+        assert!(err("security\n").contains("missing argument"));
     }
 
     #[test]

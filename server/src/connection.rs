@@ -9,6 +9,7 @@ use crate::directory::Directory;
 use crate::error::{result_of, success, LdapError};
 use crate::ops::{self, Page, SearchEnd, PAGED_RESULTS_OID, SUPPORTED_CONTROLS};
 use crate::session::{Identity, PagedState, Session};
+use crate::tls::{check_security, Io, OpKind};
 use futures::{SinkExt, StreamExt};
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
@@ -19,8 +20,9 @@ use ldap3_proto::proto::{
 use oxldap_proto::codec::{notice_of_disconnection, CodecError, Frame, RawControl, ServerCodec};
 use oxldap_proto::ResultCode;
 use std::sync::Arc;
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -34,32 +36,63 @@ const RESPONSE_QUEUE: usize = 256;
 /// the blocking pool (and everyone's latency) or unbounded memory.
 pub const MAX_IN_FLIGHT: usize = 32;
 
+/// The reading side of a connection: frames decoded from the (plain or TLS) stream.
+type Reader = FramedRead<ReadHalf<Io>, ServerCodec>;
+
+/// The writing side of a connection, owned by the writer task.
+type Writer = FramedWrite<WriteHalf<Io>, ServerCodec>;
+
+/// Asks the writer task for the socket's write half (StartTLS): the writer first writes
+/// every response already queued, hands its [`Writer`] back on `back`, then waits on
+/// `resume` for the writer of the upgraded stream (dropped when the upgrade failed: the
+/// writer task ends).
+struct Handoff {
+    back: oneshot::Sender<Writer>,
+    resume: oneshot::Receiver<Writer>,
+}
+
 /// Serves one connection until the client unbinds or disconnects, or `shutdown` fires.
+/// With `ldaps`, the connection starts with a TLS handshake (`ldaps://`).
 pub async fn handle(
     stream: TcpStream,
     dir: Arc<Directory>,
     shutdown: CancellationToken,
     max_pdu: usize,
     conn_id: u64,
+    ldaps: bool,
 ) {
     let peer = stream.peer_addr().ok();
     let span = tracing::info_span!("conn", id = conn_id, peer = ?peer);
     async move {
         tracing::debug!("accepted");
-        let (r, w) = stream.into_split();
-        let mut reader = FramedRead::new(r, ServerCodec::new(max_pdu));
-        let w = crate::monitor::CountingWriter::new(w, dir.monitor.clone());
-        let mut writer = FramedWrite::new(w, ServerCodec::new(max_pdu));
-        let (tx, mut rx) = mpsc::channel::<LdapMsg>(RESPONSE_QUEUE);
-        let write_task = tokio::spawn(async move {
-            while let Some(msg) = rx.recv().await {
-                if writer.send(msg).await.is_err() {
-                    break;
+        let session = Arc::new(Session::default());
+        // Bytes sent are counted on the socket itself (below TLS) for cn=Monitor.
+        let mut io: Io = Box::new(crate::monitor::CountingWriter::new(
+            stream,
+            dir.monitor.clone(),
+        ));
+        if ldaps {
+            let Some(tls) = dir.tls.clone() else {
+                tracing::warn!("ldaps:// connection but no TLS certificate configured");
+                return;
+            };
+            match tls.accept(io).await {
+                Ok((stream, ssf)) => {
+                    io = stream;
+                    session.set_ssf(ssf);
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "TLS handshake failed; closing");
+                    return;
                 }
             }
-            let _ = writer.close().await;
-        });
-        let session = Arc::new(Session::default());
+        }
+        let (r, w) = tokio::io::split(io);
+        let mut reader: Reader = FramedRead::new(r, ServerCodec::new(max_pdu));
+        let writer: Writer = FramedWrite::new(w, ServerCodec::new(max_pdu));
+        let (tx, rx) = mpsc::channel::<LdapMsg>(RESPONSE_QUEUE);
+        let (ctl, ctl_rx) = mpsc::channel::<Handoff>(1);
+        let write_task = tokio::spawn(write_loop(writer, rx, ctl_rx));
         let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         loop {
             // Back-pressure: wait for a free operation slot before reading the next request.
@@ -97,6 +130,23 @@ pub async fn handle(
                     break;
                 }
                 Some(Ok(frame)) => {
+                    if let Some(value) = start_tls_request(&frame) {
+                        // StartTLS runs in line: the reader itself is upgraded.
+                        drop(permit);
+                        let outstanding = in_flight.available_permits() < MAX_IN_FLIGHT
+                            || !reader.read_buffer().is_empty();
+                        let up = StartTls {
+                            msgid: frame.msgid,
+                            value,
+                            outstanding,
+                            max_pdu,
+                        };
+                        match up.run(&dir, &session, reader, &tx, &ctl).await {
+                            Some(r) => reader = r,
+                            None => break,
+                        }
+                        continue;
+                    }
                     if !dispatch(frame, &dir, &session, &tx, permit).await {
                         break;
                     }
@@ -105,11 +155,158 @@ pub async fn handle(
         }
         session.abandon_all();
         drop(tx);
+        drop(ctl);
         let _ = write_task.await;
         tracing::debug!("closed");
     }
     .instrument(span)
     .await;
+}
+
+/// The writer task: writes queued responses in order; on a [`Handoff`] (StartTLS) writes
+/// what is queued, gives the write half back and continues on the upgraded stream.
+async fn write_loop(
+    mut writer: Writer,
+    mut rx: mpsc::Receiver<LdapMsg>,
+    mut ctl: mpsc::Receiver<Handoff>,
+) {
+    let mut ctl_open = true;
+    loop {
+        tokio::select! {
+            biased;
+            h = ctl.recv(), if ctl_open => match h {
+                None => ctl_open = false,
+                Some(h) => {
+                    while let Ok(m) = rx.try_recv() {
+                        if writer.send(m).await.is_err() {
+                            return;
+                        }
+                    }
+                    if h.back.send(writer).is_err() {
+                        return;
+                    }
+                    match h.resume.await {
+                        Ok(w) => writer = w,
+                        Err(_) => return,
+                    }
+                }
+            },
+            m = rx.recv() => match m {
+                Some(m) => {
+                    if writer.send(m).await.is_err() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+    let _ = writer.close().await;
+}
+
+/// The request value of a StartTLS extended request (RFC 4511 §4.14.1), if `frame` is
+/// one without an unsupported critical control (those are answered by [`dispatch`]).
+fn start_tls_request(frame: &Frame) -> Option<Option<Vec<u8>>> {
+    match &frame.op {
+        Ok(LdapOp::ExtendedRequest(r)) if r.name == crate::tls::START_TLS_OID => {
+            let unsupported_critical = frame
+                .controls
+                .iter()
+                .any(|c| c.critical && !SUPPORTED_CONTROLS.contains(&c.oid.as_str()));
+            (!unsupported_critical).then(|| r.value.clone())
+        }
+        _ => None,
+    }
+}
+
+/// One StartTLS request (RFC 4511 §4.14, RFC 4513 §3) being answered.
+struct StartTls {
+    msgid: i32,
+    /// The request value; StartTLS has none.
+    value: Option<Vec<u8>>,
+    /// Other operations were running, or more requests were already buffered.
+    outstanding: bool,
+    max_pdu: usize,
+}
+
+impl StartTls {
+    /// Answers the request and, on success, upgrades the connection: the success
+    /// response is the last message written in clear (§4.14.2), then the TLS handshake
+    /// runs on the same socket. Returns the reader to continue with (the same one when the
+    /// request is refused), or None when the connection must close (handshake failed).
+    ///
+    /// Refusals, in slapd's order (starttls.c): a request value is protocolError; TLS
+    /// already active or outstanding operations are operationsError (§4.14.1.1); no
+    /// certificate configured is protocolError (§4.14.1: TLS not supported "by current
+    /// configuration"; slapd 2.5 answers "unsupported extended operation").
+    async fn run(
+        self,
+        dir: &Directory,
+        session: &Session,
+        reader: Reader,
+        tx: &mpsc::Sender<LdapMsg>,
+        ctl: &mpsc::Sender<Handoff>,
+    ) -> Option<Reader> {
+        let response = |res: LdapResult, name: Option<String>| {
+            LdapMsg::new(
+                self.msgid,
+                LdapOp::ExtendedResponse(LdapExtendedResponse {
+                    res,
+                    name,
+                    value: None,
+                }),
+            )
+        };
+        let refusal = if self.value.is_some() {
+            Some((ResultCode::ProtocolError, "no request data expected"))
+        } else if session.tls_active() {
+            Some((ResultCode::OperationsError, "TLS already started"))
+        } else if self.outstanding {
+            Some((
+                ResultCode::OperationsError,
+                "cannot start TLS when operations are outstanding",
+            ))
+        } else if dir.tls.is_none() {
+            // RFC 4511 §4.14.1 and slapd: TLS not configured is protocolError.
+            Some((ResultCode::ProtocolError, "unsupported extended operation"))
+        } else {
+            None
+        };
+        let tls = match (refusal, dir.tls.clone()) {
+            (None, Some(tls)) => tls,
+            (refusal, _) => {
+                let (code, msg) = refusal
+                    .unwrap_or((ResultCode::ProtocolError, "unsupported extended operation"));
+                let res = LdapError::new(code, msg).to_result();
+                tx.send(response(res, None)).await.ok()?;
+                return Some(reader);
+            }
+        };
+        let (back, back_rx) = oneshot::channel();
+        let (resume_tx, resume) = oneshot::channel();
+        ctl.send(Handoff { back, resume }).await.ok()?;
+        let mut writer = back_rx.await.ok()?;
+        let ok = response(success(), Some(crate::tls::START_TLS_OID.to_string()));
+        writer.send(ok).await.ok()?;
+        // Invariant: both halves come from the one `tokio::io::split` of this connection,
+        // so `unsplit` cannot fail. The read buffer is empty (checked as "outstanding").
+        let io = reader.into_inner().unsplit(writer.into_inner());
+        match tls.accept(io).await {
+            Ok((io, ssf)) => {
+                session.set_ssf(ssf);
+                tracing::debug!(ssf, "StartTLS: TLS established");
+                let (r, w) = tokio::io::split(io);
+                resume_tx
+                    .send(FramedWrite::new(w, ServerCodec::new(self.max_pdu)))
+                    .ok()?;
+                Some(FramedRead::new(r, ServerCodec::new(self.max_pdu)))
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "StartTLS handshake failed; closing");
+                None
+            }
+        }
+    }
 }
 
 /// Handles one frame; returns false when the connection must close.
@@ -220,6 +417,15 @@ async fn bind(
                 .to_result()
         }
     };
+    let kind = if req.dn.is_empty() || password.is_empty() {
+        OpKind::AnonymousBind
+    } else {
+        OpKind::SimpleBind
+    };
+    if let Err(e) = check_security(&dir.security, dir.simple_bind_ssf, session.ssf(), kind) {
+        tracing::info!(dn = %req.dn, reason = %e.message, "bind refused");
+        return e.to_result();
+    }
     let d = dir.clone();
     let name = req.dn;
     let outcome =
@@ -248,6 +454,20 @@ async fn run_op(
     tx: mpsc::Sender<LdapMsg>,
 ) {
     let who = session.identity();
+    let kind = match &op {
+        LdapOp::AddRequest(_)
+        | LdapOp::ModifyRequest(_)
+        | LdapOp::DelRequest(_)
+        | LdapOp::ModifyDNRequest(_) => OpKind::Update,
+        LdapOp::ExtendedRequest(r) if r.name == OID_PASSWORD_MODIFY => OpKind::Update,
+        _ => OpKind::Read,
+    };
+    if let Err(e) = check_security(&dir.security, dir.simple_bind_ssf, session.ssf(), kind) {
+        if let Some(resp) = response_for_op(&op, e.to_result()) {
+            let _ = tx.send(LdapMsg::new(msgid, resp)).await;
+        }
+        return;
+    }
     if let LdapOp::SearchRequest(req) = &op {
         if let Some(sync) = crate::sync::request_of(&controls) {
             let out = match sync {
@@ -272,44 +492,45 @@ async fn run_op(
     let etx = tx.clone();
     let session = session.clone();
     let blocking = tokio::task::spawn_blocking(move || -> Option<(LdapOp, Vec<LdapControl>)> {
-        let op =
-            match op {
-                LdapOp::SearchRequest(req) => {
-                    return search(&dir, &who, &session, &req, &controls, &token, |e| {
-                        etx.blocking_send(LdapMsg::new(msgid, LdapOp::SearchResultEntry(e)))
-                            .is_ok()
-                    })
-                    .map(|(res, ctrls)| (LdapOp::SearchResultDone(res), ctrls));
-                }
-                LdapOp::AddRequest(req) => {
-                    Some(LdapOp::AddResponse(result_of(&ops::add(&dir, &who, req))))
-                }
-                LdapOp::ModifyRequest(req) => Some(LdapOp::ModifyResponse(result_of(
-                    &ops::modify(&dir, &who, req, &increments),
-                ))),
-                LdapOp::DelRequest(dn) => Some(LdapOp::DelResponse(result_of(&ops::delete(
-                    &dir, &who, &dn,
-                )))),
-                LdapOp::ModifyDNRequest(req) => Some(LdapOp::ModifyDNResponse(result_of(
-                    &ops::modify_dn(&dir, &who, req),
-                ))),
-                LdapOp::CompareRequest(req) => {
-                    Some(LdapOp::CompareResult(match ops::compare(&dir, &who, req) {
-                        Ok(true) => LdapError::new(ResultCode::CompareTrue, "").to_result(),
-                        Ok(false) => LdapError::new(ResultCode::CompareFalse, "").to_result(),
-                        Err(e) => e.to_result(),
-                    }))
-                }
-                LdapOp::ExtendedRequest(req) => {
-                    Some(LdapOp::ExtendedResponse(extended(&dir, &who, &req)))
-                }
-                // Responses and requests handled elsewhere: a client must not send these.
-                other => {
-                    let res = LdapError::new(ResultCode::ProtocolError, "unexpected operation")
-                        .to_result();
-                    response_for_op(&other, res)
-                }
-            };
+        let op = match op {
+            LdapOp::SearchRequest(req) => {
+                return search(&dir, &who, &session, &req, &controls, &token, |e| {
+                    etx.blocking_send(LdapMsg::new(msgid, LdapOp::SearchResultEntry(e)))
+                        .is_ok()
+                })
+                .map(|(res, ctrls)| (LdapOp::SearchResultDone(res), ctrls));
+            }
+            LdapOp::AddRequest(mut req) => Some(LdapOp::AddResponse(result_of(
+                &ops::hash_passwords_in_add(&dir, &mut req)
+                    .and_then(|()| ops::add(&dir, &who, req)),
+            ))),
+            LdapOp::ModifyRequest(mut req) => Some(LdapOp::ModifyResponse(result_of(
+                &ops::hash_passwords_in_modify(&dir, &mut req)
+                    .and_then(|()| ops::modify(&dir, &who, req, &increments)),
+            ))),
+            LdapOp::DelRequest(dn) => Some(LdapOp::DelResponse(result_of(&ops::delete(
+                &dir, &who, &dn,
+            )))),
+            LdapOp::ModifyDNRequest(req) => Some(LdapOp::ModifyDNResponse(result_of(
+                &ops::modify_dn(&dir, &who, req),
+            ))),
+            LdapOp::CompareRequest(req) => {
+                Some(LdapOp::CompareResult(match ops::compare(&dir, &who, req) {
+                    Ok(true) => LdapError::new(ResultCode::CompareTrue, "").to_result(),
+                    Ok(false) => LdapError::new(ResultCode::CompareFalse, "").to_result(),
+                    Err(e) => e.to_result(),
+                }))
+            }
+            LdapOp::ExtendedRequest(req) => {
+                Some(LdapOp::ExtendedResponse(extended(&dir, &who, &req)))
+            }
+            // Responses and requests handled elsewhere: a client must not send these.
+            other => {
+                let res =
+                    LdapError::new(ResultCode::ProtocolError, "unexpected operation").to_result();
+                response_for_op(&other, res)
+            }
+        };
         op.map(|op| (op, Vec::new()))
     });
     match blocking.await {

@@ -50,6 +50,9 @@ pub enum OpenError {
         /// The IO error.
         source: std::io::Error,
     },
+    /// The TLS settings cannot be used.
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The database could not be opened.
     #[error("cannot open the database in {path}: {source}")]
     Store {
@@ -98,6 +101,12 @@ pub struct Directory {
     /// The cn=Monitor counters (connections, operations, bytes), shared with every
     /// connection.
     pub monitor: Arc<crate::monitor::Monitor>,
+    /// The TLS context when a certificate is configured: StartTLS and `ldaps://`.
+    pub tls: Option<crate::tls::Tls>,
+    /// The database's `security` factors (slapd.conf(5)).
+    pub security: crate::config::SecurityConfig,
+    /// The global `security simple_bind=` factor.
+    pub simple_bind_ssf: u32,
 }
 
 impl std::fmt::Debug for Directory {
@@ -174,6 +183,7 @@ impl Directory {
                 .map_or_else(|| "memory".to_string(), |d| d.display().to_string()),
             source,
         })?;
+        let tls = crate::tls::Tls::from_config(&config.tls)?;
         let (events, _) = tokio::sync::broadcast::channel(crate::sync::PERSIST_BUFFER);
         if db.syncprov().is_some() {
             store.set_observer(Some(Box::new(Broadcast(events.clone()))));
@@ -198,6 +208,9 @@ impl Directory {
                 .cloned()
                 .unwrap_or_else(|| crate::password::DEFAULT_SCHEME.to_string()),
             data_dir,
+            tls,
+            security: db.security,
+            simple_bind_ssf: config.security.simple_bind,
         })
     }
 

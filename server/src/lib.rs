@@ -22,6 +22,7 @@ pub mod password;
 pub mod reload;
 pub mod session;
 pub mod sync;
+pub mod tls;
 
 pub use directory::{Directory, OpenError, OpenOptions};
 pub use listener::{serve, ServeOptions};

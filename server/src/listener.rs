@@ -20,6 +20,9 @@ pub struct ServeOptions {
     pub max_pdu: usize,
     /// The most concurrent connections.
     pub max_connections: usize,
+    /// Serve `ldaps://`: every connection starts with a TLS handshake (the directory
+    /// must have a TLS context, see [`crate::tls::Tls`]).
+    pub ldaps: bool,
 }
 
 impl Default for ServeOptions {
@@ -27,6 +30,7 @@ impl Default for ServeOptions {
         ServeOptions {
             max_pdu: oxldap_proto::codec::DEFAULT_MAX_PDU,
             max_connections: MAX_CONNECTIONS,
+            ldaps: false,
         }
     }
 }
@@ -69,7 +73,7 @@ pub async fn serve(
         let counted = dir.monitor.connection_opened();
         tracker.spawn(async move {
             let _counted = counted;
-            connection::handle(stream, dir, token, opts.max_pdu, id).await;
+            connection::handle(stream, dir, token, opts.max_pdu, id, opts.ldaps).await;
             drop(permit);
         });
     }

@@ -524,3 +524,15 @@ impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for CountingWriter<
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+/// Reads pass through uncounted, so the connection's whole socket can be wrapped once,
+/// below TLS: bytes sent are then counted as they leave, across a StartTLS upgrade.
+impl<W: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for CountingWriter<W> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}

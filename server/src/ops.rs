@@ -115,6 +115,90 @@ pub fn add(dir: &Directory, who: &Identity, req: LdapAddRequest) -> Result<(), L
     Ok(dir.store.add(entry, &ctx(who))?)
 }
 
+/// Whether the attribute description `desc` (options allowed) names userPassword.
+fn is_user_password(dir: &Directory, desc: &str) -> bool {
+    dir.schema.canonical_desc(desc).is_some_and(|d| {
+        d.split(';')
+            .next()
+            .unwrap_or("")
+            .eq_ignore_ascii_case(USER_PASSWORD)
+    })
+}
+
+/// The userPassword values to store for `values` written by a client: each value without
+/// a known `{SCHEME}` prefix is hashed with the `password-hash` scheme (slapd's
+/// `ppolicy_hash_cleartext`); already hashed values are kept. With `password-hash
+/// {CLEARTEXT}` values are stored as written.
+fn hash_cleartext(dir: &Directory, values: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, LdapError> {
+    if crate::password::is_cleartext_scheme(&dir.password_scheme) {
+        return Ok(values);
+    }
+    values
+        .into_iter()
+        .map(|v| {
+            if crate::password::is_hashed(&v) {
+                return Ok(v);
+            }
+            crate::password::hash(&dir.password_scheme, &v)
+                .map(String::into_bytes)
+                .map_err(|e| LdapError::new(ResultCode::Other, e.to_string()))
+        })
+        .collect()
+}
+
+/// Hashes the cleartext userPassword values of an Add request from a client, as slapd
+/// with `ppolicy_hash_cleartext` (see [`hash_cleartext`]). Loads (`--ldif`, `import`) and
+/// the embedded API's in-process writes store values as given, like slapadd.
+pub fn hash_passwords_in_add(dir: &Directory, req: &mut LdapAddRequest) -> Result<(), LdapError> {
+    for a in &mut req.attributes {
+        if is_user_password(dir, &a.atype) {
+            a.vals = hash_cleartext(dir, std::mem::take(&mut a.vals))?;
+        }
+    }
+    Ok(())
+}
+
+/// Hashes the cleartext userPassword values of a Modify request from a client: added and
+/// replacing values as [`hash_passwords_in_add`]; a value to delete that is not stored as
+/// written but verifies against a stored value is replaced by that stored value, so
+/// `delete: userPassword` with the old cleartext password works on a hashed value
+/// (slapd's ppolicy does the same).
+pub fn hash_passwords_in_modify(
+    dir: &Directory,
+    req: &mut LdapModifyRequest,
+) -> Result<(), LdapError> {
+    for change in &mut req.changes {
+        let attr = &mut change.modification;
+        if !is_user_password(dir, &attr.atype) {
+            continue;
+        }
+        match change.operation {
+            LdapModifyType::Add | LdapModifyType::Replace => {
+                attr.vals = hash_cleartext(dir, std::mem::take(&mut attr.vals))?;
+            }
+            LdapModifyType::Delete if !attr.vals.is_empty() => {
+                let dn = parse_dn(&req.dn)?;
+                let desc = dir.schema.canonical_desc(&attr.atype).unwrap_or_default();
+                // A missing entry is answered by the modify itself.
+                let have = match dir.store.get(&dn)? {
+                    Some(e) => e.values(&desc).to_vec(),
+                    None => Vec::new(),
+                };
+                for v in &mut attr.vals {
+                    if have.contains(v) {
+                        continue;
+                    }
+                    if let Some(s) = have.iter().find(|s| crate::password::verify(s, v)) {
+                        *v = s.clone();
+                    }
+                }
+            }
+            LdapModifyType::Delete => {}
+        }
+    }
+    Ok(())
+}
+
 /// Converts modify changes; `increments` lists the indexes the codec saw as increment (3).
 pub fn to_mods(changes: Vec<ldap3_proto::proto::LdapModify>, increments: &[usize]) -> Vec<Mod> {
     changes
@@ -348,6 +432,10 @@ pub fn root_dse(dir: &Directory) -> Entry {
     put("supportedLDAPVersion", &["3"]);
     put("supportedControl", SUPPORTED_CONTROLS);
     put("supportedExtension", SUPPORTED_EXTENSIONS);
+    if dir.tls.is_some() {
+        // RFC 4511 §4.14: advertised only when a certificate is configured (slapd).
+        put("supportedExtension", &[crate::tls::START_TLS_OID]);
+    }
     put("supportedFeatures", SUPPORTED_FEATURES);
     put("supportedSASLMechanisms", &[]);
     put("vendorName", &["oxldap"]);

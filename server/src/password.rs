@@ -15,7 +15,20 @@
 //! | `{MD5}`     | base64(MD5(password))                             |
 //! | `{SMD5}`    | base64(MD5(password ‖ salt) ‖ salt)               |
 //! | `{CRYPT}`   | a crypt(3) string (`$1$…`, `$5$…`, `$6$…`, DES …) |
+//! | `{PBKDF2-SHA512}` (also `-SHA256`, `-SHA1`, `{PBKDF2}`) | `ITER$ab64(salt)$ab64(dk)` |
+//! | `{ARGON2}`  | a PHC string `$argon2id$v=19$m=…,t=…,p=…$salt$hash` |
 //! | none        | the cleartext password                            |
+//!
+//! `{PBKDF2*}` is the format of slapd's contrib module `pw-pbkdf2`
+//! (slapd-pw-pbkdf2(5)): the iteration count in decimal, then the salt and
+//! the derived key in "adapted base64" (the standard alphabet with `.` for
+//! `+` and no padding, as passlib), separated by `$`; 16-byte salt, 10,000
+//! iterations, and a derived key as long as the digest. `{ARGON2}` is the
+//! format of slapd's `argon2` module (slapd-pw-argon2(5)): the PHC string of
+//! libargon2. Debian's slapd 2.5 module writes `$argon2i$` with
+//! `m=4096,t=3,p=1`; [`hash`] writes `$argon2id$` with the same costs, and
+//! [`verify`] accepts argon2i, argon2d and argon2id with any costs up to
+//! [`MAX_ARGON2_M_COST`] and [`MAX_ARGON2_T_COST`].
 //!
 //! All digest comparisons are constant time ([`subtle::ConstantTimeEq`]).
 
@@ -39,6 +52,40 @@ pub const DEFAULT_SCHEME: &str = "{SSHA}";
 /// schemes (slapd uses an 8-byte salt for `{SSHA}`/`{SMD5}` and the `pw-sha2`
 /// schemes).
 pub const SALT_LEN: usize = 8;
+
+/// Salt length of `{PBKDF2*}` (pw-pbkdf2's `PBKDF2_SALT_SIZE`).
+pub const PBKDF2_SALT_LEN: usize = 16;
+
+/// Iterations [`hash`] uses for `{PBKDF2*}` (pw-pbkdf2's default `PBKDF2_ITERATION`).
+pub const PBKDF2_ITERATIONS: u32 = 10_000;
+
+/// The most `{PBKDF2*}` iterations [`verify`] runs. A stored value is data a user may
+/// have written (its own userPassword); without a bound one value could keep a
+/// blocking thread busy for hours on every bind.
+pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
+/// Memory cost in KiB [`hash`] uses for `{ARGON2}` (slapd's argon2 module built on
+/// libargon2: `1 << 12`).
+pub const ARGON2_M_COST: u32 = 4096;
+
+/// Time cost (passes) [`hash`] uses for `{ARGON2}` (slapd's module: 3).
+pub const ARGON2_T_COST: u32 = 3;
+
+/// Salt length of `{ARGON2}` values written by [`hash`] (slapd's module: 16).
+pub const ARGON2_SALT_LEN: usize = 16;
+
+/// Hash length of `{ARGON2}` values written by [`hash`] (slapd's module: 32).
+pub const ARGON2_HASH_LEN: usize = 32;
+
+/// The largest `{ARGON2}` memory cost (KiB) [`verify`] accepts: 256 MiB. A bound for the
+/// same reason as [`MAX_PBKDF2_ITERATIONS`]: `m` is allocated on every bind.
+pub const MAX_ARGON2_M_COST: u32 = 256 * 1024;
+
+/// The largest `{ARGON2}` time cost [`verify`] accepts.
+pub const MAX_ARGON2_T_COST: u32 = 64;
+
+/// The largest `{ARGON2}` parallelism [`verify`] accepts.
+pub const MAX_ARGON2_P_COST: u32 = 16;
 
 /// Length of the passwords that [`generate`] returns.
 pub const GENERATED_LEN: usize = 12;
@@ -69,6 +116,10 @@ pub enum PasswordError {
     /// salt.
     #[error("cannot obtain random salt: {0}")]
     Random(String),
+    /// The argon2 implementation refused its parameters (not expected with the
+    /// built-in constants).
+    #[error("argon2: {0}")]
+    Argon2(String),
 }
 
 /// The digest families used by the `{SHA*}`, `{SSHA*}`, `{MD5}` and `{SMD5}`
@@ -110,9 +161,15 @@ impl Algo {
 /// A recognised `{SCHEME}` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scheme {
-    Digest { algo: Algo, salted: bool },
+    Digest {
+        algo: Algo,
+        salted: bool,
+    },
     Crypt,
     Cleartext,
+    /// pw-pbkdf2's schemes; `{PBKDF2}` is `{PBKDF2-SHA1}`.
+    Pbkdf2(Algo),
+    Argon2,
 }
 
 impl Scheme {
@@ -130,9 +187,161 @@ impl Scheme {
             "SMD5" => digest(Algo::Md5, true),
             "CRYPT" => Some(Scheme::Crypt),
             "CLEARTEXT" => Some(Scheme::Cleartext),
+            "PBKDF2" | "PBKDF2-SHA1" => Some(Scheme::Pbkdf2(Algo::Sha1)),
+            "PBKDF2-SHA256" => Some(Scheme::Pbkdf2(Algo::Sha256)),
+            "PBKDF2-SHA512" => Some(Scheme::Pbkdf2(Algo::Sha512)),
+            "ARGON2" => Some(Scheme::Argon2),
             _ => None,
         }
     }
+}
+
+/// Whether `value` starts with the `{SCHEME}` prefix of a scheme [`verify`] knows,
+/// other than `{CLEARTEXT}`: such a value is already a hash and is stored as written
+/// (slapd's `ppolicy_hash_cleartext` hashes only values without a known scheme).
+pub fn is_hashed(value: &[u8]) -> bool {
+    split_scheme(value)
+        .and_then(|(name, _)| Scheme::from_name(name))
+        .is_some_and(|s| s != Scheme::Cleartext)
+}
+
+/// Whether `scheme` (a `password-hash` value, braces optional) is `{CLEARTEXT}`, i.e. the
+/// configuration asks for passwords to be stored as written.
+pub fn is_cleartext_scheme(scheme: &str) -> bool {
+    let t = scheme.trim();
+    let name = t
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or(t);
+    name.eq_ignore_ascii_case("CLEARTEXT")
+}
+
+/// Whether [`hash`] can produce `scheme` (a `password-hash` value, braces optional).
+pub fn can_hash(scheme: &str) -> bool {
+    let t = scheme.trim();
+    let name = t
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or(t);
+    Scheme::from_name(name).is_some_and(|s| s != Scheme::Crypt)
+}
+
+/// "Adapted base64" of pw-pbkdf2 and passlib: the standard alphabet with `.` instead of
+/// `+`, without padding.
+fn ab64_encode(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .encode(bytes)
+        .replace('+', ".")
+}
+
+/// Decodes adapted base64. `+` is accepted too: pw-pbkdf2's encoder never converts the
+/// first character (its loop advances before testing), so slapd writes a leading `+`.
+fn ab64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let std: Vec<u8> = text
+        .iter()
+        .map(|&b| if b == b'.' { b'+' } else { b })
+        .collect();
+    LENIENT_B64.decode(std).ok()
+}
+
+/// Runs PBKDF2-HMAC with `algo` (never MD5: no PBKDF2 scheme uses it).
+fn pbkdf2_derive(algo: Algo, password: &[u8], salt: &[u8], rounds: u32, out: &mut [u8]) {
+    match algo {
+        Algo::Sha1 | Algo::Md5 => pbkdf2::pbkdf2_hmac::<Sha1>(password, salt, rounds, out),
+        Algo::Sha256 => pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, rounds, out),
+        Algo::Sha512 => pbkdf2::pbkdf2_hmac::<Sha512>(password, salt, rounds, out),
+    }
+}
+
+/// Checks `presented` against a pw-pbkdf2 payload `ITER$ab64(salt)$ab64(dk)`. As
+/// pw-pbkdf2, the derived key must be exactly the digest length; the salt may be any
+/// non-empty length (pw-pbkdf2 requires 16 bytes; other writers, e.g. passlib, differ).
+fn verify_pbkdf2(algo: Algo, payload: &[u8], presented: &[u8]) -> bool {
+    let mut parts = payload.trim_ascii().split(|&b| b == b'$');
+    let (Some(iter), Some(salt), Some(dk), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Some(rounds) = std::str::from_utf8(iter)
+        .ok()
+        .and_then(|i| i.parse::<u32>().ok())
+        .filter(|&r| (1..=MAX_PBKDF2_ITERATIONS).contains(&r))
+    else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (ab64_decode(salt), ab64_decode(dk)) else {
+        return false;
+    };
+    if salt.is_empty() || expected.len() != algo.output_len() {
+        return false;
+    }
+    let mut actual = vec![0u8; expected.len()];
+    pbkdf2_derive(algo, presented, &salt, rounds, &mut actual);
+    bool::from(actual.as_slice().ct_eq(expected.as_slice()))
+}
+
+/// Checks `presented` against an argon2 PHC string (slapd-pw-argon2(5)), with the
+/// algorithm, version and costs the string names, bounded by the `MAX_ARGON2_*` limits.
+fn verify_argon2(payload: &[u8], presented: &[u8]) -> bool {
+    use argon2::password_hash::PasswordHash;
+    let Ok(text) = std::str::from_utf8(payload.trim_ascii()) else {
+        return false;
+    };
+    let Ok(parsed) = PasswordHash::new(text) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        None => argon2::Version::V0x13,
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = argon2::Params::try_from(&parsed) else {
+        return false;
+    };
+    if params.m_cost() > MAX_ARGON2_M_COST
+        || params.t_cost() > MAX_ARGON2_T_COST
+        || params.p_cost() > MAX_ARGON2_P_COST
+    {
+        return false;
+    }
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let expected = expected.as_bytes();
+    let Ok(params) = argon2::Params::new(
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        Some(expected.len()),
+    ) else {
+        return false;
+    };
+    let mut actual = vec![0u8; expected.len()];
+    let hasher = argon2::Argon2::new(algorithm, version, params);
+    if hasher
+        .hash_password_into(presented, salt, &mut actual)
+        .is_err()
+    {
+        return false;
+    }
+    bool::from(actual.as_slice().ct_eq(expected))
+}
+
+/// Fills a fresh salt from the operating system's RNG.
+fn random_salt<const N: usize>() -> Result<[u8; N], PasswordError> {
+    let mut salt = [0u8; N];
+    OsRng
+        .try_fill_bytes(&mut salt)
+        .map_err(|e| PasswordError::Random(e.to_string()))?;
+    Ok(salt)
 }
 
 /// Splits `{NAME}rest` into `(NAME, rest)`.
@@ -225,6 +434,8 @@ pub fn verify(stored: &[u8], presented: &[u8]) -> bool {
         Some(Scheme::Digest { algo, salted }) => verify_digest(algo, salted, payload, presented),
         Some(Scheme::Crypt) => verify_crypt(payload, presented),
         Some(Scheme::Cleartext) => ct_eq_hidden_len(payload, presented),
+        Some(Scheme::Pbkdf2(algo)) => verify_pbkdf2(algo, payload, presented),
+        Some(Scheme::Argon2) => verify_argon2(payload, presented),
         None => false,
     }
 }
@@ -233,7 +444,10 @@ pub fn verify(stored: &[u8], presented: &[u8]) -> bool {
 /// would store for the `password-hash` scheme `scheme` (slapd.conf(5)).
 ///
 /// Supported: `{SSHA}` ([`DEFAULT_SCHEME`]), `{SSHA256}`, `{SSHA512}`,
-/// `{SHA}`, `{SHA256}`, `{SHA512}`, `{SMD5}`, `{MD5}` and `{CLEARTEXT}`;
+/// `{SHA}`, `{SHA256}`, `{SHA512}`, `{SMD5}`, `{MD5}`, `{PBKDF2-SHA512}`,
+/// `{PBKDF2-SHA256}`, `{PBKDF2-SHA1}`, `{PBKDF2}` ([`PBKDF2_ITERATIONS`],
+/// [`PBKDF2_SALT_LEN`]), `{ARGON2}` (argon2id, [`ARGON2_M_COST`],
+/// [`ARGON2_T_COST`], one lane) and `{CLEARTEXT}`;
 /// names are case-insensitive and the braces are optional. Salted schemes use
 /// a fresh [`SALT_LEN`]-byte salt from the operating system's RNG. As in
 /// slapd, `{CLEARTEXT}` returns the password itself, without a prefix.
@@ -256,6 +470,32 @@ pub fn hash(scheme: &str, password: &[u8]) -> Result<String, PasswordError> {
             String::from_utf8(password.to_vec()).map_err(|_| PasswordError::NotUtf8)
         }
         Scheme::Crypt => Err(unsupported()),
+        Scheme::Pbkdf2(algo) => {
+            let salt = random_salt::<PBKDF2_SALT_LEN>()?;
+            let mut dk = vec![0u8; algo.output_len()];
+            pbkdf2_derive(algo, password, &salt, PBKDF2_ITERATIONS, &mut dk);
+            Ok(format!(
+                "{{{}}}{PBKDF2_ITERATIONS}${}${}",
+                name.to_ascii_uppercase(),
+                ab64_encode(&salt),
+                ab64_encode(&dk)
+            ))
+        }
+        Scheme::Argon2 => {
+            use argon2::password_hash::{PasswordHasher, SaltString};
+            let salt = random_salt::<ARGON2_SALT_LEN>()?;
+            let salt =
+                SaltString::encode_b64(&salt).map_err(|e| PasswordError::Argon2(e.to_string()))?;
+            let params =
+                argon2::Params::new(ARGON2_M_COST, ARGON2_T_COST, 1, Some(ARGON2_HASH_LEN))
+                    .map_err(|e| PasswordError::Argon2(e.to_string()))?;
+            let hasher =
+                argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+            let phc = hasher
+                .hash_password(password, &salt)
+                .map_err(|e| PasswordError::Argon2(e.to_string()))?;
+            Ok(format!("{{ARGON2}}{phc}"))
+        }
         Scheme::Digest { algo, salted } => {
             let mut salt = [0u8; SALT_LEN];
             let salt: &[u8] = if salted {
@@ -326,6 +566,32 @@ mod tests {
         ),
         ("secret", "secret"),
         ("{CLEARTEXT}secret", "secret"),
+        // Python: hashlib.pbkdf2_hmac("sha512", b"secret", b"0123456789abcdef", 1000),
+        // written in adapted base64 as pw-pbkdf2 does.
+        (
+            "{PBKDF2-SHA512}1000$MDEyMzQ1Njc4OWFiY2RlZg$vgFvU7zWIDgDAUi7d8ayt.cfRiPWVVWfv8iQRsGZaZviWzsSNgWYXEE5PmvI/VELMsOmEbqLz0PKuePNjOk41A",
+            "secret",
+        ),
+        (
+            "{PBKDF2-SHA256}1000$MDEyMzQ1Njc4OWFiY2RlZg$tiKWHy4FAGCWE8gn6GtKhaxD2OeeAUUWXFT/p1aaNl8",
+            "secret",
+        ),
+        (
+            "{PBKDF2}1000$MDEyMzQ1Njc4OWFiY2RlZg$21EupWTmSOvnK3Sp99FL7THUyuQ",
+            "secret",
+        ),
+        // Debian slapd 2.5: slappasswd -o module-load=argon2 -h '{ARGON2}' -s secret
+        (
+            "{ARGON2}$argon2i$v=19$m=4096,t=3,p=1$TcBYaswyzh4getqe0RO0rQ$Os0vJGiAu13KKeJhwjkbr0l2vWVdLv9fAUXI2Kv7I7M",
+            "secret",
+        ),
+        // Debian slapd 2.5: slappasswd -h '{SSHA}' -s secret
+        ("{SSHA}tnORsNYvnt0YtVWP/ZWxDoDO5BPngpbJ", "secret"),
+        // Debian slapd 2.5: slappasswd -o module-load=pw-sha2 -h '{SSHA512}' -s secret
+        (
+            "{SSHA512}8X4/J3lrv/Ns+s4oRo92yB9scs/3E7d8WoMHIumBv+4lJPUTpxi65mAA2KkOYryfiNKf749UZ5D/IxpfSoW2n4vm2h0ZTgJX",
+            "secret",
+        ),
     ];
 
     #[test]
@@ -368,6 +634,10 @@ mod tests {
             "{MD5}",
             "{CLEARTEXT}",
             "ssha",
+            "{PBKDF2-SHA512}",
+            "{PBKDF2-SHA256}",
+            "{PBKDF2}",
+            "{ARGON2}",
         ] {
             let stored = hash(scheme, b"p4ss word").expect("hash");
             assert!(
@@ -385,6 +655,56 @@ mod tests {
         assert_ne!(a, b);
         let payload = a.strip_prefix("{SSHA}").expect("prefix");
         assert_eq!(STANDARD.decode(payload).expect("b64").len(), 20 + SALT_LEN);
+    }
+
+    #[test]
+    fn pbkdf2_and_argon2_formats_match_slapd_modules() {
+        let p = hash("{PBKDF2-SHA512}", b"x").expect("hash");
+        let rest = p.strip_prefix("{PBKDF2-SHA512}10000$").expect("prefix");
+        let (salt, dk) = rest.split_once('$').expect("two fields");
+        assert!(!p.contains(['+', '=']), "{p}");
+        assert_eq!(ab64_decode(salt.as_bytes()).expect("salt").len(), 16);
+        assert_eq!(ab64_decode(dk.as_bytes()).expect("dk").len(), 64);
+        let a = hash("{ARGON2}", b"x").expect("hash");
+        assert!(
+            a.starts_with("{ARGON2}$argon2id$v=19$m=4096,t=3,p=1$"),
+            "{a}"
+        );
+        // pw-pbkdf2 leaves a leading '+' unconverted; both spellings verify.
+        let dot = "{PBKDF2-SHA256}1000$MDEyMzQ1Njc4OWFiY2RlZg$tiKWHy4FAGCWE8gn6GtKhaxD2OeeAUUWXFT/p1aaNl8";
+        assert!(verify(dot.as_bytes(), b"secret"));
+        assert!(is_hashed(a.as_bytes()) && is_hashed(p.as_bytes()));
+        assert!(!is_hashed(b"secret") && !is_hashed(b"{CLEARTEXT}x") && !is_hashed(b"{X}y"));
+    }
+
+    #[test]
+    fn hostile_costs_are_refused_without_running() {
+        // Costs above the bounds never match (and are not computed).
+        assert!(!verify(
+            b"{PBKDF2-SHA512}4000000000$MDEyMzQ1Njc4OWFiY2RlZg$vgFvU7zWIDgDAUi7d8ayt.cfRiPWVVWfv8iQRsGZaZviWzsSNgWYXEE5PmvI/VELMsOmEbqLz0PKuePNjOk41A",
+            b"secret"
+        ));
+        assert!(!verify(
+            b"{ARGON2}$argon2i$v=19$m=4194304,t=3,p=1$TcBYaswyzh4getqe0RO0rQ$Os0vJGiAu13KKeJhwjkbr0l2vWVdLv9fAUXI2Kv7I7M",
+            b"secret"
+        ));
+        for bad in [
+            &b"{PBKDF2-SHA512}0$AA$AA"[..],
+            b"{PBKDF2-SHA512}x$AA$AA",
+            b"{PBKDF2-SHA512}1000$$",
+            b"{PBKDF2-SHA512}1000$MDEy$AAAA",
+            b"{PBKDF2}1000$MDEy$AAAA$extra",
+            b"{ARGON2}",
+            b"{ARGON2}$argon2x$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$AAAA",
+            b"{ARGON2}$argon2id$v=99$m=8,t=1,p=1$c2FsdHNhbHQ$AAAAAAAA",
+            b"{ARGON2}$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ",
+        ] {
+            assert!(
+                !verify(bad, b"secret"),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

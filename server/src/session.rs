@@ -83,6 +83,10 @@ pub struct Session {
     /// Running operations by message id, cancelled by Abandon (RFC 4511 §4.11) or when the
     /// connection closes.
     in_flight: Mutex<HashMap<i32, CancellationToken>>,
+    /// The security strength factor of the connection (slapd's `c_ssf`): 0 on plain TCP,
+    /// the TLS cipher's key size once TLS is active (`ldaps://` or StartTLS). Set by the
+    /// reader task, read by the operations it starts afterwards.
+    ssf: std::sync::atomic::AtomicU32,
 }
 
 impl Session {
@@ -160,6 +164,22 @@ impl Session {
         }
         p.push((cookie.clone(), state));
         cookie
+    }
+
+    /// The connection's security strength factor (0: no TLS).
+    pub fn ssf(&self) -> u32 {
+        self.ssf.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether TLS is active on the connection: every TLS cipher has a nonzero factor and
+    /// nothing else here sets one.
+    pub fn tls_active(&self) -> bool {
+        self.ssf() > 0
+    }
+
+    /// Records the security strength factor after a TLS handshake.
+    pub fn set_ssf(&self, ssf: u32) {
+        self.ssf.store(ssf, std::sync::atomic::Ordering::Release);
     }
 
     /// How many operations are running.
