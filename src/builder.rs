@@ -82,6 +82,7 @@ pub struct ServerBuilder {
     rootpw: Option<String>,
     layout: bool,
     max_pdu: Option<usize>,
+    access: Vec<String>,
 }
 
 impl Default for ServerBuilder {
@@ -100,6 +101,7 @@ impl Default for ServerBuilder {
             rootpw: None,
             layout: true,
             max_pdu: None,
+            access: Vec::new(),
         }
     }
 }
@@ -213,6 +215,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Adds an access rule to the database, in slapd.access(5) syntax with or without the
+    /// leading `access` keyword (`"access to attrs=userPassword by self write by * auth"`);
+    /// repeatable, in order, after the configuration's own rules. Any rule replaces the
+    /// default policy (`oxldap_server::acl::DEFAULT_RULES`); the rootdn is never limited.
+    pub fn access(mut self, rule: impl Into<String>) -> Self {
+        self.access.push(rule.into());
+        self
+    }
+
     /// The configuration with every override applied, and the rootpw as a string.
     fn resolve_config(&self) -> Result<(Config, String), StartError> {
         let mut cfg = match &self.config {
@@ -246,6 +257,16 @@ impl ServerBuilder {
         }
         if let Some(limit) = self.size_limit {
             db.size_limit = limit;
+        }
+        for rule in &self.access {
+            let text = rule.trim();
+            let text = match text.get(..7) {
+                Some(head) if head.eq_ignore_ascii_case("access ") => text[7..].trim_start(),
+                _ => text,
+            };
+            oxldap_server::acl::AccessRule::parse(text)
+                .map_err(|e| StartError::Config(format!("access {text}: {e}")))?;
+            db.access.push(text.to_string());
         }
         if !self.overlays {
             db.overlays

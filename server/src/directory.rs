@@ -50,6 +50,9 @@ pub enum OpenError {
         /// The IO error.
         source: std::io::Error,
     },
+    /// An `access` directive names an unknown attribute or an invalid DN.
+    #[error("{0}")]
+    Access(#[from] crate::acl::AclError),
     /// The database could not be opened.
     #[error("cannot open the database in {path}: {source}")]
     Store {
@@ -83,6 +86,9 @@ pub struct Directory {
     rootpw: Option<Vec<u8>>,
     /// `allow bind_v2`.
     pub allow_bind_v2: bool,
+    /// `allow update_anon`: anonymous clients may attempt writes (slapd refuses them with
+    /// strongerAuthRequired before access control otherwise).
+    pub allow_update_anon: bool,
     /// Search limits.
     pub limits: Limits,
     /// The scheme new passwords are hashed with (`password-hash`, default `{SSHA}`).
@@ -94,6 +100,9 @@ pub struct Directory {
     /// Every committed write, for persistent sync searches (RFC 4533); fed by the store's
     /// observer when the syncprov overlay is configured.
     pub events: tokio::sync::broadcast::Sender<Arc<oxldap_store::Committed>>,
+    /// The access rules (slapd.access(5)): the database's `access` lines, then the global
+    /// ones, or [`crate::acl::DEFAULT_RULES`] when there are none.
+    pub acl: crate::acl::Acl,
 }
 
 impl std::fmt::Debug for Directory {
@@ -122,7 +131,8 @@ impl Directory {
             let pretty = schema.pretty_dn(&dn).map_err(|e| bad(e.to_string()))?;
             Ok((pretty, norm))
         };
-        let (suffix, _) = parse("suffix", &db.suffix)?;
+        let (suffix, suffix_norm) = parse("suffix", &db.suffix)?;
+        let acl = crate::acl::Acl::new(&schema, suffix_norm, &db.access, &config.access)?;
         let rootdn = db
             .rootdn
             .as_deref()
@@ -181,6 +191,7 @@ impl Directory {
             rootdn,
             rootpw: db.rootpw.as_ref().map(|s| s.expose().as_bytes().to_vec()),
             allow_bind_v2: config.allows_bind_v2(),
+            allow_update_anon: config.allow.contains("update_anon"),
             limits: Limits {
                 size: db.size_limit,
                 time: db.time_limit,
@@ -191,7 +202,13 @@ impl Directory {
                 .cloned()
                 .unwrap_or_else(|| crate::password::DEFAULT_SCHEME.to_string()),
             data_dir,
+            acl,
         })
+    }
+
+    /// An access-control evaluator for one operation by `who` (caches group lookups).
+    pub fn checker<'a>(&'a self, who: &'a crate::session::Identity) -> crate::acl::Checker<'a> {
+        self.acl.checker(&self.schema, &self.store, who)
     }
 
     /// Whether `norm` is the rootdn.
