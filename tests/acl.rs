@@ -392,6 +392,21 @@ fn check(url: &str, label: &str) {
     // even disclose, which tells it the entry exists; oxldap answers noSuchObject, as
     // issue 8 requires ("an entry the client may not disclose gives noSuchObject").
     let hidden_write = if slapd { 50 } else { 32 };
+    // A missing name below the hidden subtree does not name it as matchedDN.
+    let below = format!("cn=nothere,{SECRET}");
+    let out = search(url, bob, &below, "base", "(objectClass=*)", &[]);
+    assert_eq!(out.code, 32, "{label}: below hidden");
+    assert!(
+        !format!("{}{}", out.stdout, out.stderr).contains("Hidden"),
+        "{label}: matchedDN disclosed: {}",
+        out.stderr
+    );
+    let out = search(url, carol, &below, "base", "(objectClass=*)", &[]);
+    assert!(
+        out.stderr.contains("Matched DN: cn=secret"),
+        "{label}: carol gets the matchedDN: {}",
+        out.stderr
+    );
     assert_eq!(
         as_user(url, bob, "ldapdelete", &[SECRET], None).code,
         hidden_write,

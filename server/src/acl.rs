@@ -992,9 +992,29 @@ fn guard_anonymous_update(chk: &Checker<'_>, dir: &Directory) -> Result<(), Ldap
     Ok(())
 }
 
-/// Reads an entry for an access check; a missing one is noSuchObject with matchedDN.
-fn existing(dir: &Directory, dn: &Dn) -> Result<Entry, LdapError> {
-    Ok(dir.store.lookup(dn)?)
+/// Removes the matchedDN of a noSuchObject error when `who` may not disclose that entry
+/// (back-mdb: "if ( !access_allowed( op, matched, entry, NULL, ACL_DISCLOSE, NULL ) )"),
+/// so a missing name below a hidden subtree does not reveal the subtree.
+pub fn hide_matched(chk: &Checker<'_>, dir: &Directory, mut e: LdapError) -> LdapError {
+    if chk.bypass() || e.code != ResultCode::NoSuchObject || e.matched.is_empty() {
+        return e;
+    }
+    let disclosed = Dn::parse(&e.matched)
+        .ok()
+        .and_then(|dn| dir.store.get(&dn).ok().flatten())
+        .is_some_and(|m| chk.allowed(&m, Target::Entry, Level::Disclose));
+    if !disclosed {
+        e.matched.clear();
+    }
+    e
+}
+
+/// Reads an entry for an access check; a missing one is noSuchObject with the matchedDN
+/// `who` may see.
+fn existing(chk: &Checker<'_>, dir: &Directory, dn: &Dn) -> Result<Entry, LdapError> {
+    dir.store
+        .lookup(dn)
+        .map_err(|e| hide_matched(chk, dir, e.into()))
 }
 
 /// Search (back-mdb search.c): `search` on the base's `entry`. A missing base is left to
@@ -1075,7 +1095,7 @@ pub fn guard_delete(chk: &Checker<'_>, dir: &Directory, dn: &Dn) -> Result<(), L
         return Ok(());
     }
     guard_anonymous_update(chk, dir)?;
-    let e = existing(dir, dn)?;
+    let e = existing(chk, dir, dn)?;
     if let Some(parent) = parent_of(dir, dn)? {
         if !chk.allowed(&parent, Target::Children, Level::Write) {
             return Err(denied(chk, &e, "no write access to parent"));
@@ -1098,7 +1118,7 @@ pub fn guard_modify<'d>(
         return Ok(());
     }
     guard_anonymous_update(chk, dir)?;
-    let e = existing(dir, dn)?;
+    let e = existing(chk, dir, dn)?;
     let Some(s) = chk.subject(&e) else {
         return Err(denied(chk, &e, "no write access to entry"));
     };
@@ -1124,7 +1144,7 @@ pub fn guard_modify_dn(
         return Ok(());
     }
     guard_anonymous_update(chk, dir)?;
-    let e = existing(dir, dn)?;
+    let e = existing(chk, dir, dn)?;
     if !chk.allowed(&e, Target::Entry, Level::Write) {
         return Err(denied(chk, &e, "no write access to entry"));
     }

@@ -181,8 +181,12 @@ pub fn compare(
     req: LdapCompareRequest,
 ) -> Result<bool, LdapError> {
     let dn = parse_dn(&req.dn)?;
-    let entry = dir.store.lookup(&dn)?;
-    crate::acl::guard_compare(&dir.checker(who), &entry, &req.atype)?;
+    let chk = dir.checker(who);
+    let entry = dir
+        .store
+        .lookup(&dn)
+        .map_err(|e| crate::acl::hide_matched(&chk, dir, e.into()))?;
+    crate::acl::guard_compare(&chk, &entry, &req.atype)?;
     Ok(dir.schema.compare(&entry, &req.atype, &req.val)?)
 }
 
@@ -476,40 +480,42 @@ pub fn search_entries(
     let mut sent: u64 = skip;
     let mut seen: u64 = 0;
     let mut end = SearchEnd::Done;
-    dir.store.search(&base, scope, &filter, |entry| {
-        if cancelled() {
-            end = SearchEnd::Cancelled;
-            return SearchControl::Stop;
-        }
-        if deadline.is_some_and(|d| Instant::now() > d) {
-            end = SearchEnd::TimeLimit;
-            return SearchControl::Stop;
-        }
-        if !visible(&entry) {
-            return SearchControl::Continue;
-        }
-        seen += 1;
-        if seen <= skip {
-            return SearchControl::Continue;
-        }
-        if size_limit.is_some_and(|l| sent >= u64::from(l)) {
-            end = SearchEnd::SizeLimit;
-            return SearchControl::Stop;
-        }
-        if page.is_some_and(|p| sent - skip >= p.size) {
-            end = SearchEnd::PageFull;
-            return SearchControl::Stop;
-        }
-        if !send(
-            &EntryState::of(&entry),
-            to_result_entry(dir, &chk, entry, &sel, req.typesonly),
-        ) {
-            end = SearchEnd::Cancelled;
-            return SearchControl::Stop;
-        }
-        sent += 1;
-        SearchControl::Continue
-    })?;
+    dir.store
+        .search(&base, scope, &filter, |entry| {
+            if cancelled() {
+                end = SearchEnd::Cancelled;
+                return SearchControl::Stop;
+            }
+            if deadline.is_some_and(|d| Instant::now() > d) {
+                end = SearchEnd::TimeLimit;
+                return SearchControl::Stop;
+            }
+            if !visible(&entry) {
+                return SearchControl::Continue;
+            }
+            seen += 1;
+            if seen <= skip {
+                return SearchControl::Continue;
+            }
+            if size_limit.is_some_and(|l| sent >= u64::from(l)) {
+                end = SearchEnd::SizeLimit;
+                return SearchControl::Stop;
+            }
+            if page.is_some_and(|p| sent - skip >= p.size) {
+                end = SearchEnd::PageFull;
+                return SearchControl::Stop;
+            }
+            if !send(
+                &EntryState::of(&entry),
+                to_result_entry(dir, &chk, entry, &sel, req.typesonly),
+            ) {
+                end = SearchEnd::Cancelled;
+                return SearchControl::Stop;
+            }
+            sent += 1;
+            SearchControl::Continue
+        })
+        .map_err(|e| crate::acl::hide_matched(&chk, dir, e.into()))?;
     Ok(end)
 }
 
