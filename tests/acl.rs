@@ -517,11 +517,76 @@ fn check(url: &str, label: &str) {
         !dns.iter().any(|d| d.contains("Hidden")),
         "{label}: sync sends hidden: {dns:?}"
     );
+    // Persist (refreshAndPersist): later changes reach bob only where he may read.
+    persist_sees_only_readable(url, label, bob, carol);
+
     // Only bob's own userPassword (self write includes read), not alice's or carol's.
     assert_eq!(
         out.values("userPassword").len(),
         1,
         "{label}: sync sends userPassword"
+    );
+}
+
+/// Runs a refreshAndPersist search as `reader` while `writer` adds an entry to the hidden
+/// subtree and changes alice; only alice's change may reach the reader.
+fn persist_sees_only_readable(
+    url: &str,
+    label: &str,
+    reader: Option<(&str, &str)>,
+    writer: Option<(&str, &str)>,
+) {
+    let (dn, pw) = reader.unwrap();
+    let child = std::process::Command::new("ldapsearch")
+        .args([
+            "-x",
+            "-H",
+            url,
+            "-D",
+            dn,
+            "-w",
+            pw,
+            "-LLL",
+            "-o",
+            "ldif-wrap=no",
+        ])
+        .args([
+            "-E",
+            "sync=rp",
+            "-b",
+            O,
+            "-s",
+            "sub",
+            "(objectClass=*)",
+            "description",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let hidden = format!("dn: cn=new,{HIDDEN}\nobjectClass: person\ncn: new\nsn: N\n");
+    assert_eq!(
+        as_user(url, writer, "ldapadd", &[], Some(&hidden)).code,
+        0,
+        "{label}"
+    );
+    let change =
+        format!("dn: {ALICE}\nchangetype: modify\nreplace: description\ndescription: persisted\n");
+    assert_eq!(modify(url, writer, &change), 0, "{label}");
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("description: persisted"),
+        "{label}: persist missed alice: {text}"
+    );
+    assert!(
+        !text.contains("cn=new"),
+        "{label}: persist sent the hidden entry: {text}"
     );
 }
 
@@ -614,4 +679,97 @@ fn bad_access_line_is_refused() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(":3:") && err.contains("dnattr"), "{err}");
+}
+
+/// The embedded builder takes access lines as slapd syntax, with or without `access`.
+#[test]
+fn embedded_builder_accepts_access_rules() {
+    let ana = format!(
+        "dn: uid=ana,{USERS}\nobjectClass: inetOrgPerson\nuid: ana\ncn: Ana\nsn: A\nmail: ana@x.test\n"
+    );
+    let s = oxldap::Server::builder()
+        .ldif(ana)
+        .access("access to attrs=mail by self read by * none")
+        .access("to * by * read")
+        .start_blocking()
+        .unwrap();
+    let dn = format!("uid=ana,{USERS}");
+    let out = search(
+        s.url(),
+        None,
+        &dn,
+        "base",
+        "(objectClass=*)",
+        &["cn", "mail"],
+    );
+    out.expect_code(0);
+    assert_eq!(out.values("cn"), ["Ana"]);
+    assert!(out.values("mail").is_empty(), "{}", out.stdout);
+    // In-process operations run as the rootdn and see everything.
+    let e = s.get(&dn).unwrap().unwrap();
+    assert_eq!(e.first_str("mail"), Some("ana@x.test"));
+    let bad = oxldap::Server::builder()
+        .access("to * by dnattr=owner write")
+        .start_blocking();
+    assert!(bad.is_err());
+}
+
+/// Global lines apply after the database's (`break` reaches them), and alone to the root
+/// DSE, which is in no database.
+#[test]
+fn global_rules_follow_database_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("slapd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "access to attrs=userPassword by anonymous auth\n\
+             access to dn.base=\"\" by * read\n\
+             access to * by users read by * none\n\
+             database mdb\nsuffix \"dc=localdomain,dc=test\"\nrootdn \"{ROOTDN}\"\nrootpw {ROOTPW}\n\
+             access to attrs=description by * none break\n\
+             access to attrs=ou by * none\n"
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    let root = Some((ROOTDN, ROOTPW));
+    let desc = format!("dn: {USERS}\nchangetype: modify\nadd: description\ndescription: people\n");
+    assert_eq!(modify(&server.url, root, &desc), 0);
+    // The root DSE: the global dn.base="" rule.
+    let out = search(
+        &server.url,
+        None,
+        "",
+        "base",
+        "(objectClass=*)",
+        &["namingContexts"],
+    );
+    assert_eq!(out.values("namingContexts"), ["dc=localdomain,dc=test"]);
+    // Anonymous: the global "by * none" hides the database.
+    assert_eq!(
+        search(&server.url, None, USERS, "base", "(objectClass=*)", &[]).code,
+        32
+    );
+    // A user; binding needs the global userPassword rule (anonymous auth).
+    let u = format!("uid=u,{USERS}");
+    let add =
+        format!("dn: {u}\nobjectClass: inetOrgPerson\nuid: u\ncn: U\nsn: U\nuserPassword: pw\n");
+    assert_eq!(
+        as_user(&server.url, root, "ldapadd", &[], Some(&add)).code,
+        0
+    );
+    let me = Some((u.as_str(), "pw"));
+    let out = search(
+        &server.url,
+        me,
+        USERS,
+        "base",
+        "(objectClass=*)",
+        &["description", "ou"],
+    );
+    out.expect_code(0);
+    // description: "none break" goes on to the global "users read"; ou: "none" stops.
+    assert_eq!(out.values("description"), ["people"]);
+    assert!(out.values("ou").is_empty(), "{}", out.stdout);
 }
