@@ -278,6 +278,16 @@ fn check(url: &str, label: &str) {
         0,
         "{label}: carol adds"
     );
+    // A missing parent is noSuchObject for everyone, before access is checked.
+    let orphan =
+        format!("dn: uid=o,ou=Nowhere,{USERS}\nobjectClass: inetOrgPerson\nuid: o\ncn: O\nsn: O\n");
+    for who in [bob, carol] {
+        assert_eq!(
+            as_user(url, who, "ldapadd", &[], Some(&orphan)).code,
+            32,
+            "{label}: orphan add"
+        );
+    }
     let dave_dn = format!("uid=dave,{USERS}");
     assert_eq!(
         as_user(url, bob, "ldapmodrdn", &[&dave_dn, "uid=dave2"], None).code,

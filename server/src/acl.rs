@@ -1058,15 +1058,24 @@ pub fn may_authenticate(dir: &Directory, entry: &Entry) -> bool {
 }
 
 /// The parent of `dn` for a `children` check: the stored entry, or (for the suffix, whose
-/// parent is in no database) an entry with only that DN.
-fn parent_of(dir: &Directory, dn: &Dn) -> Result<Option<Entry>, LdapError> {
+/// parent is in no database) an entry with only that DN. A missing parent inside the
+/// database is noSuchObject with the matchedDN `who` may see, as back-mdb answers before
+/// checking access.
+fn parent_of(chk: &Checker<'_>, dir: &Directory, dn: &Dn) -> Result<Option<Entry>, LdapError> {
     let Some(pdn) = dn.parent() else {
         return Ok(None);
     };
-    Ok(Some(dir.store.get(&pdn)?.unwrap_or(Entry {
-        dn: pdn,
-        attrs: Vec::new(),
-    })))
+    if let Some(p) = dir.store.get(&pdn)? {
+        return Ok(Some(p));
+    }
+    let is_suffix = dir.schema.normalize_dn(dn).ok().as_ref() == Some(&chk.acl.suffix);
+    if is_suffix {
+        return Ok(Some(Entry {
+            dn: pdn,
+            attrs: Vec::new(),
+        }));
+    }
+    existing(chk, dir, &pdn).map(Some)
 }
 
 /// Add (back-mdb add.c): `write` on the parent's `children` and the new entry's `entry`.
@@ -1075,7 +1084,7 @@ pub fn guard_add(chk: &Checker<'_>, dir: &Directory, entry: &Entry) -> Result<()
         return Ok(());
     }
     guard_anonymous_update(chk, dir)?;
-    if let Some(parent) = parent_of(dir, &entry.dn)? {
+    if let Some(parent) = parent_of(chk, dir, &entry.dn)? {
         if !chk.allowed(&parent, Target::Children, Level::Write) {
             return Err(denied(chk, &parent, "no write access to parent"));
         }
@@ -1096,7 +1105,7 @@ pub fn guard_delete(chk: &Checker<'_>, dir: &Directory, dn: &Dn) -> Result<(), L
     }
     guard_anonymous_update(chk, dir)?;
     let e = existing(chk, dir, dn)?;
-    if let Some(parent) = parent_of(dir, dn)? {
+    if let Some(parent) = parent_of(chk, dir, dn)? {
         if !chk.allowed(&parent, Target::Children, Level::Write) {
             return Err(denied(chk, &e, "no write access to parent"));
         }
@@ -1148,7 +1157,7 @@ pub fn guard_modify_dn(
     if !chk.allowed(&e, Target::Entry, Level::Write) {
         return Err(denied(chk, &e, "no write access to entry"));
     }
-    if let Some(parent) = parent_of(dir, dn)? {
+    if let Some(parent) = parent_of(chk, dir, dn)? {
         if !chk.allowed(&parent, Target::Children, Level::Write) {
             return Err(denied(chk, &e, "no write access to old parent"));
         }
