@@ -277,31 +277,60 @@ fn to_result_entry(
     sel: &Selection,
     types_only: bool,
 ) -> LdapSearchResultEntry {
-    let subject = if chk.bypass() {
+    let keep = if chk.bypass() {
         None
     } else {
-        chk.subject(&entry)
+        Some(match chk.subject(&entry) {
+            Some(s) => readable(dir, chk, &s, sel),
+            None => vec![false; entry.attrs.len()],
+        })
     };
-    let readable: Vec<bool> = match subject {
-        _ if chk.bypass() => vec![true; entry.attrs.len()],
-        Some(s) => entry
-            .attrs
-            .iter()
-            .map(|a| {
-                chk.allowed_on(
-                    &s,
+    select(dir, entry, sel, types_only, keep)
+}
+
+/// For each attribute of the entry: whether it is selected and `read` is granted. Access
+/// is evaluated only for selected attributes.
+fn readable(
+    dir: &Directory,
+    chk: &crate::acl::Checker<'_>,
+    s: &crate::acl::Subject<'_>,
+    sel: &Selection,
+) -> Vec<bool> {
+    s.entry
+        .attrs
+        .iter()
+        .map(|a| {
+            sel.wants(dir, &a.desc)
+                && chk.allowed_on(
+                    s,
                     crate::acl::Target::Attr(&a.desc),
                     crate::acl::Level::Read,
                 )
-            })
-            .collect(),
-        None => vec![false; entry.attrs.len()],
-    };
+        })
+        .collect()
+}
+
+/// The SearchResultEntry with the selected attributes, or those marked in `keep` (from
+/// [`readable`]) when access control applies.
+fn select(
+    dir: &Directory,
+    entry: Entry,
+    sel: &Selection,
+    types_only: bool,
+    keep: Option<Vec<bool>>,
+) -> LdapSearchResultEntry {
+    let keep = keep.unwrap_or_else(|| {
+        entry
+            .attrs
+            .iter()
+            .map(|a| sel.wants(dir, &a.desc))
+            .collect()
+    });
     let attributes = entry
         .attrs
         .into_iter()
-        .zip(readable)
-        .filter(|(a, may)| *may && sel.wants(dir, &a.desc))
+        .zip(keep)
+        .filter(|(_, k)| *k)
         .map(|(a, _)| LdapPartialAttribute {
             atype: a.desc,
             vals: if types_only { Vec::new() } else { a.values },
@@ -495,9 +524,15 @@ pub fn search_entries(
                 end = SearchEnd::TimeLimit;
                 return SearchControl::Stop;
             }
-            if !visible(&entry) {
-                return SearchControl::Continue;
-            }
+            // Access control (slapd.access(5)): the DN is normalized once per entry.
+            let subject = if chk.bypass() {
+                None
+            } else {
+                match chk.subject(&entry) {
+                    Some(s) if crate::acl::visible(&chk, &s, &filter) => Some(s),
+                    _ => return SearchControl::Continue,
+                }
+            };
             seen += 1;
             if seen <= skip {
                 return SearchControl::Continue;
@@ -510,9 +545,10 @@ pub fn search_entries(
                 end = SearchEnd::PageFull;
                 return SearchControl::Stop;
             }
+            let keep = subject.map(|s| readable(dir, &chk, &s, &sel));
             if !send(
                 &EntryState::of(&entry),
-                to_result_entry(dir, &chk, entry, &sel, req.typesonly),
+                select(dir, entry, &sel, req.typesonly, keep),
             ) {
                 end = SearchEnd::Cancelled;
                 return SearchControl::Stop;
