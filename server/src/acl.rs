@@ -1260,6 +1260,150 @@ mod tests {
         assert!(acl(&["to * by * write"]).rules.len() == 1);
     }
 
+    /// A store with dc=example,dc=com, two people and cn=admins (member: carol).
+    fn store(schema: &std::sync::Arc<Schema>) -> Store {
+        let suffix = Dn::parse("dc=example,dc=com").expect("dn");
+        let opts = oxldap_store::StoreOptions {
+            suffixes: vec![suffix],
+            server_id: 0,
+            durable: false,
+            fixed_clock: None,
+            overlays: oxldap_store::Overlays::default(),
+            indexes: oxldap_store::IndexConfig::default(),
+            changelog_limit: None,
+        };
+        let store = Store::open_temporary(schema.clone(), opts).expect("store");
+        let ctx = oxldap_store::WriteCtx {
+            modifier: Dn::default(),
+            import: false,
+        };
+        let ldif = "dn: dc=example,dc=com\nobjectClass: domain\ndc: example\n\n\
+                    dn: uid=alice,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: alice\ncn: A\nsn: A\n\n\
+                    dn: uid=carol,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: carol\ncn: C\nsn: C\n\n\
+                    dn: cn=admins,dc=example,dc=com\nobjectClass: groupOfNames\ncn: admins\nmember: UID=Carol, DC=example,DC=com\n";
+        for rec in oxldap_proto::LdifReader::new(ldif.as_bytes()) {
+            if let Ok(oxldap_proto::LdifRecord::Content { entry: e, .. }) = rec {
+                store.add(e, &ctx).expect("add");
+            }
+        }
+        store
+    }
+
+    fn user(schema: &Schema, dn: &str) -> Identity {
+        let dn = Dn::parse(dn).expect("dn");
+        let norm = schema.normalize_dn(&dn).expect("norm");
+        Identity::User { dn, norm }
+    }
+
+    /// The privileges `who` gets on `attr` of alice under `rules`.
+    fn mask_of(rules: &[&str], who: &Identity, target: Target<'_>) -> Privs {
+        let schema = std::sync::Arc::new(Schema::builtin());
+        let st = store(&schema);
+        let suffix = schema
+            .normalize_dn_str("dc=example,dc=com")
+            .expect("suffix");
+        let lines: Vec<String> = rules.iter().map(|s| s.to_string()).collect();
+        let acl = Acl::new(&schema, suffix, &lines, &[]).expect("acl");
+        let alice = st
+            .get(&Dn::parse("uid=alice,dc=example,dc=com").expect("dn"))
+            .expect("get")
+            .expect("alice");
+        let chk = acl.checker(&schema, &st, who);
+        let s = chk.subject(&alice).expect("subject");
+        chk.mask(&s, target)
+    }
+
+    #[test]
+    fn evaluation_follows_slapd() {
+        let schema = Schema::builtin();
+        let carol = user(&schema, "uid=carol,dc=example,dc=com");
+        let alice = user(&schema, "uid=alice,dc=example,dc=com");
+        let anon = Identity::Anonymous;
+        let cn = Target::Attr("cn");
+        // First matching who-clause wins; group membership through the store, with the
+        // member value normalized.
+        let rules = ["to * by group=\"cn=admins,dc=example,dc=com\" write by users read"];
+        assert_eq!(mask_of(&rules, &carol, cn), Level::Write.granted());
+        assert_eq!(mask_of(&rules, &alice, cn), Level::Read.granted());
+        // The implicit "by * none" of the rule, and no further rule is tried.
+        assert_eq!(
+            mask_of(&[rules[0], "to * by * read"], &anon, cn),
+            Privs::default()
+        );
+        // continue: later clauses add; a continue that reaches the end of the rule hits
+        // the implicit "by * none" (slapd's slap_acl_mask).
+        let cont = ["to * by users =r continue by self +w"];
+        assert_eq!(
+            mask_of(&cont, &alice, cn),
+            Privs::READ.union(Level::Write.needed())
+        );
+        assert_eq!(mask_of(&cont, &carol, cn), Privs::default());
+        let cont_break = ["to * by users =r continue by * break", "to * by self +w"];
+        assert_eq!(mask_of(&cont_break, &carol, cn), Privs::default());
+        assert_eq!(
+            mask_of(&cont_break, &alice, cn),
+            Privs::READ.union(Level::Write.needed())
+        );
+        // break goes on to the next matching rule, keeping the mask.
+        let brk = ["to attrs=cn by * +c break", "to * by * +s"];
+        assert_eq!(
+            mask_of(&brk, &anon, cn),
+            Privs::COMPARE.union(Privs::SEARCH)
+        );
+        // -privs removes.
+        assert_eq!(
+            mask_of(&["to * by * read continue by * -s"], &anon, cn),
+            Level::Read.granted().minus(Privs::SEARCH)
+        );
+        // attrs= matches subtypes (cn is a subtype of name) and not the pseudo-attributes.
+        let sub = ["to attrs=name by * read", "to * by * disclose"];
+        assert_eq!(mask_of(&sub, &anon, cn), Level::Read.granted());
+        assert_eq!(
+            mask_of(&sub, &anon, Target::Entry),
+            Level::Disclose.granted()
+        );
+        // dn styles and regex over the normalized DN.
+        assert_eq!(
+            mask_of(&["to dn.one=\"dc=example,dc=com\" by * read"], &anon, cn),
+            Level::Read.granted()
+        );
+        assert_eq!(
+            mask_of(
+                &["to dn.children=\"uid=alice,dc=example,dc=com\" by * read"],
+                &anon,
+                cn
+            ),
+            Privs::default()
+        );
+        assert_eq!(
+            mask_of(
+                &["to dn.regex=\"^uid=[^,]+,dc=example,dc=com$\" by * read"],
+                &anon,
+                cn
+            ),
+            Level::Read.granted()
+        );
+        assert_eq!(
+            mask_of(&["to * by dn.regex=\"^uid=c.*$$\" write"], &carol, cn),
+            Level::Write.granted()
+        );
+        // filter= in the what-clause.
+        assert_eq!(
+            mask_of(&["to filter=(uid=bob) by * read"], &anon, cn),
+            Privs::default()
+        );
+        assert_eq!(
+            mask_of(&["to filter=(uid=alice) by * read"], &anon, cn),
+            Level::Read.granted()
+        );
+        // The rootdn bypasses.
+        let root = Identity::Root {
+            dn: Dn::default(),
+            norm: NormDn::default(),
+        };
+        assert_eq!(mask_of(&["to * by * none"], &root, cn), Privs(u8::MAX));
+    }
+
     #[test]
     fn quoted_words_split() {
         assert_eq!(
