@@ -260,8 +260,8 @@ impl ServerBuilder {
         }
         for rule in &self.access {
             let text = rule.trim();
-            let text = match text.get(..7) {
-                Some(head) if head.eq_ignore_ascii_case("access ") => text[7..].trim_start(),
+            let text = match text.split_once(char::is_whitespace) {
+                Some((head, rest)) if head.eq_ignore_ascii_case("access") => rest.trim_start(),
                 _ => text,
             };
             oxldap_server::acl::AccessRule::parse(text)
