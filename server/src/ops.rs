@@ -514,49 +514,49 @@ pub fn search_entries(
     let mut sent: u64 = skip;
     let mut seen: u64 = 0;
     let mut end = SearchEnd::Done;
-    dir.store
-        .search(&base, scope, &filter, |entry| {
-            if cancelled() {
-                end = SearchEnd::Cancelled;
-                return SearchControl::Stop;
+    let searched = dir.store.search(&base, scope, &filter, |entry| {
+        if cancelled() {
+            end = SearchEnd::Cancelled;
+            return SearchControl::Stop;
+        }
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            end = SearchEnd::TimeLimit;
+            return SearchControl::Stop;
+        }
+        // Access control (slapd.access(5)): the DN is normalized once per entry.
+        let subject = if chk.bypass() {
+            None
+        } else {
+            match chk.subject(&entry) {
+                Some(s) if crate::acl::visible(&chk, &s, &filter) => Some(s),
+                _ => return SearchControl::Continue,
             }
-            if deadline.is_some_and(|d| Instant::now() > d) {
-                end = SearchEnd::TimeLimit;
-                return SearchControl::Stop;
-            }
-            // Access control (slapd.access(5)): the DN is normalized once per entry.
-            let subject = if chk.bypass() {
-                None
-            } else {
-                match chk.subject(&entry) {
-                    Some(s) if crate::acl::visible(&chk, &s, &filter) => Some(s),
-                    _ => return SearchControl::Continue,
-                }
-            };
-            seen += 1;
-            if seen <= skip {
-                return SearchControl::Continue;
-            }
-            if size_limit.is_some_and(|l| sent >= u64::from(l)) {
-                end = SearchEnd::SizeLimit;
-                return SearchControl::Stop;
-            }
-            if page.is_some_and(|p| sent - skip >= p.size) {
-                end = SearchEnd::PageFull;
-                return SearchControl::Stop;
-            }
-            let keep = subject.map(|s| readable(dir, &chk, &s, &sel));
-            if !send(
-                &EntryState::of(&entry),
-                select(dir, entry, &sel, req.typesonly, keep),
-            ) {
-                end = SearchEnd::Cancelled;
-                return SearchControl::Stop;
-            }
-            sent += 1;
-            SearchControl::Continue
-        })
-        .map_err(|e| crate::acl::hide_matched(&chk, dir, e.into()))?;
+        };
+        seen += 1;
+        if seen <= skip {
+            return SearchControl::Continue;
+        }
+        if size_limit.is_some_and(|l| sent >= u64::from(l)) {
+            end = SearchEnd::SizeLimit;
+            return SearchControl::Stop;
+        }
+        if page.is_some_and(|p| sent - skip >= p.size) {
+            end = SearchEnd::PageFull;
+            return SearchControl::Stop;
+        }
+        let keep = subject.map(|s| readable(dir, &chk, &s, &sel));
+        if !send(
+            &EntryState::of(&entry),
+            select(dir, entry, &sel, req.typesonly, keep),
+        ) {
+            end = SearchEnd::Cancelled;
+            return SearchControl::Stop;
+        }
+        sent += 1;
+        SearchControl::Continue
+    });
+    // A missing base must not name a matched entry the client may not disclose.
+    searched.map_err(|e| crate::acl::hide_matched(&chk, dir, e.into()))?;
     Ok(end)
 }
 
