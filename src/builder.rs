@@ -84,6 +84,7 @@ pub struct ServerBuilder {
     max_pdu: Option<usize>,
     /// TLS certificate and key files (PEM), overriding the configuration's.
     tls: Option<(PathBuf, PathBuf)>,
+    access: Vec<String>,
 }
 
 impl Default for ServerBuilder {
@@ -103,6 +104,7 @@ impl Default for ServerBuilder {
             layout: true,
             max_pdu: None,
             tls: None,
+            access: Vec::new(),
         }
     }
 }
@@ -224,6 +226,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Adds an access rule to the database, in slapd.access(5) syntax with or without the
+    /// leading `access` keyword (`"access to attrs=userPassword by self write by * auth"`);
+    /// repeatable, in order, after the configuration's own rules. Any rule replaces the
+    /// default policy (`oxldap_server::acl::DEFAULT_RULES`); the rootdn is never limited.
+    pub fn access(mut self, rule: impl Into<String>) -> Self {
+        self.access.push(rule.into());
+        self
+    }
+
     /// The configuration with every override applied, and the rootpw as a string.
     fn resolve_config(&self) -> Result<(Config, String), StartError> {
         let mut cfg = match &self.config {
@@ -261,6 +272,16 @@ impl ServerBuilder {
         }
         if let Some(limit) = self.size_limit {
             db.size_limit = limit;
+        }
+        for rule in &self.access {
+            let text = rule.trim();
+            let text = match text.split_once(char::is_whitespace) {
+                Some((head, rest)) if head.eq_ignore_ascii_case("access") => rest.trim_start(),
+                _ => text,
+            };
+            oxldap_server::acl::AccessRule::parse(text)
+                .map_err(|e| StartError::Config(format!("access {text}: {e}")))?;
+            db.access.push(text.to_string());
         }
         if !self.overlays {
             db.overlays

@@ -1156,6 +1156,11 @@ impl Parser {
                 if !args.first().is_some_and(|w| w.eq_ignore_ascii_case("to")) {
                     return Err(ctx.malformed("expected access to <what> by <who> <access>..."));
                 }
+                // The syntax is checked here (slapd.access(5), the subset of crate::acl);
+                // DNs and attribute names are checked against the schema when served.
+                if let Err(e) = crate::acl::AccessRule::parse(&text) {
+                    return Err(ctx.malformed(e.0));
+                }
                 match self.config.databases.last_mut() {
                     Some(db) => db.access.push(text),
                     None => self.config.access.push(text),

@@ -53,6 +53,9 @@ pub enum OpenError {
     /// The TLS settings cannot be used.
     #[error("{0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// An `access` directive names an unknown attribute or an invalid DN.
+    #[error("{0}")]
+    Access(#[from] crate::acl::AclError),
     /// The database could not be opened.
     #[error("cannot open the database in {path}: {source}")]
     Store {
@@ -89,6 +92,9 @@ pub struct Directory {
     /// Search limits; replaced on SIGHUP ([`crate::reload`]), read with
     /// [`Directory::limits`]. A std lock: held for a copy only, never across `.await`.
     limits: std::sync::RwLock<Limits>,
+    /// `allow update_anon`: anonymous clients may attempt writes (slapd refuses them with
+    /// strongerAuthRequired before access control otherwise).
+    pub allow_update_anon: bool,
     /// The scheme new passwords are hashed with (`password-hash`, default `{SSHA}`).
     pub password_scheme: String,
     /// Where the data lives, for messages; None for memory.
@@ -107,6 +113,9 @@ pub struct Directory {
     pub security: crate::config::SecurityConfig,
     /// The global `security simple_bind=` factor.
     pub simple_bind_ssf: u32,
+    /// The access rules (slapd.access(5)): the database's `access` lines, then the global
+    /// ones, or [`crate::acl::DEFAULT_RULES`] when there are none.
+    pub acl: crate::acl::Acl,
 }
 
 impl std::fmt::Debug for Directory {
@@ -137,7 +146,8 @@ impl Directory {
             let pretty = schema.pretty_dn(&dn).map_err(|e| bad(e.to_string()))?;
             Ok((pretty, norm))
         };
-        let (suffix, _) = parse("suffix", &db.suffix)?;
+        let (suffix, suffix_norm) = parse("suffix", &db.suffix)?;
+        let acl = crate::acl::Acl::new(&schema, suffix_norm, &db.access, &config.access)?;
         let rootdn = db
             .rootdn
             .as_deref()
@@ -198,6 +208,7 @@ impl Directory {
             rootdn,
             rootpw: db.rootpw.as_ref().map(|s| s.expose().as_bytes().to_vec()),
             allow_bind_v2: config.allows_bind_v2(),
+            allow_update_anon: config.allow.contains("update_anon"),
             limits: std::sync::RwLock::new(Limits {
                 size: db.size_limit,
                 time: db.time_limit,
@@ -211,7 +222,13 @@ impl Directory {
             tls,
             security: db.security,
             simple_bind_ssf: config.security.simple_bind,
+            acl,
         })
+    }
+
+    /// An access-control evaluator for one operation by `who` (caches group lookups).
+    pub fn checker<'a>(&'a self, who: &'a crate::session::Identity) -> crate::acl::Checker<'a> {
+        self.acl.checker(&self.schema, &self.store, who)
     }
 
     /// The search limits in force.

@@ -11,6 +11,7 @@
 //! from a [`config::Config`].
 
 pub mod backup;
+pub mod acl;
 pub mod config;
 mod connection;
 pub mod directory;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// The DN of the subschema subentry (RFC 4512 §4.2), as slapd names it.
 pub const SUBSCHEMA_DN: &str = "cn=Subschema";
-/// The attribute that only its owner and the rootdn may read.
+/// The attribute simple binds check (RFC 4513 §5.1.3) and Password Modify writes.
 const USER_PASSWORD: &str = "userPassword";
 
 /// The supported controls advertised in the root DSE and accepted when critical.
@@ -76,17 +76,6 @@ pub fn parse_dn(s: &str) -> Result<Dn, LdapError> {
     Ok(Dn::parse(s)?)
 }
 
-fn require_write(dir: &Directory, who: &Identity) -> Result<(), LdapError> {
-    if who.is_root() {
-        return Ok(());
-    }
-    let _ = dir;
-    Err(LdapError::new(
-        ResultCode::InsufficientAccessRights,
-        "no write access to parent",
-    ))
-}
-
 fn ctx(who: &Identity) -> WriteCtx {
     WriteCtx {
         modifier: who.dn(),
@@ -104,14 +93,14 @@ fn to_attrs(attrs: Vec<LdapPartialAttribute>) -> Vec<Attribute> {
         .collect()
 }
 
-/// Add (RFC 4511 §4.7). Only the rootdn may write for now.
+/// Add (RFC 4511 §4.7), subject to access control ([`crate::acl::guard_add`]).
 pub fn add(dir: &Directory, who: &Identity, req: LdapAddRequest) -> Result<(), LdapError> {
     let dn = parse_dn(&req.dn)?;
-    require_write(dir, who)?;
     let entry = Entry {
         dn,
         attrs: to_attrs(req.attributes),
     };
+    crate::acl::guard_add(&dir.checker(who), dir, &entry)?;
     Ok(dir.store.add(entry, &ctx(who))?)
 }
 
@@ -222,8 +211,7 @@ pub fn to_mods(changes: Vec<ldap3_proto::proto::LdapModify>, increments: &[usize
         .collect()
 }
 
-/// Modify (RFC 4511 §4.6). The rootdn may modify anything; a user may change only its own
-/// userPassword.
+/// Modify (RFC 4511 §4.6), subject to access control ([`crate::acl::guard_modify`]).
 pub fn modify(
     dir: &Directory,
     who: &Identity,
@@ -232,31 +220,19 @@ pub fn modify(
 ) -> Result<(), LdapError> {
     let dn = parse_dn(&req.dn)?;
     let mods = to_mods(req.changes, increments);
-    if !who.is_root() {
-        let own = match who.norm() {
-            Some(me) => dir.schema.normalize_dn(&dn).ok().as_ref() == Some(me),
-            None => false,
-        };
-        let only_password = !mods.is_empty()
-            && mods.iter().all(|m| {
-                dir.schema
-                    .canonical_desc(&m.attr.desc)
-                    .is_some_and(|d| d.eq_ignore_ascii_case(USER_PASSWORD))
-            });
-        if !(own && only_password) {
-            return Err(LdapError::new(
-                ResultCode::InsufficientAccessRights,
-                "no write access to entry",
-            ));
-        }
-    }
+    crate::acl::guard_modify(
+        &dir.checker(who),
+        dir,
+        &dn,
+        mods.iter().map(|m| m.attr.desc.as_str()),
+    )?;
     Ok(dir.store.modify(&dn, mods, &ctx(who))?)
 }
 
 /// Delete (RFC 4511 §4.8).
 pub fn delete(dir: &Directory, who: &Identity, dn: &str) -> Result<(), LdapError> {
     let dn = parse_dn(dn)?;
-    require_write(dir, who)?;
+    crate::acl::guard_delete(&dir.checker(who), dir, &dn)?;
     Ok(dir.store.delete(&dn, &ctx(who))?)
 }
 
@@ -269,7 +245,14 @@ pub fn modify_dn(
     let dn = parse_dn(&req.dn)?;
     let rdn = Rdn::parse(&req.newrdn)?;
     let sup = req.new_superior.as_deref().map(parse_dn).transpose()?;
-    require_write(dir, who)?;
+    crate::acl::guard_modify_dn(
+        &dir.checker(who),
+        dir,
+        &dn,
+        &rdn,
+        req.deleteoldrdn,
+        sup.as_ref(),
+    )?;
     Ok(dir
         .store
         .modify_dn(&dn, &rdn, req.deleteoldrdn, sup.as_ref(), &ctx(who))?)
@@ -282,29 +265,13 @@ pub fn compare(
     req: LdapCompareRequest,
 ) -> Result<bool, LdapError> {
     let dn = parse_dn(&req.dn)?;
-    let entry = dir.store.lookup(&dn)?;
-    let is_pw = dir
-        .schema
-        .canonical_desc(&req.atype)
-        .is_some_and(|d| d.eq_ignore_ascii_case(USER_PASSWORD));
-    if is_pw && !may_read_password(dir, who, &entry) {
-        return Err(LdapError::new(
-            ResultCode::InsufficientAccessRights,
-            "no compare access to userPassword",
-        ));
-    }
+    let chk = dir.checker(who);
+    let entry = dir
+        .store
+        .lookup(&dn)
+        .map_err(|e| crate::acl::hide_matched(&chk, dir, e.into()))?;
+    crate::acl::guard_compare(&chk, &entry, &req.atype)?;
     Ok(dir.schema.compare(&entry, &req.atype, &req.val)?)
-}
-
-/// Whether `who` may read the userPassword of `entry`: the rootdn and the entry itself.
-fn may_read_password(dir: &Directory, who: &Identity, entry: &Entry) -> bool {
-    match who {
-        Identity::Root { .. } => true,
-        Identity::User { norm, .. } => {
-            dir.schema.normalize_dn(&entry.dn).ok().as_ref() == Some(norm)
-        }
-        Identity::Anonymous => false,
-    }
 }
 
 /// Which attributes a search returns (RFC 4511 §4.5.1.8, RFC 3673).
@@ -385,28 +352,70 @@ fn options_ok(requested: &str, have: &str) -> bool {
     want.iter().all(|w| got.contains(w))
 }
 
+/// `entry` as a SearchResultEntry: the selected attributes `chk`'s identity may read
+/// (slapd send_search_entry checks `read` per attribute).
 fn to_result_entry(
     dir: &Directory,
-    who: &Identity,
+    chk: &crate::acl::Checker<'_>,
     entry: Entry,
     sel: &Selection,
     types_only: bool,
 ) -> LdapSearchResultEntry {
-    let may_pw = may_read_password(dir, who, &entry);
+    let keep = if chk.bypass() {
+        None
+    } else {
+        Some(match chk.subject(&entry) {
+            Some(s) => readable(dir, chk, &s, sel),
+            None => vec![false; entry.attrs.len()],
+        })
+    };
+    select(dir, entry, sel, types_only, keep)
+}
+
+/// For each attribute of the entry: whether it is selected and `read` is granted. Access
+/// is evaluated only for selected attributes.
+fn readable(
+    dir: &Directory,
+    chk: &crate::acl::Checker<'_>,
+    s: &crate::acl::Subject<'_>,
+    sel: &Selection,
+) -> Vec<bool> {
+    s.entry
+        .attrs
+        .iter()
+        .map(|a| {
+            sel.wants(dir, &a.desc)
+                && chk.allowed_on(
+                    s,
+                    crate::acl::Target::Attr(&a.desc),
+                    crate::acl::Level::Read,
+                )
+        })
+        .collect()
+}
+
+/// The SearchResultEntry with the selected attributes, or those marked in `keep` (from
+/// [`readable`]) when access control applies.
+fn select(
+    dir: &Directory,
+    entry: Entry,
+    sel: &Selection,
+    types_only: bool,
+    keep: Option<Vec<bool>>,
+) -> LdapSearchResultEntry {
+    let keep = keep.unwrap_or_else(|| {
+        entry
+            .attrs
+            .iter()
+            .map(|a| sel.wants(dir, &a.desc))
+            .collect()
+    });
     let attributes = entry
         .attrs
         .into_iter()
-        .filter(|a| sel.wants(dir, &a.desc))
-        .filter(|a| {
-            may_pw
-                || !a
-                    .desc
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .eq_ignore_ascii_case(USER_PASSWORD)
-        })
-        .map(|a| LdapPartialAttribute {
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(a, _)| LdapPartialAttribute {
             atype: a.desc,
             vals: if types_only { Vec::new() } else { a.values },
         })
@@ -531,6 +540,14 @@ pub fn search_entries(
     })?;
     let sel = Selection::new(dir, &req.attrs);
     let scope = scope_of(&req.scope);
+    let chk = dir.checker(who);
+    // Whether an entry the store matched goes out to this client (slapd.access(5)).
+    let visible = |e: &Entry| {
+        chk.bypass()
+            || chk
+                .subject(e)
+                .is_some_and(|s| crate::acl::visible(&chk, &s, &filter))
+    };
 
     // The root DSE and the subschema subentry live outside the database.
     if base.is_root() {
@@ -539,9 +556,10 @@ pub fn search_entries(
         }
         let e = root_dse(dir);
         if dir.schema.matches(&filter, &e)
+            && visible(&e)
             && !send(
                 &EntryState::of(&e),
-                to_result_entry(dir, who, e, &sel, req.typesonly),
+                to_result_entry(dir, &chk, e, &sel, req.typesonly),
             )
         {
             return Ok(SearchEnd::Cancelled);
@@ -558,9 +576,10 @@ pub fn search_entries(
         let sub = subschema_entry(dir);
         if scope == Scope::Base
             && dir.schema.matches(&filter, &sub)
+            && visible(&sub)
             && !send(
                 &EntryState::of(&sub),
-                to_result_entry(dir, who, sub, &sel, req.typesonly),
+                to_result_entry(dir, &chk, sub, &sel, req.typesonly),
             )
         {
             return Ok(SearchEnd::Cancelled);
@@ -568,13 +587,14 @@ pub fn search_entries(
         return Ok(SearchEnd::Done);
     }
 
-    // cn=Monitor and the backup DN live outside the database too.
+    // cn=Monitor and the backup DN live outside the database too; they have their own
+    // check (the rootdn only, `monitor::may_read_monitor`), made before access control.
     if let Some(entries) = crate::monitor::entries_for(dir, who, &base, scope)? {
         for e in entries {
             if dir.schema.matches(&filter, &e)
                 && !send(
                     &EntryState::of(&e),
-                    to_result_entry(dir, who, e, &sel, req.typesonly),
+                    to_result_entry(dir, &chk, e, &sel, req.typesonly),
                 )
             {
                 return Ok(SearchEnd::Cancelled);
@@ -597,6 +617,7 @@ pub fn search_entries(
         return Ok(SearchEnd::Done);
     }
 
+    crate::acl::guard_search_base(&chk, dir, &base)?;
     let size_limit = effective(
         req.sizelimit,
         if who.is_root() {
@@ -619,7 +640,7 @@ pub fn search_entries(
     let mut sent: u64 = skip;
     let mut seen: u64 = 0;
     let mut end = SearchEnd::Done;
-    dir.store.search(&base, scope, &filter, |entry| {
+    let searched = dir.store.search(&base, scope, &filter, |entry| {
         if cancelled() {
             end = SearchEnd::Cancelled;
             return SearchControl::Stop;
@@ -628,6 +649,15 @@ pub fn search_entries(
             end = SearchEnd::TimeLimit;
             return SearchControl::Stop;
         }
+        // Access control (slapd.access(5)): the DN is normalized once per entry.
+        let subject = if chk.bypass() {
+            None
+        } else {
+            match chk.subject(&entry) {
+                Some(s) if crate::acl::visible(&chk, &s, &filter) => Some(s),
+                _ => return SearchControl::Continue,
+            }
+        };
         seen += 1;
         if seen <= skip {
             return SearchControl::Continue;
@@ -640,22 +670,32 @@ pub fn search_entries(
             end = SearchEnd::PageFull;
             return SearchControl::Stop;
         }
+        let keep = subject.map(|s| readable(dir, &chk, &s, &sel));
         if !send(
             &EntryState::of(&entry),
-            to_result_entry(dir, who, entry, &sel, req.typesonly),
+            select(dir, entry, &sel, req.typesonly, keep),
         ) {
             end = SearchEnd::Cancelled;
             return SearchControl::Stop;
         }
         sent += 1;
         SearchControl::Continue
-    })?;
+    });
+    // A missing base must not name a matched entry the client may not disclose.
+    searched.map_err(|e| crate::acl::hide_matched(&chk, dir, e.into()))?;
     Ok(end)
 }
 
-/// Whether `entry` lies in the scope of `req` and matches `filter` (content sync decides
-/// add, modify or delete by applying this to an entry's before and after images).
-pub fn covers(dir: &Directory, req: &LdapSearchRequest, filter: &Filter, entry: &Entry) -> bool {
+/// Whether `entry` lies in the scope of `req`, matches `filter` and is visible to `who`
+/// under access control (content sync decides add, modify or delete by applying this to an
+/// entry's before and after images).
+pub fn covers(
+    dir: &Directory,
+    who: &Identity,
+    req: &LdapSearchRequest,
+    filter: &Filter,
+    entry: &Entry,
+) -> bool {
     let (Ok(base), Ok(dn)) = (
         parse_dn(&req.base).and_then(|b| Ok(dir.schema.normalize_dn(&b)?)),
         dir.schema.normalize_dn(&entry.dn),
@@ -668,7 +708,14 @@ pub fn covers(dir: &Directory, req: &LdapSearchRequest, filter: &Filter, entry: 
         Scope::Sub => dn == base || dn.is_descendant_of(&base),
         Scope::Children => dn.is_descendant_of(&base),
     };
-    in_scope && dir.schema.matches(filter, entry)
+    if !(in_scope && dir.schema.matches(filter, entry)) {
+        return false;
+    }
+    let chk = dir.checker(who);
+    chk.bypass()
+        || chk
+            .subject(entry)
+            .is_some_and(|s| crate::acl::visible(&chk, &s, filter))
 }
 
 /// `entry` as a SearchResultEntry for `req` (its attribute list and typesOnly) and `who`.
@@ -680,7 +727,7 @@ pub fn result_entry(
 ) -> LdapSearchResultEntry {
     to_result_entry(
         dir,
-        who,
+        &dir.checker(who),
         entry,
         &Selection::new(dir, &req.attrs),
         req.typesonly,
@@ -728,10 +775,12 @@ pub fn simple_bind(dir: &Directory, name: &str, password: &[u8]) -> Result<Ident
         Err(e) if e.is_failure() => return Err(e.into()),
         Err(_) => return Err(invalid()),
     };
-    let ok = entry
-        .values(USER_PASSWORD)
-        .iter()
-        .any(|stored| crate::password::verify(stored, password));
+    // slapd bind.c: `auth` access on userPassword, as anonymous; denied is 49.
+    let ok = crate::acl::may_authenticate(dir, &entry)
+        && entry
+            .values(USER_PASSWORD)
+            .iter()
+            .any(|stored| crate::password::verify(stored, password));
     if ok {
         if dir.is_rootdn(&norm) {
             return Ok(Identity::Root { dn: entry.dn, norm });
@@ -763,18 +812,11 @@ pub fn password_modify(
             other => other.dn(),
         },
     };
-    let tnorm = dir.schema.normalize_dn(&target)?;
-    let is_self = who.norm() == Some(&tnorm);
-    if !who.is_root() && !is_self {
-        return Err(LdapError::new(
-            ResultCode::InsufficientAccessRights,
-            "no write access to userPassword",
-        ));
-    }
     let entry = dir
         .store
         .get(&target)?
         .ok_or_else(|| LdapError::new(ResultCode::NoSuchObject, "no such entry"))?;
+    crate::acl::guard_password(&dir.checker(who), &entry)?;
     if let Some(old) = old {
         let ok = entry
             .values(USER_PASSWORD)

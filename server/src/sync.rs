@@ -304,10 +304,10 @@ async fn persist(
         for (before, after) in &c.changes {
             let was = before
                 .as_ref()
-                .is_some_and(|e| ops::covers(dir, req, &filter, e));
+                .is_some_and(|e| ops::covers(dir, who, req, &filter, e));
             let is = after
                 .as_ref()
-                .is_some_and(|e| ops::covers(dir, req, &filter, e));
+                .is_some_and(|e| ops::covers(dir, who, req, &filter, e));
             match (was, is, after, before) {
                 (_, true, Some(a), _) => {
                     let st = if was {
