@@ -87,7 +87,9 @@ fn db_lines() -> String {
     )
 }
 
-/// oxldap with the same schema, database and access lines as the slapd of [`slapd`].
+/// oxldap with the same schema, database and access lines as the slapd of [`slapd`], and
+/// userPassword stored as written (slapd without ppolicy's hash_cleartext does that;
+/// oxldap hashes by default), so both answer the same values.
 fn start_oxldap() -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("slapd.conf");
@@ -100,6 +102,7 @@ fn start_oxldap() -> (Server, tempfile::TempDir) {
              include /etc/ldap/schema/misc.schema\n\
              moduleload back_mdb\n\
              moduleload syncprov\n\
+             password-hash {{CLEARTEXT}}\n\
              database mdb\n{}",
             db_lines()
         ),
@@ -662,7 +665,10 @@ fn default_policy() {
         "(objectClass=*)",
         &["userPassword"],
     );
-    assert_eq!(out.values("userPassword"), ["pw1"]);
+    // The owner reads its own password: stored hashed ({SSHA}, the default password-hash).
+    let own = out.values("userPassword");
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert!(own[0].starts_with("{SSHA}"), "{own:?}");
     let cn = format!("dn: {u1}\nchangetype: modify\nreplace: cn\ncn: X\n");
     assert_eq!(modify(&server.url, me, &cn), 50);
     let pw = format!("dn: {u1}\nchangetype: modify\nreplace: userPassword\nuserPassword: new1\n");
