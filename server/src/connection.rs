@@ -78,6 +78,14 @@ pub async fn handle(
                     let _ = tx.send(notice_of_disconnection(ResultCode::Unavailable, "server shutting down")).await;
                     break;
                 }
+                // An operation task panicked: this connection ends (only this one).
+                () = session.closing.cancelled() => break,
+                // `idletimeout` (slapd.conf(5)): idle means no request read and no
+                // operation outstanding for that long; slapd closes without a notice.
+                () = idle_expired(&dir, &session) => {
+                    tracing::info!("idle timeout; closing");
+                    break;
+                }
             };
             match frame {
                 None => break,
@@ -109,6 +117,28 @@ pub async fn handle(
     }
     .instrument(span)
     .await;
+}
+
+/// Resolves once the connection has been idle for `idletimeout` (never without one). A
+/// connection with operations outstanding (a persistent search, a long search) is not idle.
+async fn idle_expired(dir: &Directory, session: &Session) {
+    let Some(idle) = dir.limits.idle_timeout else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(idle).await;
+        if session.running() == 0 {
+            return;
+        }
+    }
+}
+
+/// The text of a caught panic's payload, for the log.
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_string())
 }
 
 /// Handles one frame; returns false when the connection must close.
@@ -175,6 +205,9 @@ async fn dispatch(
             .is_ok()
         }
         op => {
+            if let LdapOp::ExtendedRequest(req) = &op {
+                crate::testhook::maybe_panic_in_connection(&req.name);
+            }
             let token = session.start(msgid);
             let dir = dir.clone();
             let session = session.clone();
@@ -183,7 +216,20 @@ async fn dispatch(
             let controls = frame.controls;
             tokio::spawn(
                 async move {
-                    run_op(msgid, op, &increments, controls, dir, &session, token, tx).await;
+                    let run = std::panic::AssertUnwindSafe(run_op(
+                        msgid,
+                        op,
+                        &increments,
+                        controls,
+                        dir,
+                        &session,
+                        token,
+                        tx,
+                    ));
+                    if let Err(p) = futures::FutureExt::catch_unwind(run).await {
+                        tracing::error!(msgid, panic = %panic_message(&p), "operation panicked; closing the connection");
+                        session.closing.cancel();
+                    }
                     session.finish(msgid);
                     drop(permit);
                 }
@@ -266,6 +312,7 @@ async fn run_op(
     }
     let increments = increments.to_vec();
     let etx = tx.clone();
+    let closing = session.closing.clone();
     let session = session.clone();
     let blocking = tokio::task::spawn_blocking(move || -> Option<(LdapOp, Vec<LdapControl>)> {
         let op =
@@ -297,6 +344,7 @@ async fn run_op(
                     }))
                 }
                 LdapOp::ExtendedRequest(req) => {
+                    crate::testhook::maybe_panic(&req.name);
                     Some(LdapOp::ExtendedResponse(extended(&dir, &who, &req)))
                 }
                 // Responses and requests handled elsewhere: a client must not send these.
@@ -313,9 +361,15 @@ async fn run_op(
             let _ = tx.send(LdapMsg::new_with_ctrls(msgid, resp, ctrl)).await;
         }
         Ok(None) => {}
-        Err(e) => {
-            tracing::error!(error = %e, "operation task failed");
-        }
+        // A panic on the blocking pool: close this connection (the client cannot know
+        // what state the operation left), keep serving the others.
+        Err(e) => match e.try_into_panic() {
+            Ok(p) => {
+                tracing::error!(msgid, panic = %panic_message(&p), "operation panicked; closing the connection");
+                closing.cancel();
+            }
+            Err(e) => tracing::error!(error = %e, "operation task failed"),
+        },
     }
 }
 

@@ -14,11 +14,13 @@ pub mod config;
 mod connection;
 pub mod directory;
 pub mod error;
+pub mod limits;
 pub mod listener;
 pub mod ops;
 pub mod password;
 pub mod session;
 pub mod sync;
+pub mod testhook;
 
 pub use directory::{Directory, OpenError, OpenOptions};
 pub use listener::{serve, ServeOptions};

@@ -480,13 +480,17 @@ pub fn search_entries(
         return Ok(SearchEnd::Done);
     }
 
-    let size_limit = effective(
+    let size_limit = crate::limits::effective(
         req.sizelimit,
-        if who.is_root() { None } else { dir.limits.size },
+        who.is_root(),
+        dir.limits.size,
+        dir.limits.size_hard,
     );
-    let time_limit = effective(
+    let time_limit = crate::limits::effective(
         req.timelimit,
-        if who.is_root() { None } else { dir.limits.time },
+        who.is_root(),
+        dir.limits.time,
+        dir.limits.time_hard,
     );
     let deadline = time_limit.map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
     let skip = page.map_or(0, |p| p.skip);
@@ -560,15 +564,6 @@ pub fn result_entry(
         &Selection::new(dir, &req.attrs),
         req.typesonly,
     )
-}
-
-/// The smaller of the client's limit (0 = none) and the server's (None = unlimited).
-fn effective(client: i32, server: Option<u32>) -> Option<u32> {
-    let client = u32::try_from(client).ok().filter(|c| *c > 0);
-    match (client, server) {
-        (Some(c), Some(s)) => Some(c.min(s)),
-        (c, s) => c.or(s),
-    }
 }
 
 /// A simple bind (RFC 4511 §4.2, RFC 4513 §5.1). Returns the new identity, or the error

@@ -83,6 +83,9 @@ pub struct Session {
     /// Running operations by message id, cancelled by Abandon (RFC 4511 §4.11) or when the
     /// connection closes.
     in_flight: Mutex<HashMap<i32, CancellationToken>>,
+    /// Cancelled when the connection must end from inside (an operation panicked); the
+    /// reader loop watches it.
+    pub closing: CancellationToken,
 }
 
 impl Session {
