@@ -18,6 +18,7 @@
 mod changelog;
 mod csn;
 mod error;
+mod group_commit;
 mod index;
 mod keys;
 mod ops;
