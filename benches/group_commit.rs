@@ -84,7 +84,12 @@ fn run(store: Arc<Store>, writers: usize, secs: u64, outer: Option<Arc<Mutex<()>
 }
 
 fn main() {
-    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     let writers = usize::try_from(env("WRITERS", 8)).unwrap_or(8);
     let secs = env("SECS", 5);
     for (name, durable, serialize) in [

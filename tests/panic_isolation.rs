@@ -17,7 +17,11 @@ fn a_panic_ends_only_its_connection() {
     let s = Server::memory();
     // A second client, connected and bound before the panics, must survive them.
     let mut other = ldap3::LdapConn::new(&s.url).unwrap();
-    other.simple_bind(ROOTDN, ROOTPW).unwrap().success().unwrap();
+    other
+        .simple_bind(ROOTDN, ROOTPW)
+        .unwrap()
+        .success()
+        .unwrap();
     for oid in [IN_OPERATION, IN_CONNECTION, IN_OPERATION] {
         // ldapexop sees its connection closed without an answer.
         let out = s.tool("ldapexop", &[oid], None);

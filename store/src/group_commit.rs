@@ -54,10 +54,7 @@ impl GroupCommit {
                 return Ok(());
             }
             if st.flushing {
-                st = self
-                    .flushed
-                    .wait(st)
-                    .unwrap_or_else(|p| p.into_inner());
+                st = self.flushed.wait(st).unwrap_or_else(|p| p.into_inner());
                 continue;
             }
             st.flushing = true;
