@@ -214,3 +214,51 @@ fn two_thousand_connections_and_gigabyte_lengths_do_not_exhaust_memory() {
     s.search_anon(&["-b", BASE, "-s", "base", "1.1"])
         .expect_code(0);
 }
+
+/// Values of `attr` in ldapsearch output, in entry order.
+fn column(out: &ToolOutput, attr: &str) -> Vec<String> {
+    out.values(attr)
+}
+
+#[test]
+fn server_side_sort_orders_small_results_and_refuses_large_ones() {
+    let (s, _d) = server("", "sizelimit unlimited\n");
+    // RFC 2891 through ldapsearch -E sss=: uid in reverse order, among 25 users.
+    let some = ["-b", USERS, "-s", "one", "(uid=a*)", "uid"];
+    let plain = s.search_anon(&some);
+    plain.expect_code(0);
+    let mut expect = column(&plain, "uid");
+    assert!(expect.len() > 3, "{}", plain.stdout);
+    expect.sort_by_key(|u| u.to_lowercase());
+    let mut args = vec!["-E", "!sss=uid"];
+    args.extend_from_slice(&some);
+    let out = s.search_anon(&args);
+    out.expect_code(0);
+    assert_eq!(column(&out, "uid"), expect);
+    let mut args = vec!["-E", "sss=-uid"];
+    args.extend_from_slice(&some);
+    let out = s.search_anon(&args);
+    let mut rev = expect.clone();
+    rev.reverse();
+    assert_eq!(column(&out, "uid"), rev);
+    // Sorting by an attribute that is not returned (mail, whose rule is the equality
+    // fallback: caseIgnoreIA5Match has no ORDERING) and a second key.
+    let mut args = vec!["-E", "!sss=mail/uid"];
+    args.extend_from_slice(&some);
+    let out = s.search_anon(&args);
+    out.expect_code(0);
+    assert_eq!(out.dns().len(), expect.len());
+    assert!(out.values("mail").is_empty());
+    // Too many entries to sort: critical → adminLimitExceeded (11).
+    // (The fixture holds 1,054 entries; MAX_SORT_ENTRIES is 1,000.)
+    let out = s.search_anon(&["-E", "!sss=uid", "-b", BASE, "(objectClass=*)", "1.1"]);
+    assert_eq!(out.code, 11, "{}", out.stderr);
+    // Non-critical: the entries come unsorted, all of them.
+    let out = s.search_anon(&["-E", "sss=uid", "-b", BASE, "(objectClass=*)", "1.1"]);
+    assert_eq!((out.code, out.dns().len()), (0, 1054), "{}", out.stderr);
+    assert!(out.stdout.contains("sortResult: (11)"), "{}", out.stderr);
+    // An unknown attribute type: noSuchAttribute (16) when critical.
+    let mut args = vec!["-E", "!sss=noSuchAttr"];
+    args.extend_from_slice(&some);
+    assert_eq!(s.search_anon(&args).code, 16);
+}

@@ -373,9 +373,75 @@ async fn run_op(
     }
 }
 
-/// A search, paged when the request carries the Simple Paged Results control (RFC 2696).
+/// A search, sorted when the request carries the sort control (RFC 2891, see
+/// [`crate::sort`]), paged when it carries the Simple Paged Results control (RFC 2696).
 /// Returns the SearchResultDone result and its controls, or None when abandoned.
 fn search(
+    dir: &Directory,
+    who: &Identity,
+    session: &Session,
+    req: &ldap3_proto::proto::LdapSearchRequest,
+    controls: &[RawControl],
+    token: &CancellationToken,
+    mut send: impl FnMut(ldap3_proto::proto::LdapSearchResultEntry) -> bool,
+) -> Option<(LdapResult, Vec<LdapControl>)> {
+    use crate::sort::{self, MAX_SORT_ENTRIES};
+    let Some((critical, keys)) = sort::request_of(controls) else {
+        return search_unsorted(dir, who, session, req, controls, token, send);
+    };
+    let Ok(keys) = keys else {
+        let e = LdapError::new(ResultCode::ProtocolError, "malformed sort control");
+        return Some((e.to_result(), Vec::new()));
+    };
+    // Not sorted: a critical request fails with `code`; otherwise the search runs unsorted
+    // and the response control carries `code` (RFC 2891 §1.2).
+    let mut unsorted = |code: ResultCode, why: &'static str| {
+        if critical {
+            let e = LdapError::new(code, why);
+            return Some((e.to_result(), vec![sort::response(code)]));
+        }
+        let mut out = search_unsorted(dir, who, session, req, controls, token, &mut send)?;
+        out.1.push(sort::response(code));
+        Some(out)
+    };
+    if controls.iter().any(|c| c.oid == PAGED_RESULTS_OID) {
+        return unsorted(
+            ResultCode::UnwillingToPerform,
+            "sorting paged results is not supported",
+        );
+    }
+    let cancelled = || token.is_cancelled();
+    let mut got = Vec::new();
+    let mut over = false;
+    let end = ops::search(dir, who, req, None, &cancelled, &mut |e| {
+        if got.len() >= MAX_SORT_ENTRIES {
+            over = true;
+            return false;
+        }
+        got.push(e);
+        true
+    });
+    if over {
+        return unsorted(ResultCode::AdminLimitExceeded, "too many entries to sort");
+    }
+    let end = match end {
+        Ok(end) => end,
+        Err(e) => return Some((e.to_result(), Vec::new())),
+    };
+    let sorted = match sort::sort(dir, &keys, got) {
+        Ok(s) => s,
+        Err(code) => return unsorted(code, "cannot sort by the requested keys"),
+    };
+    for e in sorted {
+        if !send(e) {
+            return None;
+        }
+    }
+    Some((end_result(end)?, vec![sort::response(ResultCode::Success)]))
+}
+
+/// [`search`] without sorting.
+fn search_unsorted(
     dir: &Directory,
     who: &Identity,
     session: &Session,

@@ -19,6 +19,7 @@ pub mod listener;
 pub mod ops;
 pub mod password;
 pub mod session;
+pub mod sort;
 pub mod sync;
 pub mod testhook;
 

@@ -22,6 +22,8 @@ const USER_PASSWORD: &str = "userPassword";
 pub const SUPPORTED_CONTROLS: &[&str] = &[
     // Simple Paged Results (RFC 2696).
     PAGED_RESULTS_OID,
+    // Server-side sorting (RFC 2891), for small results.
+    crate::sort::SORT_REQUEST_OID,
     // Content synchronization (RFC 4533).
     crate::sync::SYNC_REQUEST_OID,
     // ManageDsaIT (RFC 3296): accepted; this server holds no referral objects, so it
