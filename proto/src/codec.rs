@@ -566,6 +566,17 @@ impl Encoder<LdapMsg> for ServerCodec {
 }
 
 impl RawControl {
+    /// The controlValue parsed as BER, for controls `ldap3_proto` does not decode (e.g.
+    /// the server-side sort request, RFC 2891). The nesting depth is checked against
+    /// [`MAX_BER_DEPTH`] first, so parsing cannot overflow the stack. None when the value
+    /// is absent, too deep, malformed or followed by trailing bytes.
+    pub fn value_tag(&self) -> Option<StructureTag> {
+        let v = self.value.as_ref()?;
+        walk(v, MAX_BER_DEPTH).ok()?;
+        let (rem, tag) = lber::parse::Parser::new().parse(v).ok()?;
+        rem.is_empty().then_some(tag)
+    }
+
     /// Converts to `ldap3_proto`'s typed control (e.g. paged results, RFC 2696, or sync
     /// request, RFC 4533) by re-encoding it as a Control SEQUENCE (RFC 4511 §4.1.11).
     /// Returns `None` if `ldap3_proto` cannot decode it, or if the value is BER nested

@@ -53,6 +53,19 @@ pub const DEFAULT_SIZE_LIMIT: u32 = 500;
 /// slapd's default soft time limit in seconds (slapd.conf(5) `timelimit`).
 pub const DEFAULT_TIME_LIMIT: u32 = 3600;
 
+/// The hard half of a `sizelimit`/`timelimit` (slapd-limits(5)): the most a client may
+/// ask for explicitly. A client that asks for more gets the hard limit; one that asks for
+/// nothing (0) gets the soft limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HardLimit {
+    /// `.hard=soft` or no hard limit given: the soft limit is also the hard one (slapd's
+    /// default).
+    #[default]
+    Soft,
+    /// An explicit hard limit; `None` is `unlimited`.
+    Limit(Option<u32>),
+}
+
 /// Keywords of slapd.conf(5) `allow`.
 const ALLOW_KEYWORDS: &[&str] = &[
     "bind_v2",
@@ -267,6 +280,14 @@ pub struct Config {
     /// Global soft `timelimit` in seconds; `None` is unlimited. slapd's
     /// default is 3600.
     pub time_limit: Option<u32>,
+    /// Global hard `sizelimit` (`size.hard=`).
+    pub size_limit_hard: HardLimit,
+    /// Global hard `timelimit` (`time.hard=`).
+    pub time_limit_hard: HardLimit,
+    /// `conn_max N` (oxldap; slapd bounds connections by its descriptor table): the most
+    /// clients served at once; a client beyond it gets a Notice of Disconnection (busy)
+    /// and is closed. `None` uses `listener::MAX_CONNECTIONS`.
+    pub conn_max: Option<u32>,
     /// `serverID` (0–4095); 0 when not configured, as in slapd.
     pub server_id: u32,
     /// The URL given with `serverID`, if any.
@@ -303,6 +324,9 @@ impl Default for Config {
             loglevel: Vec::new(),
             size_limit: Some(DEFAULT_SIZE_LIMIT),
             time_limit: Some(DEFAULT_TIME_LIMIT),
+            size_limit_hard: HardLimit::Soft,
+            time_limit_hard: HardLimit::Soft,
+            conn_max: None,
             server_id: 0,
             server_id_url: None,
             idle_timeout: 0,
@@ -540,6 +564,13 @@ pub struct DatabaseConfig {
     /// Soft `timelimit` in seconds (`None` = unlimited); inherits the
     /// global value.
     pub time_limit: Option<u32>,
+    /// Hard `sizelimit`; inherits the global value.
+    pub size_limit_hard: HardLimit,
+    /// Hard `timelimit`; inherits the global value.
+    pub time_limit_hard: HardLimit,
+    /// `dbnosync`: do not flush the database before answering a write (slapd-mdb(5)):
+    /// faster, but a crash may lose acknowledged writes (never half of one).
+    pub dbnosync: bool,
     /// `limits` directives: the text after the keyword, unparsed.
     pub limits: Vec<String>,
     /// `access` directives: the text after the `access` keyword with
@@ -574,6 +605,9 @@ impl DatabaseConfig {
             overlays: Vec::new(),
             size_limit: global.size_limit,
             time_limit: global.time_limit,
+            size_limit_hard: global.size_limit_hard,
+            time_limit_hard: global.time_limit_hard,
+            dbnosync: false,
             limits: Vec::new(),
             access: Vec::new(),
             lastmod: true,
@@ -879,23 +913,24 @@ fn parse_limit_value(value: &str) -> Option<Option<u32>> {
 }
 
 /// Parses the arguments of `sizelimit` (`kind` = `size`) or `timelimit`
-/// (`kind` = `time`): either one bare value, or `kind[.soft|.hard]=value`
-/// words. Returns the new soft limit, if the directive sets one.
+/// (`kind` = `time`): either one bare value (soft, with the hard limit following it), or
+/// `kind[.soft|.hard]=value` words. Returns the new soft limit and the new hard limit,
+/// each if the directive sets it.
 fn parse_limit(
     ctx: &Ctx<'_>,
     args: &[String],
     kind: &str,
-) -> Result<Option<Option<u32>>, ConfigError> {
+) -> Result<(Option<Option<u32>>, Option<HardLimit>), ConfigError> {
     let args = ctx.some(args)?;
     let bad = |v: &str| ctx.malformed(format!("expected an integer or \"unlimited\", got {v:?}"));
     if let [single] = args {
         if !single.contains('=') {
-            return parse_limit_value(single)
-                .map(Some)
-                .ok_or_else(|| bad(single));
+            let soft = parse_limit_value(single).ok_or_else(|| bad(single))?;
+            return Ok((Some(soft), Some(HardLimit::Soft)));
         }
     }
     let mut soft = None;
+    let mut hard = None;
     for arg in args {
         let Some((key, value)) = arg.split_once('=') else {
             return Err(ctx.malformed(format!("expected {kind}[.soft|.hard]=VALUE, got {arg:?}")));
@@ -903,18 +938,25 @@ fn parse_limit(
         let key = key.to_ascii_lowercase();
         let sub = key.strip_prefix(kind).unwrap_or("?");
         match sub {
-            "" | ".soft" => soft = Some(parse_limit_value(value).ok_or_else(|| bad(value))?),
+            // slapd-limits(5): the generic form sets both; the hard one follows the soft.
+            "" => {
+                soft = Some(parse_limit_value(value).ok_or_else(|| bad(value))?);
+                hard = Some(HardLimit::Soft);
+            }
+            ".soft" => soft = Some(parse_limit_value(value).ok_or_else(|| bad(value))?),
             ".hard" => {
-                if !value.eq_ignore_ascii_case("soft") {
-                    parse_limit_value(value).ok_or_else(|| bad(value))?;
-                }
+                hard = Some(if value.eq_ignore_ascii_case("soft") {
+                    HardLimit::Soft
+                } else {
+                    HardLimit::Limit(parse_limit_value(value).ok_or_else(|| bad(value))?)
+                });
             }
             // Paged-results and unchecked limits: accepted, not enforced.
             ".unchecked" | ".pr" | ".prtotal" if kind == "size" && !value.is_empty() => {}
             _ => return Err(ctx.malformed(format!("unknown limit {key:?}"))),
         }
     }
-    Ok(soft)
+    Ok((soft, hard))
 }
 
 struct Parser {
@@ -1074,20 +1116,47 @@ impl Parser {
                 }
             }
             "sizelimit" => {
-                if let Some(soft) = parse_limit(ctx, args, "size")? {
-                    match self.config.databases.last_mut() {
-                        Some(db) => db.size_limit = soft,
-                        None => self.config.size_limit = soft,
-                    }
+                let (soft, hard) = parse_limit(ctx, args, "size")?;
+                let (s, h) = match self.config.databases.last_mut() {
+                    Some(db) => (&mut db.size_limit, &mut db.size_limit_hard),
+                    None => (
+                        &mut self.config.size_limit,
+                        &mut self.config.size_limit_hard,
+                    ),
+                };
+                if let Some(soft) = soft {
+                    *s = soft;
+                }
+                if let Some(hard) = hard {
+                    *h = hard;
                 }
             }
             "timelimit" => {
-                if let Some(soft) = parse_limit(ctx, args, "time")? {
-                    match self.config.databases.last_mut() {
-                        Some(db) => db.time_limit = soft,
-                        None => self.config.time_limit = soft,
-                    }
+                let (soft, hard) = parse_limit(ctx, args, "time")?;
+                let (s, h) = match self.config.databases.last_mut() {
+                    Some(db) => (&mut db.time_limit, &mut db.time_limit_hard),
+                    None => (
+                        &mut self.config.time_limit,
+                        &mut self.config.time_limit_hard,
+                    ),
+                };
+                if let Some(soft) = soft {
+                    *s = soft;
                 }
+                if let Some(hard) = hard {
+                    *h = hard;
+                }
+            }
+            "conn_max" => {
+                let n = ctx.uint("connections", ctx.one(args)?)?;
+                if n == 0 {
+                    return Err(ctx.malformed("must be at least 1"));
+                }
+                self.config.conn_max = Some(n);
+            }
+            "dbnosync" => {
+                ctx.exactly(args, 0)?;
+                self.db(ctx)?.dbnosync = true;
             }
             "serverid" => {
                 let (id, url) = match args {
@@ -1774,6 +1843,21 @@ mod tests {
         assert_eq!(db.size_limit, Some(10));
         assert_eq!(db.time_limit, Some(60));
         assert_eq!(db.limits, ["dn.exact=\"cn=admin,dc=x\" size=unlimited"]);
+        assert_eq!(db.size_limit_hard, HardLimit::Limit(Some(100)));
+        assert_eq!(db.time_limit_hard, HardLimit::Soft);
+        let cfg = parse("sizelimit size.hard=unlimited\ntimelimit time.soft=5 time.hard=9\nconn_max 7\ndatabase mdb\nsuffix dc=x\ndbnosync\n")
+            .expect("parses");
+        assert_eq!(cfg.size_limit, Some(DEFAULT_SIZE_LIMIT));
+        assert_eq!(cfg.size_limit_hard, HardLimit::Limit(None));
+        assert_eq!(cfg.conn_max, Some(7));
+        let db = cfg.database().expect("db");
+        assert_eq!(
+            (db.time_limit, db.time_limit_hard),
+            (Some(5), HardLimit::Limit(Some(9)))
+        );
+        assert!(db.dbnosync);
+        assert!(err("conn_max 0\n").contains("at least 1"));
+        assert!(err("database mdb\nsuffix dc=x\ndbnosync yes\n").contains("argument"));
         assert!(err("sizelimit lots\n").contains("lots"));
         assert!(err("sizelimit size.bogus=3\n").contains("unknown limit"));
         assert!(err("timelimit time.pr=3\n").contains("unknown limit"));

@@ -112,6 +112,14 @@ pub async fn handle(
                     let _ = tx.send(notice_of_disconnection(ResultCode::Unavailable, "server shutting down")).await;
                     break;
                 }
+                // An operation task panicked: this connection ends (only this one).
+                () = session.closing.cancelled() => break,
+                // `idletimeout` (slapd.conf(5)): idle means no request read and no
+                // operation outstanding for that long; slapd closes without a notice.
+                () = idle_expired(&dir, &session) => {
+                    tracing::info!("idle timeout; closing");
+                    break;
+                }
             };
             match frame {
                 None => break,
@@ -309,6 +317,28 @@ impl StartTls {
     }
 }
 
+/// Resolves once the connection has been idle for `idletimeout` (never without one). A
+/// connection with operations outstanding (a persistent search, a long search) is not idle.
+async fn idle_expired(dir: &Directory, session: &Session) {
+    let Some(idle) = dir.limits().idle_timeout else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(idle).await;
+        if session.running() == 0 {
+            return;
+        }
+    }
+}
+
+/// The text of a caught panic's payload, for the log.
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_string())
+}
+
 /// Handles one frame; returns false when the connection must close.
 async fn dispatch(
     frame: Frame,
@@ -375,6 +405,9 @@ async fn dispatch(
             .is_ok()
         }
         op => {
+            if let LdapOp::ExtendedRequest(req) = &op {
+                crate::testhook::maybe_panic_in_connection(&req.name);
+            }
             let token = session.start(msgid);
             let dir = dir.clone();
             let session = session.clone();
@@ -383,7 +416,20 @@ async fn dispatch(
             let controls = frame.controls;
             tokio::spawn(
                 async move {
-                    run_op(msgid, op, &increments, controls, dir, &session, token, tx).await;
+                    let run = std::panic::AssertUnwindSafe(run_op(
+                        msgid,
+                        op,
+                        &increments,
+                        controls,
+                        dir,
+                        &session,
+                        token,
+                        tx,
+                    ));
+                    if let Err(p) = futures::FutureExt::catch_unwind(run).await {
+                        tracing::error!(msgid, panic = %panic_message(&p), "operation panicked; closing the connection");
+                        session.closing.cancel();
+                    }
                     session.finish(msgid);
                     drop(counted);
                     drop(permit);
@@ -490,6 +536,7 @@ async fn run_op(
     }
     let increments = increments.to_vec();
     let etx = tx.clone();
+    let closing = session.closing.clone();
     let session = session.clone();
     let blocking = tokio::task::spawn_blocking(move || -> Option<(LdapOp, Vec<LdapControl>)> {
         let op = match op {
@@ -522,6 +569,7 @@ async fn run_op(
                 }))
             }
             LdapOp::ExtendedRequest(req) => {
+                crate::testhook::maybe_panic(&req.name);
                 Some(LdapOp::ExtendedResponse(extended(&dir, &who, &req)))
             }
             // Responses and requests handled elsewhere: a client must not send these.
@@ -538,15 +586,87 @@ async fn run_op(
             let _ = tx.send(LdapMsg::new_with_ctrls(msgid, resp, ctrl)).await;
         }
         Ok(None) => {}
-        Err(e) => {
-            tracing::error!(error = %e, "operation task failed");
-        }
+        // A panic on the blocking pool: close this connection (the client cannot know
+        // what state the operation left), keep serving the others.
+        Err(e) => match e.try_into_panic() {
+            Ok(p) => {
+                tracing::error!(msgid, panic = %panic_message(&p), "operation panicked; closing the connection");
+                closing.cancel();
+            }
+            Err(e) => tracing::error!(error = %e, "operation task failed"),
+        },
     }
 }
 
-/// A search, paged when the request carries the Simple Paged Results control (RFC 2696).
+/// A search, sorted when the request carries the sort control (RFC 2891, see
+/// [`crate::sort`]), paged when it carries the Simple Paged Results control (RFC 2696).
 /// Returns the SearchResultDone result and its controls, or None when abandoned.
 fn search(
+    dir: &Directory,
+    who: &Identity,
+    session: &Session,
+    req: &ldap3_proto::proto::LdapSearchRequest,
+    controls: &[RawControl],
+    token: &CancellationToken,
+    mut send: impl FnMut(ldap3_proto::proto::LdapSearchResultEntry) -> bool,
+) -> Option<(LdapResult, Vec<LdapControl>)> {
+    use crate::sort::{self, MAX_SORT_ENTRIES};
+    let Some((critical, keys)) = sort::request_of(controls) else {
+        return search_unsorted(dir, who, session, req, controls, token, send);
+    };
+    let Ok(keys) = keys else {
+        let e = LdapError::new(ResultCode::ProtocolError, "malformed sort control");
+        return Some((e.to_result(), Vec::new()));
+    };
+    // Not sorted: a critical request fails with `code`; otherwise the search runs unsorted
+    // and the response control carries `code` (RFC 2891 §1.2).
+    let mut unsorted = |code: ResultCode, why: &'static str| {
+        if critical {
+            let e = LdapError::new(code, why);
+            return Some((e.to_result(), vec![sort::response(code)]));
+        }
+        let mut out = search_unsorted(dir, who, session, req, controls, token, &mut send)?;
+        out.1.push(sort::response(code));
+        Some(out)
+    };
+    if controls.iter().any(|c| c.oid == PAGED_RESULTS_OID) {
+        return unsorted(
+            ResultCode::UnwillingToPerform,
+            "sorting paged results is not supported",
+        );
+    }
+    let cancelled = || token.is_cancelled();
+    let mut got = Vec::new();
+    let mut over = false;
+    let end = ops::search(dir, who, req, None, &cancelled, &mut |e| {
+        if got.len() >= MAX_SORT_ENTRIES {
+            over = true;
+            return false;
+        }
+        got.push(e);
+        true
+    });
+    if over {
+        return unsorted(ResultCode::AdminLimitExceeded, "too many entries to sort");
+    }
+    let end = match end {
+        Ok(end) => end,
+        Err(e) => return Some((e.to_result(), Vec::new())),
+    };
+    let sorted = match sort::sort(dir, &keys, got) {
+        Ok(s) => s,
+        Err(code) => return unsorted(code, "cannot sort by the requested keys"),
+    };
+    for e in sorted {
+        if !send(e) {
+            return None;
+        }
+    }
+    Some((end_result(end)?, vec![sort::response(ResultCode::Success)]))
+}
+
+/// [`search`] without sorting.
+fn search_unsorted(
     dir: &Directory,
     who: &Identity,
     session: &Session,

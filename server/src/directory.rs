@@ -66,13 +66,24 @@ pub enum OpenError {
     },
 }
 
-/// Limits applied to searches (slapd `sizelimit` / `timelimit`; None is unlimited).
+/// Limits applied to searches (slapd `sizelimit` / `timelimit`; None is unlimited) and to
+/// connections (`idletimeout`, `conn_max`).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Maximum entries per search for everyone but the rootdn (slapd default 500).
+    /// Soft limit: entries per search when the client asks for none, for everyone but the
+    /// rootdn (slapd default 500).
     pub size: Option<u32>,
-    /// Maximum seconds per search for everyone but the rootdn (slapd default 3600).
+    /// Soft limit in seconds per search (slapd default 3600).
     pub time: Option<u32>,
+    /// The most entries a client may ask for explicitly (`size.hard`).
+    pub size_hard: crate::config::HardLimit,
+    /// The most seconds a client may ask for explicitly (`time.hard`).
+    pub time_hard: crate::config::HardLimit,
+    /// `idletimeout`: a connection with no operation outstanding for this long is closed
+    /// (slapd.conf(5)); None never closes idle connections.
+    pub idle_timeout: Option<std::time::Duration>,
+    /// `conn_max`: the most connections served at once (None: the listener's default).
+    pub conn_max: Option<usize>,
 }
 
 /// Everything an operation handler needs, shared (`Arc`) by all connections.
@@ -156,7 +167,8 @@ impl Directory {
         let store_opts = StoreOptions {
             suffixes: vec![suffix.clone()],
             server_id: u16::try_from(config.server_id).unwrap_or(0),
-            durable: true,
+            // `dbnosync` trades the flush before each answer for speed (slapd-mdb(5)).
+            durable: !db.dbnosync,
             fixed_clock: opts.fixed_clock,
             overlays: overlays(db, rootdn.as_ref().map(|(d, _)| d))?,
             indexes: index_config(db),
@@ -212,6 +224,11 @@ impl Directory {
             limits: std::sync::RwLock::new(Limits {
                 size: db.size_limit,
                 time: db.time_limit,
+                size_hard: db.size_limit_hard,
+                time_hard: db.time_limit_hard,
+                idle_timeout: (config.idle_timeout > 0)
+                    .then(|| std::time::Duration::from_secs(u64::from(config.idle_timeout))),
+                conn_max: config.conn_max.and_then(|n| usize::try_from(n).ok()),
             }),
             password_scheme: config
                 .password_hash

@@ -16,14 +16,17 @@ pub mod config;
 mod connection;
 pub mod directory;
 pub mod error;
+pub mod limits;
 pub mod listener;
 pub mod monitor;
 pub mod ops;
 pub mod password;
 pub mod reload;
 pub mod session;
+pub mod sort;
 pub mod sync;
 pub mod tls;
+pub mod testhook;
 
 pub use directory::{Directory, OpenError, OpenOptions};
 pub use listener::{serve, ServeOptions};

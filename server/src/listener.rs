@@ -9,8 +9,16 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// The most connections served at once; further clients wait in the accept backlog.
+/// The most connections served at once unless `conn_max` says otherwise; a client beyond
+/// it is told so (Notice of Disconnection, busy) and closed, so it holds no buffers.
 pub const MAX_CONNECTIONS: usize = 4096;
+
+/// The most refused connections being told "busy" at once; beyond it a refused socket is
+/// closed without a word, so a connection flood costs no more than this many small tasks.
+pub const MAX_REFUSING: usize = 64;
+
+/// How long a refused client gets to take its Notice of Disconnection.
+const REFUSE_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Tunables of the listener.
 #[derive(Debug, Clone, Copy)]
@@ -43,17 +51,12 @@ pub async fn serve(
     opts: ServeOptions,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let limit = Arc::new(Semaphore::new(opts.max_connections));
+    let max = dir.limits().conn_max.unwrap_or(opts.max_connections);
+    let limit = Arc::new(Semaphore::new(max));
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let tracker = TaskTracker::new();
     let next_id = AtomicU64::new(1);
     loop {
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            () = shutdown.cancelled() => break,
-        };
         let (stream, _) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(s) => s,
@@ -66,6 +69,16 @@ pub async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            tracing::warn!(max, "too many connections; refusing one");
+            if let Ok(p) = refusing.clone().try_acquire_owned() {
+                tracker.spawn(async move {
+                    refuse(stream).await;
+                    drop(p);
+                });
+            }
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         let dir = dir.clone();
@@ -73,11 +86,24 @@ pub async fn serve(
         let counted = dir.monitor.connection_opened();
         tracker.spawn(async move {
             let _counted = counted;
-            connection::handle(stream, dir, token, opts.max_pdu, id, opts.ldaps).await;
+            // A panic in the connection's own task ends only this connection (the
+            // operations' tasks are guarded in `connection`); the permit is released.
+            let run = std::panic::AssertUnwindSafe(connection::handle(
+                stream,
+                dir,
+                token,
+                opts.max_pdu,
+                id,
+                opts.ldaps,
+            ));
+            if let Err(p) = futures::FutureExt::catch_unwind(run).await {
+                tracing::error!(conn = id, panic = %connection::panic_message(&p), "connection task panicked; connection closed");
+            }
             drop(permit);
         });
     }
     tracker.close();
+    drop(listener);
     tracker.wait().await;
     let store = dir.store.clone();
     tokio::task::spawn_blocking(move || store.flush())
@@ -85,4 +111,23 @@ pub async fn serve(
         .map_err(std::io::Error::other)?
         .map_err(std::io::Error::other)?;
     Ok(())
+}
+
+/// Tells a client beyond the connection limit that the server is busy (RFC 4511 §4.4.1
+/// Notice of Disconnection; slapd closes such sockets without a word) and closes it.
+async fn refuse(stream: tokio::net::TcpStream) {
+    use futures::SinkExt;
+    let mut w = tokio_util::codec::FramedWrite::new(
+        stream,
+        oxldap_proto::codec::ServerCodec::new(oxldap_proto::codec::DEFAULT_MAX_PDU),
+    );
+    let notice = oxldap_proto::codec::notice_of_disconnection(
+        oxldap_proto::ResultCode::Busy,
+        "too many connections",
+    );
+    let _ = tokio::time::timeout(REFUSE_WRITE_TIMEOUT, async {
+        let _ = w.send(notice).await;
+        let _ = w.close().await;
+    })
+    .await;
 }

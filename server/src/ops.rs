@@ -22,6 +22,8 @@ const USER_PASSWORD: &str = "userPassword";
 pub const SUPPORTED_CONTROLS: &[&str] = &[
     // Simple Paged Results (RFC 2696).
     PAGED_RESULTS_OID,
+    // Server-side sorting (RFC 2891), for small results.
+    crate::sort::SORT_REQUEST_OID,
     // Content synchronization (RFC 4533).
     crate::sync::SYNC_REQUEST_OID,
     // ManageDsaIT (RFC 3296): accepted; this server holds no referral objects, so it
@@ -618,21 +620,18 @@ pub fn search_entries(
     }
 
     crate::acl::guard_search_base(&chk, dir, &base)?;
-    let size_limit = effective(
+    let limits = dir.limits();
+    let size_limit = crate::limits::effective(
         req.sizelimit,
-        if who.is_root() {
-            None
-        } else {
-            dir.limits().size
-        },
+        who.is_root(),
+        limits.size,
+        limits.size_hard,
     );
-    let time_limit = effective(
+    let time_limit = crate::limits::effective(
         req.timelimit,
-        if who.is_root() {
-            None
-        } else {
-            dir.limits().time
-        },
+        who.is_root(),
+        limits.time,
+        limits.time_hard,
     );
     let deadline = time_limit.map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
     let skip = page.map_or(0, |p| p.skip);
@@ -732,15 +731,6 @@ pub fn result_entry(
         &Selection::new(dir, &req.attrs),
         req.typesonly,
     )
-}
-
-/// The smaller of the client's limit (0 = none) and the server's (None = unlimited).
-fn effective(client: i32, server: Option<u32>) -> Option<u32> {
-    let client = u32::try_from(client).ok().filter(|c| *c > 0);
-    match (client, server) {
-        (Some(c), Some(s)) => Some(c.min(s)),
-        (c, s) => c.or(s),
-    }
 }
 
 /// A simple bind (RFC 4511 §4.2, RFC 4513 §5.1). Returns the new identity, or the error

@@ -22,14 +22,26 @@ pub struct Report {
 /// applied nor listed here: the caller applies it.
 pub fn apply(dir: &Directory, old: &Config, new: &Config) -> Report {
     let mut report = Report::default();
+    let cur = dir.limits();
     let limits = |c: &Config| {
         c.database().map(|db| Limits {
             size: db.size_limit,
             time: db.time_limit,
+            size_hard: db.size_limit_hard,
+            time_hard: db.time_limit_hard,
+            idle_timeout: (c.idle_timeout > 0)
+                .then(|| std::time::Duration::from_secs(u64::from(c.idle_timeout))),
+            // The listener sizes its connection limit at start.
+            conn_max: cur.conn_max,
         })
     };
     if let Some(l) = limits(new) {
-        let cur = dir.limits();
+        if cur.size_hard != l.size_hard || cur.time_hard != l.time_hard {
+            report.applied.push("hard size/time limits".to_string());
+        }
+        if cur.idle_timeout != l.idle_timeout {
+            report.applied.push(format!("idletimeout {}", new.idle_timeout));
+        }
         if cur.size != l.size {
             report
                 .applied
@@ -47,9 +59,12 @@ pub fn apply(dir: &Directory, old: &Config, new: &Config) -> Report {
     rest.loglevel.clone_from(&old.loglevel);
     rest.size_limit = old.size_limit;
     rest.time_limit = old.time_limit;
+    rest.idle_timeout = old.idle_timeout;
     for (r, o) in rest.databases.iter_mut().zip(&old.databases) {
         r.size_limit = o.size_limit;
         r.time_limit = o.time_limit;
+        r.size_limit_hard = o.size_limit_hard;
+        r.time_limit_hard = o.time_limit_hard;
         // Where a directive sits in the file does not matter.
         r.line = o.line;
     }

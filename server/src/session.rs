@@ -87,6 +87,9 @@ pub struct Session {
     /// the TLS cipher's key size once TLS is active (`ldaps://` or StartTLS). Set by the
     /// reader task, read by the operations it starts afterwards.
     ssf: std::sync::atomic::AtomicU32,
+    /// Cancelled when the connection must end from inside (an operation panicked); the
+    /// reader loop watches it.
+    pub closing: CancellationToken,
 }
 
 impl Session {

@@ -19,6 +19,7 @@ mod backup;
 mod changelog;
 mod csn;
 mod error;
+mod group_commit;
 mod index;
 mod keys;
 mod ops;

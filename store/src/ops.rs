@@ -71,6 +71,16 @@ impl Store {
     /// for operational or SINGLE-VALUE violations, invalidAttributeSyntax (21),
     /// objectClassViolation (65) without objectClass.
     pub fn add(&self, entry: Entry, ctx: &WriteCtx) -> Result<(), StoreError> {
+        let out = self.add_locked(entry, ctx);
+        if out.is_ok() {
+            self.wait_durable()?;
+        }
+        out
+    }
+
+    /// The write itself, under the write lock; the caller waits for it to be durable
+    /// after releasing the lock, so concurrent writers share one flush (group commit).
+    fn add_locked(&self, entry: Entry, ctx: &WriteCtx) -> Result<(), StoreError> {
         let _guard = self.lock_writes();
         let norm = self.schema.normalize_dn(&entry.dn)?;
         if norm.is_root() {
@@ -150,6 +160,16 @@ impl Store {
     /// objectClassViolation (65) when objectClass would go, protocolError (2) for an add
     /// with no values.
     pub fn modify(&self, dn: &Dn, mods: Vec<Mod>, ctx: &WriteCtx) -> Result<(), StoreError> {
+        let out = self.modify_locked(dn, mods, ctx);
+        if out.is_ok() {
+            self.wait_durable()?;
+        }
+        out
+    }
+
+    /// The write itself, under the write lock; the caller waits for it to be durable
+    /// after releasing the lock, so concurrent writers share one flush (group commit).
+    fn modify_locked(&self, dn: &Dn, mods: Vec<Mod>, ctx: &WriteCtx) -> Result<(), StoreError> {
         let _guard = self.lock_writes();
         let norm = self.schema.normalize_dn(dn)?;
         let (id, mut stored) = self.must_load(&norm)?;
@@ -194,6 +214,16 @@ impl Store {
     /// Errors: noSuchObject (32) with matchedDN, notAllowedOnNonLeaf (66),
     /// unwillingToPerform (53) outside the naming contexts or for the empty DN.
     pub fn delete(&self, dn: &Dn, _ctx: &WriteCtx) -> Result<(), StoreError> {
+        let out = self.delete_locked(dn, _ctx);
+        if out.is_ok() {
+            self.wait_durable()?;
+        }
+        out
+    }
+
+    /// The write itself, under the write lock; the caller waits for it to be durable
+    /// after releasing the lock, so concurrent writers share one flush (group commit).
+    fn delete_locked(&self, dn: &Dn, _ctx: &WriteCtx) -> Result<(), StoreError> {
         let _guard = self.lock_writes();
         let norm = self.schema.normalize_dn(dn)?;
         if norm.is_root() || !self.holds(&norm) {
@@ -218,6 +248,22 @@ impl Store {
     /// unwillingToPerform (53) for a move under itself or outside the naming contexts,
     /// invalidDNSyntax (34), namingViolation/objectClassViolation from the RDN changes.
     pub fn modify_dn(
+        &self,
+        dn: &Dn,
+        new_rdn: &Rdn,
+        delete_old_rdn: bool,
+        new_superior: Option<&Dn>,
+        ctx: &WriteCtx,
+    ) -> Result<(), StoreError> {
+        let out = self.modify_dn_locked(dn, new_rdn, delete_old_rdn, new_superior, ctx);
+        if out.is_ok() {
+            self.wait_durable()?;
+        }
+        out
+    }
+
+    /// The write itself, under the write lock (see [`Store::add_locked`]).
+    fn modify_dn_locked(
         &self,
         dn: &Dn,
         new_rdn: &Rdn,

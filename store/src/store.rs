@@ -113,6 +113,8 @@ pub struct Store {
     /// During a bulk load, the posting changes of every write so far, written to the
     /// index tree once at the end (or before any index read); None otherwise.
     pending_postings: Mutex<Option<crate::postings::PostingDelta>>,
+    /// Shares one flush among the writers that committed while the previous one ran.
+    group: crate::group_commit::GroupCommit,
     /// The change log bound.
     pub(crate) changelog_limit: usize,
     /// Writes since the change log was last trimmed (trimming is batched).
@@ -230,6 +232,7 @@ impl Store {
             durable: opts.durable,
             bulk: std::sync::atomic::AtomicBool::new(false),
             pending_postings: Mutex::new(None),
+            group: crate::group_commit::GroupCommit::default(),
             changelog_limit: opts
                 .changelog_limit
                 .unwrap_or(crate::changelog::DEFAULT_CHANGELOG_LIMIT),
@@ -488,7 +491,8 @@ impl Store {
         Ok(next)
     }
 
-    /// Replays `batches` in one transaction across all trees, then flushes when durable.
+    /// Replays `batches` in one transaction across all trees. The caller then waits for the
+    /// write to be durable ([`Store::wait_durable`]) once it has released the write lock.
     pub(crate) fn commit(&self, batches: Batches, csn: Csn) -> Result<(), StoreError> {
         let Batches {
             entries,
@@ -527,9 +531,9 @@ impl Store {
                 },
             )
             .map_err(StoreError::from)?;
-        if self.durable && !self.bulk.load(std::sync::atomic::Ordering::Relaxed) {
-            self.db.flush()?;
-        }
+        // Durability comes after the write lock is released (`wait_durable`), so that
+        // writers committing meanwhile share the next flush.
+        self.group.committed();
         // Trimming is idempotent and need not be atomic with the write: batch it.
         if self
             .since_trim
@@ -540,6 +544,17 @@ impl Store {
             self.trim_changelog()?;
         }
         Ok(())
+    }
+
+    /// Returns once every write committed so far is on disk (when the store is durable and
+    /// no bulk load runs): the flush that group commit shares (see `group_commit`).
+    pub(crate) fn wait_durable(&self) -> Result<(), StoreError> {
+        if !self.durable || self.bulk.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.group
+            .wait(|| self.db.flush().map(|_| ()))
+            .map_err(StoreError::from)
     }
 
     /// Sets the observer told about every committed write (replacing any earlier one).

@@ -91,6 +91,11 @@ impl Server {
         self.data.take()
     }
 
+    /// The server's process id (to watch its memory, or to kill it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()

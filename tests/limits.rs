@@ -1,0 +1,264 @@
+//! Limits through the wire (issue 8 §4): slapd's soft and hard `sizelimit` against the
+//! client's own limit, `conn_max`, `idletimeout`, and floods (thousands of connections,
+//! gigabyte BER lengths) that must not exhaust memory while others are served.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+const CONF: &str = "\
+database mdb
+suffix \"dc=localdomain,dc=test\"
+rootdn \"cn=admin,dc=localdomain,dc=test\"
+rootpw secret
+";
+
+/// A server on the 1,000-user fixture with `extra` configuration lines (global lines
+/// first, then the database section).
+fn server(global: &str, db: &str) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("slapd.conf");
+    std::fs::write(&conf, format!("{global}{CONF}{db}")).unwrap();
+    let f = fixture();
+    let s = Server::start(
+        &[
+            "--memory",
+            "--no-layout",
+            "-f",
+            conf.to_str().unwrap(),
+            "--ldif",
+            f.to_str().unwrap(),
+        ],
+        None,
+    );
+    (s, dir)
+}
+
+fn addr(s: &Server) -> String {
+    s.url
+        .trim_start_matches("ldap://")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Resident memory of `pid` in KiB (VmRSS of /proc/PID/status).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+fn users(s: &Server, args: &[&str], root: bool) -> ToolOutput {
+    let mut a = vec![
+        "-b",
+        USERS,
+        "-s",
+        "one",
+        "(objectClass=inetOrgPerson)",
+        "1.1",
+    ];
+    a.splice(0..0, args.iter().copied());
+    if root {
+        s.search_root(&a)
+    } else {
+        s.search_anon(&a)
+    }
+}
+
+#[test]
+fn size_limits_soft_hard_and_the_client_limit_as_slapd() {
+    let (s, _d) = server("", "sizelimit size.soft=5 size.hard=20\n");
+    // No client limit: the soft limit, sizeLimitExceeded (4) with the entries sent so far.
+    let out = users(&s, &[], false);
+    assert_eq!((out.code, out.dns().len()), (4, 5), "{}", out.stderr);
+    // A client limit below the hard limit is honoured.
+    let out = users(&s, &["-z", "12"], false);
+    assert_eq!((out.code, out.dns().len()), (4, 12));
+    // Above the hard limit: the hard limit.
+    let out = users(&s, &["-z", "500"], false);
+    assert_eq!((out.code, out.dns().len()), (4, 20));
+    // The rootdn: no server limit, only its own.
+    let out = users(&s, &[], true);
+    assert_eq!((out.code, out.dns().len()), (0, 1000));
+    let out = users(&s, &["-z", "3"], true);
+    assert_eq!((out.code, out.dns().len()), (4, 3));
+    // A search that matches fewer than the limit succeeds.
+    s.search_anon(&["-b", USERS, "-s", "base", "1.1"])
+        .expect_code(0);
+}
+
+#[test]
+fn bare_sizelimit_is_soft_and_hard() {
+    let (s, _d) = server("", "sizelimit 7\n");
+    let out = users(&s, &["-z", "100"], false);
+    assert_eq!((out.code, out.dns().len()), (4, 7));
+    let (s, _d) = server("sizelimit size.hard=unlimited\n", "");
+    // Global soft stays slapd's 500; the client may ask for more.
+    let out = users(&s, &[], false);
+    assert_eq!((out.code, out.dns().len()), (4, 500));
+    let out = users(&s, &["-z", "2000"], false);
+    assert_eq!((out.code, out.dns().len()), (0, 1000));
+}
+
+/// Reads until EOF or `limit`; returns the bytes and whether EOF came.
+fn read_to_eof(c: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
+    c.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let start = Instant::now();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while start.elapsed() < limit {
+        match c.read(&mut buf) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return (out, true),
+        }
+    }
+    (out, false)
+}
+
+#[test]
+fn conn_max_refuses_with_busy_and_frees_slots() {
+    let (s, _d) = server("conn_max 8\n", "");
+    let mut held: Vec<TcpStream> = (0..8)
+        .map(|_| TcpStream::connect(addr(&s)).unwrap())
+        .collect();
+    // Make sure the server has accepted all eight before the ninth knocks.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut extra = TcpStream::connect(addr(&s)).unwrap();
+    let (bytes, eof) = read_to_eof(&mut extra, Duration::from_secs(5));
+    assert!(eof, "the connection beyond conn_max was not closed");
+    // A Notice of Disconnection: ExtendedResponse (0x78) with busy (51), and its OID.
+    assert!(bytes.contains(&0x78), "no notice: {bytes:?}");
+    assert!(
+        bytes.windows(3).any(|w| w == [0x0a, 0x01, 51]),
+        "not busy: {bytes:?}"
+    );
+    assert!(bytes.windows(22).any(|w| w == b"1.3.6.1.4.1.1466.20036"));
+    // Closing one frees a slot: a real client is served again.
+    drop(held.pop());
+    std::thread::sleep(Duration::from_millis(300));
+    s.search_anon(&["-b", BASE, "-s", "base", "1.1"])
+        .expect_code(0);
+}
+
+#[test]
+fn idletimeout_closes_idle_connections_only() {
+    let (s, _d) = server("idletimeout 1\n", "");
+    let mut idle = TcpStream::connect(addr(&s)).unwrap();
+    let start = Instant::now();
+    let (_, eof) = read_to_eof(&mut idle, Duration::from_secs(10));
+    assert!(eof, "an idle connection was not closed");
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed too early: {waited:?}"
+    );
+    // A busy client is not cut off: searches spread over 3 s on one connection.
+    let mut ldap = ldap3::LdapConn::new(&s.url).unwrap();
+    for _ in 0..6 {
+        let (rs, _) = ldap
+            .search(BASE, ldap3::Scope::Base, "(objectClass=*)", vec!["1.1"])
+            .unwrap()
+            .success()
+            .unwrap();
+        assert_eq!(rs.len(), 1);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn two_thousand_connections_and_gigabyte_lengths_do_not_exhaust_memory() {
+    let s = Server::memory();
+    let pid = s.pid();
+    let before = rss_kib(pid);
+    // 2,000 idle connections (within MAX_CONNECTIONS) ...
+    let mut conns: Vec<TcpStream> = (0..2000)
+        .map(|_| TcpStream::connect(addr(&s)).unwrap())
+        .collect();
+    // ... and 200 more that each announce a 1 GiB LDAPMessage and send a few bytes of it.
+    let mut liars = Vec::new();
+    for _ in 0..200 {
+        let mut c = TcpStream::connect(addr(&s)).unwrap();
+        c.write_all(&[0x30, 0x84, 0x40, 0x00, 0x00, 0x00, 0x02, 0x01, 0x01])
+            .unwrap();
+        liars.push(c);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // Others are still served while all of that is open.
+    s.search_anon(&["-b", BASE, "-s", "base", "1.1"])
+        .expect_code(0);
+    // Every liar was disconnected (the length is over the PDU limit).
+    for c in &mut liars {
+        let (_, eof) = read_to_eof(c, Duration::from_secs(5));
+        assert!(eof, "a gigabyte length did not close the connection");
+    }
+    let during = rss_kib(pid);
+    // 2,000 connections cost a few KiB each (buffers, tasks); a gigabyte never arrives.
+    // The bound: 64 MiB over the starting size (no per-connection allocation of the
+    // announced length, no per-connection thread).
+    assert!(
+        during < before + 64 * 1024,
+        "RSS grew from {before} KiB to {during} KiB"
+    );
+    conns.truncate(0);
+    s.search_anon(&["-b", BASE, "-s", "base", "1.1"])
+        .expect_code(0);
+}
+
+/// Values of `attr` in ldapsearch output, in entry order.
+fn column(out: &ToolOutput, attr: &str) -> Vec<String> {
+    out.values(attr)
+}
+
+#[test]
+fn server_side_sort_orders_small_results_and_refuses_large_ones() {
+    let (s, _d) = server("", "sizelimit unlimited\n");
+    // RFC 2891 through ldapsearch -E sss=: uid in reverse order, among 25 users.
+    let some = ["-b", USERS, "-s", "one", "(uid=a*)", "uid"];
+    let plain = s.search_anon(&some);
+    plain.expect_code(0);
+    let mut expect = column(&plain, "uid");
+    assert!(expect.len() > 3, "{}", plain.stdout);
+    expect.sort_by_key(|u| u.to_lowercase());
+    let mut args = vec!["-E", "!sss=uid"];
+    args.extend_from_slice(&some);
+    let out = s.search_anon(&args);
+    out.expect_code(0);
+    assert_eq!(column(&out, "uid"), expect);
+    let mut args = vec!["-E", "sss=-uid"];
+    args.extend_from_slice(&some);
+    let out = s.search_anon(&args);
+    let mut rev = expect.clone();
+    rev.reverse();
+    assert_eq!(column(&out, "uid"), rev);
+    // Sorting by an attribute that is not returned (mail, whose rule is the equality
+    // fallback: caseIgnoreIA5Match has no ORDERING) and a second key.
+    let mut args = vec!["-E", "!sss=mail/uid"];
+    args.extend_from_slice(&some);
+    let out = s.search_anon(&args);
+    out.expect_code(0);
+    assert_eq!(out.dns().len(), expect.len());
+    assert!(out.values("mail").is_empty());
+    // Too many entries to sort: critical → adminLimitExceeded (11).
+    // (The fixture holds 1,054 entries; MAX_SORT_ENTRIES is 1,000.)
+    let out = s.search_anon(&["-E", "!sss=uid", "-b", BASE, "(objectClass=*)", "1.1"]);
+    assert_eq!(out.code, 11, "{}", out.stderr);
+    // Non-critical: the entries come unsorted, all of them.
+    let out = s.search_anon(&["-E", "sss=uid", "-b", BASE, "(objectClass=*)", "1.1"]);
+    assert_eq!((out.code, out.dns().len()), (0, 1054), "{}", out.stderr);
+    assert!(out.stdout.contains("sortResult: (11)"), "{}", out.stderr);
+    // An unknown attribute type: noSuchAttribute (16) when critical.
+    let mut args = vec!["-E", "!sss=noSuchAttr"];
+    args.extend_from_slice(&some);
+    assert_eq!(s.search_anon(&args).code, 16);
+}
