@@ -484,8 +484,13 @@ struct SyncEntry {
 #[derive(Debug, Default)]
 struct SyncOutput {
     entries: Vec<SyncEntry>,
-    /// UUIDs listed in "SyncInfo Received: ID Set" messages.
+    /// UUIDs listed in "SyncInfo Received: ID Set" messages of the present phase.
     id_set: Vec<String>,
+    /// UUIDs listed in ID Set messages with refreshDeletes TRUE (delete phase), which
+    /// ldapsearch prints as "following UUIDs no longer match the search".
+    id_deletes: Vec<String>,
+    /// The refreshDeletes flag of the Sync Done control, as ldapsearch prints it.
+    refresh_deletes: Option<bool>,
     /// Whether a SyncDone control came with the result.
     done: bool,
     /// The cookies of SyncInfo and SyncDone messages, in order.
@@ -497,6 +502,7 @@ fn parse_sync(text: &str) -> SyncOutput {
     let mut out = SyncOutput::default();
     let mut dn = String::new();
     let mut in_id_set = false;
+    let mut deletes = false;
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
         if let Some(d) = line.strip_prefix("dn: ") {
@@ -518,17 +524,33 @@ fn parse_sync(text: &str) -> SyncOutput {
         }
         if line.starts_with("# SyncInfo Received: ID Set") {
             in_id_set = true;
+            deletes = false;
             continue;
         }
         if in_id_set {
             if let Some(u) = line.strip_prefix("#\t") {
-                out.id_set.push(u.trim().to_string());
+                let list = if deletes {
+                    &mut out.id_deletes
+                } else {
+                    &mut out.id_set
+                };
+                list.push(u.trim().to_string());
                 continue;
             }
-            if line.starts_with("# syncUUIDs:") || line.starts_with("# refreshDeletes") {
+            if line.starts_with("# following UUIDs no longer match") {
+                deletes = true;
+                continue;
+            }
+            if line.starts_with("# syncUUIDs:")
+                || line.starts_with("# refreshDeletes")
+                || line.starts_with("# following UUIDs")
+            {
                 continue;
             }
             in_id_set = false;
+        }
+        if let Some(flag) = line.strip_prefix("# SyncDone control refreshDeletes=") {
+            out.refresh_deletes = Some(flag.trim() == "1");
         }
         if line.starts_with(SYNC_DONE) {
             out.done = true;
@@ -645,8 +667,10 @@ fn ldapsearch_sync_messages() {
         "the cookie's CSN is the newest entryCSN"
     );
 
-    // A change, then an incremental refresh from the cookie: only the changed entry is
-    // sent, every other one is listed in a syncIdSet (present phase).
+    // A change, then an incremental refresh from the cookie: the change log covers it,
+    // so the delete phase: only the changed entry is sent, the deleted one is listed in
+    // a syncIdSet with refreshDeletes TRUE, nothing is listed as present, and Sync Done
+    // says refreshDeletes (RFC 4533 §3.3.2).
     let changed = user("init", 3);
     let gone = user("init", 9);
     apply(
@@ -660,15 +684,10 @@ fn ldapsearch_sync_messages() {
     let (out, inc) = sync_search(&server, &format!("ro/{cookie}"));
     let sent: Vec<&str> = inc.entries.iter().map(|e| e.dn.as_str()).collect();
     assert_eq!(sent, vec![changed.as_str()], "{}", out.stdout);
-    let expected_present: BTreeSet<&String> = uuids
-        .iter()
-        .filter(|(dn, _)| **dn != changed && **dn != gone)
-        .map(|(_, u)| u)
-        .collect();
-    let present: BTreeSet<&String> = inc.id_set.iter().collect();
-    assert_eq!(present, expected_present, "syncIdSet:\n{}", out.stdout);
-    assert_eq!(inc.id_set.len(), present.len(), "a UUID listed twice");
+    assert!(inc.id_set.is_empty(), "no present phase:\n{}", out.stdout);
+    assert_eq!(inc.id_deletes, vec![uuids[&gone].clone()], "{}", out.stdout);
     assert!(inc.done, "{}", out.stdout);
+    assert_eq!(inc.refresh_deletes, Some(true), "{}", out.stdout);
     let cookie2 = inc.cookies.last().unwrap().clone();
     assert!(
         csn_of_cookie(&cookie2) > csn_of_cookie(&cookie),
@@ -680,14 +699,34 @@ fn ldapsearch_sync_messages() {
         csns2[&changed]
     );
 
-    // Nothing changed since: no entry, everything present.
+    // Nothing changed since: no entry, no UUID, and (as slapd) a Sync Done with
+    // refreshDeletes and no new cookie.
     let (out, none) = sync_search(&server, &format!("ro/{cookie2}"));
     assert!(none.entries.is_empty(), "{}", out.stdout);
-    assert_eq!(none.id_set.len(), total - 1, "{}", out.stdout);
-    assert_eq!(
-        csn_of_cookie(none.cookies.last().unwrap()),
-        csn_of_cookie(&cookie2)
+    assert!(
+        none.id_set.is_empty() && none.id_deletes.is_empty(),
+        "{}",
+        out.stdout
     );
+    assert!(none.cookies.is_empty(), "{}", out.stdout);
+    assert_eq!(none.refresh_deletes, Some(true), "{}", out.stdout);
+
+    // A malformed cookie is protocolError (2).
+    let bad = server.tool(
+        "ldapsearch",
+        &[
+            "-D",
+            ROOTDN,
+            "-w",
+            ROOTPW,
+            "-b",
+            BASE,
+            "-E",
+            "sync=ro/csn=garbage",
+        ],
+        None,
+    );
+    assert_eq!(bad.code, 2, "{}{}", bad.stdout, bad.stderr);
 
     // refreshAndPersist: the refresh, the switch to persist, then the changes made while
     // the search is open (modify, add, delete), each with a cookie.
@@ -776,8 +815,9 @@ fn ldapsearch_sync_messages() {
 /// What refresh.py reported: entries sent (DNs), UUIDs present, UUIDs deleted, the cookie.
 type Refresh = (Vec<String>, Vec<String>, Vec<String>, String);
 
-/// Runs tests/syncrepl/refresh.py (one refreshOnly) as the rootdn.
-fn py_refresh(server: &Server, cookie: Option<&str>) -> Refresh {
+/// Runs tests/syncrepl/refresh.py (one refreshOnly with `filter`) as the rootdn; returns
+/// the lines it printed, one per message, in order.
+fn py_refresh_lines(server: &Server, cookie: Option<&str>, filter: &str) -> Vec<String> {
     let out = Command::new(PYTHON)
         .arg(scripts().join("refresh.py"))
         .args([
@@ -786,6 +826,7 @@ fn py_refresh(server: &Server, cookie: Option<&str>) -> Refresh {
             ROOTDN,
             ROOTPW,
             cookie.unwrap_or(""),
+            filter,
         ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {PYTHON} (install python3-ldap): {e}"));
@@ -795,6 +836,12 @@ fn py_refresh(server: &Server, cookie: Option<&str>) -> Refresh {
         "refresh.py failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout.lines().map(str::to_string).collect()
+}
+
+/// Runs tests/syncrepl/refresh.py (one refreshOnly of the whole suffix) as the rootdn.
+fn py_refresh(server: &Server, cookie: Option<&str>) -> Refresh {
+    let stdout = py_refresh_lines(server, cookie, "(objectClass=*)").join("\n");
     let (mut entries, mut present, mut deleted, mut last) =
         (Vec::new(), Vec::new(), Vec::new(), String::new());
     for line in stdout.lines() {
@@ -846,43 +893,104 @@ fn cookie_survives_restart() {
             add_user("new", 1, USERS)
         ),
     );
-    let (now, csns) = uuids_and_csns(&server);
+    let (_, csns) = uuids_and_csns(&server);
 
-    let (entries, present, deleted, cookie2) = py_refresh(&server, Some(&cookie));
-    let distinct: BTreeSet<&String> = entries.iter().collect();
-    assert_eq!(
-        distinct.len(),
-        entries.len(),
-        "an entry sent twice: {entries:?}"
-    );
-    assert_eq!(
-        sorted(entries.clone()),
-        sorted(vec![before.clone(), after.clone(), added.clone()]),
-        "the incremental refresh must send exactly the entries changed since the cookie"
-    );
-    let expected_present: BTreeSet<&String> = now
-        .iter()
-        .filter(|(dn, _)| !entries.contains(dn))
-        .map(|(_, u)| u)
-        .collect();
-    let got_present: BTreeSet<&String> = present.iter().collect();
-    assert_eq!(got_present.len(), present.len(), "a UUID presented twice");
-    assert_eq!(got_present, expected_present, "present UUIDs");
-    assert!(
-        !present.contains(&uuids[&gone]),
-        "the deleted entry is present"
-    );
-    assert!(
-        deleted.is_empty(),
-        "present phase: deletes are implied: {deleted:?}"
-    );
+    // The change log survived the restart: a delete phase with exactly the changes,
+    // checked message by message (deletes first, then entries in CSN order, then the
+    // end of the refresh with refreshDeletes TRUE and the new cookie).
+    let lines = py_refresh_lines(&server, Some(&cookie), "(objectClass=*)");
     let newest = csns.values().max().unwrap();
+    let cookie2 = lines
+        .last()
+        .unwrap()
+        .strip_prefix("cookie ")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        lines,
+        vec![
+            format!("delete {}", uuids[&gone]),
+            format!("entry {before}"),
+            format!("entry {after}"),
+            format!("entry {added}"),
+            "done refreshDeletes=True".to_string(),
+            format!("cookie {cookie2}"),
+        ],
+        "the incremental refresh after a restart"
+    );
     assert_eq!(&csn_of_cookie(&cookie2), newest, "cookie after the restart");
     assert!(csn_of_cookie(&cookie2) > csn_of_cookie(&cookie));
 
-    // And the new cookie is up to date.
-    let (entries, present, _, cookie3) = py_refresh(&server, Some(&cookie2));
-    assert!(entries.is_empty(), "nothing changed: {entries:?}");
-    assert_eq!(present.len(), now.len());
-    assert_eq!(csn_of_cookie(&cookie3), csn_of_cookie(&cookie2));
+    // And the new cookie is up to date: nothing at all is sent, the cookie stays.
+    let lines = py_refresh_lines(&server, Some(&cookie2), "(objectClass=*)");
+    assert_eq!(
+        lines,
+        vec![
+            "done refreshDeletes=True".to_string(),
+            format!("cookie {cookie2}")
+        ]
+    );
+}
+
+/// The delete phase message by message with python-ldap's SyncreplConsumer, on a filtered
+/// search: an entry modified out of the filter and a deleted entry are reported deleted
+/// (syncIdSet, refreshDeletes TRUE); an entry added and deleted since the cookie is not
+/// mentioned; modified, added and renamed entries are sent in full, in CSN order.
+#[test]
+fn python_delete_phase_messages() {
+    if !Path::new(PYTHON).exists() {
+        println!("SKIPPED python_delete_phase_messages: {PYTHON} is not installed");
+        return;
+    }
+    let server = Server::memory();
+    initial_data(&server);
+    let filter = "(!(description=hidden))";
+    let first = py_refresh_lines(&server, None, filter);
+    let cookie = first
+        .last()
+        .unwrap()
+        .strip_prefix("cookie ")
+        .unwrap()
+        .to_string();
+    let (uuids, _) = uuids_and_csns(&server);
+    let (u1, u5, u6, u7) = (
+        user("init", 1),
+        user("init", 5),
+        user("init", 6),
+        user("init", 7),
+    );
+    let u7r = format!("uid=init-u07r,{USERS}");
+    let (tmp, new) = (user("new", 1), user("new", 2));
+    apply(
+        &server,
+        &format!(
+            "dn: {u1}\nchangetype: modify\nreplace: sn\nsn: Changed\n\n{}\
+             dn: {tmp}\nchangetype: delete\n\n{}\
+             dn: {u5}\nchangetype: modify\nadd: description\ndescription: hidden\n\n\
+             dn: {u6}\nchangetype: delete\n\n\
+             dn: {u7}\nchangetype: modrdn\nnewrdn: uid=init-u07r\ndeleteoldrdn: 1\n\n",
+            add_user("new", 1, USERS),
+            add_user("new", 2, USERS),
+        ),
+    );
+    let lines = py_refresh_lines(&server, Some(&cookie), filter);
+    let cookie2 = lines
+        .last()
+        .unwrap()
+        .strip_prefix("cookie ")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        lines,
+        vec![
+            format!("delete {}", uuids[&u5]),
+            format!("delete {}", uuids[&u6]),
+            format!("entry {u1}"),
+            format!("entry {new}"),
+            format!("entry {u7r}"),
+            "done refreshDeletes=True".to_string(),
+            format!("cookie {cookie2}"),
+        ]
+    );
+    assert!(csn_of_cookie(&cookie2) > csn_of_cookie(&cookie));
 }

@@ -50,15 +50,22 @@ pub async fn handle(
         let mut reader = FramedRead::new(r, ServerCodec::new(max_pdu));
         let mut writer = FramedWrite::new(w, ServerCodec::new(max_pdu));
         let (tx, mut rx) = mpsc::channel::<LdapMsg>(RESPONSE_QUEUE);
+        let session = Arc::new(Session::default());
+        // Closing (Session::closing) drops the socket even while a write is stuck on a
+        // client that does not read.
+        let closing = session.closing();
         let write_task = tokio::spawn(async move {
-            while let Some(msg) = rx.recv().await {
-                if writer.send(msg).await.is_err() {
+            while let Some(msg) = tokio::select! { m = rx.recv() => m, () = closing.cancelled() => None } {
+                let sent = tokio::select! { r = writer.send(msg) => r.is_ok(), () = closing.cancelled() => false };
+                if !sent {
                     break;
                 }
             }
-            let _ = writer.close().await;
+            if !closing.is_cancelled() {
+                let _ = writer.close().await;
+            }
         });
-        let session = Arc::new(Session::default());
+        let closing = session.closing();
         let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         loop {
             // Back-pressure: wait for a free operation slot before reading the next request.
@@ -71,6 +78,7 @@ pub async fn handle(
                     let _ = tx.send(notice_of_disconnection(ResultCode::Unavailable, "server shutting down")).await;
                     break;
                 }
+                () = closing.cancelled() => break,
             };
             let frame = tokio::select! {
                 f = reader.next() => f,
@@ -78,6 +86,7 @@ pub async fn handle(
                     let _ = tx.send(notice_of_disconnection(ResultCode::Unavailable, "server shutting down")).await;
                     break;
                 }
+                () = closing.cancelled() => break,
             };
             match frame {
                 None => break,
@@ -248,7 +257,18 @@ async fn run_op(
         if let Some(sync) = crate::sync::request_of(&controls) {
             let out = match sync {
                 Ok(sync) => {
-                    crate::sync::run(dir, who, req.clone(), sync, msgid, token, tx.clone()).await
+                    let closing = session.closing();
+                    crate::sync::run(
+                        dir,
+                        who,
+                        req.clone(),
+                        sync,
+                        msgid,
+                        token,
+                        closing,
+                        tx.clone(),
+                    )
+                    .await
                 }
                 Err(e) => Some((e.to_result(), Vec::new())),
             };

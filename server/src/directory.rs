@@ -94,6 +94,8 @@ pub struct Directory {
     /// Every committed write, for persistent sync searches (RFC 4533); fed by the store's
     /// observer when the syncprov overlay is configured.
     pub events: tokio::sync::broadcast::Sender<Arc<oxldap_store::Committed>>,
+    /// `syncprov-nopresent` and `syncprov-reloadhint` (slapo-syncprov(5)).
+    pub sync_options: crate::sync::SyncOptions,
 }
 
 impl std::fmt::Debug for Directory {
@@ -175,6 +177,13 @@ impl Directory {
         Ok(Directory {
             server_id: u16::try_from(config.server_id).unwrap_or(0),
             events,
+            sync_options: db
+                .syncprov()
+                .map(|s| crate::sync::SyncOptions {
+                    nopresent: s.nopresent,
+                    reloadhint: s.reloadhint,
+                })
+                .unwrap_or_default(),
             store: Arc::new(store),
             schema,
             suffix,

@@ -83,6 +83,10 @@ pub struct Session {
     /// Running operations by message id, cancelled by Abandon (RFC 4511 §4.11) or when the
     /// connection closes.
     in_flight: Mutex<HashMap<i32, CancellationToken>>,
+    /// Cancelled to close the whole connection from inside an operation (a persistent
+    /// search whose client does not read its changes, `sync::PERSIST_QUEUE_LIMIT`): the
+    /// reader loop and the writer task both watch it.
+    closing: CancellationToken,
 }
 
 impl Session {
@@ -139,6 +143,11 @@ impl Session {
         {
             t.cancel();
         }
+    }
+
+    /// The token that closes this connection when cancelled (see `closing`).
+    pub fn closing(&self) -> CancellationToken {
+        self.closing.clone()
     }
 
     /// Takes the state of the paged search with `cookie`, if it exists.

@@ -105,15 +105,23 @@ impl Store {
             k
         });
         let mut records = Vec::new();
+        let mut ids = Vec::new();
         let iter = match &start {
             Some(s) => self.trees.changelog.range(s.clone()..),
             None => self.trees.changelog.range::<Vec<u8>, _>(..),
         };
         for kv in iter {
-            let (_, v) = kv?;
+            let (k, v) = kv?;
             let r: ChangeRecord =
                 bincode::deserialize(&v).map_err(|_| StoreError::Corrupt { tree: "changelog" })?;
+            let id = k
+                .len()
+                .checked_sub(8)
+                .and_then(|at| k.get(at..))
+                .and_then(crate::keys::decode_id)
+                .ok_or(StoreError::Corrupt { tree: "changelog" })?;
             records.push(r);
+            ids.push(id);
         }
         let trimmed = self
             .trees
@@ -125,7 +133,17 @@ impl Store {
             (None, Some(_)) => false,
             (Some(s), Some(t)) => t <= *s,
         };
-        Ok(ChangesSince { records, covers })
+        Ok(ChangesSince {
+            records,
+            ids,
+            covers,
+        })
+    }
+
+    /// The entry with store id `id` as it is now, with computed operational attributes;
+    /// None when it was deleted. Ids come from [`ChangesSince::ids`].
+    pub fn entry_by_id(&self, id: u64) -> Result<Option<Entry>, StoreError> {
+        Ok(self.load(id)?.map(|(_, stored)| self.present(id, stored)))
     }
 
     /// Drops the oldest records beyond the bound; remembers the newest CSN dropped.
@@ -159,6 +177,9 @@ impl Store {
 pub struct ChangesSince {
     /// The records, oldest first.
     pub records: Vec<ChangeRecord>,
+    /// The store id of each record's entry (same order as `records`), for
+    /// [`Store::entry_by_id`]: ids never change, across renames and moves.
+    pub ids: Vec<u64>,
     /// Whether no record newer than the asked CSN was dropped.
     pub covers: bool,
 }
