@@ -457,6 +457,94 @@ fn consumer_converges(test: &str, kind: &str) {
     assert_converges(&server, &consumer, &format!("after {n} more writes"));
 }
 
+/// The consumer is stopped twice against a provider with a small session log
+/// (`syncprov-sessionlog 150` change records): first fewer changes than the log holds are
+/// made while it is down (it must converge through the delete phase), then more (through
+/// the present phase). Which phase served it is read from oxldap's log.
+fn consumer_converges_with_sessionlog(test: &str, kind: &str) {
+    if !slapd_installed(test) {
+        return;
+    }
+    let reference = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/oxldap-reference.conf"),
+    )
+    .unwrap();
+    let confdir = tempfile::tempdir().unwrap();
+    let conf = confdir.path().join("oxldap.conf");
+    let conf_text = reference.replace(
+        "overlay syncprov\n",
+        "overlay syncprov\nsyncprov-sessionlog 150\n",
+    );
+    assert!(conf_text.contains("syncprov-sessionlog 150"));
+    std::fs::write(&conf, conf_text).unwrap();
+    let server = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    initial_data(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let consumer = Consumer::start(dir.path(), &server.url, kind);
+    assert_converges(&server, &consumer, "initial load");
+
+    let count = |needle: &str| server.log().matches(needle).count();
+    let deletes_before = count("sync refresh: delete phase");
+    consumer.stop();
+    // A handful of writes: well within the session log.
+    let few = format!(
+        "dn: {}\nchangetype: modify\nreplace: sn\nsn: Few\n\n\
+         dn: {}\nchangetype: delete\n\n\
+         dn: {}\nchangetype: modrdn\nnewrdn: uid=init-u06r\ndeleteoldrdn: 1\n\n\
+         dn: cn=init-staff,{GROUPS}\nchangetype: modify\ndelete: member\nmember: {}\n\n{}",
+        user("init", 3),
+        user("init", 4),
+        user("init", 6),
+        user("init", 1),
+        add_user("few", 1, USERS),
+    );
+    apply(&server, &few);
+    let consumer = Consumer::start(dir.path(), &server.url, kind);
+    assert_converges(
+        &server,
+        &consumer,
+        "after 5 writes (fewer than the session log)",
+    );
+    assert!(
+        count("sync refresh: delete phase") > deletes_before,
+        "the restarted consumer was not served by the delete phase:\n{}",
+        tail(&server.log(), 30)
+    );
+
+    let presents_before = count("sync refresh: present phase");
+    consumer.stop();
+    let mut n = 0;
+    for round in ["s1", "s2", "s3"] {
+        let (ldif, k) = scenario(round);
+        apply(&server, &ldif);
+        n += k;
+    }
+    let consumer = Consumer::start(dir.path(), &server.url, kind);
+    assert_converges(
+        &server,
+        &consumer,
+        &format!("after {n} writes (more than the session log)"),
+    );
+    assert!(
+        count("sync refresh: present phase") > presents_before,
+        "the restarted consumer was not served by the present phase:\n{}",
+        tail(&server.log(), 30)
+    );
+}
+
+#[test]
+fn slapd_consumer_sessionlog_refresh_only() {
+    consumer_converges_with_sessionlog("slapd_consumer_sessionlog_refresh_only", "refreshOnly");
+}
+
+#[test]
+fn slapd_consumer_sessionlog_refresh_and_persist() {
+    consumer_converges_with_sessionlog(
+        "slapd_consumer_sessionlog_refresh_and_persist",
+        "refreshAndPersist",
+    );
+}
+
 #[test]
 fn slapd_consumer_converges_refresh_only() {
     consumer_converges("slapd_consumer_converges_refresh_only", "refreshOnly");

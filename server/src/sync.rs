@@ -264,7 +264,15 @@ pub async fn run(
         tokio::task::spawn_blocking(move || -> Result<Option<(Option<Csn>, Phase)>, LdapError> {
             let context = d.store.last_csn().map_err(LdapError::from)?;
             let cancelled = || t.is_cancelled();
-            let (alive, phase) = match plan(&d, &s, context)? {
+            let plan = plan(&d, &s, context)?;
+            let how = match plan {
+                Plan::Unchanged => "unchanged",
+                Plan::Log(_) => "delete phase from the change log",
+                Plan::Present(_) => "present phase (the change log does not reach the cookie)",
+                Plan::Full => "full reload",
+            };
+            tracing::info!(msgid, persist = s.persist, "sync refresh: {how}");
+            let (alive, phase) = match plan {
                 Plan::Unchanged => (true, Phase::Unchanged),
                 Plan::Log(since) => (
                     delete_phase(&d, &w, &r, since, context, msgid, &cancelled, &etx)?,
