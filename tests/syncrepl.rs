@@ -1082,3 +1082,104 @@ fn python_delete_phase_messages() {
     );
     assert!(csn_of_cookie(&cookie2) > csn_of_cookie(&cookie));
 }
+
+/// `syncprov-nopresent` with `syncprov-reloadhint`: a cookie older than the (tiny) session
+/// log gets e-syncRefreshRequired (4096) when the consumer did not set reloadHint, and a
+/// full reload (every entry in full, no syncIdSet) when it did; a cookie the log covers
+/// still gets the delete phase.
+#[test]
+fn nopresent_reloadhint() {
+    if !Path::new(PYTHON).exists() {
+        println!("SKIPPED nopresent_reloadhint: {PYTHON} is not installed");
+        return;
+    }
+    let reference = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/oxldap-reference.conf"),
+    )
+    .unwrap();
+    let confdir = tempfile::tempdir().unwrap();
+    let conf = confdir.path().join("oxldap.conf");
+    std::fs::write(
+        &conf,
+        reference.replace(
+            "overlay syncprov\n",
+            "overlay syncprov\nsyncprov-sessionlog 4\nsyncprov-nopresent\nsyncprov-reloadhint TRUE\n",
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    initial_data(&server);
+    let (_, full) = sync_search(&server, "ro");
+    let cookie = full.cookies.last().unwrap().clone();
+
+    // One change: covered by the log, delete phase.
+    let u1 = user("init", 1);
+    apply(
+        &server,
+        &format!("dn: {u1}\nchangetype: modify\nreplace: sn\nsn: One\n\n"),
+    );
+    let (out, inc) = sync_search(&server, &format!("ro/{cookie}"));
+    assert_eq!(inc.entries.len(), 1, "{}", out.stdout);
+    assert_eq!(inc.refresh_deletes, Some(true), "{}", out.stdout);
+
+    // 70 writes: the log (4 records, trimmed every 64 writes) no longer reaches the cookie.
+    let mods: String = (0..70)
+        .map(|i| {
+            format!(
+                "dn: {}\nchangetype: modify\nreplace: description\ndescription: w{i}\n\n",
+                user("init", i % 10)
+            )
+        })
+        .collect();
+    apply(&server, &mods);
+    let stale = server.tool(
+        "ldapsearch",
+        &[
+            "-D",
+            ROOTDN,
+            "-w",
+            ROOTPW,
+            "-b",
+            BASE,
+            "-E",
+            &format!("sync=ro/{cookie}"),
+            "1.1",
+        ],
+        None,
+    );
+    assert!(
+        stale.stdout.contains("result: 4096"),
+        "expected e-syncRefreshRequired:\n{}{}",
+        stale.stdout,
+        stale.stderr
+    );
+    assert!(!stale.stdout.contains("\ndn: "), "{}", stale.stdout);
+
+    // With reloadHint TRUE: a full reload instead.
+    let script = "import sys, ldap\n\
+        from ldap.syncrepl import SyncRequestControl, SyncDoneControl\n\
+        url, base, dn, pw, cookie = sys.argv[1:6]\n\
+        l = ldap.initialize(url)\n\
+        l.simple_bind_s(dn, pw)\n\
+        c = SyncRequestControl(cookie=cookie, mode='refreshOnly', reloadHint=True)\n\
+        msgid = l.search_ext(base, ldap.SCOPE_SUBTREE, serverctrls=[c])\n\
+        t, data, _, ctrls = l.result3(msgid)\n\
+        done = [x for x in ctrls if x.controlType == SyncDoneControl.controlType]\n\
+        print(len(data), done[0].refreshDeletes)\n";
+    let out = Command::new(PYTHON)
+        .args(["-c", script, &server.url, BASE, ROOTDN, ROOTPW, &cookie])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (uuids, _) = uuids_and_csns(&server);
+    assert_eq!(
+        stdout.trim(),
+        format!("{} False", uuids.len()),
+        "a full reload: every entry, refreshDeletes FALSE"
+    );
+}
