@@ -10,6 +10,7 @@
 //! [`CancellationToken`] fires; [`directory::Directory::open`] builds the served directory
 //! from a [`config::Config`].
 
+pub mod changelog_view;
 pub mod config;
 mod connection;
 pub mod directory;
