@@ -58,7 +58,7 @@ fn target(base: &str) -> Option<Target> {
         rdn.avas.len() == 1
             && rdn.avas.iter().all(|a| {
                 a.attr.eq_ignore_ascii_case(attr)
-                    && value.map_or(true, |v| a.value.eq_ignore_ascii_case(v.as_bytes()))
+                    && value.is_none_or(|v| a.value.eq_ignore_ascii_case(v.as_bytes()))
             })
     };
     let last = dn.rdns.last()?;
@@ -249,7 +249,7 @@ fn matches(f: &Filter, e: &Entry) -> bool {
             }
             s.final_
                 .as_ref()
-                .map_or(true, |f| rest.ends_with(&f.to_ascii_lowercase()))
+                .is_none_or(|f| rest.ends_with(&f.to_ascii_lowercase()))
         }),
         Filter::Extensible { .. } => false,
     }

@@ -411,7 +411,7 @@ fn delete_phase(
         std::collections::HashMap::new();
     for (pos, (rec, id)) in log.records.iter().zip(&log.ids).enumerate() {
         let csn = Csn::parse(&rec.csn);
-        if csn.map_or(true, |c| context.is_some_and(|k| c > k)) {
+        if csn.is_none_or(|c| context.is_some_and(|k| c > k)) {
             // Committed after the refresh's snapshot: the persist phase or the next
             // refresh sends it.
             continue;
