@@ -55,8 +55,19 @@ pub async fn handle(
         // client that does not read.
         let closing = session.closing();
         let write_task = tokio::spawn(async move {
+            // Messages already queued are encoded together and flushed once (one write
+            // syscall for a burst, e.g. a write pushed to many persistent searches).
             while let Some(msg) = tokio::select! { m = rx.recv() => m, () = closing.cancelled() => None } {
-                let sent = tokio::select! { r = writer.send(msg) => r.is_ok(), () = closing.cancelled() => false };
+                let sent = tokio::select! {
+                    r = async {
+                        writer.feed(msg).await?;
+                        while let Ok(more) = rx.try_recv() {
+                            writer.feed(more).await?;
+                        }
+                        writer.flush().await
+                    } => r.is_ok(),
+                    () = closing.cancelled() => false,
+                };
                 if !sent {
                     break;
                 }
