@@ -341,11 +341,13 @@ impl Server {
         self.dir.bootstrap_layout()
     }
 
-    /// Polls `check` until it returns true or `timeout` passes; the error says what was
+    /// Runs `check` until it returns true or `timeout` passes; the error says what was
     /// awaited (`what`).
     ///
-    /// This polls the store. Once the change log is exposed, the `await_*` helpers will
-    /// wait on it instead of polling; their signatures will not change.
+    /// `check` runs again as soon as a write commits: the wait follows the store's commit
+    /// observer (the stream that feeds persistent sync searches) instead of polling. A
+    /// short poll remains as a fallback, for a directory without `overlay syncprov` (no
+    /// observer) and for state that changes without a write.
     pub async fn wait_for(
         &self,
         timeout: Duration,
@@ -354,6 +356,9 @@ impl Server {
     ) -> Result<(), AssertionError> {
         let start = Instant::now();
         let mut pause = Duration::from_millis(1);
+        // Subscribed before the first check, so a commit between the check and the wait
+        // still wakes it.
+        let mut commits = self.dir.events.subscribe();
         loop {
             if check(self) {
                 return Ok(());
@@ -361,8 +366,12 @@ impl Server {
             if start.elapsed() >= timeout {
                 return Err(AssertionError::timeout(what, timeout));
             }
-            tokio::time::sleep(pause.min(timeout.saturating_sub(start.elapsed()))).await;
-            pause = next_pause(pause);
+            let left = timeout.saturating_sub(start.elapsed());
+            tokio::select! {
+                // A commit (or a lagged/closed channel): check again.
+                _ = commits.recv() => {}
+                () = tokio::time::sleep(pause.min(left)) => pause = next_pause(pause),
+            }
         }
     }
 

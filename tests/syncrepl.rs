@@ -457,6 +457,94 @@ fn consumer_converges(test: &str, kind: &str) {
     assert_converges(&server, &consumer, &format!("after {n} more writes"));
 }
 
+/// The consumer is stopped twice against a provider with a small session log
+/// (`syncprov-sessionlog 150` change records): first fewer changes than the log holds are
+/// made while it is down (it must converge through the delete phase), then more (through
+/// the present phase). Which phase served it is read from oxldap's log.
+fn consumer_converges_with_sessionlog(test: &str, kind: &str) {
+    if !slapd_installed(test) {
+        return;
+    }
+    let reference = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/oxldap-reference.conf"),
+    )
+    .unwrap();
+    let confdir = tempfile::tempdir().unwrap();
+    let conf = confdir.path().join("oxldap.conf");
+    let conf_text = reference.replace(
+        "overlay syncprov\n",
+        "overlay syncprov\nsyncprov-sessionlog 150\n",
+    );
+    assert!(conf_text.contains("syncprov-sessionlog 150"));
+    std::fs::write(&conf, conf_text).unwrap();
+    let server = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    initial_data(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let consumer = Consumer::start(dir.path(), &server.url, kind);
+    assert_converges(&server, &consumer, "initial load");
+
+    let count = |needle: &str| server.log().matches(needle).count();
+    let deletes_before = count("sync refresh: delete phase");
+    consumer.stop();
+    // A handful of writes: well within the session log.
+    let few = format!(
+        "dn: {}\nchangetype: modify\nreplace: sn\nsn: Few\n\n\
+         dn: {}\nchangetype: delete\n\n\
+         dn: {}\nchangetype: modrdn\nnewrdn: uid=init-u06r\ndeleteoldrdn: 1\n\n\
+         dn: cn=init-staff,{GROUPS}\nchangetype: modify\ndelete: member\nmember: {}\n\n{}",
+        user("init", 3),
+        user("init", 4),
+        user("init", 6),
+        user("init", 1),
+        add_user("few", 1, USERS),
+    );
+    apply(&server, &few);
+    let consumer = Consumer::start(dir.path(), &server.url, kind);
+    assert_converges(
+        &server,
+        &consumer,
+        "after 5 writes (fewer than the session log)",
+    );
+    assert!(
+        count("sync refresh: delete phase") > deletes_before,
+        "the restarted consumer was not served by the delete phase:\n{}",
+        tail(&server.log(), 30)
+    );
+
+    let presents_before = count("sync refresh: present phase");
+    consumer.stop();
+    let mut n = 0;
+    for round in ["s1", "s2", "s3"] {
+        let (ldif, k) = scenario(round);
+        apply(&server, &ldif);
+        n += k;
+    }
+    let consumer = Consumer::start(dir.path(), &server.url, kind);
+    assert_converges(
+        &server,
+        &consumer,
+        &format!("after {n} writes (more than the session log)"),
+    );
+    assert!(
+        count("sync refresh: present phase") > presents_before,
+        "the restarted consumer was not served by the present phase:\n{}",
+        tail(&server.log(), 30)
+    );
+}
+
+#[test]
+fn slapd_consumer_sessionlog_refresh_only() {
+    consumer_converges_with_sessionlog("slapd_consumer_sessionlog_refresh_only", "refreshOnly");
+}
+
+#[test]
+fn slapd_consumer_sessionlog_refresh_and_persist() {
+    consumer_converges_with_sessionlog(
+        "slapd_consumer_sessionlog_refresh_and_persist",
+        "refreshAndPersist",
+    );
+}
+
 #[test]
 fn slapd_consumer_converges_refresh_only() {
     consumer_converges("slapd_consumer_converges_refresh_only", "refreshOnly");
@@ -484,8 +572,13 @@ struct SyncEntry {
 #[derive(Debug, Default)]
 struct SyncOutput {
     entries: Vec<SyncEntry>,
-    /// UUIDs listed in "SyncInfo Received: ID Set" messages.
+    /// UUIDs listed in "SyncInfo Received: ID Set" messages of the present phase.
     id_set: Vec<String>,
+    /// UUIDs listed in ID Set messages with refreshDeletes TRUE (delete phase), which
+    /// ldapsearch prints as "following UUIDs no longer match the search".
+    id_deletes: Vec<String>,
+    /// The refreshDeletes flag of the Sync Done control, as ldapsearch prints it.
+    refresh_deletes: Option<bool>,
     /// Whether a SyncDone control came with the result.
     done: bool,
     /// The cookies of SyncInfo and SyncDone messages, in order.
@@ -497,6 +590,7 @@ fn parse_sync(text: &str) -> SyncOutput {
     let mut out = SyncOutput::default();
     let mut dn = String::new();
     let mut in_id_set = false;
+    let mut deletes = false;
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
         if let Some(d) = line.strip_prefix("dn: ") {
@@ -518,17 +612,33 @@ fn parse_sync(text: &str) -> SyncOutput {
         }
         if line.starts_with("# SyncInfo Received: ID Set") {
             in_id_set = true;
+            deletes = false;
             continue;
         }
         if in_id_set {
             if let Some(u) = line.strip_prefix("#\t") {
-                out.id_set.push(u.trim().to_string());
+                let list = if deletes {
+                    &mut out.id_deletes
+                } else {
+                    &mut out.id_set
+                };
+                list.push(u.trim().to_string());
                 continue;
             }
-            if line.starts_with("# syncUUIDs:") || line.starts_with("# refreshDeletes") {
+            if line.starts_with("# following UUIDs no longer match") {
+                deletes = true;
+                continue;
+            }
+            if line.starts_with("# syncUUIDs:")
+                || line.starts_with("# refreshDeletes")
+                || line.starts_with("# following UUIDs")
+            {
                 continue;
             }
             in_id_set = false;
+        }
+        if let Some(flag) = line.strip_prefix("# SyncDone control refreshDeletes=") {
+            out.refresh_deletes = Some(flag.trim() == "1");
         }
         if line.starts_with(SYNC_DONE) {
             out.done = true;
@@ -645,8 +755,10 @@ fn ldapsearch_sync_messages() {
         "the cookie's CSN is the newest entryCSN"
     );
 
-    // A change, then an incremental refresh from the cookie: only the changed entry is
-    // sent, every other one is listed in a syncIdSet (present phase).
+    // A change, then an incremental refresh from the cookie: the change log covers it,
+    // so the delete phase: only the changed entry is sent, the deleted one is listed in
+    // a syncIdSet with refreshDeletes TRUE, nothing is listed as present, and Sync Done
+    // says refreshDeletes (RFC 4533 §3.3.2).
     let changed = user("init", 3);
     let gone = user("init", 9);
     apply(
@@ -660,15 +772,10 @@ fn ldapsearch_sync_messages() {
     let (out, inc) = sync_search(&server, &format!("ro/{cookie}"));
     let sent: Vec<&str> = inc.entries.iter().map(|e| e.dn.as_str()).collect();
     assert_eq!(sent, vec![changed.as_str()], "{}", out.stdout);
-    let expected_present: BTreeSet<&String> = uuids
-        .iter()
-        .filter(|(dn, _)| **dn != changed && **dn != gone)
-        .map(|(_, u)| u)
-        .collect();
-    let present: BTreeSet<&String> = inc.id_set.iter().collect();
-    assert_eq!(present, expected_present, "syncIdSet:\n{}", out.stdout);
-    assert_eq!(inc.id_set.len(), present.len(), "a UUID listed twice");
+    assert!(inc.id_set.is_empty(), "no present phase:\n{}", out.stdout);
+    assert_eq!(inc.id_deletes, vec![uuids[&gone].clone()], "{}", out.stdout);
     assert!(inc.done, "{}", out.stdout);
+    assert_eq!(inc.refresh_deletes, Some(true), "{}", out.stdout);
     let cookie2 = inc.cookies.last().unwrap().clone();
     assert!(
         csn_of_cookie(&cookie2) > csn_of_cookie(&cookie),
@@ -680,14 +787,34 @@ fn ldapsearch_sync_messages() {
         csns2[&changed]
     );
 
-    // Nothing changed since: no entry, everything present.
+    // Nothing changed since: no entry, no UUID, and (as slapd) a Sync Done with
+    // refreshDeletes and no new cookie.
     let (out, none) = sync_search(&server, &format!("ro/{cookie2}"));
     assert!(none.entries.is_empty(), "{}", out.stdout);
-    assert_eq!(none.id_set.len(), total - 1, "{}", out.stdout);
-    assert_eq!(
-        csn_of_cookie(none.cookies.last().unwrap()),
-        csn_of_cookie(&cookie2)
+    assert!(
+        none.id_set.is_empty() && none.id_deletes.is_empty(),
+        "{}",
+        out.stdout
     );
+    assert!(none.cookies.is_empty(), "{}", out.stdout);
+    assert_eq!(none.refresh_deletes, Some(true), "{}", out.stdout);
+
+    // A malformed cookie is protocolError (2).
+    let bad = server.tool(
+        "ldapsearch",
+        &[
+            "-D",
+            ROOTDN,
+            "-w",
+            ROOTPW,
+            "-b",
+            BASE,
+            "-E",
+            "sync=ro/csn=garbage",
+        ],
+        None,
+    );
+    assert_eq!(bad.code, 2, "{}{}", bad.stdout, bad.stderr);
 
     // refreshAndPersist: the refresh, the switch to persist, then the changes made while
     // the search is open (modify, add, delete), each with a cookie.
@@ -776,8 +903,9 @@ fn ldapsearch_sync_messages() {
 /// What refresh.py reported: entries sent (DNs), UUIDs present, UUIDs deleted, the cookie.
 type Refresh = (Vec<String>, Vec<String>, Vec<String>, String);
 
-/// Runs tests/syncrepl/refresh.py (one refreshOnly) as the rootdn.
-fn py_refresh(server: &Server, cookie: Option<&str>) -> Refresh {
+/// Runs tests/syncrepl/refresh.py (one refreshOnly with `filter`) as the rootdn; returns
+/// the lines it printed, one per message, in order.
+fn py_refresh_lines(server: &Server, cookie: Option<&str>, filter: &str) -> Vec<String> {
     let out = Command::new(PYTHON)
         .arg(scripts().join("refresh.py"))
         .args([
@@ -786,6 +914,7 @@ fn py_refresh(server: &Server, cookie: Option<&str>) -> Refresh {
             ROOTDN,
             ROOTPW,
             cookie.unwrap_or(""),
+            filter,
         ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {PYTHON} (install python3-ldap): {e}"));
@@ -795,6 +924,12 @@ fn py_refresh(server: &Server, cookie: Option<&str>) -> Refresh {
         "refresh.py failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout.lines().map(str::to_string).collect()
+}
+
+/// Runs tests/syncrepl/refresh.py (one refreshOnly of the whole suffix) as the rootdn.
+fn py_refresh(server: &Server, cookie: Option<&str>) -> Refresh {
+    let stdout = py_refresh_lines(server, cookie, "(objectClass=*)").join("\n");
     let (mut entries, mut present, mut deleted, mut last) =
         (Vec::new(), Vec::new(), Vec::new(), String::new());
     for line in stdout.lines() {
@@ -846,43 +981,205 @@ fn cookie_survives_restart() {
             add_user("new", 1, USERS)
         ),
     );
-    let (now, csns) = uuids_and_csns(&server);
+    let (_, csns) = uuids_and_csns(&server);
 
-    let (entries, present, deleted, cookie2) = py_refresh(&server, Some(&cookie));
-    let distinct: BTreeSet<&String> = entries.iter().collect();
-    assert_eq!(
-        distinct.len(),
-        entries.len(),
-        "an entry sent twice: {entries:?}"
-    );
-    assert_eq!(
-        sorted(entries.clone()),
-        sorted(vec![before.clone(), after.clone(), added.clone()]),
-        "the incremental refresh must send exactly the entries changed since the cookie"
-    );
-    let expected_present: BTreeSet<&String> = now
-        .iter()
-        .filter(|(dn, _)| !entries.contains(dn))
-        .map(|(_, u)| u)
-        .collect();
-    let got_present: BTreeSet<&String> = present.iter().collect();
-    assert_eq!(got_present.len(), present.len(), "a UUID presented twice");
-    assert_eq!(got_present, expected_present, "present UUIDs");
-    assert!(
-        !present.contains(&uuids[&gone]),
-        "the deleted entry is present"
-    );
-    assert!(
-        deleted.is_empty(),
-        "present phase: deletes are implied: {deleted:?}"
-    );
+    // The change log survived the restart: a delete phase with exactly the changes,
+    // checked message by message (deletes first, then entries in CSN order, then the
+    // end of the refresh with refreshDeletes TRUE and the new cookie).
+    let lines = py_refresh_lines(&server, Some(&cookie), "(objectClass=*)");
     let newest = csns.values().max().unwrap();
+    let cookie2 = lines
+        .last()
+        .unwrap()
+        .strip_prefix("cookie ")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        lines,
+        vec![
+            format!("delete {}", uuids[&gone]),
+            format!("entry {before}"),
+            format!("entry {after}"),
+            format!("entry {added}"),
+            "done refreshDeletes=True".to_string(),
+            format!("cookie {cookie2}"),
+        ],
+        "the incremental refresh after a restart"
+    );
     assert_eq!(&csn_of_cookie(&cookie2), newest, "cookie after the restart");
     assert!(csn_of_cookie(&cookie2) > csn_of_cookie(&cookie));
 
-    // And the new cookie is up to date.
-    let (entries, present, _, cookie3) = py_refresh(&server, Some(&cookie2));
-    assert!(entries.is_empty(), "nothing changed: {entries:?}");
-    assert_eq!(present.len(), now.len());
-    assert_eq!(csn_of_cookie(&cookie3), csn_of_cookie(&cookie2));
+    // And the new cookie is up to date: nothing at all is sent, the cookie stays.
+    let lines = py_refresh_lines(&server, Some(&cookie2), "(objectClass=*)");
+    assert_eq!(
+        lines,
+        vec![
+            "done refreshDeletes=True".to_string(),
+            format!("cookie {cookie2}")
+        ]
+    );
+}
+
+/// The delete phase message by message with python-ldap's SyncreplConsumer, on a filtered
+/// search: an entry modified out of the filter and a deleted entry are reported deleted
+/// (syncIdSet, refreshDeletes TRUE); an entry added and deleted since the cookie is not
+/// mentioned; modified, added and renamed entries are sent in full, in CSN order.
+#[test]
+fn python_delete_phase_messages() {
+    if !Path::new(PYTHON).exists() {
+        println!("SKIPPED python_delete_phase_messages: {PYTHON} is not installed");
+        return;
+    }
+    let server = Server::memory();
+    initial_data(&server);
+    let filter = "(!(description=hidden))";
+    let first = py_refresh_lines(&server, None, filter);
+    let cookie = first
+        .last()
+        .unwrap()
+        .strip_prefix("cookie ")
+        .unwrap()
+        .to_string();
+    let (uuids, _) = uuids_and_csns(&server);
+    let (u1, u5, u6, u7) = (
+        user("init", 1),
+        user("init", 5),
+        user("init", 6),
+        user("init", 7),
+    );
+    let u7r = format!("uid=init-u07r,{USERS}");
+    let (tmp, new) = (user("new", 1), user("new", 2));
+    apply(
+        &server,
+        &format!(
+            "dn: {u1}\nchangetype: modify\nreplace: sn\nsn: Changed\n\n{}\
+             dn: {tmp}\nchangetype: delete\n\n{}\
+             dn: {u5}\nchangetype: modify\nadd: description\ndescription: hidden\n\n\
+             dn: {u6}\nchangetype: delete\n\n\
+             dn: {u7}\nchangetype: modrdn\nnewrdn: uid=init-u07r\ndeleteoldrdn: 1\n\n",
+            add_user("new", 1, USERS),
+            add_user("new", 2, USERS),
+        ),
+    );
+    let lines = py_refresh_lines(&server, Some(&cookie), filter);
+    let cookie2 = lines
+        .last()
+        .unwrap()
+        .strip_prefix("cookie ")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        lines,
+        vec![
+            format!("delete {}", uuids[&u5]),
+            format!("delete {}", uuids[&u6]),
+            format!("entry {u1}"),
+            format!("entry {new}"),
+            format!("entry {u7r}"),
+            "done refreshDeletes=True".to_string(),
+            format!("cookie {cookie2}"),
+        ]
+    );
+    assert!(csn_of_cookie(&cookie2) > csn_of_cookie(&cookie));
+}
+
+/// `syncprov-nopresent` with `syncprov-reloadhint`: a cookie older than the (tiny) session
+/// log gets e-syncRefreshRequired (4096) when the consumer did not set reloadHint, and a
+/// full reload (every entry in full, no syncIdSet) when it did; a cookie the log covers
+/// still gets the delete phase.
+#[test]
+fn nopresent_reloadhint() {
+    if !Path::new(PYTHON).exists() {
+        println!("SKIPPED nopresent_reloadhint: {PYTHON} is not installed");
+        return;
+    }
+    let reference = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/oxldap-reference.conf"),
+    )
+    .unwrap();
+    let confdir = tempfile::tempdir().unwrap();
+    let conf = confdir.path().join("oxldap.conf");
+    std::fs::write(
+        &conf,
+        reference.replace(
+            "overlay syncprov\n",
+            "overlay syncprov\nsyncprov-sessionlog 4\nsyncprov-nopresent\nsyncprov-reloadhint TRUE\n",
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    initial_data(&server);
+    let (_, full) = sync_search(&server, "ro");
+    let cookie = full.cookies.last().unwrap().clone();
+
+    // One change: covered by the log, delete phase.
+    let u1 = user("init", 1);
+    apply(
+        &server,
+        &format!("dn: {u1}\nchangetype: modify\nreplace: sn\nsn: One\n\n"),
+    );
+    let (out, inc) = sync_search(&server, &format!("ro/{cookie}"));
+    assert_eq!(inc.entries.len(), 1, "{}", out.stdout);
+    assert_eq!(inc.refresh_deletes, Some(true), "{}", out.stdout);
+
+    // 70 writes: the log (4 records, trimmed every 64 writes) no longer reaches the cookie.
+    let mods: String = (0..70)
+        .map(|i| {
+            format!(
+                "dn: {}\nchangetype: modify\nreplace: description\ndescription: w{i}\n\n",
+                user("init", i % 10)
+            )
+        })
+        .collect();
+    apply(&server, &mods);
+    let stale = server.tool(
+        "ldapsearch",
+        &[
+            "-D",
+            ROOTDN,
+            "-w",
+            ROOTPW,
+            "-b",
+            BASE,
+            "-E",
+            &format!("sync=ro/{cookie}"),
+            "1.1",
+        ],
+        None,
+    );
+    assert!(
+        stale.stdout.contains("result: 4096"),
+        "expected e-syncRefreshRequired:\n{}{}",
+        stale.stdout,
+        stale.stderr
+    );
+    assert!(!stale.stdout.contains("\ndn: "), "{}", stale.stdout);
+
+    // With reloadHint TRUE: a full reload instead.
+    let script = "import sys, ldap\n\
+        from ldap.syncrepl import SyncRequestControl, SyncDoneControl\n\
+        url, base, dn, pw, cookie = sys.argv[1:6]\n\
+        l = ldap.initialize(url)\n\
+        l.simple_bind_s(dn, pw)\n\
+        c = SyncRequestControl(cookie=cookie, mode='refreshOnly', reloadHint=True)\n\
+        msgid = l.search_ext(base, ldap.SCOPE_SUBTREE, serverctrls=[c])\n\
+        t, data, _, ctrls = l.result3(msgid)\n\
+        done = [x for x in ctrls if x.controlType == SyncDoneControl.controlType]\n\
+        print(len(data), done[0].refreshDeletes)\n";
+    let out = Command::new(PYTHON)
+        .args(["-c", script, &server.url, BASE, ROOTDN, ROOTPW, &cookie])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (uuids, _) = uuids_and_csns(&server);
+    assert_eq!(
+        stdout.trim(),
+        format!("{} False", uuids.len()),
+        "a full reload: every entry, refreshDeletes FALSE"
+    );
 }

@@ -440,8 +440,9 @@ fn is_safe(v: &[u8]) -> bool {
     !v.iter().any(bad) && !matches!(v.first(), Some(b' ' | b':' | b'<')) && v.last() != Some(&b' ')
 }
 
-/// Writes one `desc: value` (or `desc:: base64`) line, folded at [`FOLD_AT`] bytes.
-fn write_attr_line<W: Write>(w: &mut W, desc: &str, value: &[u8]) -> io::Result<()> {
+/// Writes one `desc: value` (or `desc:: base64`) line, folded at [`FOLD_AT`] bytes
+/// (RFC 2849 `attrval-spec`); used by [`write_entry`] and the change log's `changes`.
+pub fn write_attr_line<W: Write>(w: &mut W, desc: &str, value: &[u8]) -> io::Result<()> {
     let mut line = Vec::with_capacity(desc.len() + value.len() + 3);
     line.extend_from_slice(desc.as_bytes());
     if value.is_empty() {

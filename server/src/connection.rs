@@ -92,7 +92,10 @@ pub async fn handle(
         let writer: Writer = FramedWrite::new(w, ServerCodec::new(max_pdu));
         let (tx, rx) = mpsc::channel::<LdapMsg>(RESPONSE_QUEUE);
         let (ctl, ctl_rx) = mpsc::channel::<Handoff>(1);
-        let write_task = tokio::spawn(write_loop(writer, rx, ctl_rx));
+        // Closing (Session::closing) drops the socket even while a write is stuck on a
+        // client that does not read.
+        let write_task = tokio::spawn(write_loop(writer, rx, ctl_rx, session.closing()));
+        let closing = session.closing();
         let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         loop {
             // Back-pressure: wait for a free operation slot before reading the next request.
@@ -105,6 +108,7 @@ pub async fn handle(
                     let _ = tx.send(notice_of_disconnection(ResultCode::Unavailable, "server shutting down")).await;
                     break;
                 }
+                () = closing.cancelled() => break,
             };
             let frame = tokio::select! {
                 f = reader.next() => f,
@@ -112,8 +116,9 @@ pub async fn handle(
                     let _ = tx.send(notice_of_disconnection(ResultCode::Unavailable, "server shutting down")).await;
                     break;
                 }
-                // An operation task panicked: this connection ends (only this one).
-                () = session.closing.cancelled() => break,
+                // An operation task panicked, or a persistent search's client does not
+                // read: this connection ends (only this one).
+                () = closing.cancelled() => break,
                 // `idletimeout` (slapd.conf(5)): idle means no request read and no
                 // operation outstanding for that long; slapd closes without a notice.
                 () = idle_expired(&dir, &session) => {
@@ -173,15 +178,22 @@ pub async fn handle(
 
 /// The writer task: writes queued responses in order; on a [`Handoff`] (StartTLS) writes
 /// what is queued, gives the write half back and continues on the upgraded stream.
+///
+/// Messages already queued are encoded together and flushed once (one write syscall for a
+/// burst, e.g. a write pushed to many persistent searches). When `closing` is cancelled
+/// the socket is dropped at once, even while a write is stuck on a client that does not
+/// read.
 async fn write_loop(
     mut writer: Writer,
     mut rx: mpsc::Receiver<LdapMsg>,
     mut ctl: mpsc::Receiver<Handoff>,
+    closing: CancellationToken,
 ) {
     let mut ctl_open = true;
     loop {
         tokio::select! {
             biased;
+            () = closing.cancelled() => return,
             h = ctl.recv(), if ctl_open => match h {
                 None => ctl_open = false,
                 Some(h) => {
@@ -201,7 +213,17 @@ async fn write_loop(
             },
             m = rx.recv() => match m {
                 Some(m) => {
-                    if writer.send(m).await.is_err() {
+                    let sent = tokio::select! {
+                        r = async {
+                            writer.feed(m).await?;
+                            while let Ok(more) = rx.try_recv() {
+                                writer.feed(more).await?;
+                            }
+                            writer.flush().await
+                        } => r.is_ok(),
+                        () = closing.cancelled() => return,
+                    };
+                    if !sent {
                         break;
                     }
                 }
@@ -518,7 +540,18 @@ async fn run_op(
         if let Some(sync) = crate::sync::request_of(&controls) {
             let out = match sync {
                 Ok(sync) => {
-                    crate::sync::run(dir, who, req.clone(), sync, msgid, token, tx.clone()).await
+                    let closing = session.closing();
+                    crate::sync::run(
+                        dir,
+                        who,
+                        req.clone(),
+                        sync,
+                        msgid,
+                        token,
+                        closing,
+                        tx.clone(),
+                    )
+                    .await
                 }
                 Err(e) => Some((e.to_result(), Vec::new())),
             };

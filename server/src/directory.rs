@@ -127,6 +127,8 @@ pub struct Directory {
     /// The access rules (slapd.access(5)): the database's `access` lines, then the global
     /// ones, or [`crate::acl::DEFAULT_RULES`] when there are none.
     pub acl: crate::acl::Acl,
+    /// `syncprov-nopresent` and `syncprov-reloadhint` (slapo-syncprov(5)).
+    pub sync_options: crate::sync::SyncOptions,
 }
 
 impl std::fmt::Debug for Directory {
@@ -214,6 +216,13 @@ impl Directory {
             server_id: u16::try_from(config.server_id).unwrap_or(0),
             events,
             monitor: Arc::default(),
+            sync_options: db
+                .syncprov()
+                .map(|s| crate::sync::SyncOptions {
+                    nopresent: s.nopresent,
+                    reloadhint: s.reloadhint,
+                })
+                .unwrap_or_default(),
             store: Arc::new(store),
             schema,
             suffix,

@@ -12,6 +12,7 @@
 
 pub mod backup;
 pub mod acl;
+pub mod changelog_view;
 pub mod config;
 mod connection;
 pub mod directory;

@@ -439,6 +439,8 @@ pub fn root_dse(dir: &Directory) -> Entry {
     put("objectClass", &["top", "OpenLDAProotDSE"]);
     put("structuralObjectClass", &["OpenLDAProotDSE"]);
     put("namingContexts", &[&dir.suffix.to_string()]);
+    // draft-good-ldap-changelog: where the change log is (crate::changelog_view).
+    put("changelog", &[crate::changelog_view::CHANGELOG_DN]);
     put("subschemaSubentry", &[SUBSCHEMA_DN]);
     put("supportedLDAPVersion", &["3"]);
     put("supportedControl", SUPPORTED_CONTROLS);
@@ -501,6 +503,10 @@ pub fn search(
     cancelled: &dyn Fn() -> bool,
     send: &mut dyn FnMut(LdapSearchResultEntry) -> bool,
 ) -> Result<SearchEnd, LdapError> {
+    // The read-only change log view (cn=changelog) lives outside the store's suffix.
+    if let Some(r) = crate::changelog_view::search(dir, who, req, cancelled, send) {
+        return r;
+    }
     search_entries(dir, who, req, page, cancelled, &mut |_, out| send(out))
 }
 

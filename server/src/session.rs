@@ -87,8 +87,9 @@ pub struct Session {
     /// the TLS cipher's key size once TLS is active (`ldaps://` or StartTLS). Set by the
     /// reader task, read by the operations it starts afterwards.
     ssf: std::sync::atomic::AtomicU32,
-    /// Cancelled when the connection must end from inside (an operation panicked); the
-    /// reader loop watches it.
+    /// Cancelled to close the whole connection from inside: an operation panicked, or a
+    /// persistent search's client does not read its changes (`sync::PERSIST_QUEUE_LIMIT`).
+    /// The reader loop and the writer task both watch it.
     pub closing: CancellationToken,
 }
 
@@ -146,6 +147,11 @@ impl Session {
         {
             t.cancel();
         }
+    }
+
+    /// The token that closes this connection when cancelled (see `closing`).
+    pub fn closing(&self) -> CancellationToken {
+        self.closing.clone()
     }
 
     /// Takes the state of the paged search with `cookie`, if it exists.

@@ -25,7 +25,9 @@ pub enum ChangeKind {
     ModDn,
 }
 
-/// One change log record.
+/// One change log record. Stored as [`RECORD_V2`] followed by its bincode; records
+/// written before the format carried `number` and the change detail (format 1: bincode
+/// of the first five fields only) still decode, with `number` 0 and no detail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeRecord {
     /// The CSN of the write (slapd string form).
@@ -38,6 +40,78 @@ pub struct ChangeRecord {
     pub dn: String,
     /// The DN before a rename or move.
     pub old_dn: Option<String>,
+    /// The changeNumber (draft-good-ldap-changelog): 1, 2, 3... in commit order, never
+    /// reused (kept in `meta.next_change`, written in the same transaction); 0 for a
+    /// format-1 record.
+    pub number: u64,
+    /// For add and modify (and the attribute changes of a modDN): the changes as RFC 2849
+    /// LDIF lines (an add: the entry's attributes; a modify: `add:`/`delete:`/`replace:`
+    /// sections separated by `-`). Attributes the server stamps on every write
+    /// ([`STAMPED`]) are left out.
+    pub changes: Option<String>,
+    /// For a modDN: the new RDN.
+    pub new_rdn: Option<String>,
+    /// For a modDN: whether the old RDN values were removed from the entry.
+    pub delete_old_rdn: Option<bool>,
+    /// For a modDN that moved the entry: its new parent.
+    pub new_superior: Option<String>,
+}
+
+/// The leading byte of a format-2 change record (a format-1 record starts with the
+/// little-endian length of its CSN string, 36, so the two cannot be confused).
+pub const RECORD_V2: u8 = 2;
+
+/// Attributes stamped by the server on every write, left out of [`ChangeRecord::changes`].
+pub const STAMPED: &[&str] = &[
+    "entryCSN",
+    "entryUUID",
+    "modifyTimestamp",
+    "modifiersName",
+    "createTimestamp",
+    "creatorsName",
+];
+
+/// The format-1 record (before change numbers), for decoding old logs.
+#[derive(Deserialize)]
+struct ChangeRecordV1 {
+    csn: String,
+    entry_uuid: String,
+    kind: ChangeKind,
+    dn: String,
+    old_dn: Option<String>,
+}
+
+impl ChangeRecord {
+    /// The stored form: [`RECORD_V2`] then bincode.
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        let mut v = vec![RECORD_V2];
+        bincode::serialize_into(&mut v, self)
+            .map_err(|_| StoreError::Corrupt { tree: "changelog" })?;
+        Ok(v)
+    }
+
+    /// Decodes either stored format.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<ChangeRecord, StoreError> {
+        let corrupt = || StoreError::Corrupt { tree: "changelog" };
+        match bytes.split_first() {
+            Some((&RECORD_V2, rest)) => bincode::deserialize(rest).map_err(|_| corrupt()),
+            _ => {
+                let v1: ChangeRecordV1 = bincode::deserialize(bytes).map_err(|_| corrupt())?;
+                Ok(ChangeRecord {
+                    csn: v1.csn,
+                    entry_uuid: v1.entry_uuid,
+                    kind: v1.kind,
+                    dn: v1.dn,
+                    old_dn: v1.old_dn,
+                    number: 0,
+                    changes: None,
+                    new_rdn: None,
+                    delete_old_rdn: None,
+                    new_superior: None,
+                })
+            }
+        }
+    }
 }
 
 /// A committed write as the observer sees it: its CSN and, per entry, the before and
@@ -71,9 +145,10 @@ pub(crate) fn record_key(csn: &Csn, id: u64) -> Vec<u8> {
     k
 }
 
-/// The record for one touched entry; None when nothing user-visible changed.
+/// The record for one touched entry, numbered `number`; None when nothing changed.
 pub(crate) fn record(
     csn: &Csn,
+    number: u64,
     before: Option<&Entry>,
     after: Option<&Entry>,
 ) -> Option<ChangeRecord> {
@@ -85,13 +160,88 @@ pub(crate) fn record(
         (Some(_), Some(a)) => (ChangeKind::Modify, a, None),
         (None, None) => return None,
     };
-    Some(ChangeRecord {
+    let mut r = ChangeRecord {
         csn: csn.to_ldap_string(),
         entry_uuid: uuid(e),
         kind,
         dn: e.dn.to_string(),
         old_dn: old,
-    })
+        number,
+        changes: None,
+        new_rdn: None,
+        delete_old_rdn: None,
+        new_superior: None,
+    };
+    match (before, after) {
+        (None, Some(a)) => r.changes = Some(add_ldif(a)),
+        (Some(b), Some(a)) => {
+            let diff = modify_ldif(b, a);
+            r.changes = (!diff.is_empty()).then_some(diff);
+            if kind == ChangeKind::ModDn {
+                r.new_rdn = a.dn.rdn().map(ToString::to_string);
+                // deleteOldRDN: some value of the old RDN is no longer in the entry.
+                r.delete_old_rdn = b.dn.rdn().map(|old| {
+                    old.avas.iter().any(|ava| {
+                        !a.values(&ava.attr)
+                            .iter()
+                            .any(|v| v.eq_ignore_ascii_case(&ava.value))
+                    })
+                });
+                let (pa, pb) = (a.dn.parent(), b.dn.parent());
+                if pa != pb {
+                    r.new_superior = pa.map(|p| p.to_string());
+                }
+            }
+        }
+        _ => {}
+    }
+    Some(r)
+}
+
+fn stamped(desc: &str) -> bool {
+    STAMPED.iter().any(|s| s.eq_ignore_ascii_case(desc))
+}
+
+/// The attributes of an added entry as LDIF lines.
+fn add_ldif(e: &Entry) -> String {
+    let mut out = Vec::new();
+    for a in e.attrs.iter().filter(|a| !stamped(&a.desc)) {
+        for v in &a.values {
+            let _ = oxldap_proto::ldif::write_attr_line(&mut out, &a.desc, v);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The modification from `b` to `a` as LDIF `add:`/`delete:`/`replace:` sections: values
+/// only added become `add`, only removed `delete`, both `replace` (values compared as
+/// stored bytes).
+fn modify_ldif(b: &Entry, a: &Entry) -> String {
+    let mut descs: Vec<&str> = Vec::new();
+    for at in b.attrs.iter().chain(&a.attrs) {
+        if !stamped(&at.desc) && !descs.iter().any(|d| d.eq_ignore_ascii_case(&at.desc)) {
+            descs.push(&at.desc);
+        }
+    }
+    let mut out = Vec::new();
+    for d in descs {
+        let (old, new) = (b.values(d), a.values(d));
+        let added: Vec<&Vec<u8>> = new.iter().filter(|v| !old.contains(v)).collect();
+        let removed: Vec<&Vec<u8>> = old.iter().filter(|v| !new.contains(v)).collect();
+        let (op, values): (&str, Vec<&Vec<u8>>) = match (added.is_empty(), removed.is_empty()) {
+            (true, true) => continue,
+            (false, true) => ("add", added),
+            (true, false) if new.is_empty() => ("delete", Vec::new()),
+            (true, false) => ("delete", removed),
+            (false, false) => ("replace", new.iter().collect()),
+        };
+        out.extend_from_slice(format!("{op}: {d}\n").as_bytes());
+        for v in values {
+            let _ = oxldap_proto::ldif::write_attr_line(&mut out, d, v);
+        }
+        out.extend_from_slice(b"-\n");
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Store {
@@ -105,15 +255,22 @@ impl Store {
             k
         });
         let mut records = Vec::new();
+        let mut ids = Vec::new();
         let iter = match &start {
             Some(s) => self.trees.changelog.range(s.clone()..),
             None => self.trees.changelog.range::<Vec<u8>, _>(..),
         };
         for kv in iter {
-            let (_, v) = kv?;
-            let r: ChangeRecord =
-                bincode::deserialize(&v).map_err(|_| StoreError::Corrupt { tree: "changelog" })?;
+            let (k, v) = kv?;
+            let r = ChangeRecord::decode(&v)?;
+            let id = k
+                .len()
+                .checked_sub(8)
+                .and_then(|at| k.get(at..))
+                .and_then(crate::keys::decode_id)
+                .ok_or(StoreError::Corrupt { tree: "changelog" })?;
             records.push(r);
+            ids.push(id);
         }
         let trimmed = self
             .trees
@@ -125,7 +282,27 @@ impl Store {
             (None, Some(_)) => false,
             (Some(s), Some(t)) => t <= *s,
         };
-        Ok(ChangesSince { records, covers })
+        Ok(ChangesSince {
+            records,
+            ids,
+            covers,
+        })
+    }
+
+    /// The changeNumber the next change log record gets (1 for a new store).
+    pub(crate) fn next_change_number(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .trees
+            .meta
+            .get(crate::keys::META_NEXT_CHANGE)?
+            .and_then(|v| crate::keys::decode_id(&v))
+            .unwrap_or(1))
+    }
+
+    /// The entry with store id `id` as it is now, with computed operational attributes;
+    /// None when it was deleted. Ids come from [`ChangesSince::ids`].
+    pub fn entry_by_id(&self, id: u64) -> Result<Option<Entry>, StoreError> {
+        Ok(self.load(id)?.map(|(_, stored)| self.present(id, stored)))
     }
 
     /// Drops the oldest records beyond the bound; remembers the newest CSN dropped.
@@ -159,6 +336,74 @@ impl Store {
 pub struct ChangesSince {
     /// The records, oldest first.
     pub records: Vec<ChangeRecord>,
+    /// The store id of each record's entry (same order as `records`), for
+    /// [`Store::entry_by_id`]: ids never change, across renames and moves.
+    pub ids: Vec<u64>,
     /// Whether no record newer than the asked CSN was dropped.
     pub covers: bool,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use oxldap_proto::Dn;
+
+    /// A record written before the format carried change numbers still decodes.
+    #[test]
+    fn format_1_records_decode() {
+        #[derive(Serialize)]
+        struct V1<'a>(&'a str, &'a str, ChangeKind, &'a str, Option<&'a str>);
+        let csn = "20261129163817.669945Z#000000#000#000000";
+        let v1 = bincode::serialize(&V1(csn, "u", ChangeKind::Modify, "cn=a", None)).unwrap();
+        let r = ChangeRecord::decode(&v1).unwrap();
+        assert_eq!(
+            (r.csn.as_str(), r.kind, r.number),
+            (csn, ChangeKind::Modify, 0)
+        );
+        let r2 = ChangeRecord { number: 7, ..r };
+        assert_eq!(ChangeRecord::decode(&r2.encode().unwrap()).unwrap(), r2);
+    }
+
+    fn entry(dn: &str, attrs: &[(&str, &str)]) -> Entry {
+        let mut e = Entry::new(Dn::parse(dn).unwrap());
+        for (d, v) in attrs {
+            e.push_value(d, v.as_bytes().to_vec());
+        }
+        e
+    }
+
+    #[test]
+    fn modify_and_moddn_detail() {
+        let b = entry(
+            "uid=a,ou=x,dc=t",
+            &[
+                ("uid", "a"),
+                ("sn", "Old"),
+                ("mail", "m1"),
+                ("entryCSN", "1"),
+            ],
+        );
+        let a = entry(
+            "uid=b,ou=y,dc=t",
+            &[
+                ("uid", "b"),
+                ("sn", "Old"),
+                ("mail", "m1"),
+                ("mail", "m2"),
+                ("entryCSN", "2"),
+            ],
+        );
+        let csn = Csn::parse("20261129163817.669945Z#000000#000#000000").unwrap();
+        let r = record(&csn, 3, Some(&b), Some(&a)).unwrap();
+        assert_eq!(r.kind, ChangeKind::ModDn);
+        assert_eq!(r.number, 3);
+        assert_eq!(
+            r.changes.as_deref(),
+            Some("replace: uid\nuid: b\n-\nadd: mail\nmail: m2\n-\n")
+        );
+        assert_eq!(r.new_rdn.as_deref(), Some("uid=b"));
+        assert_eq!(r.delete_old_rdn, Some(true));
+        assert_eq!(r.new_superior.as_deref(), Some("ou=y,dc=t"));
+    }
 }

@@ -44,6 +44,8 @@ pub const META_LAST_CSN: &[u8] = b"last_csn";
 pub const META_INDEXES: &[u8] = b"indexes";
 /// `meta` key: the newest CSN dropped from the change log by its size bound.
 pub const META_LOG_TRIMMED: &[u8] = b"log_trimmed";
+/// `meta` key: the changeNumber the next change log record gets (u64 BE; 1 when absent).
+pub const META_NEXT_CHANGE: &[u8] = b"next_change";
 /// `meta` key: the storage format version.
 pub const META_FORMAT: &[u8] = b"format";
 /// The storage format this code writes and reads.

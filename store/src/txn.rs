@@ -140,16 +140,24 @@ impl<'s> Txn<'s> {
             }
         }
         store.stage_postings(postings, &mut self.b.index)?;
+        // Change numbers continue from the committed counter: the write lock is held, so
+        // no other writer reads it before this transaction stores the new value.
+        let mut number = store.next_change_number()?;
+        let first = number;
         for (id, t) in &self.touched {
             let before = t.before.as_ref().map(|s| &s.entry);
             let after = t.after.as_ref().map(|s| &s.entry);
-            if let Some(r) = crate::changelog::record(&self.csn, before, after) {
-                let v = bincode::serialize(&r)
-                    .map_err(|_| StoreError::Corrupt { tree: "changelog" })?;
+            if let Some(r) = crate::changelog::record(&self.csn, number, before, after) {
+                number += 1;
                 self.b
                     .changelog
-                    .insert(crate::changelog::record_key(&self.csn, *id), v);
+                    .insert(crate::changelog::record_key(&self.csn, *id), r.encode()?);
             }
+        }
+        if number != first {
+            self.b
+                .meta
+                .insert(keys::META_NEXT_CHANGE, &number.to_be_bytes());
         }
         let Txn {
             store,

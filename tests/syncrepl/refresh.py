@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """One RFC 4533 refreshOnly search with python-ldap's SyncreplConsumer.
 
-Usage: refresh.py URL BASE BINDDN PASSWORD [COOKIE]
+Usage: refresh.py URL BASE BINDDN PASSWORD [COOKIE [FILTER]]
 
 Prints, one per line, in the order the messages arrive:
   entry DN          an entry sent in full (Sync State add or modify)
@@ -9,7 +9,8 @@ Prints, one per line, in the order the messages arrive:
                     not counting the implicit "present" python-ldap derives from an entry
   delete UUID       an entryUUID reported deleted
   done refreshDeletes=BOOL   the end of the refresh (Sync Done)
-  cookie COOKIE     the last cookie the provider sent (printed last)
+  cookie COOKIE     the last cookie the provider sent, or the one given when the
+                    provider sent none (printed last)
 Exits 0 on success; on an LDAP error prints "error CLASS: INFO" and exits 1.
 """
 import sys
@@ -20,9 +21,9 @@ from ldap.syncrepl import SyncreplConsumer
 
 
 class Consumer(ldap.ldapobject.SimpleLDAPObject, SyncreplConsumer):
-    def __init__(self, *args, **kwargs):
-        ldap.ldapobject.SimpleLDAPObject.__init__(self, *args, **kwargs)
-        self.cookie = None
+    def __init__(self, url, cookie):
+        ldap.ldapobject.SimpleLDAPObject.__init__(self, url)
+        self.cookie = cookie
         self.sent = set()
 
     def syncrepl_get_cookie(self):
@@ -54,12 +55,13 @@ class Consumer(ldap.ldapobject.SimpleLDAPObject, SyncreplConsumer):
 def main():
     url, base, binddn, password = sys.argv[1:5]
     cookie = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
-    conn = Consumer(url)
+    filterstr = sys.argv[6] if len(sys.argv) > 6 else "(objectClass=*)"
+    conn = Consumer(url, cookie)
     conn.set_option(ldap.OPT_NETWORK_TIMEOUT, 10)
     try:
         conn.simple_bind_s(binddn, password)
         msgid = conn.syncrepl_search(
-            base, ldap.SCOPE_SUBTREE, mode="refreshOnly", cookie=cookie
+            base, ldap.SCOPE_SUBTREE, filterstr=filterstr, mode="refreshOnly"
         )
         while conn.syncrepl_poll(msgid=msgid, all=1, timeout=30):
             pass

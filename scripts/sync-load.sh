@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# sync-load.sh: the content-sync load check of issue 6 (not a timed test).
+#
+# Runs WRITES modifies (default 10,000) through one ldapmodify against oxldap twice: once
+# with no consumer, once while CONSUMERS (default 16) persistent sync searches
+# (`ldapsearch -E sync=rp`, refreshAndPersist) are open. Checks that every consumer received
+# every change exactly once and in CSN order (the cookies of its persisted Sync State
+# messages strictly increase and there are exactly WRITES of them, all "modified", the same
+# CSNs for every consumer), and prints the writer throughput of both runs.
+#
+# Bounded: each run stops by itself (consumers are given at most WAIT seconds to catch up).
+# Loopback only. Needs ldap-utils and python3 (scripts/test.sh installs them).
+# Usage: scripts/sync-load.sh            (builds the release binary if needed)
+#        BIN=target/debug/oxldap CONSUMERS=4 WRITES=1000 scripts/sync-load.sh
+#        NICE=19 scripts/sync-load.sh   (consumer processes niced: on a small machine the
+#                                         16 ldapsearch processes otherwise compete with
+#                                         the server for CPU, which is not the server's cost)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CONSUMERS=${CONSUMERS:-16}
+WRITES=${WRITES:-10000}
+USERS=${USERS:-200}
+WAIT=${WAIT:-120}
+NICE=${NICE:-0}
+BIN=${BIN:-target/release/oxldap}
+[ -x "$BIN" ] || cargo build --release --quiet --bin oxldap
+W=$(mktemp -d /tmp/oxldap-syncload.XXXXXX)
+PIDS=()
+OX_PID=
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -n "$OX_PID" ] && kill "$OX_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+AUTH=(-x -D "cn=admin,dc=localdomain,dc=test" -w secret)
+USERS_DN="ou=Users,o=localdomain,dc=localdomain,dc=test"
+
+python3 - "$USERS" "$WRITES" "$W" "$USERS_DN" <<'EOF'
+import sys
+users, writes, w, base = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+with open(f"{w}/users.ldif", "w") as f:
+    for n in range(users):
+        f.write(f"dn: uid=load{n},{base}\nobjectClass: inetOrgPerson\nuid: load{n}\n"
+                f"cn: Load {n}\nsn: S{n}\n\n")
+with open(f"{w}/mods.ldif", "w") as f:
+    for i in range(writes):
+        f.write(f"dn: uid=load{i % users},{base}\nchangetype: modify\n"
+                f"replace: description\ndescription: write {i}\n\n")
+EOF
+
+start_server() {
+  "$BIN" serve --memory -h ldap://127.0.0.1:0/ >"$W/$1.url" 2>"$W/$1.log" &
+  OX_PID=$!
+  for _ in $(seq 1 100); do grep -q ldap:// "$W/$1.url" && break; sleep 0.1; done
+  URL=$(head -1 "$W/$1.url")
+}
+
+# cpu_ms PID: user+system CPU time of a process so far, in ms (from /proc/PID/stat).
+cpu_ms() {
+  awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"
+}
+
+stop_server() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  PIDS=()
+  kill "$OX_PID" 2>/dev/null || true
+  wait "$OX_PID" 2>/dev/null || true
+  OX_PID=
+}
+
+# run NAME CONSUMERS: prints the writer's modifies per second.
+run() {
+  local name=$1 n=$2
+  start_server "$name"
+  ldapadd -H "$URL" "${AUTH[@]}" -f "$W/users.ldif" >/dev/null
+  for i in $(seq 1 "$n"); do
+    nice -n "$NICE" stdbuf -oL ldapsearch -H "$URL" "${AUTH[@]}" -o ldif-wrap=no -b "$USERS_DN" \
+      -E sync=rp entryUUID >"$W/$name.c$i.out" 2>&1 &
+    PIDS+=($!)
+  done
+  for i in $(seq 1 "$n"); do
+    for _ in $(seq 1 600); do
+      grep -qs "switching to persist stage" "$W/$name.c$i.out" && break
+      sleep 0.1
+    done
+  done
+  local t0 t1 c0 c1
+  c0=$(cpu_ms "$OX_PID")
+  t0=$(date +%s%N)
+  ldapmodify -H "$URL" "${AUTH[@]}" -f "$W/mods.ldif" >/dev/null
+  t1=$(date +%s%N)
+  if [ "$n" -gt 0 ]; then
+    local deadline=$((SECONDS + WAIT))
+    for i in $(seq 1 "$n"); do
+      while [ "$(grep -c '^# cookie:' "$W/$name.c$i.out" || true)" -le "$WRITES" ] &&
+        [ $SECONDS -lt $deadline ]; do
+        sleep 0.2
+      done
+    done
+    sleep 0.5
+  fi
+  # Server CPU from the first write until every consumer has every change.
+  c1=$(cpu_ms "$OX_PID")
+  echo "$name: $WRITES modifies in $(((t1 - t0) / 1000000)) ms =" \
+    "$((WRITES * 1000000000 / (t1 - t0))) writes/s with $n persistent searches;" \
+    "oxldap CPU $((c1 - c0)) ms = $(((c1 - c0) * 1000 / WRITES)) µs per write" | tee -a "$W/summary"
+  stop_server
+}
+
+run baseline 0
+run consumers "$CONSUMERS"
+
+python3 - "$W" "$CONSUMERS" "$WRITES" <<'EOF'
+import sys
+w, n, writes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+reference = None
+for i in range(1, n + 1):
+    text = open(f"{w}/consumers.c{i}.out").read()
+    _, _, persisted = text.partition("switching to persist stage")
+    states, csns = [], []
+    for line in persisted.splitlines():
+        if line.startswith("# SyncState control, UUID "):
+            states.append(line.rsplit(" ", 1)[1])
+        elif line.startswith("# cookie: "):
+            csns.append(line.split("csn=", 1)[1].split(",")[0])
+    problems = []
+    if len(states) != writes or len(csns) != writes:
+        problems.append(f"{len(states)} changes and {len(csns)} cookies, expected {writes}")
+    if any(s != "modified" for s in states):
+        problems.append("a change that is not 'modified'")
+    if any(b <= a for a, b in zip(csns, csns[1:])):
+        problems.append("cookies not strictly increasing (duplicate or out of CSN order)")
+    if reference is None:
+        reference = csns
+    elif csns != reference:
+        problems.append("different CSNs than consumer 1")
+    if problems:
+        print(f"consumer {i}: FAILED: " + "; ".join(problems))
+        sys.exit(1)
+print(f"all {n} consumers received all {writes} changes exactly once, in CSN order")
+EOF
+echo "logs and consumer outputs: $W"
