@@ -10,8 +10,8 @@
 //! [`CancellationToken`] fires; [`directory::Directory::open`] builds the served directory
 //! from a [`config::Config`].
 
-pub mod backup;
 pub mod acl;
+pub mod backup;
 pub mod changelog_view;
 pub mod config;
 mod connection;
@@ -26,8 +26,8 @@ pub mod reload;
 pub mod session;
 pub mod sort;
 pub mod sync;
-pub mod tls;
 pub mod testhook;
+pub mod tls;
 
 pub use directory::{Directory, OpenError, OpenOptions};
 pub use listener::{serve, ServeOptions};

@@ -627,18 +627,10 @@ pub fn search_entries(
 
     crate::acl::guard_search_base(&chk, dir, &base)?;
     let limits = dir.limits();
-    let size_limit = crate::limits::effective(
-        req.sizelimit,
-        who.is_root(),
-        limits.size,
-        limits.size_hard,
-    );
-    let time_limit = crate::limits::effective(
-        req.timelimit,
-        who.is_root(),
-        limits.time,
-        limits.time_hard,
-    );
+    let size_limit =
+        crate::limits::effective(req.sizelimit, who.is_root(), limits.size, limits.size_hard);
+    let time_limit =
+        crate::limits::effective(req.timelimit, who.is_root(), limits.time, limits.time_hard);
     let deadline = time_limit.map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
     let skip = page.map_or(0, |p| p.skip);
     // Entries of the whole (paged) search so far, counting earlier pages.

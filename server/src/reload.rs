@@ -40,7 +40,9 @@ pub fn apply(dir: &Directory, old: &Config, new: &Config) -> Report {
             report.applied.push("hard size/time limits".to_string());
         }
         if cur.idle_timeout != l.idle_timeout {
-            report.applied.push(format!("idletimeout {}", new.idle_timeout));
+            report
+                .applied
+                .push(format!("idletimeout {}", new.idle_timeout));
         }
         if cur.size != l.size {
             report

@@ -109,7 +109,7 @@ impl Store {
                 problems.push(format!("changelog {csn}: malformed key"));
                 continue;
             };
-            let Ok(rec) = bincode::deserialize::<crate::ChangeRecord>(&v) else {
+            let Ok(rec) = crate::ChangeRecord::decode(&v) else {
                 problems.push(format!("changelog {csn}: record cannot be decoded"));
                 continue;
             };
