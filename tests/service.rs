@@ -184,7 +184,10 @@ fn systemd_unit_passes_systemd_analyze_verify() {
 }
 
 /// A copy of the committed fixture database (format 1, written by `oxldap import` of
-/// tests/fixtures/format1-db.ldif), since opening a sled database writes to it.
+/// tests/fixtures/format1-db.ldif), since opening a sled database writes to it. It was
+/// written before index postings became chunked bitmaps and change records got change
+/// numbers, so opening it also proves those upgrades: the indexes are rebuilt at open and
+/// the older change records still read.
 fn fixture_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for f in ["conf", "db"] {
