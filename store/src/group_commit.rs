@@ -35,12 +35,17 @@ struct State {
 }
 
 impl GroupCommit {
-    /// Records one committed write (call after the sled transaction, under the write lock).
-    pub(crate) fn committed(&self) {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .committed += 1;
+    /// Records one committed write (call after the sled transaction, under the write lock)
+    /// and returns its sequence number (1, 2, ... in commit order).
+    pub(crate) fn committed(&self) -> u64 {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.committed += 1;
+        st.committed
+    }
+
+    /// The sequence number up to which every committed write is on disk.
+    pub(crate) fn flushed(&self) -> u64 {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).flushed
     }
 
     /// Returns once every write committed before the call is on disk, running `flush`

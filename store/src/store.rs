@@ -121,6 +121,9 @@ pub struct Store {
     since_trim: std::sync::atomic::AtomicUsize,
     /// Who is told about each committed write (persistent searches), if anyone.
     observer: std::sync::RwLock<Option<Box<dyn crate::changelog::CommitObserver>>>,
+    /// Committed writes the observer has not been told about yet, with their commit
+    /// sequence numbers: told once they are durable ([`Store::wait_durable`]).
+    notes: Mutex<std::collections::VecDeque<(u64, crate::changelog::Committed)>>,
 }
 
 /// Postings a rebuild collects in memory before writing them (bounds its memory).
@@ -238,6 +241,7 @@ impl Store {
                 .unwrap_or(crate::changelog::DEFAULT_CHANGELOG_LIMIT),
             since_trim: std::sync::atomic::AtomicUsize::new(0),
             observer: std::sync::RwLock::new(None),
+            notes: Mutex::new(std::collections::VecDeque::new()),
         };
         let fingerprint = store.indexes.fingerprint();
         if store.trees.meta.get(keys::META_INDEXES)?.as_deref() != Some(fingerprint.as_bytes()) {
@@ -491,9 +495,10 @@ impl Store {
         Ok(next)
     }
 
-    /// Replays `batches` in one transaction across all trees. The caller then waits for the
-    /// write to be durable ([`Store::wait_durable`]) once it has released the write lock.
-    pub(crate) fn commit(&self, batches: Batches, csn: Csn) -> Result<(), StoreError> {
+    /// Replays `batches` in one transaction across all trees; returns the write's commit
+    /// sequence number. The caller then waits for the write to be durable
+    /// ([`Store::wait_durable`]) once it has released the write lock.
+    pub(crate) fn commit(&self, batches: Batches, csn: Csn) -> Result<u64, StoreError> {
         let Batches {
             entries,
             dn2id,
@@ -533,7 +538,7 @@ impl Store {
             .map_err(StoreError::from)?;
         // Durability comes after the write lock is released (`wait_durable`), so that
         // writers committing meanwhile share the next flush.
-        self.group.committed();
+        let seq = self.group.committed();
         // Trimming is idempotent and need not be atomic with the write: batch it.
         if self
             .since_trim
@@ -543,18 +548,48 @@ impl Store {
         {
             self.trim_changelog()?;
         }
-        Ok(())
+        Ok(seq)
     }
 
     /// Returns once every write committed so far is on disk (when the store is durable and
     /// no bulk load runs): the flush that group commit shares (see `group_commit`).
+    ///
+    /// Then tells the observer (persistent searches) about every write that is now
+    /// durable, in commit order, so a consumer never sees a write a crash could lose (as
+    /// slapd's syncprov, which answers after the commit is synced).
     pub(crate) fn wait_durable(&self) -> Result<(), StoreError> {
-        if !self.durable || self.bulk.load(std::sync::atomic::Ordering::Relaxed) {
-            return Ok(());
+        let durable = self.durable && !self.bulk.load(std::sync::atomic::Ordering::Relaxed);
+        if durable {
+            self.group
+                .wait(|| self.db.flush().map(|_| ()))
+                .map_err(StoreError::from)?;
         }
-        self.group
-            .wait(|| self.db.flush().map(|_| ()))
-            .map_err(StoreError::from)
+        self.deliver_notes(if durable {
+            self.group.flushed()
+        } else {
+            u64::MAX
+        });
+        Ok(())
+    }
+
+    /// Queues the observer's note about the write with sequence number `seq` (called under
+    /// the write lock, so the queue is in commit order).
+    pub(crate) fn queue_note(&self, seq: u64, note: crate::changelog::Committed) {
+        self.notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back((seq, note));
+    }
+
+    /// Tells the observer about queued writes up to sequence number `upto`, in order. The
+    /// queue's lock is held while telling, so two writers never interleave their notes.
+    fn deliver_notes(&self, upto: u64) {
+        let mut notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        while notes.front().is_some_and(|(seq, _)| *seq <= upto) {
+            if let Some((_, note)) = notes.pop_front() {
+                self.notify(&note);
+            }
+        }
     }
 
     /// Sets the observer told about every committed write (replacing any earlier one).

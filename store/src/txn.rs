@@ -166,7 +166,7 @@ impl<'s> Txn<'s> {
             touched,
             ..
         } = self;
-        store.commit(b, csn)?;
+        let seq = store.commit(b, csn)?;
         // Asked after the commit: a persistent search that subscribes before this point is
         // told; one that subscribes later reads the committed state in its refresh.
         if store.observed() {
@@ -182,7 +182,8 @@ impl<'s> Txn<'s> {
                     })
                     .collect(),
             };
-            store.notify(&committed);
+            // Told once the write is durable (`Store::wait_durable`), in commit order.
+            store.queue_note(seq, committed);
         }
         Ok(())
     }
