@@ -226,8 +226,20 @@ fn modify_ldif(b: &Entry, a: &Entry) -> String {
     let mut out = Vec::new();
     for d in descs {
         let (old, new) = (b.values(d), a.values(d));
-        let added: Vec<&Vec<u8>> = new.iter().filter(|v| !old.contains(v)).collect();
-        let removed: Vec<&Vec<u8>> = old.iter().filter(|v| !new.contains(v)).collect();
+        if old == new {
+            continue;
+        }
+        // Sets, not list searches: a 50,000-member group's record must not cost 50,000².
+        let old_set: rustc_hash::FxHashSet<&[u8]> = old.iter().map(Vec::as_slice).collect();
+        let new_set: rustc_hash::FxHashSet<&[u8]> = new.iter().map(Vec::as_slice).collect();
+        let added: Vec<&Vec<u8>> = new
+            .iter()
+            .filter(|v| !old_set.contains(v.as_slice()))
+            .collect();
+        let removed: Vec<&Vec<u8>> = old
+            .iter()
+            .filter(|v| !new_set.contains(v.as_slice()))
+            .collect();
         let (op, values): (&str, Vec<&Vec<u8>>) = match (added.is_empty(), removed.is_empty()) {
             (true, true) => continue,
             (false, true) => ("add", added),
