@@ -420,7 +420,9 @@ pub struct SubstrTunables {
     pub if_minlen: u32,
     /// Maximum initial/final substring length indexed (slapd default 4).
     pub if_maxlen: u32,
-    /// Length of indexed "any" substrings (slapd default 4).
+    /// Length of indexed "any" substrings. oxldap's default is 3, slapd's 4: with 4, a
+    /// three-character fragment (`(cn=*abc*)`) cannot use the index and every entry in
+    /// scope is read; chunked posting lists make the extra keys cheap.
     pub any_len: u32,
     /// Step between indexed "any" substrings (slapd default 2).
     pub any_step: u32,
@@ -431,7 +433,7 @@ impl Default for SubstrTunables {
         SubstrTunables {
             if_minlen: 2,
             if_maxlen: 4,
-            any_len: 4,
+            any_len: 3,
             any_step: 2,
         }
     }

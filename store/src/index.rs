@@ -35,7 +35,8 @@ pub struct SubstrTunables {
     pub if_minlen: usize,
     /// `index_substr_if_maxlen` (default 4): longest initial/final key.
     pub if_maxlen: usize,
-    /// `index_substr_any_len` (default 4): length of any keys.
+    /// `index_substr_any_len` (default 3; slapd's is 4): length of any keys, so that
+    /// three-character fragments are answered from the index.
     pub any_len: usize,
     /// `index_substr_any_step` (default 2): step between any keys used in a lookup.
     pub any_step: usize,
@@ -46,7 +47,7 @@ impl Default for SubstrTunables {
         SubstrTunables {
             if_minlen: 2,
             if_maxlen: 4,
-            any_len: 4,
+            any_len: 3,
             any_step: 2,
         }
     }
