@@ -28,7 +28,7 @@ fn add_user(s: &Server, uid: &str, password: &str) {
         &["-D", ROOTDN, "-w", "secret"],
         Some(&ldif),
     )
-    .expect(0);
+    .expect_code(0);
 }
 
 /// The stored userPassword values of `uid`, read as the rootdn.
@@ -53,7 +53,7 @@ fn stored(s: &Server, uid: &str) -> Vec<String> {
         ],
         None,
     );
-    out.expect(0);
+    out.expect_code(0);
     // userPassword is an octet string: ldapsearch prints it base64 (`::`).
     out.stdout
         .lines()
@@ -102,12 +102,12 @@ fn cleartext_is_hashed_with_the_configured_scheme() {
         assert!(values[0].starts_with(prefix), "{directive}: {values:?}");
         assert!(!values[0].contains("first-Pass1"));
         let ok = whoami(&s, "ana", "first-Pass1");
-        ok.expect(0);
+        ok.expect_code(0);
         assert_eq!(
             ok.stdout.trim(),
             format!("dn:uid=ana,{}", USERS.to_lowercase())
         );
-        whoami(&s, "ana", "first-pass1").expect(49);
+        whoami(&s, "ana", "first-pass1").expect_code(49);
 
         // The user replaces its own password the classic way: delete the old cleartext
         // value (matched against the stored hash), add the new one.
@@ -121,12 +121,12 @@ fn cleartext_is_hashed_with_the_configured_scheme() {
             &["-D", &format!("uid=ana,{USERS}"), "-w", "first-Pass1"],
             Some(&change),
         )
-        .expect(0);
+        .expect_code(0);
         let values = stored(&s, "ana");
         assert_eq!(values.len(), 1, "{directive}: {values:?}");
         assert!(values[0].starts_with(prefix), "{directive}: {values:?}");
-        whoami(&s, "ana", "second-Pass2").expect(0);
-        whoami(&s, "ana", "first-Pass1").expect(49);
+        whoami(&s, "ana", "second-Pass2").expect_code(0);
+        whoami(&s, "ana", "first-Pass1").expect_code(49);
 
         // Password Modify (RFC 3062) as the rootdn.
         tool(
@@ -144,10 +144,10 @@ fn cleartext_is_hashed_with_the_configured_scheme() {
             ],
             None,
         )
-        .expect(0);
+        .expect_code(0);
         let values = stored(&s, "ana");
         assert!(values[0].starts_with(prefix), "{directive}: {values:?}");
-        whoami(&s, "ana", "third-Pass3").expect(0);
+        whoami(&s, "ana", "third-Pass3").expect_code(0);
     }
 }
 
@@ -158,14 +158,14 @@ fn cleartext_only_when_asked_and_hashes_kept() {
     let (_dir, s) = server("password-hash {CLEARTEXT}", &[]);
     add_user(&s, "bob", "plain-Pass");
     assert_eq!(stored(&s, "bob"), ["plain-Pass"]);
-    whoami(&s, "bob", "plain-Pass").expect(0);
+    whoami(&s, "bob", "plain-Pass").expect_code(0);
 
     let (_dir, s) = server("password-hash {SSHA512}", &[]);
     // A pre-hashed {SSHA} value (RFC 2307 §5.3 vector computed with Python's hashlib).
     let pre = "{SSHA}1G904nLkTkGWjKNnQuB/hpWXC/hzYWx0c2FsdA==";
     add_user(&s, "carla", pre);
     assert_eq!(stored(&s, "carla"), [pre]);
-    whoami(&s, "carla", "secret").expect(0);
+    whoami(&s, "carla", "secret").expect_code(0);
 }
 
 /// Values produced by slapd's `slappasswd` (Debian's slapd package) are stored as given
@@ -198,8 +198,8 @@ fn slappasswd_hashes_verify() {
         let uid = format!("slapd{i}");
         add_user(&s, &uid, &hash);
         assert_eq!(stored(&s, &uid), vec![hash.clone()]);
-        whoami(&s, &uid, "from-Slapd").expect(0);
-        whoami(&s, &uid, "from-slapd").expect(49);
+        whoami(&s, &uid, "from-Slapd").expect_code(0);
+        whoami(&s, &uid, "from-slapd").expect_code(49);
     }
 }
 
@@ -209,8 +209,8 @@ fn slappasswd_hashes_verify() {
 fn passwords_never_reach_the_log() {
     let (_dir, s) = server("", &["-d", "trace"]);
     add_user(&s, "dana", "Log-Canary-Add-7731");
-    whoami(&s, "dana", "Log-Canary-Wrong-4417").expect(49);
-    whoami(&s, "dana", "Log-Canary-Add-7731").expect(0);
+    whoami(&s, "dana", "Log-Canary-Wrong-4417").expect_code(49);
+    whoami(&s, "dana", "Log-Canary-Add-7731").expect_code(0);
     tool(
         "ldapwhoami",
         s.url(),
@@ -218,7 +218,7 @@ fn passwords_never_reach_the_log() {
         &["-D", ROOTDN, "-w", "Log-Canary-Root-9902"],
         None,
     )
-    .expect(49);
+    .expect_code(49);
     tool(
         "ldappasswd",
         s.url(),
@@ -233,7 +233,7 @@ fn passwords_never_reach_the_log() {
         ],
         None,
     )
-    .expect(0);
+    .expect_code(0);
     let log = s.log();
     assert!(log.contains("bind failed"), "the failure is logged:\n{log}");
     assert!(
@@ -315,7 +315,7 @@ fn slapd_verifies_oxldap_argon2() {
         std::thread::sleep(std::time::Duration::from_millis(100));
         added = tool("ldapadd", &url, None, &root, Some(&ldif));
     }
-    added.expect(0);
+    added.expect_code(0);
     let dn = "cn=eve,dc=example,dc=com";
     tool(
         "ldapwhoami",
@@ -324,7 +324,7 @@ fn slapd_verifies_oxldap_argon2() {
         &["-D", dn, "-w", "cross-Check1"],
         None,
     )
-    .expect(0);
+    .expect_code(0);
     tool(
         "ldapwhoami",
         &url,
@@ -332,5 +332,5 @@ fn slapd_verifies_oxldap_argon2() {
         &["-D", dn, "-w", "cross-check1"],
         None,
     )
-    .expect(49);
+    .expect_code(49);
 }

@@ -41,7 +41,7 @@ fn starttls_and_ldaps_with_ldap_utils() {
         &["-ZZ", "-LLL", "-b", "", "-s", "base", "supportedExtension"],
         None,
     );
-    dse.expect(0);
+    dse.expect_code(0);
     assert!(
         dse.values("supportedExtension")
             .contains(&START_TLS.to_string()),
@@ -56,7 +56,7 @@ fn starttls_and_ldaps_with_ldap_utils() {
         &["-ZZ", "-D", ROOTDN, "-w", "secret"],
         None,
     );
-    who.expect(0);
+    who.expect_code(0);
     assert_eq!(who.stdout.trim(), format!("dn:{ROOTDN}"));
     // ldaps://: TLS from the first byte, then the same LDAP.
     let users = tool(
@@ -68,7 +68,7 @@ fn starttls_and_ldaps_with_ldap_utils() {
         ],
         None,
     );
-    users.expect(0);
+    users.expect_code(0);
     assert_eq!(users.stdout.trim(), format!("dn: {USERS}"));
     let who = tool(
         "ldapwhoami",
@@ -77,7 +77,7 @@ fn starttls_and_ldaps_with_ldap_utils() {
         &["-D", ROOTDN, "-w", "secret"],
         None,
     );
-    who.expect(0);
+    who.expect_code(0);
     assert_eq!(who.stdout.trim(), format!("dn:{ROOTDN}"));
 
     // The certificate really is checked: without the CA neither way connects.
@@ -100,8 +100,8 @@ fn starttls_and_ldaps_with_ldap_utils() {
         &["-b", USERS, "-s", "base", "1.1"],
         None,
     )
-    .expect(0);
-    tool("ldapwhoami", ldaps, ca, &[], None).expect(0);
+    .expect_code(0);
+    tool("ldapwhoami", ldaps, ca, &[], None).expect_code(0);
 }
 
 #[test]
@@ -127,7 +127,7 @@ fn starttls_without_certificate_is_unavailable() {
         &["-LLL", "-b", "", "-s", "base", "supportedExtension"],
         None,
     );
-    dse.expect(0);
+    dse.expect_code(0);
     assert!(!dse.values("supportedExtension").is_empty());
     assert!(!dse.stdout.contains(START_TLS), "{}", dse.stdout);
 
@@ -159,7 +159,7 @@ fn simple_bind_requires_tls_when_configured() {
         &["-D", ROOTDN, "-w", "secret"],
         None,
     );
-    refused.expect(13);
+    refused.expect_code(13);
     assert!(
         refused
             .stderr
@@ -174,7 +174,7 @@ fn simple_bind_requires_tls_when_configured() {
         &["-b", USERS, "-s", "base", "1.1"],
         None,
     )
-    .expect(0);
+    .expect_code(0);
     // Over StartTLS and ldaps:// the same bind succeeds.
     tool(
         "ldapwhoami",
@@ -183,7 +183,7 @@ fn simple_bind_requires_tls_when_configured() {
         &["-ZZ", "-D", ROOTDN, "-w", "secret"],
         None,
     )
-    .expect(0);
+    .expect_code(0);
     tool(
         "ldapwhoami",
         ldaps,
@@ -191,7 +191,7 @@ fn simple_bind_requires_tls_when_configured() {
         &["-D", ROOTDN, "-w", "secret"],
         None,
     )
-    .expect(0);
+    .expect_code(0);
     assert!(s.log().contains("bind refused"), "{}", s.log());
 }
 
@@ -208,7 +208,7 @@ fn writes_require_tls_with_update_ssf() {
         &["-D", ROOTDN, "-w", "secret"],
         Some(&add("plain")),
     );
-    refused.expect(13);
+    refused.expect_code(13);
     assert!(
         refused
             .stderr
@@ -222,7 +222,7 @@ fn writes_require_tls_with_update_ssf() {
         &["-ZZ", "-D", ROOTDN, "-w", "secret"],
         Some(&add("tls")),
     )
-    .expect(0);
+    .expect_code(0);
     // Reads are not updates: a plain search sees the entry added over TLS, not the other.
     let found = tool(
         "ldapsearch",
@@ -239,7 +239,7 @@ fn writes_require_tls_with_update_ssf() {
         ],
         None,
     );
-    found.expect(0);
+    found.expect_code(0);
     assert_eq!(found.values("ou"), ["tls"]);
 }
 
@@ -387,7 +387,7 @@ fn embedded_server_starttls() {
         &["-ZZ", "-D", ROOTDN, "-w", "secret"],
         None,
     );
-    who.expect(0);
+    who.expect_code(0);
     assert_eq!(who.stdout.trim(), format!("dn:{ROOTDN}"));
 }
 

@@ -147,29 +147,7 @@ fn posting_index(key: &[u8]) -> Option<(String, String)> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use crate::{Store, StoreOptions, WriteCtx};
-    use oxldap_proto::{Dn, Entry};
-    use oxldap_schema::Schema;
-    use std::sync::Arc;
-
-    fn store() -> Store {
-        let opts = StoreOptions {
-            suffixes: vec![Dn::parse("dc=example,dc=com").unwrap()],
-            server_id: 1,
-            durable: false,
-            fixed_clock: None,
-            overlays: Default::default(),
-            indexes: Default::default(),
-            changelog_limit: None,
-        };
-        Store::open_temporary(Arc::new(Schema::builtin()), opts).unwrap()
-    }
-
-    fn add(s: &Store, dn: &str, oc: &str) {
-        let mut e = Entry::new(Dn::parse(dn).unwrap());
-        e.push_value("objectClass", oc.as_bytes().to_vec());
-        s.add(e, &WriteCtx::default()).unwrap();
-    }
+    use crate::test_support::{add, store};
 
     #[test]
     fn copy_is_in_dn_order_with_the_context_csn() {

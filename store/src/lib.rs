@@ -28,6 +28,8 @@ mod postings;
 mod search;
 mod snapshot;
 mod store;
+#[cfg(test)]
+mod test_support;
 mod txn;
 mod verify;
 

@@ -350,28 +350,9 @@ impl Store {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::{StoreOptions, WriteCtx};
-    use oxldap_proto::{Dn, Entry};
-    use oxldap_schema::Schema;
-
-    fn store() -> Store {
-        let opts = StoreOptions {
-            suffixes: vec![Dn::parse("dc=example,dc=com").unwrap()],
-            server_id: 1,
-            durable: false,
-            fixed_clock: None,
-            overlays: Default::default(),
-            indexes: Default::default(),
-            changelog_limit: None,
-        };
-        Store::open_temporary(Arc::new(Schema::builtin()), opts).unwrap()
-    }
-
-    fn add(s: &Store, dn: &str, oc: &str) {
-        let mut e = Entry::new(Dn::parse(dn).unwrap());
-        e.push_value("objectClass", oc.as_bytes().to_vec());
-        s.add(e, &WriteCtx::default()).unwrap();
-    }
+    use crate::test_support::{add, store};
+    use crate::WriteCtx;
+    use oxldap_proto::Dn;
 
     fn dns(s: &Store) -> Vec<String> {
         s.iter_entries()

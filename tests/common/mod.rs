@@ -211,8 +211,20 @@ fn b64(s: &str) -> String {
 
 /// Runs `tool -x -H url ARGS` with optional stdin.
 pub fn run_tool(tool: &str, url: &str, args: &[&str], stdin: Option<&str>) -> ToolOutput {
+    run_tool_env(tool, url, args, stdin, &[])
+}
+
+/// [`run_tool`] with extra environment variables (for example `LDAPTLS_CACERT`).
+pub fn run_tool_env(
+    tool: &str,
+    url: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> ToolOutput {
     let mut cmd = Command::new(tool);
     cmd.args(["-x", "-H", url]).args(args);
+    cmd.envs(env.iter().copied());
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {

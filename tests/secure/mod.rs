@@ -3,9 +3,12 @@
 //! global directives, and a server started on several listen URLs.
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Write};
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 /// The embedded default configuration, as the binary has it.
 pub const DEFAULT_CONF: &str = include_str!("../../server/src/default.conf");
@@ -155,67 +158,21 @@ impl Drop for Server {
     }
 }
 
-/// What an ldap-utils tool printed and its exit code.
-#[derive(Debug)]
-pub struct Tool {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Tool {
-    /// Asserts the exit code, showing the output on failure.
-    pub fn expect(&self, code: i32) -> &Tool {
-        assert_eq!(
-            self.code, code,
-            "unexpected exit code; stdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-
-    /// The values of `attr: value` lines.
-    pub fn values(&self, attr: &str) -> Vec<String> {
-        let prefix = format!("{attr}: ");
-        self.stdout
-            .lines()
-            .filter_map(|l| l.strip_prefix(&prefix).map(str::to_string))
-            .collect()
-    }
-}
+/// The output of an ldap-utils run (the shared harness's type).
+pub use common::ToolOutput as Tool;
 
 /// Runs `tool -x -H url ARGS` with `LDAPTLS_CACERT=ca` (or no CA at all when `ca` is
 /// None, with certificate checks demanded) and optional stdin.
 pub fn tool(tool: &str, url: &str, ca: Option<&Path>, args: &[&str], stdin: Option<&str>) -> Tool {
-    let mut cmd = Command::new(tool);
-    cmd.args(["-x", "-H", url]).args(args);
-    // The environment overrides ldap.conf(5): certificates are always checked.
-    cmd.env("LDAPTLS_REQCERT", "demand");
-    match ca {
-        Some(ca) => cmd.env("LDAPTLS_CACERT", ca),
-        None => cmd.env("LDAPTLS_CACERT", "/nonexistent/ca.pem"),
-    };
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
+    let ca = ca.map_or("/nonexistent/ca.pem".to_string(), |c| {
+        c.display().to_string()
     });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {tool} (install ldap-utils): {e}"));
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    let out: Output = child.wait_with_output().unwrap();
-    Tool {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    // The environment overrides ldap.conf(5): certificates are always checked.
+    common::run_tool_env(
+        tool,
+        url,
+        args,
+        stdin,
+        &[("LDAPTLS_REQCERT", "demand"), ("LDAPTLS_CACERT", &ca)],
+    )
 }
