@@ -18,7 +18,7 @@ use ldap3_proto::proto::{
     LdapBindCred, LdapBindRequest, LdapDerefAliases, LdapFilter, LdapMsg, LdapOp, LdapResultCode,
     LdapSearchRequest, LdapSearchScope,
 };
-use oxldap_proto::{Attribute, Dn, Entry};
+use oxldap_proto::Entry;
 use oxldap_server::config::Config;
 use oxldap_store::{BackupImage, Csn};
 use std::io::{BufRead, Write};
@@ -188,17 +188,10 @@ async fn fetch(url: &str, dn: &str, pw: &str) -> Result<Image> {
                     }
                 }
             }
-            LdapOp::SearchResultEntry(e) => entries.push(Entry {
-                dn: Dn::parse(&e.dn).map_err(|err| anyhow!("{}: {err}", e.dn))?,
-                attrs: e
-                    .attributes
-                    .into_iter()
-                    .map(|a| Attribute {
-                        desc: a.atype,
-                        values: a.vals,
-                    })
-                    .collect(),
-            }),
+            LdapOp::SearchResultEntry(e) => {
+                let dn = e.dn.clone();
+                entries.push(Entry::from_search_result(e).map_err(|err| anyhow!("{dn}: {err}"))?)
+            }
             LdapOp::SearchResultDone(r) if r.code == LdapResultCode::Success => break,
             LdapOp::SearchResultDone(r) => {
                 bail!("the server refused the backup: {:?} {}", r.code, r.message)

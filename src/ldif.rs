@@ -81,16 +81,10 @@ pub(crate) fn describe(e: &LdapError) -> String {
 }
 
 pub(crate) fn add_request(entry: Entry) -> LdapAddRequest {
+    let e = entry.into_search_result();
     LdapAddRequest {
-        dn: entry.dn.to_string(),
-        attributes: entry
-            .attrs
-            .into_iter()
-            .map(|a| LdapPartialAttribute {
-                atype: a.desc,
-                vals: a.values,
-            })
-            .collect(),
+        dn: e.dn,
+        attributes: e.attributes,
     }
 }
 

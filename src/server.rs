@@ -5,7 +5,7 @@ use crate::assertions::AssertionError;
 use crate::builder::{other, ServerBuilder};
 use crate::ldif::{add_request, apply_ldif, moddn_request, modify_request, ToEntry};
 use ldap3_proto::proto::{LdapCompareRequest, LdapSearchRequest, LdapSearchScope};
-use oxldap_proto::{Attribute, Dn, Entry, Filter, ResultCode};
+use oxldap_proto::{Dn, Entry, Filter, ResultCode};
 use oxldap_server::error::LdapError;
 use oxldap_server::session::Identity;
 use oxldap_server::{ops, CancellationToken, Directory};
@@ -184,18 +184,8 @@ impl Server {
         let mut out = Vec::new();
         let mut bad_dn = None;
         ops::search(&self.dir, &self.who, &req, None, &|| false, &mut |e| {
-            match Dn::parse(&e.dn) {
-                Ok(dn) => out.push(Entry {
-                    dn,
-                    attrs: e
-                        .attributes
-                        .into_iter()
-                        .map(|a| Attribute {
-                            desc: a.atype,
-                            values: a.vals,
-                        })
-                        .collect(),
-                }),
+            match Entry::from_search_result(e) {
+                Ok(entry) => out.push(entry),
                 Err(err) => bad_dn = Some(err),
             }
             true

@@ -1,6 +1,7 @@
 //! Entries as LDAP carries them: a DN and a list of attributes with their values.
 
-use crate::dn::Dn;
+use crate::dn::{Dn, DnError};
+use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchResultEntry};
 use serde::{Deserialize, Serialize};
 
 /// An attribute: a description (type plus options, e.g. `cn` or `cn;lang-en`) and its values.
@@ -89,6 +90,41 @@ impl Entry {
     /// Removes and returns the attribute `desc` (see [`Entry::get`]).
     pub fn remove(&mut self, desc: &str) -> Option<Attribute> {
         self.position(desc).map(|i| self.attrs.remove(i))
+    }
+}
+
+impl Entry {
+    /// The entry as a SearchResultEntry (RFC 4511 §4.5.2), every attribute as it is: the
+    /// wire form of an entry, also used for AddRequest's attribute list (§4.7).
+    pub fn into_search_result(self) -> LdapSearchResultEntry {
+        LdapSearchResultEntry {
+            dn: self.dn.to_string(),
+            attributes: self
+                .attrs
+                .into_iter()
+                .map(|a| LdapPartialAttribute {
+                    atype: a.desc,
+                    vals: a.values,
+                })
+                .collect(),
+        }
+    }
+
+    /// The entry a SearchResultEntry carries.
+    ///
+    /// Errors: the [`DnError`] of a DN that does not parse (RFC 4514).
+    pub fn from_search_result(e: LdapSearchResultEntry) -> Result<Entry, DnError> {
+        Ok(Entry {
+            dn: Dn::parse(&e.dn)?,
+            attrs: e
+                .attributes
+                .into_iter()
+                .map(|a| Attribute {
+                    desc: a.atype,
+                    values: a.vals,
+                })
+                .collect(),
+        })
     }
 }
 

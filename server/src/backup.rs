@@ -92,15 +92,5 @@ pub fn header(image: &BackupImage) -> LdapSearchResultEntry {
 
 /// An entry of the copy on the wire: every attribute, unfiltered.
 pub fn raw_entry(entry: Entry) -> LdapSearchResultEntry {
-    LdapSearchResultEntry {
-        dn: entry.dn.to_string(),
-        attributes: entry
-            .attrs
-            .into_iter()
-            .map(|a| LdapPartialAttribute {
-                atype: a.desc,
-                vals: a.values,
-            })
-            .collect(),
-    }
+    entry.into_search_result()
 }

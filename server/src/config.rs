@@ -412,32 +412,9 @@ pub struct IndexSpec {
     pub kinds: BTreeSet<IndexKind>,
 }
 
-/// Substring index tunables (slapd.conf(5) `index_substr_if_minlen`,
-/// `index_substr_if_maxlen`, `index_substr_any_len`, `index_substr_any_step`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SubstrTunables {
-    /// Minimum initial/final substring length indexed (slapd default 2).
-    pub if_minlen: u32,
-    /// Maximum initial/final substring length indexed (slapd default 4).
-    pub if_maxlen: u32,
-    /// Length of indexed "any" substrings. oxldap's default is 3, slapd's 4: with 4, a
-    /// three-character fragment (`(cn=*abc*)`) cannot use the index and every entry in
-    /// scope is read; chunked posting lists make the extra keys cheap.
-    pub any_len: u32,
-    /// Step between indexed "any" substrings (slapd default 2).
-    pub any_step: u32,
-}
-
-impl Default for SubstrTunables {
-    fn default() -> Self {
-        SubstrTunables {
-            if_minlen: 2,
-            if_maxlen: 4,
-            any_len: 3,
-            any_step: 2,
-        }
-    }
-}
+/// Substring index tunables (slapd.conf(5) `index_substr_*`): the store's own type, so
+/// their defaults live in one place (`oxldap_store::SubstrTunables`).
+pub use oxldap_store::SubstrTunables;
 
 /// slapo-syncprov(5) settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -1294,6 +1271,7 @@ impl Parser {
                     return Err(ctx.malformed("must be at least 1"));
                 }
                 let t = &mut self.db(ctx)?.substr_tunables;
+                let value = usize::try_from(value).unwrap_or(usize::MAX);
                 match name.as_str() {
                     "index_substr_if_minlen" => t.if_minlen = value,
                     "index_substr_if_maxlen" => t.if_maxlen = value,

@@ -7,7 +7,7 @@ use oxldap_proto::{Attribute, Dn, Entry, ResultCode};
 use oxldap_schema::{NormDn, Schema};
 use oxldap_store::{
     Dangling, IndexConfig, IndexKind, MemberOf, OverlayKind, Overlays, Refint, Store, StoreError,
-    StoreOptions, SubstrTunables, WriteCtx,
+    StoreOptions, WriteCtx,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,6 +84,22 @@ pub struct Limits {
     pub idle_timeout: Option<std::time::Duration>,
     /// `conn_max`: the most connections served at once (None: the listener's default).
     pub conn_max: Option<usize>,
+}
+
+impl Limits {
+    /// The limits `config` sets for its database `db` (slapd.conf(5) `sizelimit`,
+    /// `timelimit`, `idletimeout`, `conn_max`).
+    pub fn of(config: &Config, db: &DatabaseConfig) -> Limits {
+        Limits {
+            size: db.size_limit,
+            time: db.time_limit,
+            size_hard: db.size_limit_hard,
+            time_hard: db.time_limit_hard,
+            idle_timeout: (config.idle_timeout > 0)
+                .then(|| std::time::Duration::from_secs(u64::from(config.idle_timeout))),
+            conn_max: config.conn_max.and_then(|n| usize::try_from(n).ok()),
+        }
+    }
 }
 
 /// Everything an operation handler needs, shared (`Arc`) by all connections.
@@ -230,15 +246,7 @@ impl Directory {
             rootpw: db.rootpw.as_ref().map(|s| s.expose().as_bytes().to_vec()),
             allow_bind_v2: config.allows_bind_v2(),
             allow_update_anon: config.allow.contains("update_anon"),
-            limits: std::sync::RwLock::new(Limits {
-                size: db.size_limit,
-                time: db.time_limit,
-                size_hard: db.size_limit_hard,
-                time_hard: db.time_limit_hard,
-                idle_timeout: (config.idle_timeout > 0)
-                    .then(|| std::time::Duration::from_secs(u64::from(config.idle_timeout))),
-                conn_max: config.conn_max.and_then(|n| usize::try_from(n).ok()),
-            }),
+            limits: std::sync::RwLock::new(Limits::of(config, db)),
             password_scheme: config
                 .password_hash
                 .first()
@@ -370,16 +378,9 @@ fn index_config(db: &DatabaseConfig) -> IndexConfig {
             attrs.push((a.clone(), kinds.clone()));
         }
     }
-    let t = &db.substr_tunables;
-    let n = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
     IndexConfig {
         attrs,
-        substr: SubstrTunables {
-            if_minlen: n(t.if_minlen),
-            if_maxlen: n(t.if_maxlen),
-            any_len: n(t.any_len),
-            any_step: n(t.any_step),
-        },
+        substr: db.substr_tunables,
     }
 }
 

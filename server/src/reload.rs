@@ -25,14 +25,9 @@ pub fn apply(dir: &Directory, old: &Config, new: &Config) -> Report {
     let cur = dir.limits();
     let limits = |c: &Config| {
         c.database().map(|db| Limits {
-            size: db.size_limit,
-            time: db.time_limit,
-            size_hard: db.size_limit_hard,
-            time_hard: db.time_limit_hard,
-            idle_timeout: (c.idle_timeout > 0)
-                .then(|| std::time::Duration::from_secs(u64::from(c.idle_timeout))),
             // The listener sizes its connection limit at start.
             conn_max: cur.conn_max,
+            ..Limits::of(c, db)
         })
     };
     if let Some(l) = limits(new) {
