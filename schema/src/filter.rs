@@ -199,13 +199,21 @@ impl Schema {
     /// whose options include all of `opts`.
     fn values_of<'e>(&self, entry: &'e Entry, at: &AttributeType, opts: &[&str]) -> Vec<&'e [u8]> {
         let mut out = Vec::new();
+        // Without subtypes only `at`'s own names (or OID) match: no lookup per attribute.
+        let exact = !self.has_subtypes(at);
         for attr in &entry.attrs {
             let (ty, attr_opts) = split_description(&attr.desc);
-            let Some(eat) = self.lookup_type(ty) else {
-                continue;
-            };
-            if !self.is_subtype(eat, at) {
-                continue;
+            if exact {
+                if !(ty == at.oid || at.names.iter().any(|n| n.eq_ignore_ascii_case(ty))) {
+                    continue;
+                }
+            } else {
+                let Some(eat) = self.lookup_type(ty) else {
+                    continue;
+                };
+                if !self.is_subtype(eat, at) {
+                    continue;
+                }
             }
             let attr_opts = options(attr_opts);
             if !opts

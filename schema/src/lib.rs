@@ -38,5 +38,7 @@ pub use dn::NormDn;
 pub use error::SchemaError;
 pub use filter::Ternary;
 pub use matching::{matching_rule, MatchingRule, RuleKind};
-pub use schema::{AttrTypeRef, AttributeType, ObjectClass, ObjectClassKind, Schema, Usage};
+pub use schema::{
+    AttrTypeRef, AttributeType, ObjectClass, ObjectClassKind, Schema, Usage, OBJECT_CLASS_OID,
+};
 pub use schemafile::SchemaSource;

@@ -1,6 +1,7 @@
 //! The schema registry: attribute types (RFC 4512 §2.5, §4.1.2) and object classes
 //! (RFC 4512 §2.4, §4.1.1), looked up by any name or OID, ASCII case-insensitively.
 
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 
 use crate::builtin;
@@ -412,9 +413,14 @@ const LANG_PREFIX: &str = "lang-";
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
     attrs: Vec<AttributeType>,
-    attr_index: HashMap<String, usize>,
+    /// Lowercased names, names as defined, and OIDs to indexes in `attrs` (the spelling
+    /// as defined is what stored entries and most clients use: found without lowercasing).
+    attr_index: FxHashMap<String, usize>,
     classes: Vec<ObjectClass>,
-    class_index: HashMap<String, usize>,
+    /// As `attr_index`, for `classes`.
+    class_index: FxHashMap<String, usize>,
+    /// OIDs of the attribute types that have subtypes (some type's SUP chain names them).
+    supertypes: rustc_hash::FxHashSet<String>,
     /// LDAP syntaxes defined by `ldapsyntax` directives (OpenLDAP slapd.conf(5)) beyond
     /// [`builtin::LDAP_SYNTAXES`]: `(numeric OID, RFC 4512 §4.1.5 description)`.
     pub(crate) syntaxes: Vec<(String, String)>,
@@ -522,7 +528,7 @@ impl Schema {
     }
 
     fn check_free(
-        index: &HashMap<String, usize>,
+        index: &FxHashMap<String, usize>,
         oid: &str,
         names: &[String],
     ) -> Result<(), SchemaError> {
@@ -580,11 +586,13 @@ impl Schema {
             eff.ancestors.push(sup.oid.clone());
             eff.ancestors.extend(sup.eff.ancestors.iter().cloned());
         }
+        self.supertypes.extend(eff.ancestors.iter().cloned());
         at.eff = eff;
         let idx = self.attrs.len();
         self.attr_index.insert(at.oid.clone(), idx);
         for n in &at.names {
             self.attr_index.insert(n.to_ascii_lowercase(), idx);
+            self.attr_index.insert(n.clone(), idx);
         }
         self.attrs.push(at);
         Ok(())
@@ -653,6 +661,7 @@ impl Schema {
         self.class_index.insert(oc.oid.clone(), idx);
         for n in &oc.names {
             self.class_index.insert(n.to_ascii_lowercase(), idx);
+            self.class_index.insert(n.clone(), idx);
         }
         self.classes.push(oc);
         Ok(())
@@ -795,6 +804,13 @@ impl Schema {
             .iter()
             .filter_map(|o| self.object_class(o))
             .collect()
+    }
+
+    /// Whether some other attribute type is a subtype of `at` (RFC 4512 §2.5.1; `name`
+    /// has `cn`, `sn`...). A filter on a type without subtypes only looks at its own
+    /// values, and an index on it covers the filter.
+    pub fn has_subtypes(&self, at: &AttributeType) -> bool {
+        self.supertypes.contains(&at.oid)
     }
 
     /// Whether `sub` is `sup` or a (transitive) subtype of it (RFC 4512 §2.5.1), e.g. `cn`

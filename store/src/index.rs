@@ -10,7 +10,7 @@
 use crate::error::StoreError;
 use crate::postings::PostingReader;
 use oxldap_proto::{Entry, Filter};
-use oxldap_schema::{AttributeType, Schema};
+use oxldap_schema::{AttributeType, Schema, OBJECT_CLASS_OID};
 use roaring::RoaringTreemap;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -446,6 +446,29 @@ impl std::fmt::Display for Plan {
     }
 }
 
+/// An AND whose candidates are down to this many probes its remaining plain lookup terms
+/// chunk by chunk ([`PostingReader::retain_posted`]) rather than reading their lists.
+pub const PROBE_LIMIT: u64 = 4096;
+
+/// The order in which an AND plans its terms: equality on a type other than objectClass
+/// is usually the most selective, then substrings and approximate terms, nested AND/OR,
+/// and last the terms that usually match much of the directory (objectClass equality,
+/// presence). Unindexed terms cost nothing to plan.
+fn selectivity_rank(schema: &Schema, f: &Filter) -> u8 {
+    let is_object_class = |d: &str| {
+        schema
+            .attribute_type(d)
+            .is_some_and(|at| at.oid == OBJECT_CLASS_OID)
+    };
+    match f {
+        Filter::Equality(d, _) if !is_object_class(d) => 0,
+        Filter::Substrings(..) | Filter::Approx(..) => 1,
+        Filter::And(_) | Filter::Or(_) => 2,
+        Filter::Equality(..) | Filter::Present(_) => 3,
+        _ => 4,
+    }
+}
+
 /// The most filter nodes the planner visits; deeper or wider filters fall back to a scan
 /// for the rest (slapd's `search_stack_depth` plays this role).
 pub const MAX_PLAN_NODES: usize = 1024;
@@ -467,11 +490,35 @@ impl Indexes {
         *budget -= 1;
         match filter {
             Filter::And(children) => {
+                // Selective terms first; once few candidates are left, a plain lookup term
+                // is probed chunk by chunk instead of read whole (`objectClass=person`).
+                let mut order: Vec<usize> = (0..children.len()).collect();
+                order.sort_by_key(|&i| selectivity_rank(schema, &children[i]));
                 let mut acc: Option<RoaringTreemap> = None;
-                let mut plans = Vec::new();
-                for c in children {
+                let mut plans: Vec<Option<Plan>> = children.iter().map(|_| None).collect();
+                for i in order {
+                    let Some(c) = children.get(i) else { continue };
+                    if let Some(a) = acc.as_mut().filter(|a| a.len() <= PROBE_LIMIT) {
+                        if let Some((key, what)) = self.lookup_key(schema, c) {
+                            if *budget == 0 {
+                                break;
+                            }
+                            *budget -= 1;
+                            src.retain_posted(&key, a)?;
+                            let ids = a.len();
+                            if let Some(p) = plans.get_mut(i) {
+                                *p = Some(Plan::Index {
+                                    what: format!("{what}, probed"),
+                                    ids,
+                                });
+                            }
+                            continue;
+                        }
+                    }
                     let (ids, plan) = self.candidates(schema, src, c, budget)?;
-                    plans.push(plan);
+                    if let Some(p) = plans.get_mut(i) {
+                        *p = Some(plan);
+                    }
                     if let Some(ids) = ids {
                         acc = Some(match acc {
                             Some(a) => a & ids,
@@ -479,6 +526,7 @@ impl Indexes {
                         });
                     }
                 }
+                let plans = plans.into_iter().map(|p| p.unwrap_or(Plan::Scan)).collect();
                 Ok((acc, Plan::And(plans)))
             }
             Filter::Or(children) => {
@@ -513,13 +561,8 @@ impl Indexes {
                     Err(_) => RoaringTreemap::new(),
                 };
                 let what = format!("{} {}", at.name(), kind_name(kind));
-                Ok((
-                    Some(ids.clone()),
-                    Plan::Index {
-                        what,
-                        ids: ids.len(),
-                    },
-                ))
+                let n = ids.len();
+                Ok((Some(ids), Plan::Index { what, ids: n }))
             }
             Filter::Present(desc) => {
                 let Some((at, _)) = self.indexed(schema, desc, IndexKind::Presence) else {
@@ -527,13 +570,8 @@ impl Indexes {
                 };
                 let ids = lookup(src, &prefix(TAG_PRES, &at.oid, b""))?;
                 let what = format!("{} pres", at.name());
-                Ok((
-                    Some(ids.clone()),
-                    Plan::Index {
-                        what,
-                        ids: ids.len(),
-                    },
-                ))
+                let n = ids.len();
+                Ok((Some(ids), Plan::Index { what, ids: n }))
             }
             Filter::Substrings(desc, sub) => {
                 let Some((at, _)) = self.indexed(schema, desc, IndexKind::Substrings) else {
@@ -593,13 +631,10 @@ impl Indexes {
                 }
                 let what = format!("{} sub", at.name());
                 match acc {
-                    Some(ids) => Ok((
-                        Some(ids.clone()),
-                        Plan::Index {
-                            what,
-                            ids: ids.len(),
-                        },
-                    )),
+                    Some(ids) => {
+                        let n = ids.len();
+                        Ok((Some(ids), Plan::Index { what, ids: n }))
+                    }
                     None => Ok((None, Plan::Scan)),
                 }
             }
@@ -607,6 +642,26 @@ impl Indexes {
             | Filter::GreaterOrEqual(..)
             | Filter::LessOrEqual(..)
             | Filter::Extensible { .. } => Ok((None, Plan::Scan)),
+        }
+    }
+
+    /// The posting list prefix of a term answered by one index lookup (equality or
+    /// presence on an indexed type), with its description for plans.
+    fn lookup_key(&self, schema: &Schema, f: &Filter) -> Option<(Vec<u8>, String)> {
+        match f {
+            Filter::Equality(desc, value) => {
+                let (at, _) = self.indexed(schema, desc, IndexKind::Equality)?;
+                let key = schema.equality_key(at.name(), value).ok()?;
+                Some((prefix(TAG_EQ, &at.oid, &key), format!("{} eq", at.name())))
+            }
+            Filter::Present(desc) => {
+                let (at, _) = self.indexed(schema, desc, IndexKind::Presence)?;
+                Some((
+                    prefix(TAG_PRES, &at.oid, b""),
+                    format!("{} pres", at.name()),
+                ))
+            }
+            _ => None,
         }
     }
 
@@ -624,10 +679,7 @@ impl Indexes {
         let at = schema.attribute_type(desc)?;
         // A type with subtypes (name, cn's supertype) matches values of other types too,
         // which this type's keys do not cover.
-        let has_subtypes = schema
-            .attribute_types()
-            .any(|o| o.oid != at.oid && schema.is_subtype(o, at));
-        if has_subtypes {
+        if schema.has_subtypes(at) {
             return None;
         }
         self.kinds(at)

@@ -42,6 +42,6 @@ pub use error::StoreError;
 pub use index::{kind_name, IndexConfig, IndexKind, Plan, SubstrTunables, MAX_PLAN_NODES};
 pub use ops::{Mod, ModOp, WriteCtx};
 pub use overlay::{Dangling, MemberOf, OverlayKind, Overlays, Refint};
-pub use search::{Scope, SearchControl};
+pub use search::{Computed, Scope, SearchControl};
 pub use snapshot::Snapshot;
 pub use store::{Store, StoreOptions};

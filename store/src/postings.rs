@@ -75,8 +75,16 @@ pub fn lookup(tree: &sled::Tree, prefix: &[u8]) -> Result<RoaringTreemap, StoreE
             continue;
         };
         let base = chunk << CHUNK_BITS;
-        for low in decode(&v)? {
-            ids.insert(base | u64::from(low));
+        let bits = decode(&v)?;
+        // Chunks come in ascending key (big-endian chunk number) order, so their ids
+        // ascend and append in bulk; insert one by one should that ever not hold.
+        if ids
+            .append(bits.iter().map(|low| base | u64::from(low)))
+            .is_err()
+        {
+            for low in &bits {
+                ids.insert(base | u64::from(low));
+            }
         }
     }
     Ok(ids)
@@ -93,6 +101,42 @@ pub struct PostingReader<'a> {
 }
 
 impl PostingReader<'_> {
+    /// Keeps in `ids` only the ids posted under `prefix` (an intersection with that
+    /// posting list), reading just the chunks that hold one of `ids`: one point read per
+    /// distinct chunk, instead of materializing a list that may hold every entry (an AND
+    /// of a selective term with `objectClass=inetOrgPerson`).
+    ///
+    /// Errors: as [`lookup`].
+    pub fn retain_posted(&self, prefix: &[u8], ids: &mut RoaringTreemap) -> Result<(), StoreError> {
+        if self.pending.is_some() {
+            // A bulk load's unwritten postings adjust whole lists: intersect the slow way.
+            *ids &= self.lookup(prefix)?;
+            return Ok(());
+        }
+        let mut kept = RoaringTreemap::new();
+        let mut chunk: Option<(u64, Option<RoaringBitmap>)> = None;
+        for id in ids.iter() {
+            let c = id >> CHUNK_BITS;
+            if chunk.as_ref().is_none_or(|(have, _)| *have != c) {
+                let bits = match self.tree.get(chunk_key(prefix, id))? {
+                    Some(v) => Some(decode(&v)?),
+                    None => None,
+                };
+                chunk = Some((c, bits));
+            }
+            if chunk
+                .as_ref()
+                .and_then(|(_, b)| b.as_ref())
+                .is_some_and(|b| b.contains(low(id)))
+            {
+                // Ids ascend, so they append in bulk.
+                kept.push(id);
+            }
+        }
+        *ids = kept;
+        Ok(())
+    }
+
     /// Every id posted under `prefix`.
     ///
     /// Errors: as [`lookup`].
@@ -248,6 +292,48 @@ mod tests {
         let got: Vec<u64> = lookup(&t, b"k").expect("lookup").iter().collect();
         assert_eq!(got, ids.to_vec());
         assert_eq!(all_postings(&t).expect("all").len(), ids.len() + 1);
+    }
+
+    #[test]
+    fn probing_chunks_equals_intersecting_lists() {
+        let t = tree();
+        let mut d = PostingDelta::default();
+        let posted = [1u64, 1023, 1024, 2047, 5000, 9000, 1 << 40];
+        for id in posted {
+            d.add(b"k", id);
+        }
+        // Another list sharing a prefix must not leak into `k`'s chunks.
+        d.add(b"kk", 2);
+        apply(&t, d);
+        let reader = PostingReader {
+            tree: &t,
+            pending: None,
+        };
+        let asked = [
+            0u64,
+            1,
+            2,
+            1023,
+            1025,
+            2047,
+            4999,
+            5000,
+            9000,
+            9001,
+            1 << 40,
+            (1 << 40) + 1,
+        ];
+        let mut ids: RoaringTreemap = asked.iter().copied().collect();
+        let expected = ids.clone() & lookup(&t, b"k").expect("lookup");
+        reader.retain_posted(b"k", &mut ids).expect("probe");
+        assert_eq!(ids, expected);
+        assert_eq!(
+            ids.iter().collect::<Vec<_>>(),
+            vec![1, 1023, 2047, 5000, 9000, 1 << 40]
+        );
+        let mut none: RoaringTreemap = asked.iter().copied().collect();
+        reader.retain_posted(b"absent", &mut none).expect("probe");
+        assert!(none.is_empty());
     }
 
     #[test]

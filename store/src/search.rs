@@ -4,7 +4,7 @@
 use crate::error::StoreError;
 use crate::index::{Plan, MAX_PLAN_NODES};
 use crate::keys;
-use crate::store::Store;
+use crate::store::{Store, StoredEntry};
 use oxldap_proto::{Dn, Entry, Filter};
 use oxldap_schema::NormDn;
 use roaring::RoaringTreemap;
@@ -68,6 +68,17 @@ pub enum SearchControl {
     Stop,
 }
 
+/// Whether a search adds the computed operational attributes (hasSubordinates, entryDN,
+/// subschemaSubentry, contextCSN; see `Store::present`) to the entries it hands out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Computed {
+    /// Add them to every entry handed out.
+    Add,
+    /// Leave them out: the caller returns no operational attribute the store computes, so
+    /// a result costs one read and one decode. The filter still sees them when it names one.
+    Omit,
+}
+
 impl Store {
     /// Calls `each` with every entry in `scope` of `base` that matches `filter`, with
     /// computed operational attributes, in DN order. The base must exist.
@@ -79,6 +90,41 @@ impl Store {
         base: &Dn,
         scope: Scope,
         filter: &Filter,
+        each: impl FnMut(Entry) -> SearchControl,
+    ) -> Result<(), StoreError> {
+        self.search_with(base, scope, filter, Computed::Add, each)
+    }
+
+    /// An upper bound on how many entries a search of `scope` under `base` with `filter`
+    /// reads: 1 for a base search, the size of the index candidate set otherwise, None when
+    /// the filter is not indexed (the search scans its scope) or `base` lies outside the
+    /// naming contexts. Costs the index lookups of the plan; the search plans again.
+    ///
+    /// Errors: invalidDNSyntax (34), storage failures.
+    pub fn search_cost(
+        &self,
+        base: &Dn,
+        scope: Scope,
+        filter: &Filter,
+    ) -> Result<Option<u64>, StoreError> {
+        if !self.holds(&self.schema.normalize_dn(base)?) {
+            return Ok(None);
+        }
+        if scope == Scope::Base {
+            return Ok(Some(1));
+        }
+        Ok(self.plan(filter)?.0.map(|ids| ids.len()))
+    }
+
+    /// [`Store::search`], choosing whether the entries carry the computed attributes.
+    ///
+    /// Errors: as [`Store::search`].
+    pub fn search_with(
+        &self,
+        base: &Dn,
+        scope: Scope,
+        filter: &Filter,
+        computed: Computed,
         mut each: impl FnMut(Entry) -> SearchControl,
     ) -> Result<(), StoreError> {
         let norm = self.schema.normalize_dn(base)?;
@@ -103,44 +149,57 @@ impl Store {
         // The computed attributes (hasSubordinates, entryDN, ...) cost lookups: add them
         // before matching only when the filter names one, else only to entries that match.
         let needs_computed = mentions_computed(filter);
-        let mut visit = |id: u64| -> Result<SearchControl, StoreError> {
-            // The entry may have vanished since its id was read (no cross-tree snapshot).
-            let Some((_, stored)) = self.load(id)? else {
-                return Ok(SearchControl::Continue);
-            };
+        // `stored` is the entry when the caller already loaded it (scope check).
+        let mut visit_loaded = |id: u64, stored: StoredEntry| -> SearchControl {
             if needs_computed {
                 let entry = self.present(id, stored);
                 if self.schema.matches(filter, &entry) {
-                    return Ok(each(entry));
+                    return each(entry);
                 }
             } else if self.schema.matches(filter, &stored.entry) {
-                return Ok(each(self.present(id, stored)));
+                return each(match computed {
+                    Computed::Add => self.present(id, stored),
+                    Computed::Omit => stored.entry,
+                });
             }
-            Ok(SearchControl::Continue)
+            SearchControl::Continue
         };
         if let Some(ids) = candidates {
             // Few candidates: fetch them and check the scope; many: walk the scope and
             // skip ids that are not candidates (cheap bitmap test, no entry decode).
             if ids.len() <= CANDIDATES_FETCH_LIMIT {
                 for id in ids.iter() {
-                    if !self.in_scope(id, base_id, &norm, scope)? {
+                    // The entry may have vanished since its id was read (no cross-tree
+                    // snapshot); it is read once for the scope test and the filter.
+                    let Some((_, stored)) = self.load(id)? else {
+                        continue;
+                    };
+                    if !self.in_scope(id, &stored, base_id, &norm, scope) {
                         continue;
                     }
-                    if visit(id)? == SearchControl::Stop {
+                    if visit_loaded(id, stored) == SearchControl::Stop {
                         break;
                     }
                 }
                 return Ok(());
             }
             let mut visit_if = |id: u64| -> Result<SearchControl, StoreError> {
-                if ids.contains(id) {
-                    visit(id)
-                } else {
-                    Ok(SearchControl::Continue)
+                if !ids.contains(id) {
+                    return Ok(SearchControl::Continue);
                 }
+                Ok(match self.load(id)? {
+                    Some((_, stored)) => visit_loaded(id, stored),
+                    None => SearchControl::Continue,
+                })
             };
             return self.walk_scope(base_id, &norm, scope, &mut visit_if);
         }
+        let mut visit = |id: u64| -> Result<SearchControl, StoreError> {
+            Ok(match self.load(id)? {
+                Some((_, stored)) => visit_loaded(id, stored),
+                None => SearchControl::Continue,
+            })
+        };
         self.walk_scope(base_id, &norm, scope, &mut visit)
     }
 
@@ -157,33 +216,28 @@ impl Store {
         })
     }
 
-    /// Whether entry `id` lies in `scope` of the base (`base_id`, normalized `base`).
+    /// Whether entry `id` (`stored`) lies in `scope` of the base (`base_id`, normalized
+    /// `base`).
     fn in_scope(
         &self,
         id: u64,
+        stored: &StoredEntry,
         base_id: u64,
         base: &NormDn,
         scope: Scope,
-    ) -> Result<bool, StoreError> {
-        if scope == Scope::Base {
-            return Ok(id == base_id);
+    ) -> bool {
+        match scope {
+            Scope::Base => id == base_id,
+            Scope::One => stored.parent == base_id,
+            Scope::Sub if id == base_id => true,
+            Scope::Children if id == base_id => false,
+            // With one suffix, everything the store holds lies under it.
+            Scope::Sub | Scope::Children if self.is_only_suffix(base) => true,
+            Scope::Sub | Scope::Children => self
+                .schema
+                .normalize_dn(&stored.entry.dn)
+                .is_ok_and(|n| n.is_descendant_of(base)),
         }
-        if scope != Scope::Sub && id == base_id {
-            return Ok(false);
-        }
-        if scope == Scope::Sub && id == base_id {
-            return Ok(true);
-        }
-        let Some((_, stored)) = self.load(id)? else {
-            return Ok(false);
-        };
-        if scope == Scope::One {
-            return Ok(stored.parent == base_id);
-        }
-        Ok(self
-            .schema
-            .normalize_dn(&stored.entry.dn)
-            .is_ok_and(|n| n.is_descendant_of(base)))
     }
 
     /// Calls `visit` with every id in `scope` of the base, parents before children.

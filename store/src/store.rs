@@ -322,6 +322,11 @@ impl Store {
             .any(|s| dn == s || dn.is_descendant_of(s))
     }
 
+    /// Whether `dn` is the store's only suffix (then every entry lies under it).
+    pub fn is_only_suffix(&self, dn: &NormDn) -> bool {
+        matches!(self.suffixes.as_slice(), [only] if only == dn)
+    }
+
     /// Whether `dn` is one of the suffixes.
     pub fn is_suffix(&self, dn: &NormDn) -> bool {
         self.suffixes.iter().any(|s| dn == s)
