@@ -683,6 +683,15 @@ impl Acl {
         })
     }
 
+    /// Whether any rule selects entries with `filter=` (such a filter may name an
+    /// attribute the store computes on read, so searches must add them).
+    pub fn has_filter_rules(&self) -> bool {
+        self.rules
+            .iter()
+            .chain(&self.global)
+            .any(|r| r.what.filter.is_some())
+    }
+
     /// An evaluator for one operation by `who`; it caches group memberships.
     pub fn checker<'a>(
         &'a self,

@@ -494,12 +494,18 @@ async fn bind(
         tracing::info!(dn = %req.dn, reason = %e.message, "bind refused");
         return e.to_result();
     }
-    let d = dir.clone();
-    let name = req.dn;
-    let outcome =
-        tokio::task::spawn_blocking(move || ops::simple_bind(&d, &name, password.as_bytes()))
-            .await
-            .unwrap_or_else(|_| Err(LdapError::new(ResultCode::Other, "bind failed")));
+    // The lookup is a read or two; comparing a slow hash ({PBKDF2}, {ARGON2}, {CRYPT})
+    // runs on the blocking pool so it does not stall the other connections.
+    let outcome = match ops::lookup_simple_bind(dir, &req.dn, password.as_bytes()) {
+        Ok(ops::SimpleBind::Pending(p)) if !p.is_cheap() => {
+            tokio::task::spawn_blocking(move || p.finish())
+                .await
+                .unwrap_or_else(|_| Err(LdapError::new(ResultCode::Other, "bind failed")))
+        }
+        Ok(ops::SimpleBind::Pending(p)) => p.finish(),
+        Ok(ops::SimpleBind::Decided(who)) => Ok(who),
+        Err(e) => Err(e),
+    };
     match outcome {
         Ok(id) => {
             session.set_identity(id);
@@ -561,6 +567,36 @@ async fn run_op(
                         msgid,
                         LdapOp::SearchResultDone(res),
                         ctrl,
+                    ))
+                    .await;
+            }
+            return;
+        }
+    }
+    if let LdapOp::SearchRequest(req) = &op {
+        // A search that reads a few entries (a base search, a small index candidate set)
+        // runs on this task: handing it to the blocking pool costs more than the search.
+        if ops::is_small_search(&dir, req) {
+            let mut entries = Vec::new();
+            let done = search(&dir, &who, session, req, &controls, &token, |e| {
+                entries.push(e);
+                true
+            });
+            for e in entries {
+                if tx
+                    .send(LdapMsg::new(msgid, LdapOp::SearchResultEntry(e)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            if let Some((res, ctrls)) = done {
+                let _ = tx
+                    .send(LdapMsg::new_with_ctrls(
+                        msgid,
+                        LdapOp::SearchResultDone(res),
+                        ctrls,
                     ))
                     .await;
             }

@@ -280,6 +280,11 @@ impl Directory {
         self.rootdn.as_ref().is_some_and(|(_, r)| r == norm)
     }
 
+    /// The configured rootpw (cleartext or a `{SCHEME}` hash), if any.
+    pub(crate) fn rootpw(&self) -> Option<&[u8]> {
+        self.rootpw.as_deref()
+    }
+
     /// Checks a simple bind password for the rootdn.
     pub fn check_rootpw(&self, presented: &[u8]) -> bool {
         self.rootpw

@@ -10,6 +10,7 @@ use ldap3_proto::proto::{
     LdapPartialAttribute, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
 };
 use oxldap_proto::{Attribute, Dn, Entry, Filter, FilterError, Rdn, ResultCode};
+use oxldap_schema::NormDn;
 use oxldap_store::{Mod, ModOp, Scope, SearchControl, WriteCtx};
 use std::time::{Duration, Instant};
 
@@ -319,6 +320,20 @@ impl Selection {
         s
     }
 
+    /// Whether any attribute the store computes on read (hasSubordinates, entryDN,
+    /// subschemaSubentry, contextCSN) is selected.
+    fn wants_computed(&self, dir: &Directory) -> bool {
+        self.all_operational
+            || [
+                "hasSubordinates",
+                "entryDN",
+                "subschemaSubentry",
+                "contextCSN",
+            ]
+            .iter()
+            .any(|c| self.wants(dir, c))
+    }
+
     fn wants(&self, dir: &Directory, desc: &str) -> bool {
         let Some(at) = dir.schema.attribute_type(desc) else {
             return false;
@@ -489,6 +504,27 @@ fn scope_of(s: &LdapSearchScope) -> Scope {
     }
 }
 
+/// Searches reading at most this many entries are "small" ([`is_small_search`]).
+pub const SMALL_SEARCH_ENTRIES: u64 = 64;
+
+/// Whether `req` reads at most [`SMALL_SEARCH_ENTRIES`] entries of the database (a base
+/// search, or an indexed filter with few candidates), or is answered without reading it
+/// (the root DSE, a malformed base or filter). Such a search runs on the connection's
+/// task; others run on the blocking pool. Costs the index lookups of the filter's plan.
+pub fn is_small_search(dir: &Directory, req: &LdapSearchRequest) -> bool {
+    let (Ok(base), Ok(filter)) = (parse_dn(&req.base), Filter::try_from(&req.filter)) else {
+        return true;
+    };
+    if base.is_root() {
+        return true;
+    }
+    dir.store
+        .search_cost(&base, scope_of(&req.scope), &filter)
+        .ok()
+        .flatten()
+        .is_some_and(|n| n <= SMALL_SEARCH_ENTRIES)
+}
+
 /// Search (RFC 4511 §4.5). Sends each result entry to `send`, which returns false when the
 /// client is gone; `cancelled` is polled between entries (Abandon).
 ///
@@ -637,47 +673,56 @@ pub fn search_entries(
     let mut sent: u64 = skip;
     let mut seen: u64 = 0;
     let mut end = SearchEnd::Done;
-    let searched = dir.store.search(&base, scope, &filter, |entry| {
-        if cancelled() {
-            end = SearchEnd::Cancelled;
-            return SearchControl::Stop;
-        }
-        if deadline.is_some_and(|d| Instant::now() > d) {
-            end = SearchEnd::TimeLimit;
-            return SearchControl::Stop;
-        }
-        // Access control (slapd.access(5)): the DN is normalized once per entry.
-        let subject = if chk.bypass() {
-            None
-        } else {
-            match chk.subject(&entry) {
-                Some(s) if crate::acl::visible(&chk, &s, &filter) => Some(s),
-                _ => return SearchControl::Continue,
+    // The computed attributes cost lookups per entry: only when returned, or when an
+    // access rule's `filter=` may look at them.
+    let computed = if sel.wants_computed(dir) || (!chk.bypass() && dir.acl.has_filter_rules()) {
+        oxldap_store::Computed::Add
+    } else {
+        oxldap_store::Computed::Omit
+    };
+    let searched = dir
+        .store
+        .search_with(&base, scope, &filter, computed, |entry| {
+            if cancelled() {
+                end = SearchEnd::Cancelled;
+                return SearchControl::Stop;
             }
-        };
-        seen += 1;
-        if seen <= skip {
-            return SearchControl::Continue;
-        }
-        if size_limit.is_some_and(|l| sent >= u64::from(l)) {
-            end = SearchEnd::SizeLimit;
-            return SearchControl::Stop;
-        }
-        if page.is_some_and(|p| sent - skip >= p.size) {
-            end = SearchEnd::PageFull;
-            return SearchControl::Stop;
-        }
-        let keep = subject.map(|s| readable(dir, &chk, &s, &sel));
-        if !send(
-            &EntryState::of(&entry),
-            select(dir, entry, &sel, req.typesonly, keep),
-        ) {
-            end = SearchEnd::Cancelled;
-            return SearchControl::Stop;
-        }
-        sent += 1;
-        SearchControl::Continue
-    });
+            if deadline.is_some_and(|d| Instant::now() > d) {
+                end = SearchEnd::TimeLimit;
+                return SearchControl::Stop;
+            }
+            // Access control (slapd.access(5)): the DN is normalized once per entry.
+            let subject = if chk.bypass() {
+                None
+            } else {
+                match chk.subject(&entry) {
+                    Some(s) if crate::acl::visible(&chk, &s, &filter) => Some(s),
+                    _ => return SearchControl::Continue,
+                }
+            };
+            seen += 1;
+            if seen <= skip {
+                return SearchControl::Continue;
+            }
+            if size_limit.is_some_and(|l| sent >= u64::from(l)) {
+                end = SearchEnd::SizeLimit;
+                return SearchControl::Stop;
+            }
+            if page.is_some_and(|p| sent - skip >= p.size) {
+                end = SearchEnd::PageFull;
+                return SearchControl::Stop;
+            }
+            let keep = subject.map(|s| readable(dir, &chk, &s, &sel));
+            if !send(
+                &EntryState::of(&entry),
+                select(dir, entry, &sel, req.typesonly, keep),
+            ) {
+                end = SearchEnd::Cancelled;
+                return SearchControl::Stop;
+            }
+            sent += 1;
+            SearchControl::Continue
+        });
     // A missing base must not name a matched entry the client may not disclose.
     searched.map_err(|e| crate::acl::hide_matched(&chk, dir, e.into()))?;
     Ok(end)
@@ -731,14 +776,69 @@ pub fn result_entry(
     )
 }
 
-/// A simple bind (RFC 4511 §4.2, RFC 4513 §5.1). Returns the new identity, or the error
-/// (after which the connection is anonymous).
-pub fn simple_bind(dir: &Directory, name: &str, password: &[u8]) -> Result<Identity, LdapError> {
+/// A simple bind whose stored secrets are looked up but not yet compared with the
+/// presented password: comparing is the slow part of a bind for `{PBKDF2*}`, `{ARGON2}`
+/// and `{CRYPT}` values, so the connection runs [`PendingBind::finish`] on the blocking
+/// pool unless [`PendingBind::is_cheap`].
+#[derive(Debug)]
+pub struct PendingBind {
+    /// Secrets to try in order (the rootpw, then the entry's userPassword values), each
+    /// with the identity a match gives.
+    tries: Vec<(Vec<Vec<u8>>, Identity)>,
+    norm: NormDn,
+    password: Vec<u8>,
+}
+
+impl PendingBind {
+    /// Whether every stored secret compares in microseconds (no scheme, `{CLEARTEXT}`, or
+    /// a salted or plain digest; see [`crate::password::is_cheap`]).
+    pub fn is_cheap(&self) -> bool {
+        self.tries
+            .iter()
+            .flat_map(|(vals, _)| vals)
+            .all(|v| crate::password::is_cheap(v))
+    }
+
+    /// Compares the password: the identity of the first matching secret, or
+    /// invalidCredentials (49) without saying why (RFC 4513 §5.1.3).
+    pub fn finish(self) -> Result<Identity, LdapError> {
+        for (vals, who) in self.tries {
+            if vals
+                .iter()
+                .any(|stored| crate::password::verify(stored, &self.password))
+            {
+                return Ok(who);
+            }
+        }
+        tracing::info!(dn = %self.norm, "bind failed: invalid credentials");
+        Err(LdapError::new(ResultCode::InvalidCredentials, ""))
+    }
+}
+
+/// The first part of a simple bind: decided, or a password left to compare.
+#[derive(Debug)]
+pub enum SimpleBind {
+    /// Decided without comparing a password (an anonymous bind).
+    Decided(Identity),
+    /// The stored secrets to compare.
+    Pending(PendingBind),
+}
+
+/// The first part of a simple bind (RFC 4511 §4.2, RFC 4513 §5.1): the outcome when it is
+/// known without comparing a password (anonymous; unauthenticated is unwillingToPerform
+/// 53; a bad DN or a password without a DN is invalidCredentials 49), else the secrets to
+/// compare. An unknown DN gives a [`PendingBind`] with nothing to try, which fails in
+/// [`PendingBind::finish`] exactly as a wrong password.
+pub fn lookup_simple_bind(
+    dir: &Directory,
+    name: &str,
+    password: &[u8],
+) -> Result<SimpleBind, LdapError> {
     let invalid = || LdapError::new(ResultCode::InvalidCredentials, "");
     if name.is_empty() {
         // RFC 4513 §5.1.1 anonymous; a password without a name is refused (slapd: 49).
         return if password.is_empty() {
-            Ok(Identity::Anonymous)
+            Ok(SimpleBind::Decided(Identity::Anonymous))
         } else {
             Err(invalid())
         };
@@ -752,31 +852,55 @@ pub fn simple_bind(dir: &Directory, name: &str, password: &[u8]) -> Result<Ident
         ));
     }
     let norm = dir.schema.normalize_dn(&dn).map_err(|_| invalid())?;
-    // The rootdn may also exist as an entry with its own userPassword (checked below).
-    if dir.is_rootdn(&norm) && dir.check_rootpw(password) {
-        let pretty = dir.rootdn.as_ref().map(|(d, _)| d.clone()).unwrap_or(dn);
-        return Ok(Identity::Root { dn: pretty, norm });
-    }
-    let entry = match dir.store.get(&dn) {
-        Ok(Some(e)) => e,
-        Ok(None) => return Err(invalid()),
-        Err(e) if e.is_failure() => return Err(e.into()),
-        Err(_) => return Err(invalid()),
-    };
-    // slapd bind.c: `auth` access on userPassword, as anonymous; denied is 49.
-    let ok = crate::acl::may_authenticate(dir, &entry)
-        && entry
-            .values(USER_PASSWORD)
-            .iter()
-            .any(|stored| crate::password::verify(stored, password));
-    if ok {
-        if dir.is_rootdn(&norm) {
-            return Ok(Identity::Root { dn: entry.dn, norm });
+    let mut tries = Vec::new();
+    // The rootdn may also exist as an entry with its own userPassword (tried second).
+    if dir.is_rootdn(&norm) {
+        if let Some(pw) = dir.rootpw() {
+            let pretty = dir.rootdn.as_ref().map_or(dn.clone(), |(d, _)| d.clone());
+            tries.push((
+                vec![pw.to_vec()],
+                Identity::Root {
+                    dn: pretty,
+                    norm: norm.clone(),
+                },
+            ));
         }
-        Ok(Identity::User { dn: entry.dn, norm })
-    } else {
-        tracing::info!(dn = %norm, "bind failed: invalid credentials");
-        Err(invalid())
+    }
+    match dir.store.get(&dn) {
+        // slapd bind.c: `auth` access on userPassword, as anonymous; denied is 49.
+        Ok(Some(entry)) if crate::acl::may_authenticate(dir, &entry) => {
+            let vals = entry.values(USER_PASSWORD).to_vec();
+            let who = if dir.is_rootdn(&norm) {
+                Identity::Root {
+                    dn: entry.dn,
+                    norm: norm.clone(),
+                }
+            } else {
+                Identity::User {
+                    dn: entry.dn,
+                    norm: norm.clone(),
+                }
+            };
+            tries.push((vals, who));
+        }
+        Ok(_) => {}
+        Err(e) if e.is_failure() && tries.is_empty() => return Err(e.into()),
+        Err(_) => {}
+    }
+    Ok(SimpleBind::Pending(PendingBind {
+        tries,
+        norm,
+        password: password.to_vec(),
+    }))
+}
+
+/// A simple bind (RFC 4511 §4.2, RFC 4513 §5.1): [`lookup_simple_bind`] then
+/// [`PendingBind::finish`]. Returns the new identity, or the error (after which the
+/// connection is anonymous).
+pub fn simple_bind(dir: &Directory, name: &str, password: &[u8]) -> Result<Identity, LdapError> {
+    match lookup_simple_bind(dir, name, password)? {
+        SimpleBind::Decided(who) => Ok(who),
+        SimpleBind::Pending(p) => p.finish(),
     }
 }
 

@@ -407,6 +407,20 @@ fn verify_crypt(payload: &[u8], presented: &[u8]) -> bool {
     std::panic::catch_unwind(|| pwhash::unix::verify(presented, hash)).unwrap_or(false)
 }
 
+/// Whether verifying against `stored` takes microseconds rather than milliseconds: no
+/// scheme, `{CLEARTEXT}`, or a (salted) digest. `{PBKDF2*}`, `{ARGON2}` and `{CRYPT}`
+/// (bcrypt, sha512-crypt...) are deliberately slow; unknown schemes never match but count
+/// as cheap.
+pub fn is_cheap(stored: &[u8]) -> bool {
+    match split_scheme(stored) {
+        None => true,
+        Some((name, _)) => !matches!(
+            Scheme::from_name(name),
+            Some(Scheme::Crypt | Scheme::Pbkdf2(_) | Scheme::Argon2)
+        ),
+    }
+}
+
 /// Verifies a password presented in a simple Bind (RFC 4513 §5.1.3) or a
 /// Password Modify `oldPasswd` (RFC 3062) against one stored `userPassword`
 /// value or the database's `rootpw` (slapd.conf(5)).
