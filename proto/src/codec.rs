@@ -560,6 +560,10 @@ impl Encoder<LdapMsg> for ServerCodec {
     type Error = CodecError;
 
     fn encode(&mut self, msg: LdapMsg, buf: &mut BytesMut) -> Result<(), CodecError> {
+        // The per-entry message of a search is written directly (crate::entry_ber).
+        if crate::entry_ber::encode_search_entry(&msg, buf) {
+            return Ok(());
+        }
         lber::write::encode_into(buf, StructureTag::from(msg))?;
         Ok(())
     }

@@ -12,6 +12,7 @@
 pub mod codec;
 pub mod dn;
 pub mod entry;
+pub mod entry_ber;
 pub mod filter;
 pub mod ldif;
 pub mod result;
