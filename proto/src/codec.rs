@@ -560,7 +560,10 @@ impl Encoder<LdapMsg> for ServerCodec {
     type Error = CodecError;
 
     fn encode(&mut self, msg: LdapMsg, buf: &mut BytesMut) -> Result<(), CodecError> {
-        lber::write::encode_into(buf, StructureTag::from(msg))?;
+        let mut tag = StructureTag::from(msg);
+        // Result codes and response controls ldap3_proto cannot express.
+        crate::controls::restore_extensions(&mut tag);
+        lber::write::encode_into(buf, tag)?;
         Ok(())
     }
 }

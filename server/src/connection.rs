@@ -536,6 +536,16 @@ async fn run_op(
         }
         return;
     }
+    // Assertion, pre/post-read and matched values (RFC 4528, 4527, 3876).
+    let mut op_ctrls = match crate::controls::OpControls::parse(&op, &controls) {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(resp) = response_for_op(&op, e.to_result()) {
+                let _ = tx.send(LdapMsg::new(msgid, resp)).await;
+            }
+            return;
+        }
+    };
     if let LdapOp::SearchRequest(req) = &op {
         if let Some(sync) = crate::sync::request_of(&controls) {
             let out = match sync {
@@ -572,9 +582,17 @@ async fn run_op(
     let closing = session.closing.clone();
     let session = session.clone();
     let blocking = tokio::task::spawn_blocking(move || -> Option<(LdapOp, Vec<LdapControl>)> {
+        use crate::controls as c;
+        // Response controls of updates (pre-read, post-read).
+        let mut rc = Vec::new();
         let op = match op {
-            LdapOp::SearchRequest(req) => {
+            LdapOp::SearchRequest(mut req) => {
+                if let Err(e) = c::check_search_base(&dir, &who, &req, &op_ctrls) {
+                    return Some((LdapOp::SearchResultDone(e.to_result()), Vec::new()));
+                }
+                let mv = c::ValuesReturn::take(&mut op_ctrls, &mut req);
                 return search(&dir, &who, &session, &req, &controls, &token, |e| {
+                    let e = mv.apply(&dir, e);
                     etx.blocking_send(LdapMsg::new(msgid, LdapOp::SearchResultEntry(e)))
                         .is_ok()
                 })
@@ -582,25 +600,25 @@ async fn run_op(
             }
             LdapOp::AddRequest(mut req) => Some(LdapOp::AddResponse(result_of(
                 &ops::hash_passwords_in_add(&dir, &mut req)
-                    .and_then(|()| ops::add(&dir, &who, req)),
+                    .and_then(|()| c::add(&dir, &who, req, &op_ctrls, &mut rc)),
             ))),
             LdapOp::ModifyRequest(mut req) => Some(LdapOp::ModifyResponse(result_of(
                 &ops::hash_passwords_in_modify(&dir, &mut req)
-                    .and_then(|()| ops::modify(&dir, &who, req, &increments)),
+                    .and_then(|()| c::modify(&dir, &who, req, &increments, &op_ctrls, &mut rc)),
             ))),
-            LdapOp::DelRequest(dn) => Some(LdapOp::DelResponse(result_of(&ops::delete(
-                &dir, &who, &dn,
+            LdapOp::DelRequest(dn) => Some(LdapOp::DelResponse(result_of(&c::delete(
+                &dir, &who, &dn, &op_ctrls, &mut rc,
             )))),
             LdapOp::ModifyDNRequest(req) => Some(LdapOp::ModifyDNResponse(result_of(
-                &ops::modify_dn(&dir, &who, req),
+                &c::modify_dn(&dir, &who, req, &op_ctrls, &mut rc),
             ))),
-            LdapOp::CompareRequest(req) => {
-                Some(LdapOp::CompareResult(match ops::compare(&dir, &who, req) {
+            LdapOp::CompareRequest(req) => Some(LdapOp::CompareResult(
+                match c::compare(&dir, &who, req, &op_ctrls) {
                     Ok(true) => LdapError::new(ResultCode::CompareTrue, "").to_result(),
                     Ok(false) => LdapError::new(ResultCode::CompareFalse, "").to_result(),
                     Err(e) => e.to_result(),
-                }))
-            }
+                },
+            )),
             LdapOp::ExtendedRequest(req) => {
                 crate::testhook::maybe_panic(&req.name);
                 Some(LdapOp::ExtendedResponse(extended(&dir, &who, &req)))
@@ -612,7 +630,7 @@ async fn run_op(
                 response_for_op(&other, res)
             }
         };
-        op.map(|op| (op, Vec::new()))
+        op.map(|op| (op, rc))
     });
     match blocking.await {
         Ok(Some((resp, ctrl))) => {
