@@ -586,11 +586,11 @@ async fn run_op(
         // Response controls of updates (pre-read, post-read).
         let mut rc = Vec::new();
         let op = match op {
-            LdapOp::SearchRequest(mut req) => {
+            LdapOp::SearchRequest(req) => {
                 if let Err(e) = c::check_search_base(&dir, &who, &req, &op_ctrls) {
                     return Some((LdapOp::SearchResultDone(e.to_result()), Vec::new()));
                 }
-                let mv = c::ValuesReturn::take(&mut op_ctrls, &mut req);
+                let mv = c::ValuesReturn::take(&mut op_ctrls, &req);
                 return search(&dir, &who, &session, &req, &controls, &token, |e| {
                     let e = mv.apply(&dir, e);
                     etx.blocking_send(LdapMsg::new(msgid, LdapOp::SearchResultEntry(e)))

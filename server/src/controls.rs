@@ -21,7 +21,9 @@
 //!   only the values some filter item matches (an item on a supertype matches its
 //!   subtypes; no ORDERING rule means no match); attributes left with no value are
 //!   dropped, the entry itself is still returned (slapd matchedValues.c). With typesOnly
-//!   the attribute types that kept a value are returned without values.
+//!   the control has no effect (RFC 3876 §2). Deviation: slapd returns the attributes it
+//!   computes after filtering (entryDN, hasSubordinates, subschemaSubentry) with no
+//!   values when none matched; they are left out here like any other attribute.
 //!
 //! RFC 4511 §4.1.11 and slapd controls.c: a control on an operation it does not apply to
 //! is ignored when non-critical and answered with unavailableCriticalExtension (12) when
@@ -375,22 +377,14 @@ pub fn check_search_base(
 pub struct ValuesReturn {
     /// The filter items; None without the control.
     filters: Option<Vec<Filter>>,
-    /// The client asked for types only: values are needed to match, then dropped.
-    types_only: bool,
 }
 
 impl ValuesReturn {
-    /// Takes the matched values filter out of `ctrls` for `req`, turning typesOnly off in
-    /// `req` (the values are needed for matching; [`ValuesReturn::apply`] drops them).
-    pub fn take(ctrls: &mut OpControls, req: &mut LdapSearchRequest) -> ValuesReturn {
-        let Some(filters) = ctrls.values_return.take() else {
-            return ValuesReturn::default();
-        };
-        let types_only = std::mem::take(&mut req.typesonly);
-        ValuesReturn {
-            filters: Some(filters),
-            types_only,
-        }
+    /// Takes the matched values filter out of `ctrls` for `req`. With typesOnly the
+    /// control has no effect (RFC 3876 §2; slapd returns every selected type).
+    pub fn take(ctrls: &mut OpControls, req: &LdapSearchRequest) -> ValuesReturn {
+        let filters = ctrls.values_return.take().filter(|_| !req.typesonly);
+        ValuesReturn { filters }
     }
 
     /// `e` with each attribute reduced to the values some filter item matches; attributes
@@ -416,11 +410,7 @@ impl ValuesReturn {
                     filters.iter().any(|f| dir.schema.matches(f, &one))
                 })
                 .collect();
-            let keep = !a.vals.is_empty();
-            if self.types_only {
-                a.vals.clear();
-            }
-            keep
+            !a.vals.is_empty()
         });
         e
     }
