@@ -48,3 +48,121 @@ impl WriteHook for NoHook {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::test_support::{add, store};
+    use crate::{Mod, ModOp, StoreError, WriteCtx};
+    use oxldap_proto::{Attribute, Dn, Rdn};
+
+    /// Records the images it is shown; refuses at `refuse_before` / `refuse_after`.
+    #[derive(Default)]
+    struct Recorder {
+        before: Vec<Entry>,
+        after: Vec<Entry>,
+        refuse_before: bool,
+        refuse_after: bool,
+    }
+
+    fn refusal() -> HookRefusal {
+        HookRefusal {
+            code: ResultCode::AssertionFailed,
+            message: String::new(),
+        }
+    }
+
+    impl WriteHook for Recorder {
+        fn wants(&self) -> bool {
+            true
+        }
+        fn before(&mut self, entry: &Entry) -> Result<(), HookRefusal> {
+            self.before.push(entry.clone());
+            if self.refuse_before {
+                return Err(refusal());
+            }
+            Ok(())
+        }
+        fn after(&mut self, entry: &Entry) -> Result<(), HookRefusal> {
+            self.after.push(entry.clone());
+            if self.refuse_after {
+                return Err(refusal());
+            }
+            Ok(())
+        }
+    }
+
+    fn replace_description(v: &str) -> Vec<Mod> {
+        vec![Mod {
+            op: ModOp::Replace,
+            attr: Attribute {
+                desc: "description".into(),
+                values: vec![v.as_bytes().to_vec()],
+            },
+        }]
+    }
+
+    fn description(s: &crate::Store, dn: &Dn) -> Vec<Vec<u8>> {
+        s.get(dn).unwrap().unwrap().values("description").to_vec()
+    }
+
+    #[test]
+    fn modify_hook_sees_before_and_after_images() {
+        let s = store();
+        add(&s, "dc=example,dc=com", "domain");
+        let dn = Dn::parse("ou=a,dc=example,dc=com").unwrap();
+        add(&s, "ou=a,dc=example,dc=com", "organizationalUnit");
+        let mut h = Recorder::default();
+        s.modify_with(&dn, replace_description("x"), &WriteCtx::default(), &mut h)
+            .unwrap();
+        assert!(h.before[0].values("description").is_empty());
+        assert_eq!(h.after[0].values("description"), [b"x".to_vec()]);
+        // Images are presented as a read would: computed attributes included.
+        assert_eq!(h.after[0].values("hasSubordinates"), [b"FALSE".to_vec()]);
+    }
+
+    #[test]
+    fn refusals_commit_nothing() {
+        let s = store();
+        add(&s, "dc=example,dc=com", "domain");
+        let dn = Dn::parse("ou=a,dc=example,dc=com").unwrap();
+        add(&s, "ou=a,dc=example,dc=com", "organizationalUnit");
+        let ctx = WriteCtx::default();
+        for (refuse_before, refuse_after) in [(true, false), (false, true)] {
+            let mut h = Recorder {
+                refuse_before,
+                refuse_after,
+                ..Recorder::default()
+            };
+            let e = s.modify_with(&dn, replace_description("y"), &ctx, &mut h);
+            assert!(matches!(e, Err(StoreError::Refused(_))), "{e:?}");
+            assert!(description(&s, &dn).is_empty());
+        }
+        let mut h = Recorder {
+            refuse_before: true,
+            ..Recorder::default()
+        };
+        assert!(s.delete_with(&dn, &ctx, &mut h).is_err());
+        assert!(s.get(&dn).unwrap().is_some());
+        let rdn = Rdn::parse("ou=b").unwrap();
+        assert!(s
+            .modify_dn_with(&dn, &rdn, true, None, &ctx, &mut h)
+            .is_err());
+        assert!(s.get(&dn).unwrap().is_some());
+        let mut new = Entry::new(Dn::parse("ou=c,dc=example,dc=com").unwrap());
+        new.push_value("objectClass", b"organizationalUnit".to_vec());
+        let mut h = Recorder {
+            refuse_after: true,
+            ..Recorder::default()
+        };
+        assert!(s.add_with(new.clone(), &ctx, &mut h).is_err());
+        assert!(s.get(&new.dn).unwrap().is_none());
+        // An add's before image is the entry as it would be stored (stamped).
+        assert!(!h.before[0].values("entryUUID").is_empty());
+        // The id a refused add allocated is not reused wrongly: the add now succeeds.
+        s.add_with(new.clone(), &ctx, &mut Recorder::default())
+            .unwrap();
+        assert!(s.get(&new.dn).unwrap().is_some());
+    }
+}
