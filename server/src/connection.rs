@@ -408,6 +408,17 @@ async fn dispatch(
         }
         return true;
     }
+    // Bind runs in line, so the controls of crate::controls are checked here: none
+    // applies to Bind, so a critical one is unavailableCriticalExtension (as slapd).
+    if let LdapOp::BindRequest(_) = &op {
+        if let Err(e) = crate::controls::OpControls::parse(&op, &frame.controls) {
+            let res = LdapOp::BindResponse(LdapBindResponse {
+                res: e.to_result(),
+                saslcreds: None,
+            });
+            return tx.send(LdapMsg::new(msgid, res)).await.is_ok();
+        }
+    }
     match op {
         LdapOp::UnbindRequest => false,
         LdapOp::AbandonRequest(id) => {

@@ -7,6 +7,7 @@ tests/controls_vs_slapd.rs against slapd and oxldap; the transcripts must be equ
 Volatile operational attributes print as a value count."""
 import sys
 import ldap
+import ldap.extop
 from ldap.controls import LDAPControl
 from ldap.controls.libldap import AssertionControl, MatchedValuesControl
 from ldap.controls.readentry import PreReadControl, PostReadControl
@@ -175,6 +176,15 @@ search("search assert root DSE false", "", ldap.SCOPE_BASE, "(objectClass=*)", [
 search("search assert root DSE true", "", ldap.SCOPE_BASE, "(objectClass=*)", ["namingContexts"], [A("(objectClass=*)")])
 search("search assert missing base", "cn=zz," + OU, ldap.SCOPE_BASE, ctrls=[A("(cn=zz)")])
 search("search critical post-read", OU, ldap.SCOPE_BASE, ctrls=[POST(["cn"], True)])
+
+# ---- bind and extended operations: none of these controls applies
+for c in [A("(cn=x)"), PRE(["cn"], True), MV("(cn=x)", True), A("(cn=x)", False)]:
+    b2 = ldap.initialize(URL)
+    op("bind with %s critical=%s" % (c.controlType, c.criticality), b2.simple_bind_s,
+       "cn=admin," + BASE, "secret", serverctrls=[c])
+    op("whoami with %s critical=%s" % (c.controlType, c.criticality), l.extop_s,
+       ldap.extop.ExtendedRequest("1.3.6.1.4.1.4203.1.11.3", None), serverctrls=[c])
+    b2.unbind_s()
 
 # ---- matched values
 P1B = "cn=p1b,ou=sub," + OU
