@@ -560,11 +560,15 @@ impl Encoder<LdapMsg> for ServerCodec {
     type Error = CodecError;
 
     fn encode(&mut self, msg: LdapMsg, buf: &mut BytesMut) -> Result<(), CodecError> {
-        // The per-entry message of a search is written directly (crate::entry_ber).
+        // The per-entry message of a search is written directly (crate::entry_ber); it
+        // never carries the markers of crate::controls (those are in results and controls).
         if crate::entry_ber::encode_search_entry(&msg, buf) {
             return Ok(());
         }
-        lber::write::encode_into(buf, StructureTag::from(msg))?;
+        let mut tag = StructureTag::from(msg);
+        // Result codes and response controls ldap3_proto cannot express.
+        crate::controls::restore_extensions(&mut tag);
+        lber::write::encode_into(buf, tag)?;
         Ok(())
     }
 }

@@ -115,14 +115,19 @@ result_codes! {
     AffectsMultipleDsas = 71, "affectsMultipleDSAs";
     /// 80
     Other = 80, "other";
+    /// 122: the assertion control's filter was not True (RFC 4528 §3).
+    AssertionFailed = 122, "assertionFailed";
     /// 4096 (RFC 4533 §2.5)
     SyncRefreshRequired = 4096, "e-syncRefreshRequired";
 }
 
-impl From<ResultCode> for LdapResultCode {
-    fn from(c: ResultCode) -> LdapResultCode {
+impl ResultCode {
+    /// The `ldap3_proto` code, None for codes it has no variant for (assertionFailed);
+    /// [`crate::controls::ldap_result`] builds the LDAPResult for those.
+    pub fn to_ldap3(self) -> Option<LdapResultCode> {
         use LdapResultCode as L;
-        match c {
+        Some(match self {
+            ResultCode::AssertionFailed => return None,
             ResultCode::Success => L::Success,
             ResultCode::OperationsError => L::OperationsError,
             ResultCode::ProtocolError => L::ProtocolError,
@@ -163,7 +168,15 @@ impl From<ResultCode> for LdapResultCode {
             ResultCode::AffectsMultipleDsas => L::AffectsMultipleDSAs,
             ResultCode::Other => L::Other,
             ResultCode::SyncRefreshRequired => L::EsyncRefreshRequired,
-        }
+        })
+    }
+}
+
+impl From<ResultCode> for LdapResultCode {
+    /// Codes `ldap3_proto` lacks become `Other`; use [`crate::controls::ldap_result`] to
+    /// send them.
+    fn from(c: ResultCode) -> LdapResultCode {
+        c.to_ldap3().unwrap_or(LdapResultCode::Other)
     }
 }
 

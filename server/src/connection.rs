@@ -408,6 +408,17 @@ async fn dispatch(
         }
         return true;
     }
+    // Bind runs in line, so the controls of crate::controls are checked here: none
+    // applies to Bind, so a critical one is unavailableCriticalExtension (as slapd).
+    if let LdapOp::BindRequest(_) = &op {
+        if let Err(e) = crate::controls::OpControls::parse(&op, &frame.controls) {
+            let res = LdapOp::BindResponse(LdapBindResponse {
+                res: e.to_result(),
+                saslcreds: None,
+            });
+            return tx.send(LdapMsg::new(msgid, res)).await.is_ok();
+        }
+    }
     match op {
         LdapOp::UnbindRequest => false,
         LdapOp::AbandonRequest(id) => {
@@ -542,6 +553,16 @@ async fn run_op(
         }
         return;
     }
+    // Assertion, pre/post-read and matched values (RFC 4528, 4527, 3876).
+    let mut op_ctrls = match crate::controls::OpControls::parse(&op, &controls) {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(resp) = response_for_op(&op, e.to_result()) {
+                let _ = tx.send(LdapMsg::new(msgid, resp)).await;
+            }
+            return;
+        }
+    };
     if let LdapOp::SearchRequest(req) = &op {
         if let Some(sync) = crate::sync::request_of(&controls) {
             let out = match sync {
@@ -578,10 +599,19 @@ async fn run_op(
         // runs on this task: handing it to the blocking pool costs more than the search.
         if ops::is_small_search(&dir, req) {
             let mut entries = Vec::new();
-            let done = search(&dir, &who, session, req, &controls, &token, |e| {
-                entries.push(e);
-                true
-            });
+            let done = search_with_controls(
+                &dir,
+                &who,
+                session,
+                req,
+                &controls,
+                &mut op_ctrls,
+                &token,
+                |e| {
+                    entries.push(e);
+                    true
+                },
+            );
             for e in entries {
                 if tx
                     .send(LdapMsg::new(msgid, LdapOp::SearchResultEntry(e)))
@@ -608,35 +638,47 @@ async fn run_op(
     let closing = session.closing.clone();
     let session = session.clone();
     let blocking = tokio::task::spawn_blocking(move || -> Option<(LdapOp, Vec<LdapControl>)> {
+        use crate::controls as c;
+        // Response controls of updates (pre-read, post-read).
+        let mut rc = Vec::new();
         let op = match op {
             LdapOp::SearchRequest(req) => {
-                return search(&dir, &who, &session, &req, &controls, &token, |e| {
-                    etx.blocking_send(LdapMsg::new(msgid, LdapOp::SearchResultEntry(e)))
-                        .is_ok()
-                })
+                return search_with_controls(
+                    &dir,
+                    &who,
+                    &session,
+                    &req,
+                    &controls,
+                    &mut op_ctrls,
+                    &token,
+                    |e| {
+                        etx.blocking_send(LdapMsg::new(msgid, LdapOp::SearchResultEntry(e)))
+                            .is_ok()
+                    },
+                )
                 .map(|(res, ctrls)| (LdapOp::SearchResultDone(res), ctrls));
             }
             LdapOp::AddRequest(mut req) => Some(LdapOp::AddResponse(result_of(
                 &ops::hash_passwords_in_add(&dir, &mut req)
-                    .and_then(|()| ops::add(&dir, &who, req)),
+                    .and_then(|()| c::add(&dir, &who, req, &op_ctrls, &mut rc)),
             ))),
             LdapOp::ModifyRequest(mut req) => Some(LdapOp::ModifyResponse(result_of(
                 &ops::hash_passwords_in_modify(&dir, &mut req)
-                    .and_then(|()| ops::modify(&dir, &who, req, &increments)),
+                    .and_then(|()| c::modify(&dir, &who, req, &increments, &op_ctrls, &mut rc)),
             ))),
-            LdapOp::DelRequest(dn) => Some(LdapOp::DelResponse(result_of(&ops::delete(
-                &dir, &who, &dn,
+            LdapOp::DelRequest(dn) => Some(LdapOp::DelResponse(result_of(&c::delete(
+                &dir, &who, &dn, &op_ctrls, &mut rc,
             )))),
             LdapOp::ModifyDNRequest(req) => Some(LdapOp::ModifyDNResponse(result_of(
-                &ops::modify_dn(&dir, &who, req),
+                &c::modify_dn(&dir, &who, req, &op_ctrls, &mut rc),
             ))),
-            LdapOp::CompareRequest(req) => {
-                Some(LdapOp::CompareResult(match ops::compare(&dir, &who, req) {
+            LdapOp::CompareRequest(req) => Some(LdapOp::CompareResult(
+                match c::compare(&dir, &who, req, &op_ctrls) {
                     Ok(true) => LdapError::new(ResultCode::CompareTrue, "").to_result(),
                     Ok(false) => LdapError::new(ResultCode::CompareFalse, "").to_result(),
                     Err(e) => e.to_result(),
-                }))
-            }
+                },
+            )),
             LdapOp::ExtendedRequest(req) => {
                 crate::testhook::maybe_panic(&req.name);
                 Some(LdapOp::ExtendedResponse(extended(&dir, &who, &req)))
@@ -648,7 +690,7 @@ async fn run_op(
                 response_for_op(&other, res)
             }
         };
-        op.map(|op| (op, Vec::new()))
+        op.map(|op| (op, rc))
     });
     match blocking.await {
         Ok(Some((resp, ctrl))) => {
@@ -665,6 +707,28 @@ async fn run_op(
             Err(e) => tracing::error!(error = %e, "operation task failed"),
         },
     }
+}
+
+/// A search with the assertion (RFC 4528, tested on the base) and matched values (RFC
+/// 3876, applied to each entry) controls, then as [`search`].
+#[allow(clippy::too_many_arguments)]
+fn search_with_controls(
+    dir: &Directory,
+    who: &Identity,
+    session: &Session,
+    req: &ldap3_proto::proto::LdapSearchRequest,
+    controls: &[RawControl],
+    op_ctrls: &mut crate::controls::OpControls,
+    token: &CancellationToken,
+    mut send: impl FnMut(ldap3_proto::proto::LdapSearchResultEntry) -> bool,
+) -> Option<(LdapResult, Vec<LdapControl>)> {
+    if let Err(e) = crate::controls::check_search_base(dir, who, req, op_ctrls) {
+        return Some((e.to_result(), Vec::new()));
+    }
+    let mv = crate::controls::ValuesReturn::take(op_ctrls, req);
+    search(dir, who, session, req, controls, token, |e| {
+        send(mv.apply(dir, e))
+    })
 }
 
 /// A search, sorted when the request carries the sort control (RFC 2891, see

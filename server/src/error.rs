@@ -27,14 +27,14 @@ impl LdapError {
         }
     }
 
-    /// The LDAPResult carrying this error.
+    /// The LDAPResult carrying this error (codes `ldap3_proto` lacks, such as
+    /// assertionFailed, go through [`oxldap_proto::controls::ldap_result`]).
     pub fn to_result(&self) -> LdapResult {
-        LdapResult {
-            code: self.code.into(),
-            matcheddn: self.matched.clone(),
-            message: self.message.to_string(),
-            referral: Vec::new(),
-        }
+        oxldap_proto::controls::ldap_result(
+            self.code,
+            self.matched.clone(),
+            self.message.to_string(),
+        )
     }
 }
 

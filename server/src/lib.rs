@@ -15,6 +15,7 @@ pub mod backup;
 pub mod changelog_view;
 pub mod config;
 mod connection;
+pub mod controls;
 pub mod directory;
 pub mod error;
 pub mod limits;

@@ -11,7 +11,7 @@ use ldap3_proto::proto::{
 };
 use oxldap_proto::{Attribute, Dn, Entry, Filter, FilterError, Rdn, ResultCode};
 use oxldap_schema::NormDn;
-use oxldap_store::{Mod, ModOp, Scope, SearchControl, WriteCtx};
+use oxldap_store::{Mod, ModOp, NoHook, Scope, SearchControl, WriteCtx, WriteHook};
 use std::time::{Duration, Instant};
 
 /// The DN of the subschema subentry (RFC 4512 §4.2), as slapd names it.
@@ -30,6 +30,12 @@ pub const SUPPORTED_CONTROLS: &[&str] = &[
     // ManageDsaIT (RFC 3296): accepted; this server holds no referral objects, so it
     // changes nothing.
     "2.16.840.1.113730.3.4.2",
+    // Assertion (RFC 4528), pre-read and post-read (RFC 4527), matched values (RFC 3876):
+    // see crate::controls.
+    oxldap_proto::controls::ASSERTION_OID,
+    oxldap_proto::controls::PRE_READ_OID,
+    oxldap_proto::controls::POST_READ_OID,
+    oxldap_proto::controls::MATCHED_VALUES_OID,
 ];
 
 /// The supported extended operations advertised in the root DSE.
@@ -98,13 +104,23 @@ fn to_attrs(attrs: Vec<LdapPartialAttribute>) -> Vec<Attribute> {
 
 /// Add (RFC 4511 §4.7), subject to access control ([`crate::acl::guard_add`]).
 pub fn add(dir: &Directory, who: &Identity, req: LdapAddRequest) -> Result<(), LdapError> {
+    add_with(dir, who, req, &mut NoHook)
+}
+
+/// [`add`] with a store [`WriteHook`] (request controls, [`crate::controls`]).
+pub fn add_with(
+    dir: &Directory,
+    who: &Identity,
+    req: LdapAddRequest,
+    hook: &mut dyn WriteHook,
+) -> Result<(), LdapError> {
     let dn = parse_dn(&req.dn)?;
     let entry = Entry {
         dn,
         attrs: to_attrs(req.attributes),
     };
     crate::acl::guard_add(&dir.checker(who), dir, &entry)?;
-    Ok(dir.store.add(entry, &ctx(who))?)
+    Ok(dir.store.add_with(entry, &ctx(who), hook)?)
 }
 
 /// Whether the attribute description `desc` (options allowed) names userPassword.
@@ -221,6 +237,17 @@ pub fn modify(
     req: LdapModifyRequest,
     increments: &[usize],
 ) -> Result<(), LdapError> {
+    modify_with(dir, who, req, increments, &mut NoHook)
+}
+
+/// [`modify`] with a store [`WriteHook`] (request controls, [`crate::controls`]).
+pub fn modify_with(
+    dir: &Directory,
+    who: &Identity,
+    req: LdapModifyRequest,
+    increments: &[usize],
+    hook: &mut dyn WriteHook,
+) -> Result<(), LdapError> {
     let dn = parse_dn(&req.dn)?;
     let mods = to_mods(req.changes, increments);
     crate::acl::guard_modify(
@@ -229,14 +256,24 @@ pub fn modify(
         &dn,
         mods.iter().map(|m| m.attr.desc.as_str()),
     )?;
-    Ok(dir.store.modify(&dn, mods, &ctx(who))?)
+    Ok(dir.store.modify_with(&dn, mods, &ctx(who), hook)?)
 }
 
 /// Delete (RFC 4511 §4.8).
 pub fn delete(dir: &Directory, who: &Identity, dn: &str) -> Result<(), LdapError> {
+    delete_with(dir, who, dn, &mut NoHook)
+}
+
+/// [`delete`] with a store [`WriteHook`] (request controls, [`crate::controls`]).
+pub fn delete_with(
+    dir: &Directory,
+    who: &Identity,
+    dn: &str,
+    hook: &mut dyn WriteHook,
+) -> Result<(), LdapError> {
     let dn = parse_dn(dn)?;
     crate::acl::guard_delete(&dir.checker(who), dir, &dn)?;
-    Ok(dir.store.delete(&dn, &ctx(who))?)
+    Ok(dir.store.delete_with(&dn, &ctx(who), hook)?)
 }
 
 /// Modify DN (RFC 4511 §4.9).
@@ -244,6 +281,16 @@ pub fn modify_dn(
     dir: &Directory,
     who: &Identity,
     req: LdapModifyDNRequest,
+) -> Result<(), LdapError> {
+    modify_dn_with(dir, who, req, &mut NoHook)
+}
+
+/// [`modify_dn`] with a store [`WriteHook`] (request controls, [`crate::controls`]).
+pub fn modify_dn_with(
+    dir: &Directory,
+    who: &Identity,
+    req: LdapModifyDNRequest,
+    hook: &mut dyn WriteHook,
 ) -> Result<(), LdapError> {
     let dn = parse_dn(&req.dn)?;
     let rdn = Rdn::parse(&req.newrdn)?;
@@ -258,7 +305,7 @@ pub fn modify_dn(
     )?;
     Ok(dir
         .store
-        .modify_dn(&dn, &rdn, req.deleteoldrdn, sup.as_ref(), &ctx(who))?)
+        .modify_dn_with(&dn, &rdn, req.deleteoldrdn, sup.as_ref(), &ctx(who), hook)?)
 }
 
 /// Compare (RFC 4511 §4.10): Ok(true) is compareTrue, Ok(false) compareFalse.

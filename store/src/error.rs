@@ -98,6 +98,10 @@ pub enum StoreError {
         /// The configured result code (`memberof-dangling-error`).
         code: ResultCode,
     },
+    /// A [`crate::WriteHook`] (an LDAP control such as the assertion, RFC 4528) refused
+    /// the write; nothing was committed.
+    #[error(transparent)]
+    Refused(#[from] crate::hook::HookRefusal),
     /// An `index` directive the schema cannot serve (unknown attribute, `sub` without a
     /// substrings rule).
     #[error("{reason}")]
@@ -162,6 +166,7 @@ impl StoreError {
             StoreError::RdnValueRemoved { .. } => ResultCode::NamingViolation,
             StoreError::NoObjectClass => ResultCode::ObjectClassViolation,
             StoreError::DanglingMember { code, .. } => *code,
+            StoreError::Refused(r) => r.code,
             StoreError::Schema(e) => e.code(),
             StoreError::Storage(_)
             | StoreError::Corrupt { .. }

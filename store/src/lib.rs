@@ -20,6 +20,7 @@ mod changelog;
 mod csn;
 mod error;
 mod group_commit;
+mod hook;
 mod index;
 mod keys;
 mod ops;
@@ -39,6 +40,7 @@ pub use changelog::{
 };
 pub use csn::{Csn, CsnClock};
 pub use error::StoreError;
+pub use hook::{HookRefusal, NoHook, WriteHook};
 pub use index::{kind_name, IndexConfig, IndexKind, Plan, SubstrTunables, MAX_PLAN_NODES};
 pub use ops::{Mod, ModOp, WriteCtx};
 pub use overlay::{Dangling, MemberOf, OverlayKind, Overlays, Refint};

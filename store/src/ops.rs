@@ -3,6 +3,7 @@
 //! lock, then commits one batch set (see [`Store::commit`]).
 
 use crate::error::StoreError;
+use crate::hook::{NoHook, WriteHook};
 use crate::keys::{self, ROOT_ID};
 use crate::store::{Store, StoredEntry};
 use crate::txn::Txn;
@@ -71,7 +72,18 @@ impl Store {
     /// for operational or SINGLE-VALUE violations, invalidAttributeSyntax (21),
     /// objectClassViolation (65) without objectClass.
     pub fn add(&self, entry: Entry, ctx: &WriteCtx) -> Result<(), StoreError> {
-        let out = self.add_locked(entry, ctx);
+        self.add_with(entry, ctx, &mut NoHook)
+    }
+
+    /// [`Store::add`] with a [`WriteHook`] that sees the entry under the write lock and
+    /// may refuse the write (LDAP controls: assertion, post-read).
+    pub fn add_with(
+        &self,
+        entry: Entry,
+        ctx: &WriteCtx,
+        hook: &mut dyn WriteHook,
+    ) -> Result<(), StoreError> {
+        let out = self.add_locked(entry, ctx, hook);
         if out.is_ok() {
             self.wait_durable()?;
         }
@@ -80,7 +92,12 @@ impl Store {
 
     /// The write itself, under the write lock; the caller waits for it to be durable
     /// after releasing the lock, so concurrent writers share one flush (group commit).
-    fn add_locked(&self, entry: Entry, ctx: &WriteCtx) -> Result<(), StoreError> {
+    fn add_locked(
+        &self,
+        entry: Entry,
+        ctx: &WriteCtx,
+        hook: &mut dyn WriteHook,
+    ) -> Result<(), StoreError> {
         let _guard = self.lock_writes();
         let norm = self.schema.normalize_dn(&entry.dn)?;
         if norm.is_root() {
@@ -144,10 +161,18 @@ impl Store {
         let mut t = Txn::new(self);
         self.stamp(&mut new, ctx, t.csn, true);
         let id = self.alloc_ids(1, &mut t.b)?;
+        if hook.wants() {
+            let image = StoredEntry {
+                parent,
+                entry: new.clone(),
+            };
+            hook.before(&self.present(id, image))?;
+        }
         t.insert_new(id, StoredEntry { parent, entry: new });
         t.link(keys::dn_key(&norm), id);
         t.b.children.insert(&keys::child_key(parent, id), &[]);
         self.run_overlays(&mut t)?;
+        self.hook_after(hook, &t, id)?;
         t.commit()
     }
 
@@ -160,7 +185,18 @@ impl Store {
     /// objectClassViolation (65) when objectClass would go, protocolError (2) for an add
     /// with no values.
     pub fn modify(&self, dn: &Dn, mods: Vec<Mod>, ctx: &WriteCtx) -> Result<(), StoreError> {
-        let out = self.modify_locked(dn, mods, ctx);
+        self.modify_with(dn, mods, ctx, &mut NoHook)
+    }
+
+    /// [`Store::modify`] with a [`WriteHook`] (assertion, pre-read, post-read).
+    pub fn modify_with(
+        &self,
+        dn: &Dn,
+        mods: Vec<Mod>,
+        ctx: &WriteCtx,
+        hook: &mut dyn WriteHook,
+    ) -> Result<(), StoreError> {
+        let out = self.modify_locked(dn, mods, ctx, hook);
         if out.is_ok() {
             self.wait_durable()?;
         }
@@ -169,10 +205,17 @@ impl Store {
 
     /// The write itself, under the write lock; the caller waits for it to be durable
     /// after releasing the lock, so concurrent writers share one flush (group commit).
-    fn modify_locked(&self, dn: &Dn, mods: Vec<Mod>, ctx: &WriteCtx) -> Result<(), StoreError> {
+    fn modify_locked(
+        &self,
+        dn: &Dn,
+        mods: Vec<Mod>,
+        ctx: &WriteCtx,
+        hook: &mut dyn WriteHook,
+    ) -> Result<(), StoreError> {
         let _guard = self.lock_writes();
         let norm = self.schema.normalize_dn(dn)?;
         let (id, mut stored) = self.must_load(&norm)?;
+        self.hook_before(hook, id, &stored)?;
         let classes_before: Vec<Vec<u8>> = stored.entry.values("objectClass").to_vec();
         // Attributes an earlier change of this request touched: for the others the
         // committed values (and so the equality index) are still the entry's.
@@ -206,6 +249,7 @@ impl Store {
         self.stamp(&mut stored.entry, ctx, t.csn, false);
         t.put(id, stored)?;
         self.run_overlays(&mut t)?;
+        self.hook_after(hook, &t, id)?;
         t.commit()
     }
 
@@ -214,7 +258,17 @@ impl Store {
     /// Errors: noSuchObject (32) with matchedDN, notAllowedOnNonLeaf (66),
     /// unwillingToPerform (53) outside the naming contexts or for the empty DN.
     pub fn delete(&self, dn: &Dn, _ctx: &WriteCtx) -> Result<(), StoreError> {
-        let out = self.delete_locked(dn, _ctx);
+        self.delete_with(dn, _ctx, &mut NoHook)
+    }
+
+    /// [`Store::delete`] with a [`WriteHook`] (assertion, pre-read); `after` is not called.
+    pub fn delete_with(
+        &self,
+        dn: &Dn,
+        _ctx: &WriteCtx,
+        hook: &mut dyn WriteHook,
+    ) -> Result<(), StoreError> {
+        let out = self.delete_locked(dn, _ctx, hook);
         if out.is_ok() {
             self.wait_durable()?;
         }
@@ -223,13 +277,20 @@ impl Store {
 
     /// The write itself, under the write lock; the caller waits for it to be durable
     /// after releasing the lock, so concurrent writers share one flush (group commit).
-    fn delete_locked(&self, dn: &Dn, _ctx: &WriteCtx) -> Result<(), StoreError> {
+    fn delete_locked(
+        &self,
+        dn: &Dn,
+        _ctx: &WriteCtx,
+        hook: &mut dyn WriteHook,
+    ) -> Result<(), StoreError> {
         let _guard = self.lock_writes();
         let norm = self.schema.normalize_dn(dn)?;
         if norm.is_root() || !self.holds(&norm) {
             return Err(StoreError::OutsideNamingContexts);
         }
         let (id, stored) = self.must_load(&norm)?;
+        // slapd tests the assertion before the leaf check (122 beats 66).
+        self.hook_before(hook, id, &stored)?;
         if self.has_children(id)? {
             return Err(StoreError::NotAllowedOnNonLeaf);
         }
@@ -255,7 +316,20 @@ impl Store {
         new_superior: Option<&Dn>,
         ctx: &WriteCtx,
     ) -> Result<(), StoreError> {
-        let out = self.modify_dn_locked(dn, new_rdn, delete_old_rdn, new_superior, ctx);
+        self.modify_dn_with(dn, new_rdn, delete_old_rdn, new_superior, ctx, &mut NoHook)
+    }
+
+    /// [`Store::modify_dn`] with a [`WriteHook`] (assertion, pre-read, post-read).
+    pub fn modify_dn_with(
+        &self,
+        dn: &Dn,
+        new_rdn: &Rdn,
+        delete_old_rdn: bool,
+        new_superior: Option<&Dn>,
+        ctx: &WriteCtx,
+        hook: &mut dyn WriteHook,
+    ) -> Result<(), StoreError> {
+        let out = self.modify_dn_locked(dn, new_rdn, delete_old_rdn, new_superior, ctx, hook);
         if out.is_ok() {
             self.wait_durable()?;
         }
@@ -270,6 +344,7 @@ impl Store {
         delete_old_rdn: bool,
         new_superior: Option<&Dn>,
         ctx: &WriteCtx,
+        hook: &mut dyn WriteHook,
     ) -> Result<(), StoreError> {
         let _guard = self.lock_writes();
         let norm = self.schema.normalize_dn(dn)?;
@@ -277,6 +352,7 @@ impl Store {
             return Err(StoreError::OutsideNamingContexts);
         }
         let (id, mut stored) = self.must_load(&norm)?;
+        self.hook_before(hook, id, &stored)?;
         let old_parent_pretty = stored.entry.dn.parent().unwrap_or_default();
         let (parent_pretty, parent_norm) = match new_superior {
             Some(sup) => (sup.clone(), self.schema.normalize_dn(sup)?),
@@ -375,7 +451,31 @@ impl Store {
         }
         t.put(id, stored)?;
         self.run_overlays(&mut t)?;
+        self.hook_after(hook, &t, id)?;
         t.commit()
+    }
+
+    /// Hands `hook` the stored entry `id` as a read would present it (before the change).
+    fn hook_before(
+        &self,
+        hook: &mut dyn WriteHook,
+        id: u64,
+        stored: &StoredEntry,
+    ) -> Result<(), StoreError> {
+        if hook.wants() {
+            hook.before(&self.present(id, stored.clone()))?;
+        }
+        Ok(())
+    }
+
+    /// Hands `hook` the entry `id` as `t` will commit it (overlays applied).
+    fn hook_after(&self, hook: &mut dyn WriteHook, t: &Txn<'_>, id: u64) -> Result<(), StoreError> {
+        if hook.wants() {
+            if let Some(staged) = t.get(id)? {
+                hook.after(&self.present(id, staged))?;
+            }
+        }
+        Ok(())
     }
 
     /// Loads the entry with normalized DN `norm` or reports noSuchObject with matchedDN.
