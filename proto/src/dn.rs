@@ -12,6 +12,9 @@ pub struct Ava {
     /// The attribute type as written: a descriptor (`cn`) or a numeric OID (`2.5.4.3`).
     pub attr: String,
     /// The attribute value with every RFC 4514 escape removed (raw bytes, usually UTF-8).
+    /// Serialized as a byte string (one copy to read; the same bytes as a `Vec<u8>` in
+    /// bincode).
+    #[serde(with = "serde_bytes")]
     pub value: Vec<u8>,
 }
 

@@ -10,6 +10,7 @@ pub struct Attribute {
     /// The attribute description (RFC 4512 §2.5) as written or as canonicalized by the schema.
     pub desc: String,
     /// The values, raw bytes (RFC 4511 §4.1.7 AttributeValue is an OCTET STRING).
+    #[serde(with = "value_list")]
     pub values: Vec<Vec<u8>>,
 }
 
@@ -152,5 +153,43 @@ mod tests {
         assert_eq!(e.remove("CN").unwrap().desc, "cn");
         assert!(e.remove("cn").is_none());
         assert_eq!(e.attrs.len(), 2);
+    }
+}
+
+/// Serde for a list of values as a sequence of byte strings: formats with a byte-string
+/// type (bincode, the store's) read each value with one copy instead of byte by byte. In
+/// bincode the bytes are the same as those of a `Vec<Vec<u8>>` (a u64 length, then the
+/// bytes), so stored entries read either way.
+mod value_list {
+    use serde::de::{SeqAccess, Visitor};
+    use serde::ser::SerializeSeq;
+    use serde::{Deserializer, Serializer};
+    use serde_bytes::{ByteBuf, Bytes};
+
+    pub fn serialize<S: Serializer>(values: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(values.len()))?;
+        for v in values {
+            seq.serialize_element(Bytes::new(v))?;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        struct Values;
+        impl<'de> Visitor<'de> for Values {
+            type Value = Vec<Vec<u8>>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence of byte strings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                // The hint comes from the input: cap it, as serde does.
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+                while let Some(v) = seq.next_element::<ByteBuf>()? {
+                    out.push(v.into_vec());
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Values)
     }
 }

@@ -830,6 +830,20 @@ fn fold_char(c: char, out: &mut String) {
 
 /// Map, optional case fold, NFKC; repeated until stable (at most a few rounds).
 fn map_fold_nfkc(s: &str, fold: bool) -> String {
+    // Printable ASCII maps to itself, folds to ASCII lowercase and is already NFKC: the
+    // common case (most directory values) needs none of the Unicode passes.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return if fold {
+            s.to_ascii_lowercase()
+        } else {
+            s.to_string()
+        };
+    }
+    map_fold_nfkc_unicode(s, fold)
+}
+
+/// [`map_fold_nfkc`] for any string: RFC 4518 §2.2 map, §2.3 fold, §2.4 NFKC.
+fn map_fold_nfkc_unicode(s: &str, fold: bool) -> String {
     let mut cur: String = s.to_string();
     for _ in 0..4 {
         let mut mapped = String::with_capacity(cur.len());
@@ -1153,6 +1167,14 @@ mod tests {
 
     fn rule(n: &str) -> &'static MatchingRule {
         matching_rule(n).expect("rule exists")
+    }
+
+    proptest::proptest! {
+        /// The printable-ASCII fast path gives what the Unicode passes give.
+        #[test]
+        fn ascii_fast_path_equals_unicode_passes(s in "[ -~]{0,40}", fold: bool) {
+            proptest::prop_assert_eq!(map_fold_nfkc(&s, fold), map_fold_nfkc_unicode(&s, fold));
+        }
     }
 
     fn norm(r: &str, v: &str) -> Result<String, SchemaError> {
