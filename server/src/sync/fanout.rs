@@ -161,6 +161,7 @@ impl Subscription {
     /// queue `tx`, waiting for room (the client's pace), until the search is abandoned
     /// (`token`) or the connection closes (`closing`, e.g. cut off by the hub). Returns
     /// None: a persistent search ends without a SearchResultDone.
+    #[allow(clippy::too_many_arguments)]
     pub async fn persist(
         &mut self,
         context: Option<Csn>,
