@@ -429,6 +429,10 @@ pub struct SyncprovConfig {
     pub nopresent: bool,
     /// `syncprov-reloadhint`: honour the consumer's reloadHint flag.
     pub reloadhint: bool,
+    /// `syncprov-queue-limit N` (oxldap's own; slapd has no such bound): how many writes
+    /// may wait for a persistent search whose client reads too slowly before its
+    /// connection is closed. None: `sync::PERSIST_QUEUE_LIMIT`.
+    pub queue_limit: Option<u32>,
 }
 
 /// What slapo-memberof(5) does with a dangling member (`memberof-dangling`).
@@ -1340,6 +1344,10 @@ impl Parser {
             "syncprov-reloadhint" => {
                 let on = ctx.flag(args)?;
                 self.syncprov(ctx)?.reloadhint = on;
+            }
+            "syncprov-queue-limit" => {
+                let n = ctx.uint("writes", ctx.one(args)?)?;
+                self.syncprov(ctx)?.queue_limit = Some(n.max(1));
             }
 
             // ---- slapo-memberof(5) ----

@@ -131,6 +131,9 @@ pub struct Directory {
     /// Every committed write, for persistent sync searches (RFC 4533); fed by the store's
     /// observer when the syncprov overlay is configured.
     pub events: tokio::sync::broadcast::Sender<Arc<oxldap_store::Committed>>,
+    /// The persistent sync searches and the hub that feeds them `events`, each write
+    /// evaluated once per distinct search (`sync::fanout`).
+    pub fanout: crate::sync::Fanout,
     /// The cn=Monitor counters (connections, operations, bytes), shared with every
     /// connection.
     pub monitor: Arc<crate::monitor::Monitor>,
@@ -231,12 +234,16 @@ impl Directory {
         Ok(Directory {
             server_id: u16::try_from(config.server_id).unwrap_or(0),
             events,
+            fanout: crate::sync::Fanout::default(),
             monitor: Arc::default(),
             sync_options: db
                 .syncprov()
                 .map(|s| crate::sync::SyncOptions {
                     nopresent: s.nopresent,
                     reloadhint: s.reloadhint,
+                    queue_limit: s.queue_limit.map_or(crate::sync::PERSIST_QUEUE_LIMIT, |n| {
+                        usize::try_from(n).unwrap_or(crate::sync::PERSIST_QUEUE_LIMIT)
+                    }),
                 })
                 .unwrap_or_default(),
             store: Arc::new(store),

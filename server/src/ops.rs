@@ -622,6 +622,31 @@ pub fn search_entries(
     cancelled: &dyn Fn() -> bool,
     send: &mut dyn FnMut(&EntryState, LdapSearchResultEntry) -> bool,
 ) -> Result<SearchEnd, LdapError> {
+    search_entries_limited(dir, who, req, page, true, cancelled, send)
+}
+
+/// [`search_entries`] without the size limit, for a content-sync refresh: it counts only
+/// the entries it sends in full, not those it reports present by entryUUID (slapd), so it
+/// applies the limit itself (`sync::present_phase`).
+pub fn search_entries_uncounted(
+    dir: &Directory,
+    who: &Identity,
+    req: &LdapSearchRequest,
+    cancelled: &dyn Fn() -> bool,
+    send: &mut dyn FnMut(&EntryState, LdapSearchResultEntry) -> bool,
+) -> Result<SearchEnd, LdapError> {
+    search_entries_limited(dir, who, req, None, false, cancelled, send)
+}
+
+fn search_entries_limited(
+    dir: &Directory,
+    who: &Identity,
+    req: &LdapSearchRequest,
+    page: Option<Page>,
+    size_limited: bool,
+    cancelled: &dyn Fn() -> bool,
+    send: &mut dyn FnMut(&EntryState, LdapSearchResultEntry) -> bool,
+) -> Result<SearchEnd, LdapError> {
     let base = parse_dn(&req.base)?;
     let filter = Filter::try_from(&req.filter).map_err(|e| match e {
         FilterError::TooDeep { .. } => {
@@ -711,7 +736,8 @@ pub fn search_entries(
     crate::acl::guard_search_base(&chk, dir, &base)?;
     let limits = dir.limits();
     let size_limit =
-        crate::limits::effective(req.sizelimit, who.is_root(), limits.size, limits.size_hard);
+        crate::limits::effective(req.sizelimit, who.is_root(), limits.size, limits.size_hard)
+            .filter(|_| size_limited);
     let time_limit =
         crate::limits::effective(req.timelimit, who.is_root(), limits.time, limits.time_hard);
     let deadline = time_limit.map(|s| Instant::now() + Duration::from_secs(u64::from(s)));

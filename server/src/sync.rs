@@ -18,14 +18,18 @@
 //!   `e-syncRefreshRequired` (4096, "sync cookie is stale"), as slapd's stale-cookie case.
 //!
 //! The persist phase follows the store's committed writes (before and after images)
-//! through a bounded broadcast channel that never blocks writers. Each persistent search
-//! drains it into its own queue of outgoing messages; a client that does not read them
-//! fast enough is disconnected once [`PERSIST_QUEUE_LIMIT`] messages wait (with a warning
+//! through a bounded broadcast channel that never blocks writers, drained by one hub task
+//! ([`fanout`]) that evaluates each write once per distinct search and queues the shared
+//! result to every persistent search of that search; a client that does not read fast
+//! enough is disconnected once [`PERSIST_QUEUE_LIMIT`] writes wait for it (with a warning
 //! in the log), so a slow consumer never slows writers or holds unbounded memory.
+
+pub mod fanout;
+pub use fanout::Fanout;
 
 use crate::directory::Directory;
 use crate::error::{success, LdapError};
-use crate::ops::{self, Page};
+use crate::ops::{self, SearchEnd};
 use crate::session::Identity;
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
@@ -34,26 +38,28 @@ use ldap3_proto::proto::{
 };
 use oxldap_proto::codec::RawControl;
 use oxldap_proto::{Entry, Filter, ResultCode};
-use oxldap_store::{Committed, Csn};
+use oxldap_store::Csn;
 use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// The Sync Request control (RFC 4533 §2.2).
 pub const SYNC_REQUEST_OID: &str = "1.3.6.1.4.1.4203.1.9.1.1";
 
-/// The capacity of the broadcast channel of committed writes: how far a persistent
-/// search task may fall behind in draining it (it drains it into its own queue, so this is
-/// only reached when the task itself is starved); beyond it the connection is closed.
+/// The capacity of the broadcast channel of committed writes: how far the fan-out hub
+/// ([`fanout`]) may fall behind in draining it (it queues each write to the searches at
+/// once, so this is only reached when the hub itself is starved); beyond it every
+/// persistent search's connection is closed.
 pub const PERSIST_BUFFER: usize = 4096;
 
-/// How many messages a persistent search may have waiting for a client that reads them
-/// too slowly before its connection is closed (about 1 KiB each for a typical entry).
+/// How many writes a persistent search may have waiting for a client that reads them too
+/// slowly before its connection is closed (the entries of a write are shared among the
+/// searches that get them; about 1 KiB per typical entry).
 pub const PERSIST_QUEUE_LIMIT: usize = 16_384;
 
 /// slapo-syncprov(5) options that change how a refresh is answered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncOptions {
     /// `syncprov-nopresent`: never answer with a present phase (a cookie the change log
     /// cannot serve gets a full reload, or e-syncRefreshRequired, see `reloadhint`).
@@ -61,6 +67,19 @@ pub struct SyncOptions {
     /// `syncprov-reloadhint`: when a reload is needed and the consumer did not set
     /// reloadHint (RFC 4533 §2.2), answer e-syncRefreshRequired instead of reloading.
     pub reloadhint: bool,
+    /// `syncprov-queue-limit`: how many writes may wait for a persistent search's client
+    /// before its connection is closed (default [`PERSIST_QUEUE_LIMIT`]).
+    pub queue_limit: usize,
+}
+
+impl Default for SyncOptions {
+    fn default() -> SyncOptions {
+        SyncOptions {
+            nopresent: false,
+            reloadhint: false,
+            queue_limit: PERSIST_QUEUE_LIMIT,
+        }
+    }
 }
 
 /// How many entryUUIDs go into one syncIdSet message.
@@ -250,9 +269,25 @@ pub async fn run(
     closing: CancellationToken,
     tx: mpsc::Sender<LdapMsg>,
 ) -> Option<(LdapResult, Vec<LdapControl>)> {
-    // Subscribe before reading, so no write between the refresh and the persist phase is
-    // missed; changes already covered by the refresh are skipped by CSN.
-    let mut events = sync.persist.then(|| dir.events.subscribe());
+    // Register before reading, so no write between the refresh and the persist phase is
+    // missed; changes already covered by the refresh are skipped by CSN. A filter that does
+    // not parse is answered by the refresh.
+    let mut sub = if sync.persist {
+        Filter::try_from(&req.filter).ok().map(|f| {
+            Fanout::register(
+                &dir,
+                &who,
+                &req,
+                f,
+                msgid,
+                &sync.cookie,
+                tx.clone(),
+                closing.clone(),
+            )
+        })
+    } else {
+        None
+    };
     let sid = dir.server_id;
     let d = dir.clone();
     let w = who.clone();
@@ -260,8 +295,8 @@ pub async fn run(
     let t = token.clone();
     let etx = tx.clone();
     let s = sync.clone();
-    let refresh =
-        tokio::task::spawn_blocking(move || -> Result<Option<(Option<Csn>, Phase)>, LdapError> {
+    let refresh = tokio::task::spawn_blocking(
+        move || -> Result<(SearchEnd, Option<Csn>, Phase), LdapError> {
             let context = d.store.last_csn().map_err(LdapError::from)?;
             let cancelled = || t.is_cancelled();
             let plan = plan(&d, &s, context)?;
@@ -272,8 +307,8 @@ pub async fn run(
                 Plan::Full => "full reload",
             };
             tracing::info!(msgid, persist = s.persist, "sync refresh: {how}");
-            let (alive, phase) = match plan {
-                Plan::Unchanged => (true, Phase::Unchanged),
+            let (end, phase) = match plan {
+                Plan::Unchanged => (SearchEnd::Done, Phase::Unchanged),
                 Plan::Log(since) => (
                     delete_phase(&d, &w, &r, since, context, msgid, &cancelled, &etx)?,
                     Phase::Delete,
@@ -287,12 +322,27 @@ pub async fn run(
                     Phase::Present,
                 ),
             };
-            Ok(alive.then_some((context, phase)))
-        })
-        .await;
+            Ok((end, context, phase))
+        },
+    )
+    .await;
     let (context, phase) = match refresh {
-        Ok(Ok(Some(v))) => v,
-        Ok(Ok(None)) => return None,
+        Ok(Ok((SearchEnd::Done, context, phase))) => (context, phase),
+        Ok(Ok((SearchEnd::Cancelled | SearchEnd::PageFull, ..))) => return None,
+        // slapd ends an unfinished refresh with the limit's result code and no Sync Done
+        // control (no cookie: the consumer's state is not complete), in both modes.
+        Ok(Ok((SearchEnd::SizeLimit, ..))) => {
+            return Some((
+                LdapError::new(ResultCode::SizeLimitExceeded, "").to_result(),
+                Vec::new(),
+            ))
+        }
+        Ok(Ok((SearchEnd::TimeLimit, ..))) => {
+            return Some((
+                LdapError::new(ResultCode::TimeLimitExceeded, "").to_result(),
+                Vec::new(),
+            ))
+        }
         Ok(Err(e)) => return Some((e.to_result(), Vec::new())),
         Err(_) => {
             return Some((
@@ -309,12 +359,18 @@ pub async fn run(
         (Phase::Unchanged, _) | (_, None) => None,
         (_, Some(c)) => Some(sync.cookie.encode(Some(&c), sid)),
     };
-    let Some(events) = events.as_mut() else {
+    if !sync.persist {
         let done = LdapControl::SyncDone {
             cookie,
             refresh_deletes: phase != Phase::Present,
         };
         return Some((success(), vec![done]));
+    }
+    let Some(sub) = sub.as_mut() else {
+        return Some((
+            LdapError::new(ResultCode::ProtocolError, "invalid search filter").to_result(),
+            Vec::new(),
+        ));
     };
     // refreshAndPersist: the refresh ends with a syncInfo refreshPresent or refreshDelete
     // with refreshDone TRUE (RFC 4533 §3.4, slapd `syncprov_search_response`).
@@ -330,24 +386,20 @@ pub async fn run(
     {
         return None;
     }
-    persist(
-        &dir,
-        &who,
-        &req,
-        &sync.cookie,
-        context,
-        msgid,
-        &token,
-        &closing,
-        &tx,
-        events,
-    )
-    .await
+    sub.persist(context, msgid, &sync.cookie, sid, &token, &closing, &tx)
+        .await
 }
 
 /// The present phase (RFC 4533 §3.3.1), or a full reload when `since` is None: entries
 /// changed after `since` in full with a Sync State `add`, the others as syncIdSet
-/// messages of entryUUIDs. Returns false when the search was cancelled or the client left.
+/// messages of entryUUIDs. Returns how it ended: Cancelled when the search was abandoned
+/// or the client left; SizeLimit or TimeLimit when a limit stopped it.
+///
+/// The size limit (RFC 4511 §4.5.1.4, as `limits::effective` computes it) counts the
+/// entries sent in full only, not the entryUUIDs reported present: slapd's syncprov
+/// answers those from its response callback, before `send_search_entry` counts. When it
+/// is reached the refresh stops without its syncIdSet messages (the consumer's content is
+/// incomplete anyway; the search ends with sizeLimitExceeded and no cookie).
 fn present_phase(
     dir: &Directory,
     who: &Identity,
@@ -356,10 +408,13 @@ fn present_phase(
     msgid: i32,
     cancelled: &dyn Fn() -> bool,
     tx: &mpsc::Sender<LdapMsg>,
-) -> Result<bool, LdapError> {
+) -> Result<SearchEnd, LdapError> {
     let mut present: Vec<Uuid> = Vec::new();
     let mut alive = true;
-    let end = ops::search_entries(dir, who, req, None::<Page>, cancelled, &mut |st, out| {
+    let limit = size_limit(dir, who, req);
+    let mut sent: u64 = 0;
+    let mut over = false;
+    let end = ops::search_entries_uncounted(dir, who, req, cancelled, &mut |st, out| {
         let uuid = st
             .uuid
             .as_deref()
@@ -370,6 +425,11 @@ fn present_phase(
             _ => true,
         };
         if changed {
+            if limit.is_some_and(|l| sent >= l) {
+                over = true;
+                return false;
+            }
+            sent += 1;
             alive = alive && send_entry(tx, msgid, out, SyncStateValue::Add, uuid, None);
             alive
         } else {
@@ -377,10 +437,25 @@ fn present_phase(
             true
         }
     })?;
-    if end == ops::SearchEnd::Cancelled || !alive {
-        return Ok(false);
+    if over {
+        return Ok(SearchEnd::SizeLimit);
     }
-    Ok(send_id_sets(tx, msgid, &present, false))
+    if end != SearchEnd::Done || !alive {
+        return Ok(if alive { end } else { SearchEnd::Cancelled });
+    }
+    Ok(if send_id_sets(tx, msgid, &present, false) {
+        SearchEnd::Done
+    } else {
+        SearchEnd::Cancelled
+    })
+}
+
+/// The size limit of a refresh for `who`: the client's, the configured soft limit, capped
+/// by the hard limit, none for the rootdn unless it asks (slapd.conf(5) `limits`).
+fn size_limit(dir: &Directory, who: &Identity, req: &LdapSearchRequest) -> Option<u64> {
+    let limits = dir.limits();
+    crate::limits::effective(req.sizelimit, who.is_root(), limits.size, limits.size_hard)
+        .map(u64::from)
 }
 
 /// The delete phase (RFC 4533 §3.3.2) from the change log, as slapd's
@@ -390,7 +465,13 @@ fn present_phase(
 /// or renamed/modified out of scope or filter: its entryUUID goes into a syncIdSet with
 /// refreshDeletes TRUE, unless the entry was also added after `since` (the consumer never
 /// had it). Deletes go first (so a DN freed by a delete can be taken by a later add), then
-/// the entries in the order of their last change. Returns false when cancelled or gone.
+/// the entries in the order of their last change. Returns how it ended (Cancelled when
+/// cancelled or gone).
+///
+/// As in slapd, the deleted entryUUIDs do not count against the size limit (they go out
+/// first, as syncIdSet messages); the entries sent in full do, and reaching the limit ends
+/// the refresh with sizeLimitExceeded (checked against /usr/sbin/slapd with
+/// `ldapsearch -E sync=ro/COOKIE -z N`).
 #[allow(clippy::too_many_arguments)]
 fn delete_phase(
     dir: &Directory,
@@ -401,7 +482,7 @@ fn delete_phase(
     msgid: i32,
     cancelled: &dyn Fn() -> bool,
     tx: &mpsc::Sender<LdapMsg>,
-) -> Result<bool, LdapError> {
+) -> Result<SearchEnd, LdapError> {
     let filter = Filter::try_from(&req.filter)
         .map_err(|e| LdapError::new(ResultCode::ProtocolError, e.to_string()))?;
     let log = dir.store.changes_since(Some(&since))?;
@@ -432,7 +513,7 @@ fn delete_phase(
     let mut entries: Vec<Entry> = Vec::new();
     for (_, id, added, uuid) in order {
         if cancelled() {
-            return Ok(false);
+            return Ok(SearchEnd::Cancelled);
         }
         match dir.store.entry_by_id(id)? {
             Some(e) if ops::covers(dir, who, req, &filter, &e) => entries.push(e),
@@ -441,19 +522,23 @@ fn delete_phase(
         }
     }
     if !send_id_sets(tx, msgid, &deletes, true) {
-        return Ok(false);
+        return Ok(SearchEnd::Cancelled);
     }
-    for e in entries {
+    let limit = size_limit(dir, who, req);
+    for (sent, e) in (0u64..).zip(entries) {
         if cancelled() {
-            return Ok(false);
+            return Ok(SearchEnd::Cancelled);
+        }
+        if limit.is_some_and(|l| sent >= l) {
+            return Ok(SearchEnd::SizeLimit);
         }
         let uuid = uuid_of(&e);
         let out = ops::result_entry(dir, who, e, req);
         if !send_entry(tx, msgid, out, SyncStateValue::Add, uuid, None) {
-            return Ok(false);
+            return Ok(SearchEnd::Cancelled);
         }
     }
-    Ok(true)
+    Ok(SearchEnd::Done)
 }
 
 /// Sends one entry with its Sync State control from a blocking thread.
@@ -492,133 +577,4 @@ fn send_id_sets(
         );
         tx.blocking_send(msg).is_ok()
     })
-}
-
-/// The messages a committed write means for one persistent search: every touched entry
-/// the search covers, before or after, as add, modify or delete (RFC 4533 §3.4); the last
-/// carries the write's cookie.
-fn messages_for(
-    dir: &Directory,
-    who: &Identity,
-    req: &LdapSearchRequest,
-    filter: &Filter,
-    cookie: &Cookie,
-    msgid: i32,
-    c: &Committed,
-) -> Vec<LdapMsg> {
-    let next = cookie.encode(Some(&c.csn), dir.server_id);
-    let mut out_msgs = Vec::new();
-    for (before, after) in &c.changes {
-        let was = before
-            .as_ref()
-            .is_some_and(|e| ops::covers(dir, who, req, filter, e));
-        let is = after
-            .as_ref()
-            .is_some_and(|e| ops::covers(dir, who, req, filter, e));
-        match (was, is, after, before) {
-            (_, true, Some(a), _) => {
-                let st = if was {
-                    SyncStateValue::Modify
-                } else {
-                    SyncStateValue::Add
-                };
-                out_msgs.push((ops::result_entry(dir, who, a.clone(), req), st, uuid_of(a)));
-            }
-            (true, false, _, Some(b)) => {
-                let out = LdapSearchResultEntry {
-                    dn: b.dn.to_string(),
-                    attributes: Vec::new(),
-                };
-                out_msgs.push((out, SyncStateValue::Delete, uuid_of(b)));
-            }
-            _ => continue,
-        }
-    }
-    let n = out_msgs.len();
-    out_msgs
-        .into_iter()
-        .enumerate()
-        .map(|(i, (out, st, u))| {
-            let ck = (i + 1 == n).then(|| next.clone());
-            LdapMsg::new_with_ctrls(msgid, LdapOp::SearchResultEntry(out), state(st, u, ck))
-        })
-        .collect()
-}
-
-/// The persist phase: every later write that touches an entry the search covers, before
-/// or after, is pushed as add, modify or delete (RFC 4533 §3.4). The broadcast channel is
-/// drained into a local queue as fast as writes arrive; the queue is sent as fast as the
-/// client reads. When more than [`PERSIST_QUEUE_LIMIT`] messages wait (or the channel
-/// overflowed), the client is too slow: the connection is closed through `closing` and
-/// the reason logged, so writers never wait for a reader.
-#[allow(clippy::too_many_arguments)]
-async fn persist(
-    dir: &Directory,
-    who: &Identity,
-    req: &LdapSearchRequest,
-    cookie: &Cookie,
-    mut context: Option<Csn>,
-    msgid: i32,
-    token: &CancellationToken,
-    closing: &CancellationToken,
-    tx: &mpsc::Sender<LdapMsg>,
-    events: &mut broadcast::Receiver<Arc<Committed>>,
-) -> Option<(LdapResult, Vec<LdapControl>)> {
-    let filter = match Filter::try_from(&req.filter) {
-        Ok(f) => f,
-        Err(e) => {
-            return Some((
-                LdapError::new(ResultCode::ProtocolError, e.to_string()).to_result(),
-                Vec::new(),
-            ))
-        }
-    };
-    let mut queue: std::collections::VecDeque<LdapMsg> = std::collections::VecDeque::new();
-    let too_slow = |why: &str, waiting: usize| {
-        tracing::warn!(
-            msgid,
-            waiting,
-            limit = PERSIST_QUEUE_LIMIT,
-            "persistent sync search: the consumer reads too slowly ({why}); closing its connection"
-        );
-        closing.cancel();
-    };
-    loop {
-        tokio::select! {
-            () = token.cancelled() => return None,
-            () = closing.cancelled() => return None,
-            ev = events.recv() => match ev {
-                Ok(c) => {
-                    if context.is_some_and(|k| c.csn <= k) {
-                        continue;
-                    }
-                    context = Some(c.csn);
-                    queue.extend(messages_for(dir, who, req, &filter, cookie, msgid, &c));
-                    if queue.len() > PERSIST_QUEUE_LIMIT {
-                        too_slow("queue limit reached", queue.len());
-                        return None;
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    too_slow(&format!("{n} writes lost from the broadcast channel"), queue.len());
-                    return None;
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
-            },
-            permit = tx.reserve(), if !queue.is_empty() => match permit {
-                Ok(p) => {
-                    if let Some(m) = queue.pop_front() {
-                        p.send(m);
-                    }
-                    while !queue.is_empty() {
-                        let Ok(p) = tx.try_reserve() else { break };
-                        if let Some(m) = queue.pop_front() {
-                            p.send(m);
-                        }
-                    }
-                }
-                Err(_) => return None,
-            },
-        }
-    }
 }
