@@ -199,6 +199,16 @@ fn invalid_dns_and_existing_entries() {
     let s = Server::memory();
     s.search_anon(&["-b", "cn=a,,dc=x", "(objectClass=*)"])
         .expect_code(34);
+    // A NUL in a DN value would vanish in RFC 4518 preparation and alias `cn=ab`: 34, as
+    // slapd answers, for an add and for a search base.
+    s.modify_root(
+        "ldapadd",
+        &format!("dn: cn=a\\00b,{USERS}\nobjectClass: person\ncn: ab\nsn: x\n"),
+        &[],
+    )
+    .expect_code(34);
+    s.search_anon(&["-b", &format!("cn=a\\00b,{USERS}"), "(objectClass=*)"])
+        .expect_code(34);
     s.modify_root(
         "ldapadd",
         &format!("dn: {USERS}\nobjectClass: organizationalUnit\nou: Users\n"),

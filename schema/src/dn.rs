@@ -178,6 +178,14 @@ impl Schema {
         let mut parts: Vec<(&str, String, String)> = Vec::with_capacity(rdn.avas.len());
         for ava in &rdn.avas {
             let at = self.dn_type(&ava.attr)?;
+            // RFC 4518 §2.2 maps NUL to nothing, so `cn=a\00b` would name `cn=ab`; slapd
+            // refuses such DNs (invalidDNSyntax), and so does this.
+            if ava.value.contains(&0) {
+                return Err(SchemaError::InvalidDnValue {
+                    attr: ava.attr.clone(),
+                    reason: "a DN value must not contain NUL (\\00)".into(),
+                });
+            }
             if parts.iter().any(|(oid, _, _)| *oid == at.oid) {
                 return Err(SchemaError::DuplicateAvaType(ava.attr.clone()));
             }
@@ -370,9 +378,16 @@ mod tests {
             "cn=a\\zz",
             "1cn=x",
             "cn=#zz",
+            // NUL would vanish in preparation and make `cn=ab` (slapd: 34).
+            "cn=a\\00b",
+            "cn=a\\00",
         ] {
             assert!(s.normalize_dn_str(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            s.normalize_dn_str("cn=ab").map(|n| n.to_string()).ok(),
+            Some("cn=ab".into())
+        );
         let deep = "member=".repeat(50) + "cn=x";
         assert!(s.normalize_dn_str(&deep).is_err());
         assert!(s.normalize_dn_str("member=member=cn=x").is_ok());
