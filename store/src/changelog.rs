@@ -324,6 +324,8 @@ impl Store {
             return Ok(());
         }
         let mut newest_dropped = None;
+        // One batch: a bulk load trims tens of thousands of records at its end.
+        let mut batch = sled::Batch::default();
         for k in self
             .trees
             .changelog
@@ -332,9 +334,10 @@ impl Store {
             .take(len - self.changelog_limit)
         {
             let k = k?;
-            self.trees.changelog.remove(&k)?;
+            batch.remove(k.clone());
             newest_dropped = Some(k);
         }
+        self.trees.changelog.apply_batch(batch)?;
         if let Some(k) = newest_dropped {
             let csn = k.get(..k.len().saturating_sub(8)).unwrap_or_default();
             self.trees.meta.insert(crate::keys::META_LOG_TRIMMED, csn)?;

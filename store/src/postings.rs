@@ -18,6 +18,7 @@
 
 use crate::error::StoreError;
 use roaring::{RoaringBitmap, RoaringTreemap};
+use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 
 /// Ids per chunk, as a power of two: 2^10 = 1,024 ids, so a chunk's value is at most
@@ -167,74 +168,56 @@ pub fn all_postings(tree: &sled::Tree) -> Result<Vec<Vec<u8>>, StoreError> {
     Ok(out)
 }
 
-/// Changes to posting lists not yet written: per chunk key, the ids to add and to remove.
+/// Changes to posting lists not yet written: per index key (the chunk key's prefix), the
+/// ids to add and to remove.
 ///
-/// Deltas compose: merging a later delta lets its operation on an id win, so a bulk load
-/// can collect many writes' deltas and apply them once.
+/// The later operation on an id wins, so a bulk load collects every write's changes in
+/// one delta and applies them once. Keyed by hash, not order: adding a
+/// posting costs one hash lookup and an append to a bitmap (a bulk load adds ids in
+/// increasing order), and a read during a bulk load looks its key up directly.
 #[derive(Debug, Default)]
 pub struct PostingDelta {
-    /// Chunk key → (ids to add, ids to remove), low bits only; an id is never in both.
-    chunks: BTreeMap<Vec<u8>, (RoaringBitmap, RoaringBitmap)>,
+    /// Index key → (ids to add, ids to remove); an id is never in both.
+    lists: FxHashMap<Vec<u8>, (RoaringTreemap, RoaringTreemap)>,
 }
 
 impl PostingDelta {
     /// Whether nothing is pending.
     pub fn is_empty(&self) -> bool {
-        self.chunks.is_empty()
+        self.lists.is_empty()
     }
 
     /// Posts `id` under `prefix`.
     pub fn add(&mut self, prefix: &[u8], id: u64) {
-        let (add, remove) = self.chunks.entry(chunk_key(prefix, id)).or_default();
-        remove.remove(low(id));
-        add.insert(low(id));
+        if let Some((add, remove)) = self.lists.get_mut(prefix) {
+            remove.remove(id);
+            add.insert(id);
+            return;
+        }
+        let mut add = RoaringTreemap::new();
+        add.insert(id);
+        self.lists
+            .insert(prefix.to_vec(), (add, RoaringTreemap::new()));
     }
 
     /// Removes `id` from `prefix`'s list.
     pub fn remove(&mut self, prefix: &[u8], id: u64) {
-        let (add, remove) = self.chunks.entry(chunk_key(prefix, id)).or_default();
-        add.remove(low(id));
-        remove.insert(low(id));
+        if let Some((add, remove)) = self.lists.get_mut(prefix) {
+            add.remove(id);
+            remove.insert(id);
+            return;
+        }
+        let mut remove = RoaringTreemap::new();
+        remove.insert(id);
+        self.lists
+            .insert(prefix.to_vec(), (RoaringTreemap::new(), remove));
     }
 
     /// Applies this delta's changes under `prefix` to `ids` (read from the tree).
     fn adjust(&self, prefix: &[u8], ids: &mut RoaringTreemap) {
-        let from = chunk_key(prefix, 0);
-        for (k, (add, remove)) in self.chunks.range(from..) {
-            if !k.starts_with(prefix) {
-                break;
-            }
-            if k.len() != prefix.len() + 8 {
-                continue;
-            }
-            let Some(chunk) = k.get(prefix.len()..).and_then(crate::keys::decode_id) else {
-                continue;
-            };
-            let base = chunk << CHUNK_BITS;
-            for low in remove {
-                ids.remove(base | u64::from(low));
-            }
-            for low in add {
-                ids.insert(base | u64::from(low));
-            }
-        }
-    }
-
-    /// Folds a later delta into this one (the later operation on an id wins).
-    pub fn merge(&mut self, later: PostingDelta) {
-        for (k, (add, remove)) in later.chunks {
-            let (a, r) = self.chunks.entry(k).or_default();
-            // Most writes only add or only remove: skip the empty half's set operations.
-            if !remove.is_empty() {
-                *a -= &remove;
-                *r |= remove;
-            }
-            if !add.is_empty() {
-                if !r.is_empty() {
-                    *r -= &add;
-                }
-                *a |= add;
-            }
+        if let Some((add, remove)) = self.lists.get(prefix) {
+            *ids -= remove;
+            *ids |= add;
         }
     }
 
@@ -243,18 +226,58 @@ impl PostingDelta {
     ///
     /// The caller must hold the store's write lock from here until `batch` is applied,
     /// so the chunks read are still current when the batch commits.
+    ///
+    /// Errors: [`StoreError::Storage`] on a sled failure, [`StoreError::Corrupt`] when a
+    /// stored chunk does not decode.
     pub fn write_into(self, tree: &sled::Tree, batch: &mut sled::Batch) -> Result<(), StoreError> {
-        for (k, (add, remove)) in self.chunks {
-            let mut bits = match tree.get(&k)? {
-                Some(v) => decode(&v)?,
-                None => RoaringBitmap::new(),
-            };
-            bits -= remove;
-            bits |= add;
-            if bits.is_empty() {
-                batch.remove(k);
-            } else {
-                batch.insert(k, encode(&bits)?);
+        self.write_chunks(Some(tree), batch)
+    }
+
+    /// Turns the delta into writes for an index tree known to hold none of its keys (a
+    /// bulk load into an empty index): no chunk is read back.
+    ///
+    /// Errors: [`StoreError::Corrupt`] when a bitmap does not encode.
+    pub fn write_new_into(self, batch: &mut sled::Batch) -> Result<(), StoreError> {
+        self.write_chunks(None, batch)
+    }
+
+    fn write_chunks(
+        self,
+        tree: Option<&sled::Tree>,
+        batch: &mut sled::Batch,
+    ) -> Result<(), StoreError> {
+        for (prefix, (add, remove)) in self.lists {
+            // Chunk → (low bits to add, low bits to remove), in chunk order.
+            let mut chunks: BTreeMap<u64, (RoaringBitmap, RoaringBitmap)> = BTreeMap::new();
+            for id in add.iter() {
+                chunks
+                    .entry(id >> CHUNK_BITS)
+                    .or_default()
+                    .0
+                    .insert(low(id));
+            }
+            for id in remove.iter() {
+                chunks
+                    .entry(id >> CHUNK_BITS)
+                    .or_default()
+                    .1
+                    .insert(low(id));
+            }
+            for (chunk, (add, remove)) in chunks {
+                let k = chunk_key(&prefix, chunk << CHUNK_BITS);
+                let mut bits = match tree.map(|t| t.get(&k)).transpose()?.flatten() {
+                    Some(v) => decode(&v)?,
+                    None => RoaringBitmap::new(),
+                };
+                bits -= remove;
+                bits |= add;
+                if bits.is_empty() {
+                    if tree.is_some() {
+                        batch.remove(k);
+                    }
+                } else {
+                    batch.insert(k, encode(&bits)?);
+                }
             }
         }
         Ok(())
@@ -337,16 +360,49 @@ mod tests {
     }
 
     #[test]
+    fn a_fresh_write_equals_a_read_back_write_and_reads_see_pending_changes() {
+        let ids = [2u64, 1023, 1024, 70_000];
+        let mut read_back = PostingDelta::default();
+        let mut fresh = PostingDelta::default();
+        for id in ids {
+            read_back.add(b"p", id);
+            fresh.add(b"p", id);
+        }
+        let (a, b) = (tree(), tree());
+        apply(&a, read_back);
+        let mut batch = sled::Batch::default();
+        fresh.write_new_into(&mut batch).expect("write");
+        b.apply_batch(batch).expect("apply");
+        let dump = |t: &sled::Tree| -> Vec<(Vec<u8>, Vec<u8>)> {
+            t.iter()
+                .map(|kv| {
+                    let (k, v) = kv.expect("kv");
+                    (k.to_vec(), v.to_vec())
+                })
+                .collect()
+        };
+        assert_eq!(dump(&a), dump(&b));
+        let mut pending = PostingDelta::default();
+        pending.remove(b"p", 1023);
+        pending.add(b"p", 5);
+        pending.add(b"pq", 6);
+        let reader = PostingReader {
+            tree: &a,
+            pending: Some(&pending),
+        };
+        let got: Vec<u64> = reader.lookup(b"p").expect("lookup").iter().collect();
+        assert_eq!(got, vec![2, 5, 1024, 70_000]);
+    }
+
+    #[test]
     fn later_operation_wins_and_empty_chunks_vanish() {
         let t = tree();
-        let mut first = PostingDelta::default();
-        first.add(b"k", 3);
-        first.add(b"k", 4);
-        let mut later = PostingDelta::default();
-        later.remove(b"k", 3);
-        later.add(b"k", 5);
-        first.merge(later);
-        apply(&t, first);
+        let mut d = PostingDelta::default();
+        d.add(b"k", 3);
+        d.add(b"k", 4);
+        d.remove(b"k", 3);
+        d.add(b"k", 5);
+        apply(&t, d);
         let got: Vec<u64> = lookup(&t, b"k").expect("lookup").iter().collect();
         assert_eq!(got, vec![4, 5]);
         let mut d = PostingDelta::default();

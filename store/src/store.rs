@@ -111,8 +111,9 @@ pub struct Store {
     /// Bulk load in progress: writes are not flushed one by one (see [`Store::bulk`]).
     bulk: std::sync::atomic::AtomicBool,
     /// During a bulk load, the posting changes of every write so far, written to the
-    /// index tree once at the end (or before any index read); None otherwise.
-    pending_postings: Mutex<Option<crate::postings::PostingDelta>>,
+    /// index tree once at the end (index reads meanwhile add them to what the tree
+    /// holds); None otherwise.
+    pending_postings: Mutex<Option<PendingPostings>>,
     /// Shares one flush among the writers that committed while the previous one ran.
     group: crate::group_commit::GroupCommit,
     /// The change log bound.
@@ -126,8 +127,20 @@ pub struct Store {
     notes: Mutex<std::collections::VecDeque<(u64, crate::changelog::Committed)>>,
 }
 
-/// Postings a rebuild collects in memory before writing them (bounds its memory).
-const REINDEX_BATCH_POSTINGS: usize = 200_000;
+/// Postings a rebuild collects in memory before writing them (bounds its memory: the
+/// collected bitmaps take a few bytes per posting, so about 20 MiB; the 100,000-entry
+/// generated directory has about 6 million postings, written in a few rounds).
+const REINDEX_BATCH_POSTINGS: usize = 2_000_000;
+
+/// The postings a bulk load has collected (see [`Store::bulk`]).
+#[derive(Debug, Default)]
+struct PendingPostings {
+    /// The posting changes of every write of the load so far.
+    delta: crate::postings::PostingDelta,
+    /// The index tree held nothing when the load began, and nothing writes to it until
+    /// the load ends, so the collected postings are written without reading chunks back.
+    fresh: bool,
+}
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -275,9 +288,16 @@ impl Store {
         let mut n = 0u64;
         let mut delta = crate::postings::PostingDelta::default();
         let mut pending = 0usize;
-        let write = |delta: crate::postings::PostingDelta| -> Result<(), StoreError> {
+        // The tree was just cleared: the first round writes its chunks without reading
+        // them back; later rounds extend what earlier ones wrote.
+        let mut first = true;
+        let mut write = |delta: crate::postings::PostingDelta| -> Result<(), StoreError> {
             let mut batch = sled::Batch::default();
-            delta.write_into(&self.trees.index, &mut batch)?;
+            if std::mem::take(&mut first) {
+                delta.write_new_into(&mut batch)?;
+            } else {
+                delta.write_into(&self.trees.index, &mut batch)?;
+            }
             self.trees.index.apply_batch(batch)?;
             Ok(())
         };
@@ -544,12 +564,14 @@ impl Store {
         // Durability comes after the write lock is released (`wait_durable`), so that
         // writers committing meanwhile share the next flush.
         let seq = self.group.committed();
-        // Trimming is idempotent and need not be atomic with the write: batch it.
-        if self
-            .since_trim
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            % 64
-            == 63
+        // Trimming is idempotent and need not be atomic with the write: batch it. A bulk
+        // load trims once at its end (counting the log costs a scan of it).
+        if !self.bulk.load(std::sync::atomic::Ordering::Relaxed)
+            && self
+                .since_trim
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                % 64
+                == 63
         {
             self.trim_changelog()?;
         }
@@ -632,7 +654,10 @@ impl Store {
         let fingerprint = self.trees.meta.remove(keys::META_INDEXES)?;
         // Collecting starts before readers look for it and ends (written) before they
         // stop looking, so a reader never misses a posting.
-        *self.pending_lock() = Some(crate::postings::PostingDelta::default());
+        *self.pending_lock() = Some(PendingPostings {
+            delta: crate::postings::PostingDelta::default(),
+            fresh: self.trees.index.is_empty(),
+        });
         self.bulk.store(true, std::sync::atomic::Ordering::Release);
         let out = load();
         let written = {
@@ -641,6 +666,7 @@ impl Store {
         };
         self.bulk.store(false, std::sync::atomic::Ordering::Release);
         written?;
+        self.trim_changelog()?;
         if let Some(f) = fingerprint {
             self.trees.meta.insert(keys::META_INDEXES, f)?;
         }
@@ -648,7 +674,7 @@ impl Store {
         Ok(out)
     }
 
-    fn pending_lock(&self) -> MutexGuard<'_, Option<crate::postings::PostingDelta>> {
+    fn pending_lock(&self) -> MutexGuard<'_, Option<PendingPostings>> {
         self.pending_postings
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -661,9 +687,13 @@ impl Store {
         // The lock is held until the postings are in the tree, so a reader never sees
         // them neither collected nor written.
         let mut pending = self.pending_lock();
-        if let Some(delta) = pending.take().filter(|d| !d.is_empty()) {
+        if let Some(p) = pending.take().filter(|p| !p.delta.is_empty()) {
             let mut batch = sled::Batch::default();
-            delta.write_into(&self.trees.index, &mut batch)?;
+            if p.fresh {
+                p.delta.write_new_into(&mut batch)?;
+            } else {
+                p.delta.write_into(&self.trees.index, &mut batch)?;
+            }
             self.trees.index.apply_batch(batch)?;
         }
         Ok(())
@@ -685,26 +715,29 @@ impl Store {
         let pending = self.pending_lock();
         read(&crate::postings::PostingReader {
             tree: &self.trees.index,
-            pending: pending.as_ref(),
+            pending: pending.as_ref().map(|p| &p.delta),
         })
     }
 
-    /// Adds a write's posting changes to `batch` (read against the current chunks; the
-    /// caller holds the write lock until the batch commits), or to the bulk load's
-    /// collected postings when one runs.
+    /// Stages a write's posting changes, which `fill` records into the delta it is
+    /// given: the bulk load's collected postings when one runs (no per-write delta to
+    /// merge), else a delta of its own turned into `batch` (read against the current
+    /// chunks; the caller holds the write lock until the batch commits).
     pub(crate) fn stage_postings(
         &self,
-        delta: crate::postings::PostingDelta,
+        fill: impl FnOnce(&mut crate::postings::PostingDelta),
         batch: &mut sled::Batch,
     ) -> Result<(), StoreError> {
         let mut pending = self.pending_lock();
         match pending.as_mut() {
             Some(p) => {
-                p.merge(delta);
+                fill(&mut p.delta);
                 Ok(())
             }
             None => {
                 drop(pending);
+                let mut delta = crate::postings::PostingDelta::default();
+                fill(&mut delta);
                 delta.write_into(&self.trees.index, batch)
             }
         }

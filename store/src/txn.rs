@@ -114,32 +114,40 @@ impl<'s> Txn<'s> {
     /// Writes every touched entry and commits all trees in one sled transaction.
     pub fn commit(mut self) -> Result<(), StoreError> {
         let store = self.store;
-        let mut postings = crate::postings::PostingDelta::default();
         for (id, t) in &self.touched {
             match &t.after {
                 Some(after) => self.b.entries.insert(&keys::id_key(*id), after.encode()?),
                 None => self.b.entries.remove(&keys::id_key(*id)),
             }
-            // Index deltas from the before and after images (the only index writer).
-            let keys_of = |s: &Option<StoredEntry>| {
-                s.as_ref()
-                    .map(|s| store.indexes.keys(&store.schema, &s.entry))
-                    .unwrap_or_default()
-            };
-            let (old, new) = match (&t.before, &t.after) {
-                (Some(b), Some(a)) => store
-                    .indexes
-                    .changed_keys(&store.schema, &b.entry, &a.entry),
-                _ => (keys_of(&t.before), keys_of(&t.after)),
-            };
-            for k in old.difference(&new) {
-                postings.remove(k, *id);
-            }
-            for k in new.difference(&old) {
-                postings.add(k, *id);
-            }
         }
-        store.stage_postings(postings, &mut self.b.index)?;
+        // Index deltas from the before and after images (the only index writer).
+        let touched = &self.touched;
+        store.stage_postings(
+            |postings| {
+                for (id, t) in touched {
+                    let keys_of = |s: &Option<StoredEntry>| {
+                        s.as_ref()
+                            .map(|s| store.indexes.keys(&store.schema, &s.entry))
+                            .unwrap_or_default()
+                    };
+                    let (old, new) = match (&t.before, &t.after) {
+                        (Some(b), Some(a)) => {
+                            store
+                                .indexes
+                                .changed_keys(&store.schema, &b.entry, &a.entry)
+                        }
+                        _ => (keys_of(&t.before), keys_of(&t.after)),
+                    };
+                    for k in old.difference(&new) {
+                        postings.remove(k, *id);
+                    }
+                    for k in new.difference(&old) {
+                        postings.add(k, *id);
+                    }
+                }
+            },
+            &mut self.b.index,
+        )?;
         // Change numbers continue from the committed counter: the write lock is held, so
         // no other writer reads it before this transaction stores the new value.
         let mut number = store.next_change_number()?;
