@@ -339,7 +339,8 @@ fn serve(
         tracing::info!(suffix = %dir.suffix, "empty database: created the suffix and the Axigen layout");
     }
     for file in ldif {
-        let n = load_ldif(&dir, file, false)?;
+        // A bulk load: postings are collected and written once at the end.
+        let n = dir.store.bulk(|| load_ldif(&dir, file, false))??;
         tracing::info!(file = %file.display(), entries = n, "loaded LDIF");
     }
     let dir = Arc::new(dir);
