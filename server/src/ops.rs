@@ -554,10 +554,15 @@ fn scope_of(s: &LdapSearchScope) -> Scope {
 /// Searches reading at most this many entries are "small" ([`is_small_search`]).
 pub const SMALL_SEARCH_ENTRIES: u64 = 64;
 
+/// Filters with more nodes than this are planned on the blocking pool, so that deciding
+/// where a search runs costs the connection's task a few index lookups at most.
+pub const SMALL_SEARCH_FILTER_NODES: usize = 8;
+
 /// Whether `req` reads at most [`SMALL_SEARCH_ENTRIES`] entries of the database (a base
-/// search, or an indexed filter with few candidates), or is answered without reading it
-/// (the root DSE, a malformed base or filter). Such a search runs on the connection's
-/// task; others run on the blocking pool. Costs the index lookups of the filter's plan.
+/// search, or an indexed filter of at most [`SMALL_SEARCH_FILTER_NODES`] nodes with few
+/// candidates), or is answered without reading it (the root DSE, a malformed base or
+/// filter). Such a search runs on the connection's task; others run on the blocking pool.
+/// Costs the index lookups of the filter's plan.
 pub fn is_small_search(dir: &Directory, req: &LdapSearchRequest) -> bool {
     let (Ok(base), Ok(filter)) = (parse_dn(&req.base), Filter::try_from(&req.filter)) else {
         return true;
@@ -565,11 +570,29 @@ pub fn is_small_search(dir: &Directory, req: &LdapSearchRequest) -> bool {
     if base.is_root() {
         return true;
     }
+    let scope = scope_of(&req.scope);
+    let mut budget = SMALL_SEARCH_FILTER_NODES;
+    if scope != Scope::Base && !fits_nodes(&filter, &mut budget) {
+        return false;
+    }
     dir.store
-        .search_cost(&base, scope_of(&req.scope), &filter)
+        .search_cost(&base, scope, &filter)
         .ok()
         .flatten()
         .is_some_and(|n| n <= SMALL_SEARCH_ENTRIES)
+}
+
+/// Whether `f` has at most `budget` nodes (the budget is spent as they are counted).
+fn fits_nodes(f: &Filter, budget: &mut usize) -> bool {
+    if *budget == 0 {
+        return false;
+    }
+    *budget -= 1;
+    match f {
+        Filter::And(v) | Filter::Or(v) => v.iter().all(|c| fits_nodes(c, budget)),
+        Filter::Not(x) => fits_nodes(x, budget),
+        _ => true,
+    }
 }
 
 /// Search (RFC 4511 §4.5). Sends each result entry to `send`, which returns false when the
@@ -1032,4 +1055,24 @@ pub fn password_modify(
     };
     dir.store.modify(&target, vec![m], &ctx(who))?;
     Ok(generated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_node_budget_counts_every_node() {
+        let f = |s: &str| Filter::parse(s).expect("filter");
+        let fits = |s: &str| {
+            let mut budget = SMALL_SEARCH_FILTER_NODES;
+            fits_nodes(&f(s), &mut budget)
+        };
+        assert!(fits("(mail=a@b)"));
+        assert!(fits("(&(objectClass=person)(givenName=Ana))"));
+        // Eight nodes fit, nine do not.
+        assert!(fits("(|(cn=1)(cn=2)(cn=3)(cn=4)(cn=5)(cn=6)(cn=7))"));
+        assert!(!fits("(|(cn=1)(cn=2)(cn=3)(cn=4)(cn=5)(cn=6)(cn=7)(cn=8))"));
+        assert!(!fits("(!(!(!(!(!(!(!(!(cn=x)))))))))"));
+    }
 }
