@@ -1020,11 +1020,18 @@ fn extended(dir: &Directory, who: &Identity, req: &LdapExtendedRequest) -> LdapE
                 )),
             };
             match outcome {
-                Ok(gen_password) => LdapPasswordModifyResponse {
+                Ok(Some(generated)) => LdapPasswordModifyResponse {
                     res: success(),
-                    gen_password,
+                    gen_password: Some(generated),
                 }
                 .into(),
+                // RFC 3062 §2 and slapd: no generated password, no responseValue (an
+                // empty SEQUENCE made ldappasswd print "ber_scanf: Success").
+                Ok(None) => LdapExtendedResponse {
+                    res: success(),
+                    name: None,
+                    value: None,
+                },
                 Err(e) => LdapExtendedResponse {
                     res: e.to_result(),
                     name: None,

@@ -144,7 +144,7 @@ fn hash_cleartext(dir: &Directory, values: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>,
     values
         .into_iter()
         .map(|v| {
-            if crate::password::is_hashed(&v) {
+            if crate::password::has_known_scheme(&v) {
                 return Ok(v);
             }
             crate::password::hash(&dir.password_scheme, &v)

@@ -205,6 +205,16 @@ pub fn is_hashed(value: &[u8]) -> bool {
         .is_some_and(|s| s != Scheme::Cleartext)
 }
 
+/// Whether `value` starts with a `{SCHEME}` this server verifies, `{CLEARTEXT}`
+/// included. Hash-on-write keeps such values as written, as slapd's ppolicy does
+/// (`ppolicy_hash_cleartext` hashes only values without a known scheme): a client
+/// writing `{CLEARTEXT}pw` stores it so, and binds with `pw`.
+pub fn has_known_scheme(value: &[u8]) -> bool {
+    split_scheme(value)
+        .and_then(|(name, _)| Scheme::from_name(name))
+        .is_some()
+}
+
 /// Whether `scheme` (a `password-hash` value, braces optional) is `{CLEARTEXT}`, i.e. the
 /// configuration asks for passwords to be stored as written.
 pub fn is_cleartext_scheme(scheme: &str) -> bool {
@@ -401,10 +411,48 @@ fn verify_crypt(payload: &[u8], presented: &[u8]) -> bool {
     let Ok(hash) = std::str::from_utf8(payload) else {
         return false;
     };
-    if hash.is_empty() {
+    if hash.is_empty() || !crypt_cost_ok(hash) {
         return false;
     }
     std::panic::catch_unwind(|| pwhash::unix::verify(presented, hash)).unwrap_or(false)
+}
+
+/// The most rounds a `{CRYPT}` SHA-crypt value (`$5$` / `$6$rounds=N$`) may ask for.
+/// A stored value is data a user may write (their own userPassword), and every bind
+/// against it pays the rounds: 999,999,999 rounds took 7 minutes of CPU per bind. The
+/// cap is 200 × glibc's default of 5,000.
+pub const MAX_SHA_CRYPT_ROUNDS: u64 = 1_000_000;
+
+/// The highest bcrypt cost (`$2b$NN$`: 2^NN rounds) a `{CRYPT}` value may ask for; 16
+/// takes seconds per bind, each step doubles it.
+pub const MAX_BCRYPT_COST: u32 = 16;
+
+/// Whether a crypt(3) string's cost is within [`MAX_SHA_CRYPT_ROUNDS`] and
+/// [`MAX_BCRYPT_COST`] (other formats have fixed costs).
+fn crypt_cost_ok(hash: &str) -> bool {
+    if let Some(rest) = hash
+        .strip_prefix("$5$")
+        .or_else(|| hash.strip_prefix("$6$"))
+    {
+        return match rest.strip_prefix("rounds=") {
+            Some(r) => r
+                .split('$')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|n| n <= MAX_SHA_CRYPT_ROUNDS),
+            None => true,
+        };
+    }
+    for prefix in ["$2a$", "$2b$", "$2x$", "$2y$"] {
+        if let Some(rest) = hash.strip_prefix(prefix) {
+            return rest
+                .split('$')
+                .next()
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| n <= MAX_BCRYPT_COST);
+        }
+    }
+    true
 }
 
 /// Whether verifying against `stored` takes microseconds rather than milliseconds: no
@@ -689,6 +737,14 @@ mod tests {
         assert!(verify(dot.as_bytes(), b"secret"));
         assert!(is_hashed(a.as_bytes()) && is_hashed(p.as_bytes()));
         assert!(!is_hashed(b"secret") && !is_hashed(b"{CLEARTEXT}x") && !is_hashed(b"{X}y"));
+        assert!(has_known_scheme(b"{CLEARTEXT}x") && has_known_scheme(a.as_bytes()));
+        // {CRYPT} costs are capped: a value asking for more is refused before hashing.
+        assert!(!crypt_cost_ok("$6$rounds=999999999$abc$def"));
+        assert!(!crypt_cost_ok("$5$rounds=x$abc$def"));
+        assert!(crypt_cost_ok("$6$rounds=5000$abc$def") && crypt_cost_ok("$6$abc$def"));
+        assert!(!crypt_cost_ok("$2b$31$abcdefghijklmnopqrstuv") && crypt_cost_ok("$2b$10$x"));
+        assert!(!verify(b"{CRYPT}$6$rounds=999999999$abc$def", b"pw"));
+        assert!(!has_known_scheme(b"secret") && !has_known_scheme(b"{X}y"));
     }
 
     #[test]
