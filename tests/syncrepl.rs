@@ -465,19 +465,7 @@ fn consumer_converges_with_sessionlog(test: &str, kind: &str) {
     if !slapd_installed(test) {
         return;
     }
-    let reference = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/oxldap-reference.conf"),
-    )
-    .unwrap();
-    let confdir = tempfile::tempdir().unwrap();
-    let conf = confdir.path().join("oxldap.conf");
-    let conf_text = reference.replace(
-        "overlay syncprov\n",
-        "overlay syncprov\nsyncprov-sessionlog 150\n",
-    );
-    assert!(conf_text.contains("syncprov-sessionlog 150"));
-    std::fs::write(&conf, conf_text).unwrap();
-    let server = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    let (server, _conf) = reference_server_with_syncprov("syncprov-sessionlog 150\n");
     initial_data(&server);
     let dir = tempfile::tempdir().unwrap();
     let consumer = Consumer::start(dir.path(), &server.url, kind);
@@ -1093,21 +1081,9 @@ fn nopresent_reloadhint() {
         println!("SKIPPED nopresent_reloadhint: {PYTHON} is not installed");
         return;
     }
-    let reference = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/oxldap-reference.conf"),
-    )
-    .unwrap();
-    let confdir = tempfile::tempdir().unwrap();
-    let conf = confdir.path().join("oxldap.conf");
-    std::fs::write(
-        &conf,
-        reference.replace(
-            "overlay syncprov\n",
-            "overlay syncprov\nsyncprov-sessionlog 4\nsyncprov-nopresent\nsyncprov-reloadhint TRUE\n",
-        ),
-    )
-    .unwrap();
-    let server = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    let (server, _conf) = reference_server_with_syncprov(
+        "syncprov-sessionlog 4\nsyncprov-nopresent\nsyncprov-reloadhint TRUE\n",
+    );
     initial_data(&server);
     let (_, full) = sync_search(&server, "ro");
     let cookie = full.cookies.last().unwrap().clone();

@@ -22,26 +22,6 @@ use std::time::{Duration, Instant};
 
 const PYTHON: &str = "/usr/bin/python3";
 
-/// Starts oxldap in memory with the reference configuration plus `syncprov` lines.
-fn server_with(syncprov: &str) -> (Server, tempfile::TempDir) {
-    let reference = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/oxldap-reference.conf"),
-    )
-    .unwrap();
-    let confdir = tempfile::tempdir().unwrap();
-    let conf = confdir.path().join("oxldap.conf");
-    std::fs::write(
-        &conf,
-        reference.replace(
-            "overlay syncprov\n",
-            &format!("overlay syncprov\n{syncprov}"),
-        ),
-    )
-    .unwrap();
-    let server = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
-    (server, confdir)
-}
-
 fn user(n: u32) -> String {
     format!("uid=lim{n},{USERS}")
 }
@@ -132,7 +112,8 @@ fn slow_consumer_is_cut_off() {
     }
     const LIMIT: u32 = 40;
     const WRITES: u32 = 800;
-    let (server, _conf) = server_with(&format!("syncprov-queue-limit {LIMIT}\n"));
+    let (server, _conf) =
+        reference_server_with_syncprov(&format!("syncprov-queue-limit {LIMIT}\n"));
     add_users(&server, 10);
 
     // The slow consumer: binds, starts a persistent search of everything, never reads.
@@ -297,7 +278,7 @@ fn refresh(server: &Server, cookie: Option<&str>, size: u32) -> Refresh {
 fn refresh_counts_size_limit_like_slapd() {
     // A session log of 4 records (trimmed every 64 writes): 70 writes take a cookie out
     // of its reach (present phase); a few writes stay in it (delete phase).
-    let (server, _conf) = server_with("syncprov-sessionlog 4\n");
+    let (server, _conf) = reference_server_with_syncprov("syncprov-sessionlog 4\n");
     add_users(&server, 10);
 
     // Full reload: every entry counts.

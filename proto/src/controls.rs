@@ -77,17 +77,23 @@ pub fn decode_assertion(c: &RawControl) -> Result<Filter, ControlValueError> {
     to_filter(c, tag)
 }
 
-/// The attributes a pre-read or post-read control asks for (RFC 4527 §3.1):
-/// `controlValue ::= AttributeSelection`, i.e. `SEQUENCE OF selector LDAPString` as in a
-/// SearchRequest (RFC 4511 §4.5.1.8).
-pub fn decode_attribute_selection(c: &RawControl) -> Result<Vec<String>, ControlValueError> {
+/// The elements of a control value that is a `SEQUENCE OF` something.
+fn sequence_items(c: &RawControl) -> Result<Vec<StructureTag>, ControlValueError> {
     let tag = c.value_tag().ok_or_else(|| malformed(c))?;
     if tag.class != TagClass::Universal || tag.id != 16 {
         return Err(malformed(c));
     }
-    let PL::C(items) = tag.payload else {
-        return Err(malformed(c));
-    };
+    match tag.payload {
+        PL::C(items) => Ok(items),
+        PL::P(_) => Err(malformed(c)),
+    }
+}
+
+/// The attributes a pre-read or post-read control asks for (RFC 4527 §3.1):
+/// `controlValue ::= AttributeSelection`, i.e. `SEQUENCE OF selector LDAPString` as in a
+/// SearchRequest (RFC 4511 §4.5.1.8).
+pub fn decode_attribute_selection(c: &RawControl) -> Result<Vec<String>, ControlValueError> {
+    let items = sequence_items(c)?;
     items
         .into_iter()
         .map(|t| {
@@ -118,13 +124,7 @@ pub fn decode_attribute_selection(c: &RawControl) -> Result<Vec<String>, Control
 /// The items share the tags of the corresponding `Filter` choices; `and`, `or` and `not`
 /// are not allowed.
 pub fn decode_values_return_filter(c: &RawControl) -> Result<Vec<Filter>, ControlValueError> {
-    let tag = c.value_tag().ok_or_else(|| malformed(c))?;
-    if tag.class != TagClass::Universal || tag.id != 16 {
-        return Err(malformed(c));
-    }
-    let PL::C(items) = tag.payload else {
-        return Err(malformed(c));
-    };
+    let items = sequence_items(c)?;
     items
         .into_iter()
         .map(|t| {

@@ -218,22 +218,20 @@ pub fn has_known_scheme(value: &[u8]) -> bool {
 /// Whether `scheme` (a `password-hash` value, braces optional) is `{CLEARTEXT}`, i.e. the
 /// configuration asks for passwords to be stored as written.
 pub fn is_cleartext_scheme(scheme: &str) -> bool {
+    scheme_name(scheme).eq_ignore_ascii_case("CLEARTEXT")
+}
+
+/// The name in a `password-hash` value: trimmed, braces optional (`{SSHA}` or `SSHA`).
+fn scheme_name(scheme: &str) -> &str {
     let t = scheme.trim();
-    let name = t
-        .strip_prefix('{')
+    t.strip_prefix('{')
         .and_then(|s| s.strip_suffix('}'))
-        .unwrap_or(t);
-    name.eq_ignore_ascii_case("CLEARTEXT")
+        .unwrap_or(t)
 }
 
 /// Whether [`hash`] can produce `scheme` (a `password-hash` value, braces optional).
 pub fn can_hash(scheme: &str) -> bool {
-    let t = scheme.trim();
-    let name = t
-        .strip_prefix('{')
-        .and_then(|s| s.strip_suffix('}'))
-        .unwrap_or(t);
-    Scheme::from_name(name).is_some_and(|s| s != Scheme::Crypt)
+    Scheme::from_name(scheme_name(scheme)).is_some_and(|s| s != Scheme::Crypt)
 }
 
 /// "Adapted base64" of pw-pbkdf2 and passlib: the standard alphabet with `.` instead of
@@ -521,11 +519,7 @@ pub fn verify(stored: &[u8], presented: &[u8]) -> bool {
 /// [`PasswordError::NotUtf8`] for a non-UTF-8 `{CLEARTEXT}` password, and
 /// [`PasswordError::Random`] when no salt can be obtained.
 pub fn hash(scheme: &str, password: &[u8]) -> Result<String, PasswordError> {
-    let trimmed = scheme.trim();
-    let name = trimmed
-        .strip_prefix('{')
-        .and_then(|s| s.strip_suffix('}'))
-        .unwrap_or(trimmed);
+    let name = scheme_name(scheme);
     let unsupported = || PasswordError::UnsupportedScheme(scheme.to_owned());
     match Scheme::from_name(name).ok_or_else(unsupported)? {
         Scheme::Cleartext => {

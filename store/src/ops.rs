@@ -83,11 +83,7 @@ impl Store {
         ctx: &WriteCtx,
         hook: &mut dyn WriteHook,
     ) -> Result<(), StoreError> {
-        let out = self.add_locked(entry, ctx, hook);
-        if out.is_ok() {
-            self.wait_durable()?;
-        }
-        out
+        self.durable(self.add_locked(entry, ctx, hook))
     }
 
     /// The write itself, under the write lock; the caller waits for it to be durable
@@ -196,11 +192,7 @@ impl Store {
         ctx: &WriteCtx,
         hook: &mut dyn WriteHook,
     ) -> Result<(), StoreError> {
-        let out = self.modify_locked(dn, mods, ctx, hook);
-        if out.is_ok() {
-            self.wait_durable()?;
-        }
-        out
+        self.durable(self.modify_locked(dn, mods, ctx, hook))
     }
 
     /// The write itself, under the write lock; the caller waits for it to be durable
@@ -268,11 +260,7 @@ impl Store {
         _ctx: &WriteCtx,
         hook: &mut dyn WriteHook,
     ) -> Result<(), StoreError> {
-        let out = self.delete_locked(dn, _ctx, hook);
-        if out.is_ok() {
-            self.wait_durable()?;
-        }
-        out
+        self.durable(self.delete_locked(dn, _ctx, hook))
     }
 
     /// The write itself, under the write lock; the caller waits for it to be durable
@@ -329,11 +317,7 @@ impl Store {
         ctx: &WriteCtx,
         hook: &mut dyn WriteHook,
     ) -> Result<(), StoreError> {
-        let out = self.modify_dn_locked(dn, new_rdn, delete_old_rdn, new_superior, ctx, hook);
-        if out.is_ok() {
-            self.wait_durable()?;
-        }
-        out
+        self.durable(self.modify_dn_locked(dn, new_rdn, delete_old_rdn, new_superior, ctx, hook))
     }
 
     /// The write itself, under the write lock (see [`Store::add_locked`]).

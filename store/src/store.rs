@@ -578,6 +578,14 @@ impl Store {
         Ok(seq)
     }
 
+    /// The outcome of a write made under the write lock, once it is durable: a
+    /// successful write waits for [`Store::wait_durable`] (after the lock is released, so
+    /// writers share a flush), a failed one returns at once.
+    pub(crate) fn durable(&self, out: Result<(), StoreError>) -> Result<(), StoreError> {
+        out?;
+        self.wait_durable()
+    }
+
     /// Returns once every write committed so far is on disk (when the store is durable and
     /// no bulk load runs): the flush that group commit shares (see `group_commit`).
     ///

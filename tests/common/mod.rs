@@ -305,3 +305,26 @@ pub fn fixture_entries() -> Vec<FixtureEntry> {
     }
     out
 }
+
+/// Starts oxldap in memory with `tests/cases/oxldap-reference.conf` plus `syncprov` lines
+/// (each ending in a newline) after `overlay syncprov`. Keep the returned folder (it holds
+/// the configuration) as long as the server.
+pub fn reference_server_with_syncprov(syncprov: &str) -> (Server, tempfile::TempDir) {
+    let reference = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/oxldap-reference.conf"),
+    )
+    .unwrap();
+    let confdir = tempfile::tempdir().unwrap();
+    let conf = confdir.path().join("oxldap.conf");
+    let text = reference.replace(
+        "overlay syncprov\n",
+        &format!("overlay syncprov\n{syncprov}"),
+    );
+    assert!(
+        text.contains(syncprov),
+        "the reference configuration has no syncprov"
+    );
+    std::fs::write(&conf, text).unwrap();
+    let server = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    (server, confdir)
+}
