@@ -345,6 +345,17 @@ impl Ava {
 /// DNs print as slapd returns them.
 fn write_escaped_value(f: &mut std::fmt::Formatter<'_>, value: &[u8]) -> std::fmt::Result {
     use std::fmt::Write;
+    // Most values (names, mail addresses, numbers) are printable ASCII with nothing to
+    // escape: written in one piece.
+    if let Ok(plain) = std::str::from_utf8(value) {
+        let inner_ok = plain
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && !is_always_escaped(char::from(b)));
+        let ends_ok = !plain.starts_with([' ', '#']) && !plain.ends_with(' ');
+        if inner_ok && ends_ok {
+            return f.write_str(plain);
+        }
+    }
     let last = value.len().saturating_sub(1);
     let mut offset = 0;
     for chunk in value.utf8_chunks() {
@@ -386,7 +397,7 @@ impl std::fmt::Display for Rdn {
             if i > 0 {
                 f.write_str("+")?;
             }
-            write!(f, "{ava}")?;
+            std::fmt::Display::fmt(ava, f)?;
         }
         Ok(())
     }
@@ -399,7 +410,7 @@ impl std::fmt::Display for Dn {
             if i > 0 {
                 f.write_str(",")?;
             }
-            write!(f, "{rdn}")?;
+            std::fmt::Display::fmt(rdn, f)?;
         }
         Ok(())
     }

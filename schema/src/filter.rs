@@ -8,7 +8,7 @@
 
 use std::cmp::Ordering;
 
-use oxldap_proto::{Entry, Filter, Substrings};
+use oxldap_proto::{Entry, Filter};
 
 use crate::error::SchemaError;
 use crate::matching::{parse_substring_assertion, MatchingRule, PreparedSubstrings, RuleKind};
@@ -74,12 +74,17 @@ fn any_value(results: impl IntoIterator<Item = Result<bool, SchemaError>>) -> Te
 }
 
 /// A prepared assertion for one matching rule.
-enum Assertion {
+#[derive(Debug)]
+pub enum Assertion {
+    /// Equal to this normalized value.
     Equal(Vec<u8>),
     /// Matches values less than this (RFC 4517 ordering rules in an extensible match).
     Less(Vec<u8>),
+    /// Greater than or equal to this (`>=`, RFC 4511 §4.5.1.7.3).
     Greater(Vec<u8>),
+    /// Less than or equal to this (`<=`, §4.5.1.7.4).
     LessOrEqual(Vec<u8>),
+    /// Matches these substrings (§4.5.1.7.2).
     Substrings(PreparedSubstrings),
 }
 
@@ -98,6 +103,111 @@ impl Assertion {
             Assertion::LessOrEqual(a) => rule.cmp_normalized(&v, a) != Ordering::Greater,
             Assertion::Substrings(p) => p.matches(&v),
         })
+    }
+}
+
+/// A filter prepared against the schema ([`Schema::prepare`]): descriptions resolved,
+/// assertion values normalized, so testing an entry only reads its values. Borrows the
+/// schema and the filter.
+#[derive(Debug)]
+pub enum PreparedFilter<'f> {
+    /// RFC 4511 §4.5.1.7 AND (empty: True, RFC 4526).
+    And(Vec<PreparedFilter<'f>>),
+    /// OR (empty: False).
+    Or(Vec<PreparedFilter<'f>>),
+    /// NOT (Undefined stays Undefined).
+    Not(Box<PreparedFilter<'f>>),
+    /// An item known without looking at the entry: an unknown type, no suitable rule or
+    /// an invalid assertion value (Undefined), presence of an unknown type (False).
+    Constant(Ternary),
+    /// An item on the values of `at` (and its subtypes) carrying all of `opts`.
+    Item {
+        /// The item's attribute type.
+        at: &'f AttributeType,
+        /// The description's options, all required on the entry's attribute.
+        opts: Vec<&'f str>,
+        /// What is tested on those values.
+        test: Test<'f>,
+    },
+    /// An extensible match (§4.5.1.7.7), evaluated as written (rare, often `:dn:`).
+    Extensible(&'f Filter),
+}
+
+/// What a [`PreparedFilter::Item`] tests on the values it selects.
+#[derive(Debug)]
+pub enum Test<'f> {
+    /// Presence: at least one value.
+    Present,
+    /// `objectClass` equality with a known class: an entry's class or any superclass of it
+    /// (RFC 4512 §2.4.1).
+    ObjectClass(&'f crate::schema::ObjectClass),
+    /// A normalized assertion under a matching rule.
+    Compare(&'f MatchingRule, Assertion),
+}
+
+impl PreparedFilter<'_> {
+    /// Whether the filter evaluates to True for `entry` (RFC 4511 §4.5.1.7).
+    pub fn matches(&self, schema: &Schema, entry: &Entry) -> bool {
+        self.evaluate(schema, entry) == Ternary::True
+    }
+
+    /// The filter's three-valued result for `entry`, as [`Schema::evaluate`] documents.
+    /// `schema` must be the one that prepared it.
+    pub fn evaluate(&self, schema: &Schema, entry: &Entry) -> Ternary {
+        match self {
+            PreparedFilter::And(parts) => {
+                let mut result = Ternary::True;
+                for p in parts {
+                    match p.evaluate(schema, entry) {
+                        Ternary::False => return Ternary::False,
+                        Ternary::Undefined => result = Ternary::Undefined,
+                        Ternary::True => {}
+                    }
+                }
+                result
+            }
+            PreparedFilter::Or(parts) => {
+                let mut result = Ternary::False;
+                for p in parts {
+                    match p.evaluate(schema, entry) {
+                        Ternary::True => return Ternary::True,
+                        Ternary::Undefined => result = Ternary::Undefined,
+                        Ternary::False => {}
+                    }
+                }
+                result
+            }
+            PreparedFilter::Not(inner) => !inner.evaluate(schema, entry),
+            PreparedFilter::Constant(t) => *t,
+            PreparedFilter::Item { at, opts, test } => {
+                let values = schema.values_of(entry, at, opts);
+                match test {
+                    Test::Present => Ternary::from_bool(!values.is_empty()),
+                    Test::ObjectClass(target) => Ternary::from_bool(values.iter().any(|v| {
+                        std::str::from_utf8(v)
+                            .ok()
+                            .and_then(|v| schema.object_class(v.trim()))
+                            .is_some_and(|c| c.is_a(target))
+                    })),
+                    Test::Compare(rule, a) => {
+                        any_value(values.iter().map(|v| a.test(schema, rule, v)))
+                    }
+                }
+            }
+            PreparedFilter::Extensible(Filter::Extensible {
+                rule,
+                attr,
+                value,
+                dn_attributes,
+            }) => schema.eval_extensible(
+                rule.as_deref(),
+                attr.as_deref(),
+                value,
+                *dn_attributes,
+                entry,
+            ),
+            PreparedFilter::Extensible(_) => Ternary::Undefined,
+        }
     }
 }
 
@@ -132,61 +242,101 @@ impl Schema {
     ///   An ordering rule matches values less than the assertion value; a substrings rule
     ///   takes an RFC 4517 §3.3.30 substring assertion (`ab*cd*`).
     pub fn evaluate(&self, filter: &Filter, entry: &Entry) -> Ternary {
-        self.eval(filter, entry, 0)
+        self.prepare(filter).evaluate(self, entry)
     }
 
-    fn eval(&self, filter: &Filter, entry: &Entry, depth: usize) -> Ternary {
+    /// `filter` with its attribute descriptions resolved and its assertion values
+    /// normalized once, to test many entries ([`PreparedFilter::evaluate`] gives the same
+    /// answers as [`Schema::evaluate`] on the filter, which is this then that).
+    pub fn prepare<'f>(&'f self, filter: &'f Filter) -> PreparedFilter<'f> {
+        self.prepare_at(filter, 0)
+    }
+
+    fn prepare_at<'f>(&'f self, filter: &'f Filter, depth: usize) -> PreparedFilter<'f> {
+        use PreparedFilter as P;
         if depth > MAX_FILTER_DEPTH {
-            return Ternary::Undefined;
+            return P::Constant(Ternary::Undefined);
         }
+        let all = |parts: &'f [Filter]| {
+            parts
+                .iter()
+                .map(|p| self.prepare_at(p, depth + 1))
+                .collect()
+        };
         match filter {
-            Filter::And(parts) => {
-                let mut result = Ternary::True;
-                for p in parts {
-                    match self.eval(p, entry, depth + 1) {
-                        Ternary::False => return Ternary::False,
-                        Ternary::Undefined => result = Ternary::Undefined,
-                        Ternary::True => {}
-                    }
-                }
-                result
-            }
-            Filter::Or(parts) => {
-                let mut result = Ternary::False;
-                for p in parts {
-                    match self.eval(p, entry, depth + 1) {
-                        Ternary::True => return Ternary::True,
-                        Ternary::Undefined => result = Ternary::Undefined,
-                        Ternary::False => {}
-                    }
-                }
-                result
-            }
-            Filter::Not(inner) => !self.eval(inner, entry, depth + 1),
+            Filter::And(parts) => P::And(all(parts)),
+            Filter::Or(parts) => P::Or(all(parts)),
+            Filter::Not(inner) => P::Not(Box::new(self.prepare_at(inner, depth + 1))),
             Filter::Equality(desc, value) | Filter::Approx(desc, value) => {
-                self.eval_equality(desc, value, entry)
+                self.prepare_equality(desc, value)
             }
-            Filter::Substrings(desc, sub) => self.eval_substrings(desc, sub, entry),
+            Filter::Substrings(desc, sub) => self.prepare_item(desc, |at| {
+                let rule = at.substr_rule()?;
+                let p = rule.prepare_substrings(sub).ok()?;
+                Some(Test::Compare(rule, Assertion::Substrings(p)))
+            }),
             Filter::GreaterOrEqual(desc, value) => {
-                self.eval_ordering(desc, value, entry, Assertion::Greater)
+                self.prepare_ordering(desc, value, Assertion::Greater)
             }
             Filter::LessOrEqual(desc, value) => {
-                self.eval_ordering(desc, value, entry, Assertion::LessOrEqual)
+                self.prepare_ordering(desc, value, Assertion::LessOrEqual)
             }
-            Filter::Present(desc) => self.eval_present(desc, entry),
-            Filter::Extensible {
-                rule,
-                attr,
-                value,
-                dn_attributes,
-            } => self.eval_extensible(
-                rule.as_deref(),
-                attr.as_deref(),
-                value,
-                *dn_attributes,
-                entry,
-            ),
+            // A presence item with an unknown type is False, not Undefined (see `evaluate`).
+            Filter::Present(desc) => match self.resolve(desc) {
+                Some((at, opts)) => P::Item {
+                    at,
+                    opts,
+                    test: Test::Present,
+                },
+                None => P::Constant(Ternary::False),
+            },
+            Filter::Extensible { .. } => P::Extensible(filter),
         }
+    }
+
+    /// An item on one attribute description: Undefined when the type is unknown or
+    /// `test` finds no suitable rule or an invalid assertion value.
+    fn prepare_item<'f>(
+        &'f self,
+        desc: &'f str,
+        test: impl FnOnce(&'f AttributeType) -> Option<Test<'f>>,
+    ) -> PreparedFilter<'f> {
+        let Some((at, opts)) = self.resolve(desc) else {
+            return PreparedFilter::Constant(Ternary::Undefined);
+        };
+        match test(at) {
+            Some(test) => PreparedFilter::Item { at, opts, test },
+            None => PreparedFilter::Constant(Ternary::Undefined),
+        }
+    }
+
+    fn prepare_equality<'f>(&'f self, desc: &'f str, value: &'f [u8]) -> PreparedFilter<'f> {
+        self.prepare_item(desc, |at| {
+            if at.oid == OBJECT_CLASS_OID {
+                let class = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| self.object_class(v.trim()));
+                if let Some(class) = class {
+                    return Some(Test::ObjectClass(class));
+                }
+            }
+            let rule = at.equality_rule()?;
+            let a = rule.normalize(self, value).ok()?;
+            Some(Test::Compare(rule, Assertion::Equal(a)))
+        })
+    }
+
+    fn prepare_ordering<'f>(
+        &'f self,
+        desc: &'f str,
+        value: &'f [u8],
+        make: fn(Vec<u8>) -> Assertion,
+    ) -> PreparedFilter<'f> {
+        self.prepare_item(desc, |at| {
+            let rule = at.ordering_rule()?;
+            let a = rule.normalize(self, value).ok()?;
+            Some(Test::Compare(rule, make(a)))
+        })
     }
 
     /// The type and options of a filter's attribute description.
@@ -215,12 +365,14 @@ impl Schema {
                     continue;
                 }
             }
-            let attr_opts = options(attr_opts);
-            if !opts
-                .iter()
-                .all(|o| attr_opts.iter().any(|a| a.eq_ignore_ascii_case(o)))
-            {
-                continue;
+            if !opts.is_empty() {
+                let attr_opts = options(attr_opts);
+                if !opts
+                    .iter()
+                    .all(|o| attr_opts.iter().any(|a| a.eq_ignore_ascii_case(o)))
+                {
+                    continue;
+                }
             }
             out.extend(attr.values.iter().map(Vec::as_slice));
         }
@@ -237,69 +389,6 @@ impl Schema {
                 .and_then(|v| self.object_class(v.trim()))
                 .is_some_and(|c| c.is_a(target))
         }))
-    }
-
-    fn eval_equality(&self, desc: &str, value: &[u8], entry: &Entry) -> Ternary {
-        let Some((at, opts)) = self.resolve(desc) else {
-            return Ternary::Undefined;
-        };
-        let values = self.values_of(entry, at, &opts);
-        if at.oid == OBJECT_CLASS_OID {
-            if let Some(m) = self.object_class_match(value, &values) {
-                return Ternary::from_bool(m);
-            }
-        }
-        let Some(rule) = at.equality_rule() else {
-            return Ternary::Undefined;
-        };
-        let Ok(a) = rule.normalize(self, value) else {
-            return Ternary::Undefined;
-        };
-        let a = Assertion::Equal(a);
-        any_value(values.iter().map(|v| a.test(self, rule, v)))
-    }
-
-    fn eval_substrings(&self, desc: &str, sub: &Substrings, entry: &Entry) -> Ternary {
-        let Some((at, opts)) = self.resolve(desc) else {
-            return Ternary::Undefined;
-        };
-        let Some(rule) = at.substr_rule() else {
-            return Ternary::Undefined;
-        };
-        let Ok(p) = rule.prepare_substrings(sub) else {
-            return Ternary::Undefined;
-        };
-        let a = Assertion::Substrings(p);
-        let values = self.values_of(entry, at, &opts);
-        any_value(values.iter().map(|v| a.test(self, rule, v)))
-    }
-
-    fn eval_ordering(
-        &self,
-        desc: &str,
-        value: &[u8],
-        entry: &Entry,
-        make: fn(Vec<u8>) -> Assertion,
-    ) -> Ternary {
-        let Some((at, opts)) = self.resolve(desc) else {
-            return Ternary::Undefined;
-        };
-        let Some(rule) = at.ordering_rule() else {
-            return Ternary::Undefined;
-        };
-        let Ok(a) = rule.normalize(self, value) else {
-            return Ternary::Undefined;
-        };
-        let a = make(a);
-        let values = self.values_of(entry, at, &opts);
-        any_value(values.iter().map(|v| a.test(self, rule, v)))
-    }
-
-    fn eval_present(&self, desc: &str, entry: &Entry) -> Ternary {
-        match self.resolve(desc) {
-            Some((at, opts)) => Ternary::from_bool(!self.values_of(entry, at, &opts).is_empty()),
-            None => Ternary::False,
-        }
     }
 
     fn eval_extensible(
@@ -525,7 +614,7 @@ const STRUCTURAL_OBJECT_CLASS_OID: &str = "2.5.21.9";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oxldap_proto::{Attribute, Ava, Dn, Rdn};
+    use oxldap_proto::{Attribute, Ava, Dn, Rdn, Substrings};
 
     fn entry(dn: &[(&str, &str)], attrs: &[(&str, &[&str])]) -> Entry {
         Entry {

@@ -36,9 +36,10 @@ mod syntax;
 pub use builtin::{AXIGEN_STANDIN_NOTE, BUILTIN_SETS};
 pub use dn::NormDn;
 pub use error::SchemaError;
-pub use filter::Ternary;
+pub use filter::{PreparedFilter, Ternary};
 pub use matching::{matching_rule, MatchingRule, RuleKind};
 pub use schema::{
-    AttrTypeRef, AttributeType, ObjectClass, ObjectClassKind, Schema, Usage, OBJECT_CLASS_OID,
+    split_description, AttrTypeRef, AttributeType, ObjectClass, ObjectClassKind, Schema, Usage,
+    OBJECT_CLASS_OID,
 };
 pub use schemafile::SchemaSource;

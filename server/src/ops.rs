@@ -326,16 +326,24 @@ pub fn compare(
 
 /// Which attributes a search returns (RFC 4511 §4.5.1.8, RFC 3673).
 #[derive(Debug, Default)]
-struct Selection {
+struct Selection<'d> {
     all_user: bool,
     all_operational: bool,
-    /// Requested descriptions that name known attribute types.
-    named: Vec<String>,
+    /// Requested descriptions that name known attribute types, resolved once per search
+    /// (an entry's attributes are checked against each of them).
+    named: Vec<Requested<'d>>,
 }
 
-impl Selection {
+/// One requested attribute description: its type and its options part (`;lang-en`...).
+#[derive(Debug)]
+struct Requested<'d> {
+    at: &'d oxldap_schema::AttributeType,
+    options: String,
+}
+
+impl<'d> Selection<'d> {
     /// `@class` names every attribute the class and its superclasses allow (RFC 4529).
-    fn new(dir: &Directory, attrs: &[String]) -> Selection {
+    fn new(dir: &'d Directory, attrs: &[String]) -> Selection<'d> {
         let mut s = Selection::default();
         let only_11 = attrs.iter().all(|a| a == "1.1");
         if attrs.is_empty() {
@@ -345,10 +353,18 @@ impl Selection {
         if only_11 {
             return s;
         }
+        let mut name = |desc: &str| {
+            if let Some(at) = dir.schema.attribute_type(desc) {
+                let options = oxldap_schema::split_description(desc).1.to_string();
+                s.named.push(Requested { at, options });
+            }
+        };
+        let mut all_user = false;
+        let mut all_operational = false;
         for a in attrs {
             match a.as_str() {
-                "*" => s.all_user = true,
-                "+" => s.all_operational = true,
+                "*" => all_user = true,
+                "+" => all_operational = true,
                 "1.1" => {}
                 other => match other.strip_prefix('@') {
                     Some(class) => {
@@ -356,14 +372,16 @@ impl Selection {
                             let mut classes = vec![oc];
                             classes.extend(dir.schema.superclasses(oc));
                             for c in classes {
-                                s.named.extend(c.must.iter().chain(&c.may).cloned());
+                                c.must.iter().chain(&c.may).for_each(|d| name(d));
                             }
                         }
                     }
-                    None => s.named.push(other.to_string()),
+                    None => name(other),
                 },
             }
         }
+        s.all_user = all_user;
+        s.all_operational = all_operational;
         s
     }
 
@@ -392,28 +410,20 @@ impl Selection {
         } else if self.all_user {
             return true;
         }
-        self.named.iter().any(|n| {
-            dir.schema.attribute_type(n).is_some_and(|req| {
-                (req.oid == at.oid || dir.schema.is_subtype(&at.oid, &req.oid))
-                    && options_ok(n, desc)
-            })
-        })
+        self.named
+            .iter()
+            .any(|req| dir.schema.is_subtype(at, req.at) && options_ok(&req.options, desc))
     }
 }
 
-/// A requested description with options only selects attributes carrying them.
+/// A requested description with options only selects attributes carrying them (RFC 4512
+/// §2.5: options compare case-insensitively). `requested` is the options part (`;a;b`).
 fn options_ok(requested: &str, have: &str) -> bool {
-    let want: Vec<String> = requested
+    let got = oxldap_schema::split_description(have).1;
+    requested
         .split(';')
-        .skip(1)
-        .map(|o| o.to_ascii_lowercase())
-        .collect();
-    let got: Vec<String> = have
-        .split(';')
-        .skip(1)
-        .map(|o| o.to_ascii_lowercase())
-        .collect();
-    want.iter().all(|w| got.contains(w))
+        .filter(|o| !o.is_empty())
+        .all(|w| got.split(';').any(|g| g.eq_ignore_ascii_case(w)))
 }
 
 /// `entry` as a SearchResultEntry: the selected attributes `chk`'s identity may read
@@ -1074,5 +1084,16 @@ mod tests {
         assert!(fits("(|(cn=1)(cn=2)(cn=3)(cn=4)(cn=5)(cn=6)(cn=7))"));
         assert!(!fits("(|(cn=1)(cn=2)(cn=3)(cn=4)(cn=5)(cn=6)(cn=7)(cn=8))"));
         assert!(!fits("(!(!(!(!(!(!(!(!(cn=x)))))))))"));
+    }
+
+    #[test]
+    fn requested_options_must_all_be_on_the_attribute() {
+        // RFC 4512 §2.5.2: `cn;lang-en` selects `cn;lang-en` and `cn;lang-en;x`, not `cn`.
+        assert!(options_ok("", "cn"));
+        assert!(options_ok("", "cn;lang-en"));
+        assert!(options_ok(";lang-en", "cn;LANG-EN"));
+        assert!(options_ok(";lang-en", "cn;x;lang-en"));
+        assert!(!options_ok(";lang-en", "cn"));
+        assert!(!options_ok(";lang-en;x", "cn;lang-en"));
     }
 }

@@ -149,14 +149,16 @@ impl Store {
         // The computed attributes (hasSubordinates, entryDN, ...) cost lookups: add them
         // before matching only when the filter names one, else only to entries that match.
         let needs_computed = mentions_computed(filter);
+        // Descriptions resolved and assertion values normalized once, not per candidate.
+        let prepared = self.schema.prepare(filter);
         // `stored` is the entry when the caller already loaded it (scope check).
         let mut visit_loaded = |id: u64, stored: StoredEntry| -> SearchControl {
             if needs_computed {
                 let entry = self.present(id, stored);
-                if self.schema.matches(filter, &entry) {
+                if prepared.matches(&self.schema, &entry) {
                     return each(entry);
                 }
-            } else if self.schema.matches(filter, &stored.entry) {
+            } else if prepared.matches(&self.schema, &stored.entry) {
                 return each(match computed {
                     Computed::Add => self.present(id, stored),
                     Computed::Omit => stored.entry,
