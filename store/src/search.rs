@@ -8,6 +8,7 @@ use crate::store::{Store, StoredEntry};
 use oxldap_proto::{Dn, Entry, Filter};
 use oxldap_schema::NormDn;
 use roaring::RoaringTreemap;
+use std::sync::atomic::Ordering;
 
 /// Up to this many index candidates are fetched directly; more make the search walk the
 /// scope and test candidate membership instead.
@@ -113,7 +114,11 @@ impl Store {
         if scope == Scope::Base {
             return Ok(Some(1));
         }
-        Ok(self.plan(filter)?.0.map(|ids| ids.len()))
+        let epoch = self.write_epoch.load(Ordering::Acquire);
+        let (ids, plan) = self.plan(filter)?;
+        let cost = ids.as_ref().map(|ids| ids.len());
+        PlanMemo::keep(self, epoch, filter, ids, plan);
+        Ok(cost)
     }
 
     /// [`Store::search`], choosing whether the entries carry the computed attributes.
@@ -139,6 +144,8 @@ impl Store {
         // A base search touches one entry: planning (index lookups) would cost more.
         let (candidates, _) = if scope == Scope::Base {
             (None, Plan::Scan)
+        } else if let Some(planned) = PlanMemo::take(self, filter) {
+            planned
         } else {
             self.plan(filter)?
         };
@@ -275,5 +282,107 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+/// The plan [`Store::search_cost`] made, kept on its thread for the search that follows
+/// it there (a small search runs on the thread that costed it, with no await between),
+/// so the filter is planned once. Used only if no write ran since: the store's write
+/// epoch was even (no writer) when planning began and is unchanged, so planning again
+/// would read the same postings.
+struct PlanMemo {
+    /// The store it was made on ([`Store::instance`]).
+    store: u64,
+    epoch: u64,
+    filter: Filter,
+    planned: (Option<RoaringTreemap>, Plan),
+}
+
+thread_local! {
+    static LAST_PLAN: std::cell::RefCell<Option<PlanMemo>> = const { std::cell::RefCell::new(None) };
+}
+
+impl PlanMemo {
+    fn keep(store: &Store, epoch: u64, filter: &Filter, ids: Option<RoaringTreemap>, plan: Plan) {
+        let memo = (epoch.is_multiple_of(2) && store.write_epoch.load(Ordering::Acquire) == epoch)
+            .then(|| PlanMemo {
+                store: store.instance,
+                epoch,
+                filter: filter.clone(),
+                planned: (ids, plan),
+            });
+        LAST_PLAN.with(|m| *m.borrow_mut() = memo);
+    }
+
+    fn take(store: &Store, filter: &Filter) -> Option<(Option<RoaringTreemap>, Plan)> {
+        let memo = LAST_PLAN.with(|m| m.borrow_mut().take())?;
+        (memo.store == store.instance
+            && memo.epoch == store.write_epoch.load(Ordering::Acquire)
+            && memo.filter == *filter)
+            .then_some(memo.planned)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::index::{IndexConfig, IndexKind};
+    use crate::{Computed, StoreOptions};
+    use oxldap_schema::Schema;
+    use std::sync::Arc;
+
+    fn indexed_store() -> Store {
+        let opts = StoreOptions {
+            suffixes: vec![Dn::parse("dc=example,dc=com").unwrap()],
+            server_id: 1,
+            durable: false,
+            fixed_clock: None,
+            overlays: Default::default(),
+            indexes: IndexConfig {
+                attrs: vec![("cn".into(), [IndexKind::Equality].into_iter().collect())],
+                ..Default::default()
+            },
+            changelog_limit: None,
+        };
+        Store::open_temporary(Arc::new(Schema::builtin()), opts).unwrap()
+    }
+
+    fn dns(s: &Store, filter: &Filter) -> Vec<String> {
+        let mut out = Vec::new();
+        let base = Dn::parse("dc=example,dc=com").unwrap();
+        s.search_with(&base, Scope::Sub, filter, Computed::Omit, |e| {
+            out.push(e.dn.to_string());
+            SearchControl::Continue
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_costed_plan_is_reused_only_while_nothing_was_written() {
+        let s = indexed_store();
+        crate::test_support::add(&s, "dc=example,dc=com", "domain");
+        let person = |cn: &str| {
+            let mut e = Entry::new(Dn::parse(&format!("cn={cn},dc=example,dc=com")).unwrap());
+            e.push_value("objectClass", b"person".to_vec());
+            e.push_value("sn", b"x".to_vec());
+            e
+        };
+        s.add(person("a"), &Default::default()).unwrap();
+        let filter = Filter::parse("(cn=b)").unwrap();
+        let base = Dn::parse("dc=example,dc=com").unwrap();
+        // Costed with no match, then the entry is added: the search must plan again.
+        assert_eq!(s.search_cost(&base, Scope::Sub, &filter).unwrap(), Some(0));
+        s.add(person("b"), &Default::default()).unwrap();
+        assert_eq!(dns(&s, &filter), vec!["cn=b,dc=example,dc=com"]);
+        // Costed with nothing written since: the memo is taken and gives the same answer.
+        assert_eq!(s.search_cost(&base, Scope::Sub, &filter).unwrap(), Some(1));
+        assert!(LAST_PLAN.with(|m| m.borrow().is_some()));
+        assert_eq!(dns(&s, &filter), vec!["cn=b,dc=example,dc=com"]);
+        assert!(LAST_PLAN.with(|m| m.borrow().is_none()));
+        // Another filter does not take it.
+        assert_eq!(s.search_cost(&base, Scope::Sub, &filter).unwrap(), Some(1));
+        assert!(dns(&s, &Filter::parse("(cn=a)").unwrap()) == vec!["cn=a,dc=example,dc=com"]);
     }
 }

@@ -106,6 +106,11 @@ pub struct Store {
     /// Serializes writers: planning reads the committed state and must not race another
     /// writer (Architecture Invariant in lib.rs).
     write_lock: Mutex<()>,
+    /// Odd while a writer holds the write lock, bumped on taking and on releasing it: a
+    /// plan read while it is even and unchanged saw no write (see `search::PlanMemo`).
+    pub(crate) write_epoch: std::sync::atomic::AtomicU64,
+    /// Unique among the stores of this process (tells a memo which store it is for).
+    pub(crate) instance: u64,
     /// Flush before acknowledging each write (see [`StoreOptions::durable`]).
     durable: bool,
     /// Bulk load in progress: writes are not flushed one by one (see [`Store::bulk`]).
@@ -125,6 +130,19 @@ pub struct Store {
     /// Committed writes the observer has not been told about yet, with their commit
     /// sequence numbers: told once they are durable ([`Store::wait_durable`]).
     notes: Mutex<std::collections::VecDeque<(u64, crate::changelog::Committed)>>,
+}
+
+/// The store's write lock, held: the write epoch is odd until it is dropped.
+pub(crate) struct WriteGuard<'s> {
+    _guard: MutexGuard<'s, ()>,
+    epoch: &'s std::sync::atomic::AtomicU64,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        // Before the mutex is released (fields drop after this body).
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// Postings a rebuild collects in memory before writing them (bounds its memory: the
@@ -245,6 +263,11 @@ impl Store {
             overlays: opts.overlays,
             indexes,
             write_lock: Mutex::new(()),
+            write_epoch: std::sync::atomic::AtomicU64::new(0),
+            instance: {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
             durable: opts.durable,
             bulk: std::sync::atomic::AtomicBool::new(false),
             pending_postings: Mutex::new(None),
@@ -501,8 +524,14 @@ impl Store {
     }
 
     /// Takes the write lock; every write path holds it from planning to commit.
-    pub(crate) fn lock_writes(&self) -> MutexGuard<'_, ()> {
-        self.write_lock.lock().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn lock_writes(&self) -> WriteGuard<'_> {
+        let guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.write_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        WriteGuard {
+            _guard: guard,
+            epoch: &self.write_epoch,
+        }
     }
 
     /// Allocates `n` fresh entry ids (under the write lock), returning the first; the new
