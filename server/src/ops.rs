@@ -495,7 +495,7 @@ fn select(
         })
         .collect();
     LdapSearchResultEntry {
-        dn: entry.dn.to_string(),
+        dn: entry.dn.to_text(),
         attributes,
     }
 }
