@@ -180,18 +180,16 @@ impl PreparedFilter<'_> {
             PreparedFilter::Not(inner) => !inner.evaluate(schema, entry),
             PreparedFilter::Constant(t) => *t,
             PreparedFilter::Item { at, opts, test } => {
-                let values = schema.values_of(entry, at, opts);
+                let mut values = schema.values_iter(entry, at, opts);
                 match test {
-                    Test::Present => Ternary::from_bool(!values.is_empty()),
-                    Test::ObjectClass(target) => Ternary::from_bool(values.iter().any(|v| {
+                    Test::Present => Ternary::from_bool(values.next().is_some()),
+                    Test::ObjectClass(target) => Ternary::from_bool(values.any(|v| {
                         std::str::from_utf8(v)
                             .ok()
                             .and_then(|v| schema.object_class(v.trim()))
                             .is_some_and(|c| c.is_a(target))
                     })),
-                    Test::Compare(rule, a) => {
-                        any_value(values.iter().map(|v| a.test(schema, rule, v)))
-                    }
+                    Test::Compare(rule, a) => any_value(values.map(|v| a.test(schema, rule, v))),
                 }
             }
             PreparedFilter::Extensible(Filter::Extensible {
@@ -348,35 +346,37 @@ impl Schema {
     /// The values of every attribute of `entry` whose type is `at` or a subtype of it and
     /// whose options include all of `opts`.
     fn values_of<'e>(&self, entry: &'e Entry, at: &AttributeType, opts: &[&str]) -> Vec<&'e [u8]> {
-        let mut out = Vec::new();
+        self.values_iter(entry, at, opts).collect()
+    }
+
+    /// [`Schema::values_of`] without collecting (a filter item tests them in place).
+    fn values_iter<'s, 'e: 's>(
+        &'s self,
+        entry: &'e Entry,
+        at: &'s AttributeType,
+        opts: &'s [&'s str],
+    ) -> impl Iterator<Item = &'e [u8]> + 's {
         // Without subtypes only `at`'s own names (or OID) match: no lookup per attribute.
         let exact = !self.has_subtypes(at);
-        for attr in &entry.attrs {
-            let (ty, attr_opts) = split_description(&attr.desc);
-            if exact {
-                if !(ty == at.oid || at.names.iter().any(|n| n.eq_ignore_ascii_case(ty))) {
-                    continue;
-                }
-            } else {
-                let Some(eat) = self.lookup_type(ty) else {
-                    continue;
+        entry
+            .attrs
+            .iter()
+            .filter(move |attr| {
+                let (ty, attr_opts) = split_description(&attr.desc);
+                let type_ok = if exact {
+                    ty == at.oid || at.names.iter().any(|n| n.eq_ignore_ascii_case(ty))
+                } else {
+                    self.lookup_type(ty)
+                        .is_some_and(|eat| self.is_subtype(eat, at))
                 };
-                if !self.is_subtype(eat, at) {
-                    continue;
-                }
-            }
-            if !opts.is_empty() {
-                let attr_opts = options(attr_opts);
-                if !opts
-                    .iter()
-                    .all(|o| attr_opts.iter().any(|a| a.eq_ignore_ascii_case(o)))
-                {
-                    continue;
-                }
-            }
-            out.extend(attr.values.iter().map(Vec::as_slice));
-        }
-        out
+                type_ok
+                    && (opts.is_empty() || {
+                        let attr_opts = options(attr_opts);
+                        opts.iter()
+                            .all(|o| attr_opts.iter().any(|a| a.eq_ignore_ascii_case(o)))
+                    })
+            })
+            .flat_map(|attr| attr.values.iter().map(Vec::as_slice))
     }
 
     /// `objectClass` equality with superclasses (RFC 4512 §2.4.1: an entry belongs to every
