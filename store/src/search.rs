@@ -108,7 +108,7 @@ impl Store {
         scope: Scope,
         filter: &Filter,
     ) -> Result<Option<u64>, StoreError> {
-        if !self.holds(&self.schema.normalize_dn(base)?) {
+        if !self.holds(&self.normalize_dn(base)?) {
             return Ok(None);
         }
         if scope == Scope::Base {
@@ -132,7 +132,7 @@ impl Store {
         computed: Computed,
         mut each: impl FnMut(Entry) -> SearchControl,
     ) -> Result<(), StoreError> {
-        let norm = self.schema.normalize_dn(base)?;
+        let norm = self.normalize_dn(base)?;
         let Some(base_id) = self.id_of(&norm)? else {
             let matched = if self.holds(&norm) {
                 self.matched(&norm)?
@@ -357,6 +357,22 @@ mod tests {
         })
         .unwrap();
         out
+    }
+
+    #[test]
+    fn a_suffix_base_normalizes_as_the_schema_does() {
+        let s = indexed_store();
+        for dn in [
+            "dc=example,dc=com",
+            "DC=Example, dc=COM",
+            "cn=x,dc=example,dc=com",
+        ] {
+            let dn = Dn::parse(dn).unwrap();
+            assert_eq!(
+                s.normalize_dn(&dn).unwrap(),
+                s.schema.normalize_dn(&dn).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -98,6 +98,8 @@ pub struct Store {
     pub(crate) schema: Arc<Schema>,
     /// The normalized suffixes, to tell which DNs this store may hold.
     pub(crate) suffixes: Vec<NormDn>,
+    /// The suffixes as configured, each beside its normalized form in `suffixes`.
+    suffix_dns: Vec<Dn>,
     pub(crate) clock: CsnClock,
     /// The overlays run inside every write.
     pub(crate) overlays: crate::overlay::Overlays,
@@ -259,6 +261,7 @@ impl Store {
             trees,
             schema,
             suffixes,
+            suffix_dns: opts.suffixes.clone(),
             clock,
             overlays: opts.overlays,
             indexes,
@@ -351,6 +354,17 @@ impl Store {
     /// The schema this store normalizes and matches with.
     pub fn schema(&self) -> &Arc<Schema> {
         &self.schema
+    }
+
+    /// `dn` normalized ([`Schema::normalize_dn`]); a suffix written as configured (the
+    /// usual search base) is looked up instead of normalized again.
+    ///
+    /// Errors: invalidDNSyntax (34) as [`Schema::normalize_dn`].
+    pub(crate) fn normalize_dn(&self, dn: &Dn) -> Result<NormDn, StoreError> {
+        match self.suffix_dns.iter().position(|s| s == dn) {
+            Some(i) => Ok(self.suffixes[i].clone()),
+            None => Ok(self.schema.normalize_dn(dn)?),
+        }
     }
 
     /// The normalized naming contexts.
