@@ -15,6 +15,15 @@
 #        NICE=19 scripts/sync-load.sh   (consumer processes niced: on a small machine the
 #                                         16 ldapsearch processes otherwise compete with
 #                                         the server for CPU, which is not the server's cost)
+#        TARGET=both NICE=19 scripts/sync-load.sh
+#
+# TARGET picks the server: oxldap (default), slapd, or both (oxldap's two runs, then
+# slapd's, in one go, and both ratios at the end). slapd is the Axigen-guide "anchor" of
+# ../shared/tools/slapd-anchor/start.sh (back-mdb, syncprov with `syncprov-checkpoint 100
+# 30` and `syncprov-sessionlog 1000`, memberof), or tests/tools/start-slapd.sh when
+# ../shared is not beside the repo. Like with like: oxldap runs with --memory (no fsync),
+# and slapd's instance directory is on a tmpfs (SLAPD_DIR_ROOT, default /dev/shm), where
+# back-mdb's commit-time fsync costs nothing, so neither server pays for durability.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONSUMERS=${CONSUMERS:-16}
@@ -22,14 +31,29 @@ WRITES=${WRITES:-10000}
 USERS=${USERS:-200}
 WAIT=${WAIT:-120}
 NICE=${NICE:-0}
+TARGET=${TARGET:-oxldap}
 BIN=${BIN:-target/release/oxldap}
-[ -x "$BIN" ] || cargo build --release --quiet --bin oxldap
+SLAPD_DIR_ROOT=${SLAPD_DIR_ROOT:-/dev/shm}
+case "$TARGET" in
+  oxldap) TARGETS=(oxldap) ;;
+  slapd) TARGETS=(slapd) ;;
+  both) TARGETS=(oxldap slapd) ;;
+  *) echo "TARGET must be oxldap, slapd or both" >&2; exit 2 ;;
+esac
+if [ "$TARGET" != slapd ]; then
+  [ -x "$BIN" ] || cargo build --release --quiet --bin oxldap
+fi
+ANCHOR=../shared/tools/slapd-anchor
 W=$(mktemp -d /tmp/oxldap-syncload.XXXXXX)
+SD=
 PIDS=()
 OX_PID=
+SLAPD_RUN=
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -n "$OX_PID" ] && kill "$OX_PID" 2>/dev/null || true
+  [ -n "$OX_PID" ] && [ -z "$SLAPD_RUN" ] && kill "$OX_PID" 2>/dev/null || true
+  stop_slapd
+  [ -n "$SD" ] && rm -rf "$SD"
 }
 trap cleanup EXIT
 AUTH=(-x -D "cn=admin,dc=localdomain,dc=test" -w secret)
@@ -48,11 +72,43 @@ with open(f"{w}/mods.ldif", "w") as f:
                 f"replace: description\ndescription: write {i}\n\n")
 EOF
 
+# stop_slapd: stops the slapd of the current run, if any.
+stop_slapd() {
+  [ -n "$SLAPD_RUN" ] || return 0
+  if [ -d "$ANCHOR" ]; then
+    "$ANCHOR/stop.sh" "$SLAPD_RUN" >/dev/null 2>&1 || true
+  elif [ -s "$SLAPD_RUN/slapd.pid" ]; then
+    local p
+    p=$(cat "$SLAPD_RUN/slapd.pid")
+    kill "$p" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  fi
+  SLAPD_RUN=
+}
+
+# start_server KIND NAME: starts a fresh server holding only the Axigen base entries;
+# sets URL and OX_PID (the server process, whose CPU is counted).
 start_server() {
-  "$BIN" serve --memory -h ldap://127.0.0.1:0/ >"$W/$1.url" 2>"$W/$1.log" &
-  OX_PID=$!
-  for _ in $(seq 1 100); do grep -q ldap:// "$W/$1.url" && break; sleep 0.1; done
-  URL=$(head -1 "$W/$1.url")
+  if [ "$1" = oxldap ]; then
+    "$BIN" serve --memory -h ldap://127.0.0.1:0/ >"$W/$2.url" 2>"$W/$2.log" &
+    OX_PID=$!
+    for _ in $(seq 1 100); do grep -qs ldap:// "$W/$2.url" && break; sleep 0.1; done
+    URL=$(head -1 "$W/$2.url")
+    return
+  fi
+  [ -n "$SD" ] || SD=$(mktemp -d "$SLAPD_DIR_ROOT/oxldap-syncload-slapd.XXXXXX")
+  SLAPD_RUN="$SD/$2"
+  mkdir -p "$SLAPD_RUN"
+  local port
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  if [ -d "$ANCHOR" ]; then
+    python3 "$ANCHOR/../gen-directory.py" --users 0 --groups 0 -o "$W/base.ldif"
+    SLAPD_MAXSIZE=1073741824 "$ANCHOR/start.sh" "$port" "$SLAPD_RUN" "$W/base.ldif" >"$W/$2.log"
+  else
+    tests/tools/start-slapd.sh "$port" "$SLAPD_RUN" >"$W/$2.log"
+  fi
+  OX_PID=$(cat "$SLAPD_RUN/slapd.pid")
+  URL="ldap://127.0.0.1:$port/"
 }
 
 # cpu_ms PID: user+system CPU time of a process so far, in ms (from /proc/PID/stat).
@@ -63,15 +119,19 @@ cpu_ms() {
 stop_server() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   PIDS=()
-  kill "$OX_PID" 2>/dev/null || true
-  wait "$OX_PID" 2>/dev/null || true
+  if [ -n "$SLAPD_RUN" ]; then
+    stop_slapd
+  else
+    kill "$OX_PID" 2>/dev/null || true
+    wait "$OX_PID" 2>/dev/null || true
+  fi
   OX_PID=
 }
 
-# run NAME CONSUMERS: prints the writer's modifies per second.
+# run KIND NAME CONSUMERS: prints the writer's modifies per second.
 run() {
-  local name=$1 n=$2
-  start_server "$name"
+  local kind=$1 name=$2 n=$3
+  start_server "$kind" "$name"
   ldapadd -H "$URL" "${AUTH[@]}" -f "$W/users.ldif" >/dev/null
   for i in $(seq 1 "$n"); do
     nice -n "$NICE" stdbuf -oL ldapsearch -H "$URL" "${AUTH[@]}" -o ldif-wrap=no -b "$USERS_DN" \
@@ -103,19 +163,23 @@ run() {
   c1=$(cpu_ms "$OX_PID")
   echo "$name: $WRITES modifies in $(((t1 - t0) / 1000000)) ms =" \
     "$((WRITES * 1000000000 / (t1 - t0))) writes/s with $n persistent searches;" \
-    "oxldap CPU $((c1 - c0)) ms = $(((c1 - c0) * 1000 / WRITES)) µs per write" | tee -a "$W/summary"
+    "$kind CPU $((c1 - c0)) ms = $(((c1 - c0) * 1000 / WRITES)) µs per write" | tee -a "$W/summary"
+  echo "$((WRITES * 1000000000 / (t1 - t0)))" >"$W/$name.rate"
   stop_server
 }
 
-run baseline 0
-run consumers "$CONSUMERS"
+for kind in "${TARGETS[@]}"; do
+  run "$kind" "$kind-baseline" 0
+  run "$kind" "$kind-consumers" "$CONSUMERS"
+done
 
-python3 - "$W" "$CONSUMERS" "$WRITES" <<'EOF'
+for kind in "${TARGETS[@]}"; do
+  python3 - "$W" "$CONSUMERS" "$WRITES" "$kind" <<'EOF'
 import sys
-w, n, writes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+w, n, writes, kind = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 reference = None
 for i in range(1, n + 1):
-    text = open(f"{w}/consumers.c{i}.out").read()
+    text = open(f"{w}/{kind}-consumers.c{i}.out").read()
     _, _, persisted = text.partition("switching to persist stage")
     states, csns = [], []
     for line in persisted.splitlines():
@@ -135,8 +199,12 @@ for i in range(1, n + 1):
     elif csns != reference:
         problems.append("different CSNs than consumer 1")
     if problems:
-        print(f"consumer {i}: FAILED: " + "; ".join(problems))
+        print(f"{kind} consumer {i}: FAILED: " + "; ".join(problems))
         sys.exit(1)
-print(f"all {n} consumers received all {writes} changes exactly once, in CSN order")
+base = int(open(f"{w}/{kind}-baseline.rate").read())
+with_n = int(open(f"{w}/{kind}-consumers.rate").read())
+print(f"{kind}: all {n} consumers received all {writes} changes exactly once, in CSN order;"
+      f" writer throughput with {n} consumers / with none = {with_n} / {base} = {with_n / base:.2f}")
 EOF
+done
 echo "logs and consumer outputs: $W"
