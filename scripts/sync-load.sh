@@ -16,6 +16,8 @@
 #                                         16 ldapsearch processes otherwise compete with
 #                                         the server for CPU, which is not the server's cost)
 #        TARGET=both NICE=19 scripts/sync-load.sh
+#        SYSCALLS=1 ...                 (also counts the server's write/send system calls and
+#                                         context switches per write with `perf stat`)
 #
 # TARGET picks the server: oxldap (default), slapd, or both (oxldap's two runs, then
 # slapd's, in one go, and both ratios at the end). slapd is the Axigen-guide "anchor" of
@@ -31,6 +33,7 @@ WRITES=${WRITES:-10000}
 USERS=${USERS:-200}
 WAIT=${WAIT:-120}
 NICE=${NICE:-0}
+SYSCALLS=${SYSCALLS:-0}
 TARGET=${TARGET:-oxldap}
 BIN=${BIN:-target/release/oxldap}
 SLAPD_DIR_ROOT=${SLAPD_DIR_ROOT:-/dev/shm}
@@ -116,6 +119,13 @@ cpu_ms() {
   awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"
 }
 
+# clients_cpu_ms: CPU time of the consumer processes so far, in ms.
+clients_cpu_ms() {
+  local sum=0 p
+  for p in "${PIDS[@]}"; do sum=$((sum + $(cpu_ms "$p" 2>/dev/null || echo 0))); done
+  echo "$sum"
+}
+
 stop_server() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   PIDS=()
@@ -146,6 +156,14 @@ run() {
   done
   local t0 t1 c0 c1
   c0=$(cpu_ms "$OX_PID")
+  local k0 perf_pid=
+  k0=$(clients_cpu_ms)
+  if [ "$SYSCALLS" = 1 ]; then
+    # Counts the server's socket sends and context switches over the measured interval.
+    perf stat -x, -o "$W/$name.perf" -p "$OX_PID" \
+      -e syscalls:sys_enter_sendto,syscalls:sys_enter_write,syscalls:sys_enter_writev,sched:sched_switch &
+    perf_pid=$!
+  fi
   t0=$(date +%s%N)
   ldapmodify -H "$URL" "${AUTH[@]}" -f "$W/mods.ldif" >/dev/null
   t1=$(date +%s%N)
@@ -161,9 +179,18 @@ run() {
   fi
   # Server CPU from the first write until every consumer has every change.
   c1=$(cpu_ms "$OX_PID")
+  local k1 counts=
+  k1=$(clients_cpu_ms)
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+    counts=$(awk -F, -v w="$WRITES" '$3 ~ /sched_switch/ { sw = $1 } $3 ~ /sys_enter_(sendto|write|writev)$/ { wr += $1 }
+      END { printf "; server: %.1f send/write syscalls and %.1f context switches per write", wr / w, sw / w }' "$W/$name.perf")
+  fi
   echo "$name: $WRITES modifies in $(((t1 - t0) / 1000000)) ms =" \
     "$((WRITES * 1000000000 / (t1 - t0))) writes/s with $n persistent searches;" \
-    "$kind CPU $((c1 - c0)) ms = $(((c1 - c0) * 1000 / WRITES)) µs per write" | tee -a "$W/summary"
+    "$kind CPU $((c1 - c0)) ms = $(((c1 - c0) * 1000 / WRITES)) µs per write," \
+    "consumers' CPU $((k1 - k0)) ms$counts" | tee -a "$W/summary"
   echo "$((WRITES * 1000000000 / (t1 - t0)))" >"$W/$name.rate"
   stop_server
 }
