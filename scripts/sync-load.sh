@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sync-load.sh: the content-sync load check of issue 6 (not a timed test).
 #
-# Runs WRITES modifies (default 10,000) through one ldapmodify against oxldap twice: once
+# Runs WRITES modifies (default 10,000) through one ldapmodify against oxldap (or slapd: see
+# TARGET below) twice: once
 # with no consumer, once while CONSUMERS (default 16) persistent sync searches
 # (`ldapsearch -E sync=rp`, refreshAndPersist) are open. Checks that every consumer received
 # every change exactly once and in CSN order (the cookies of its persisted Sync State
@@ -22,9 +23,10 @@
 # TARGET picks the server: oxldap (default), slapd, or both (oxldap's two runs, then
 # slapd's, in one go, and both ratios at the end). slapd is the Axigen-guide "anchor" of
 # ../shared/tools/slapd-anchor/start.sh (back-mdb, syncprov with `syncprov-checkpoint 100
-# 30` and `syncprov-sessionlog 1000`, memberof), or tests/tools/start-slapd.sh when
-# ../shared is not beside the repo. Like with like: oxldap runs with --memory (no fsync),
-# and slapd's instance directory is on a tmpfs (SLAPD_DIR_ROOT, default /dev/shm), where
+# 30` and `syncprov-sessionlog 1000`, memberof), or tests/tools/start-slapd.sh (plain
+# syncprov) when ../shared is not beside the repo (SLAPD_ANCHOR names another folder
+# holding start.sh and stop.sh). Like with like: oxldap runs with --memory (no fsync), and
+# slapd's instance directory is on a tmpfs (SLAPD_DIR_ROOT, default /dev/shm), where
 # back-mdb's commit-time fsync costs nothing, so neither server pays for durability.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +48,7 @@ esac
 if [ "$TARGET" != slapd ]; then
   [ -x "$BIN" ] || cargo build --release --quiet --bin oxldap
 fi
-ANCHOR=../shared/tools/slapd-anchor
+ANCHOR=${SLAPD_ANCHOR:-../shared/tools/slapd-anchor}
 W=$(mktemp -d /tmp/oxldap-syncload.XXXXXX)
 SD=
 PIDS=()
