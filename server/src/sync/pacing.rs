@@ -105,7 +105,9 @@ mod tests {
         // Within the delay after a flush: held until the flush is FLUSH_DELAY old.
         let soon = t0 + FLUSH_DELAY / 4;
         assert_eq!(p.hold_until(soon), Some(t0 + FLUSH_DELAY));
-        assert!(p.hold_until(soon).unwrap() - soon <= FLUSH_DELAY);
+        assert!(p
+            .hold_until(soon)
+            .is_some_and(|until| until - soon <= FLUSH_DELAY));
         // At or after the delay: at once again.
         assert_eq!(p.hold_until(t0 + FLUSH_DELAY), None);
         assert_eq!(p.hold_until(t0 + FLUSH_DELAY * 5), None);
