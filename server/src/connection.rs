@@ -182,11 +182,11 @@ pub async fn handle(
 /// what is queued, gives the write half back and continues on the upgraded stream.
 ///
 /// Messages already queued are encoded together and flushed once (one write syscall for a
-/// burst, e.g. a write pushed to many persistent searches). A batch of only persistent-search
-/// changes that follows the previous flush within [`pacing::FLUSH_DELAY`] is held until
-/// then, collecting what comes meanwhile (see [`crate::sync::pacing`]). When `closing` is cancelled
-/// the socket is dropped at once, even while a write is stuck on a client that does not
-/// read.
+/// burst, e.g. a write pushed to many persistent searches). A batch of only
+/// persistent-search changes that follows the previous flush within
+/// [`pacing::FLUSH_DELAY`] is held until then, collecting what comes meanwhile (see
+/// [`crate::sync::pacing`]). When `closing` is cancelled the socket is dropped at once,
+/// even while a write is stuck on a client that does not read.
 async fn write_loop(
     mut writer: Writer,
     mut rx: mpsc::Receiver<LdapMsg>,
@@ -227,21 +227,7 @@ async fn write_loop(
                                 writer.feed(more).await?;
                             }
                             if let Some(until) = pacer.hold_until(Instant::now()).filter(|_| hold) {
-                                let sleep = tokio::time::sleep_until(until);
-                                tokio::pin!(sleep);
-                                loop {
-                                    tokio::select! {
-                                        () = &mut sleep => break,
-                                        more = rx.recv() => {
-                                            let Some(more) = more else { break };
-                                            let change = pacing::is_sync_change(&more);
-                                            writer.feed(more).await?;
-                                            if !change {
-                                                break;
-                                            }
-                                        }
-                                    }
-                                }
+                                pacing::collect_until(&mut writer, &mut rx, until).await?;
                             }
                             writer.flush().await?;
                             pacer.flushed(Instant::now());

@@ -19,9 +19,11 @@
 //! (`syncprov_qplay`); the order of the messages is unchanged either way (one queue, one
 //! writer), only how many go in one write.
 
+use futures::{Sink, SinkExt};
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{LdapMsg, LdapOp};
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// The longest a persistent-search change is held back to share a socket write with the
@@ -59,6 +61,34 @@ impl Pacer {
     }
 }
 
+/// Feeds `sink` (the connection's encoder, not flushed here) with the messages that arrive
+/// on `rx` until `until`, or until a message that is not a Sync State change (fed too) or
+/// the end of `rx`, whichever comes first. Errors are the sink's (the connection ends).
+pub async fn collect_until<S>(
+    sink: &mut S,
+    rx: &mut mpsc::Receiver<LdapMsg>,
+    until: Instant,
+) -> Result<(), S::Error>
+where
+    S: Sink<LdapMsg> + Unpin,
+{
+    let sleep = tokio::time::sleep_until(until);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            () = &mut sleep => return Ok(()),
+            more = rx.recv() => {
+                let Some(more) = more else { return Ok(()) };
+                let change = is_sync_change(&more);
+                sink.feed(more).await?;
+                if !change {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +123,67 @@ mod tests {
             vec![sync_state()],
         );
         assert!(!is_sync_change(&done));
+    }
+
+    /// Runs `f` on a current-thread runtime with timers.
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("invariant: a current-thread runtime builds")
+            .block_on(f)
+    }
+
+    #[test]
+    fn collecting_ends_at_a_message_that_is_not_a_change() {
+        let (tx, mut rx) = mpsc::channel(8);
+        tx.try_send(entry(vec![sync_state()])).expect("room");
+        tx.try_send(entry(Vec::new())).expect("room");
+        tx.try_send(entry(vec![sync_state()])).expect("room");
+        let mut sink: Vec<LdapMsg> = Vec::new();
+        // A deadline far away: only the plain entry may end the hold.
+        let far = Instant::now() + Duration::from_secs(3600);
+        let r = block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                collect_until(&mut sink, &mut rx, far),
+            )
+            .await
+        });
+        assert!(matches!(r, Ok(Ok(()))), "the hold did not end");
+        // Both fed, in order; the change after the plain entry waits for the next batch.
+        assert_eq!(sink.len(), 2);
+        assert!(is_sync_change(&sink[0]) && !is_sync_change(&sink[1]));
+        assert!(rx.try_recv().is_ok_and(|m| is_sync_change(&m)));
+    }
+
+    #[test]
+    fn collecting_ends_at_the_deadline_or_when_the_queue_closes() {
+        let (tx, mut rx) = mpsc::channel(8);
+        tx.try_send(entry(vec![sync_state()])).expect("room");
+        let mut sink: Vec<LdapMsg> = Vec::new();
+        let r = block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                collect_until(&mut sink, &mut rx, Instant::now() + FLUSH_DELAY),
+            )
+            .await
+        });
+        assert!(matches!(r, Ok(Ok(()))), "the hold outlived its deadline");
+        assert_eq!(sink.len(), 1);
+        drop(tx);
+        let far = Instant::now() + Duration::from_secs(3600);
+        let r = block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                collect_until(&mut sink, &mut rx, far),
+            )
+            .await
+        });
+        assert!(
+            matches!(r, Ok(Ok(()))),
+            "a closed queue did not end the hold"
+        );
     }
 
     #[test]
