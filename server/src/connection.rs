@@ -9,6 +9,7 @@ use crate::directory::Directory;
 use crate::error::{result_of, success, LdapError};
 use crate::ops::{self, Page, SearchEnd, PAGED_RESULTS_OID, SUPPORTED_CONTROLS};
 use crate::session::{Identity, PagedState, Session};
+use crate::sync::pacing;
 use crate::tls::{check_security, Io, OpKind};
 use futures::{SinkExt, StreamExt};
 use ldap3_proto::control::LdapControl;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -180,9 +182,11 @@ pub async fn handle(
 /// what is queued, gives the write half back and continues on the upgraded stream.
 ///
 /// Messages already queued are encoded together and flushed once (one write syscall for a
-/// burst, e.g. a write pushed to many persistent searches). When `closing` is cancelled
-/// the socket is dropped at once, even while a write is stuck on a client that does not
-/// read.
+/// burst, e.g. a write pushed to many persistent searches). A batch of only
+/// persistent-search changes that follows the previous flush within
+/// [`pacing::FLUSH_DELAY`] is held until then, collecting what comes meanwhile (see
+/// [`crate::sync::pacing`]). When `closing` is cancelled the socket is dropped at once,
+/// even while a write is stuck on a client that does not read.
 async fn write_loop(
     mut writer: Writer,
     mut rx: mpsc::Receiver<LdapMsg>,
@@ -190,6 +194,7 @@ async fn write_loop(
     closing: CancellationToken,
 ) {
     let mut ctl_open = true;
+    let mut pacer = pacing::Pacer::default();
     loop {
         tokio::select! {
             biased;
@@ -215,11 +220,18 @@ async fn write_loop(
                 Some(m) => {
                     let sent = tokio::select! {
                         r = async {
+                            let mut hold = pacing::is_sync_change(&m);
                             writer.feed(m).await?;
                             while let Ok(more) = rx.try_recv() {
+                                hold &= pacing::is_sync_change(&more);
                                 writer.feed(more).await?;
                             }
-                            writer.flush().await
+                            if let Some(until) = pacer.hold_until(Instant::now()).filter(|_| hold) {
+                                pacing::collect_until(&mut writer, &mut rx, until).await?;
+                            }
+                            writer.flush().await?;
+                            pacer.flushed(Instant::now());
+                            Ok::<(), CodecError>(())
                         } => r.is_ok(),
                         () = closing.cancelled() => return,
                     };

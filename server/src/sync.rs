@@ -25,6 +25,7 @@
 //! in the log), so a slow consumer never slows writers or holds unbounded memory.
 
 pub mod fanout;
+pub mod pacing;
 pub use fanout::Fanout;
 
 use crate::directory::Directory;
