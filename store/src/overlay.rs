@@ -25,6 +25,10 @@ use oxldap_schema::NormDn;
 use rustc_hash::FxHashSet;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// One member's memberOf change in a write: group DNs to remove, group DNs to add, and
+/// the CSN of the newest group change causing it.
+type MemberOfDelta = (Vec<NormDn>, Vec<Dn>, Option<Csn>);
+
 /// What memberof does with member DNs that name no entry (`memberof-dangling`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Dangling {
@@ -326,7 +330,7 @@ impl Store {
         // The CSN is that of the newest change causing the update: in a multi-entry write
         // (bulk load) a member's memberOf changes when the later of it and its group is
         // added, as it did when each entry was its own write.
-        let mut delta: BTreeMap<u64, (Vec<NormDn>, Vec<Dn>, Option<Csn>)> = BTreeMap::new();
+        let mut delta: BTreeMap<u64, MemberOfDelta> = BTreeMap::new();
         let groups: Vec<u64> = t.touched.keys().copied().collect();
         let namespace_moved = t
             .touched

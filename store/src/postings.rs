@@ -168,6 +168,9 @@ pub fn all_postings(tree: &sled::Tree) -> Result<Vec<Vec<u8>>, StoreError> {
     Ok(out)
 }
 
+/// An index tree key and its encoded value (see [`PostingDelta::new_chunks`]).
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// Changes to posting lists not yet written: per index key (the chunk key's prefix), the
 /// ids to add and to remove.
 ///
@@ -246,7 +249,7 @@ impl PostingDelta {
     /// ([`crate::Store::bulk`] inserts them from two threads).
     ///
     /// Errors: [`StoreError::Corrupt`] when a bitmap does not encode.
-    pub fn new_chunks(self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn new_chunks(self) -> Result<Vec<KeyValue>, StoreError> {
         let mut out = Vec::with_capacity(self.lists.len());
         for (prefix, (add, _)) in self.lists {
             let mut chunks: BTreeMap<u64, RoaringBitmap> = BTreeMap::new();
