@@ -340,11 +340,20 @@ impl Store {
                 _ => true,
             });
         for gid in groups {
-            let Some(tch) = t.touched.get(&gid).cloned() else {
+            // Only groups (before or after) are cloned: a bulk-load chunk touches a
+            // thousand entries, most of them not groups, which would change nothing here.
+            let Some(tch) = t.touched.get(&gid) else {
                 continue;
             };
-            let before = tch.before.as_ref().filter(|s| self.is_group(&s.entry, mo));
-            let mut after = tch.after.clone().filter(|s| self.is_group(&s.entry, mo));
+            let is_group =
+                |s: &Option<StoredEntry>| s.as_ref().is_some_and(|s| self.is_group(&s.entry, mo));
+            let (was_group, is_group) = (is_group(&tch.before), is_group(&tch.after));
+            if !was_group && !is_group {
+                continue;
+            }
+            let tch = tch.clone();
+            let before = tch.before.as_ref().filter(|_| was_group);
+            let mut after = tch.after.clone().filter(|_| is_group);
             let old_dn = before
                 .map(|b| self.schema.normalize_dn(&b.entry.dn))
                 .transpose()?;
