@@ -214,7 +214,8 @@ impl ServerBuilder {
     }
 
     /// Whether to create the suffix entry and the Axigen layout on an empty directory
-    /// (default true; turn it off when the seed LDIF has its own suffix entry).
+    /// (default true). It is not created either when the first seed LDIF starts with the
+    /// suffix entry: that seed defines the tree.
     pub fn layout(mut self, create: bool) -> Self {
         self.layout = create;
         self
@@ -304,7 +305,7 @@ impl ServerBuilder {
             fixed_clock: self.fixed_clock,
         };
         let dir = Directory::open(&cfg, &opts)?;
-        if self.layout {
+        if self.layout && !self.seed_defines_suffix(&dir) {
             dir.bootstrap_layout()
                 .map_err(|e| StartError::Layout(describe(&e)))?;
         }
@@ -317,6 +318,17 @@ impl ServerBuilder {
                 reason: e.to_string(),
             })??;
         Ok((Arc::new(dir), rootpw))
+    }
+
+    /// Whether the first seed starts with the suffix entry: it then defines the tree and
+    /// the layout is not created (see `Directory::seed_defines_suffix`).
+    fn seed_defines_suffix(&self, dir: &Directory) -> bool {
+        match self.seeds.first() {
+            Some(Seed::File(p)) => std::fs::File::open(p)
+                .is_ok_and(|f| dir.seed_defines_suffix(std::io::BufReader::new(f))),
+            Some(Seed::Text(t)) => dir.seed_defines_suffix(t.as_bytes()),
+            None => false,
+        }
     }
 
     /// Applies every seed LDIF in order, as the rootdn.

@@ -10,7 +10,7 @@ use oxldap_proto::Entry;
 use oxldap_server::error::LdapError;
 use oxldap_server::session::Identity;
 use oxldap_server::{ops, Directory};
-use oxldap_store::{Mod, ModOp};
+use oxldap_store::{Mod, ModOp, WriteCtx};
 
 /// Something [`crate::Server::add`] accepts as one entry: an [`Entry`], or LDIF text
 /// holding exactly one content record.
@@ -137,69 +137,118 @@ pub(crate) fn moddn_request(
 /// Applies every record of `text` as `who`: content records are added, change records
 /// applied, through the same handlers as the wire. Returns the number of records. An
 /// error names the record's line and DN.
+///
+/// As the rootdn (seed LDIF, [`crate::Server::load_ldif`]) access control does not apply
+/// and an add is exactly the store's add, so content records take the store's chunked
+/// bulk path ([`oxldap_store::BulkAdd`], issue 7): same checks, stamps, memberOf and
+/// change-log records, fewer writes. Queued adds are written before any change record,
+/// so a change sees every entry above it.
 pub(crate) fn apply_ldif(dir: &Directory, who: &Identity, text: &str) -> Result<usize, LdapError> {
+    let mut bulk = who.is_root().then(|| {
+        dir.store.bulk_add::<(usize, String)>(WriteCtx {
+            modifier: who.dn(),
+            import: false,
+        })
+    });
+    let refused = |e: oxldap_store::BulkAddError<(usize, String)>| {
+        let (line, dn) = e.tag;
+        at_line(line, &dn, LdapError::from(e.error))
+    };
     let mut n = 0;
     for record in LdifReader::new(text.as_bytes()) {
-        let record = record.map_err(|e| other(format!("invalid LDIF: {e}")))?;
-        let (line, dn, outcome) = match record {
-            LdifRecord::Content { line, entry } => {
-                let dn = entry.dn.to_string();
-                (line, dn, ops::add(dir, who, add_request(entry)))
-            }
-            LdifRecord::Change { line, dn, change } => {
-                let dn = dn.to_string();
-                let outcome = match change {
-                    LdifChange::Add(attrs) => {
-                        let entry = Entry {
-                            dn: oxldap_proto::Dn::parse(&dn)?,
-                            attrs,
-                        };
-                        ops::add(dir, who, add_request(entry))
-                    }
-                    LdifChange::Delete => ops::delete(dir, who, &dn),
-                    LdifChange::Modify(changes) => {
-                        let mods = changes
-                            .into_iter()
-                            .map(|m| Mod {
-                                op: match m.op {
-                                    oxldap_proto::ModOp::Add => ModOp::Add,
-                                    oxldap_proto::ModOp::Delete => ModOp::Delete,
-                                    oxldap_proto::ModOp::Replace => ModOp::Replace,
-                                    oxldap_proto::ModOp::Increment => ModOp::Increment,
-                                },
-                                attr: m.attr,
-                            })
-                            .collect();
-                        let (req, inc) = modify_request(&dn, mods);
-                        ops::modify(dir, who, req, &inc)
-                    }
-                    LdifChange::ModDn {
-                        new_rdn,
-                        delete_old_rdn,
-                        new_superior,
-                    } => {
-                        let sup = new_superior.map(|s| s.to_string());
-                        ops::modify_dn(
-                            dir,
-                            who,
-                            moddn_request(
-                                &dn,
-                                &new_rdn.to_string(),
-                                delete_old_rdn,
-                                sup.as_deref(),
-                            ),
-                        )
-                    }
-                };
-                (line, dn, outcome)
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(b) = bulk.as_mut() {
+                    b.flush().map_err(refused)?;
+                }
+                return Err(other(format!("invalid LDIF: {e}")));
             }
         };
-        outcome.map_err(|e| LdapError {
-            code: e.code,
-            matched: e.matched.clone(),
-            message: format!("line {line}: {dn}: {}", e.message).into(),
-        })?;
+        let (line, dn, outcome) = match (record, bulk.as_mut()) {
+            (LdifRecord::Content { line, entry }, Some(b)) => {
+                let dn = entry.dn.to_string();
+                b.push((line, dn), entry).map_err(refused)?;
+                n += 1;
+                continue;
+            }
+            (record, Some(b)) => {
+                b.flush().map_err(refused)?;
+                apply_record(dir, who, record)?
+            }
+            (record, None) => apply_record(dir, who, record)?,
+        };
+        outcome.map_err(|e| at_line(line, &dn, e))?;
         n += 1;
     }
+    if let Some(b) = bulk {
+        b.finish().map_err(refused)?;
+    }
     Ok(n)
+}
+
+/// `e` with the record's line and DN in front of its message.
+fn at_line(line: usize, dn: &str, e: LdapError) -> LdapError {
+    LdapError {
+        code: e.code,
+        matched: e.matched.clone(),
+        message: format!("line {line}: {dn}: {}", e.message).into(),
+    }
+}
+
+/// Applies one LDIF record through the operation handlers; returns its line, its DN and
+/// the outcome.
+fn apply_record(
+    dir: &Directory,
+    who: &Identity,
+    record: LdifRecord,
+) -> Result<(usize, String, Result<(), LdapError>), LdapError> {
+    Ok(match record {
+        LdifRecord::Content { line, entry } => {
+            let dn = entry.dn.to_string();
+            (line, dn, ops::add(dir, who, add_request(entry)))
+        }
+        LdifRecord::Change { line, dn, change } => {
+            let dn = dn.to_string();
+            let outcome = match change {
+                LdifChange::Add(attrs) => {
+                    let entry = Entry {
+                        dn: oxldap_proto::Dn::parse(&dn)?,
+                        attrs,
+                    };
+                    ops::add(dir, who, add_request(entry))
+                }
+                LdifChange::Delete => ops::delete(dir, who, &dn),
+                LdifChange::Modify(changes) => {
+                    let mods = changes
+                        .into_iter()
+                        .map(|m| Mod {
+                            op: match m.op {
+                                oxldap_proto::ModOp::Add => ModOp::Add,
+                                oxldap_proto::ModOp::Delete => ModOp::Delete,
+                                oxldap_proto::ModOp::Replace => ModOp::Replace,
+                                oxldap_proto::ModOp::Increment => ModOp::Increment,
+                            },
+                            attr: m.attr,
+                        })
+                        .collect();
+                    let (req, inc) = modify_request(&dn, mods);
+                    ops::modify(dir, who, req, &inc)
+                }
+                LdifChange::ModDn {
+                    new_rdn,
+                    delete_old_rdn,
+                    new_superior,
+                } => {
+                    let sup = new_superior.map(|s| s.to_string());
+                    ops::modify_dn(
+                        dir,
+                        who,
+                        moddn_request(&dn, &new_rdn.to_string(), delete_old_rdn, sup.as_deref()),
+                    )
+                }
+            };
+            (line, dn, outcome)
+        }
+    })
 }

@@ -71,7 +71,8 @@ enum Command {
         /// Load this LDIF file after start-up (repeatable), as the rootdn.
         #[arg(long = "ldif")]
         ldif: Vec<PathBuf>,
-        /// Do not create the suffix and the Axigen layout on an empty database.
+        /// Do not create the suffix and the Axigen layout on an empty database (they are
+        /// not created either when the first --ldif file starts with the suffix entry).
         #[arg(long = "no-layout")]
         no_layout: bool,
         /// Largest request accepted, in bytes.
@@ -331,7 +332,12 @@ fn serve(
     if addrs.iter().any(|(_, ldaps)| *ldaps) && dir.tls.is_none() {
         bail!("an ldaps:// URL needs TLSCertificateFile and TLSCertificateKeyFile in the configuration");
     }
+    // A seed whose first record is the suffix entry defines the tree itself.
+    let seeded_tree = ldif.first().is_some_and(|f| {
+        std::fs::File::open(f).is_ok_and(|f| dir.seed_defines_suffix(BufReader::new(f)))
+    });
     if !no_layout
+        && !seeded_tree
         && dir
             .bootstrap_layout()
             .map_err(|e| anyhow::anyhow!("creating the layout: {}", e.message))?
@@ -475,18 +481,33 @@ fn load_ldif(dir: &Directory, file: &PathBuf, import: bool) -> Result<u64> {
             .unwrap_or_default(),
         import,
     };
-    let mut n = 0u64;
+    // Adds go through the store's chunked bulk path (issues 4 and 7): the first refused
+    // entry stops the load with its line, after the entries before it are written.
+    let refused = |e: oxldap_store::BulkAddError<(usize, String)>| {
+        let (line, dn) = e.tag;
+        anyhow::anyhow!(
+            "{}:{line}: {dn}: {} ({})",
+            file.display(),
+            e.error,
+            e.error.code()
+        )
+    };
+    let mut adder = dir.store.bulk_add::<(usize, String)>(ctx);
     for record in LdifReader::new(buffered) {
-        let record = record.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                adder.flush().map_err(refused)?;
+                bail!("{}: {e}", file.display());
+            }
+        };
         match record {
             LdifRecord::Content { line, entry } => {
                 let dn = entry.dn.to_string();
-                dir.store.add(entry, &ctx).map_err(|e| {
-                    anyhow::anyhow!("{}:{line}: {dn}: {} ({})", file.display(), e, e.code())
-                })?;
-                n += 1;
+                adder.push((line, dn), entry).map_err(refused)?;
             }
             LdifRecord::Change { line, .. } => {
+                adder.flush().map_err(refused)?;
                 bail!(
                     "{}:{line}: change records are not supported here; use ldapmodify",
                     file.display()
@@ -494,6 +515,7 @@ fn load_ldif(dir: &Directory, file: &PathBuf, import: bool) -> Result<u64> {
             }
         }
     }
+    let n = adder.finish().map_err(refused)?;
     bar.finish_and_clear();
     Ok(n)
 }

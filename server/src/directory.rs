@@ -299,6 +299,32 @@ impl Directory {
             .is_some_and(|stored| crate::password::verify(stored, presented))
     }
 
+    /// Whether the LDIF in `ldif` starts with a record adding this directory's suffix
+    /// entry. Such a seed defines the tree itself (the output of `gen-directory.py`,
+    /// `oxldap export`, slapcat), so `serve --ldif` and the embedded builder do not create
+    /// the default layout before it (which would make the seed's suffix entry
+    /// entryAlreadyExists). Reads the first record only; unreadable LDIF is `false`
+    /// (the load reports it).
+    pub fn seed_defines_suffix(&self, ldif: impl std::io::BufRead) -> bool {
+        let first = oxldap_proto::ldif::LdifReader::new(ldif).next();
+        let dn = match first {
+            Some(Ok(oxldap_proto::ldif::LdifRecord::Content { entry, .. })) => entry.dn,
+            Some(Ok(oxldap_proto::ldif::LdifRecord::Change {
+                dn,
+                change: oxldap_proto::ldif::LdifChange::Add(_),
+                ..
+            })) => dn,
+            _ => return false,
+        };
+        match (
+            self.schema.normalize_dn(&dn),
+            self.schema.normalize_dn(&self.suffix),
+        ) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// On an empty database, creates the suffix entry and the Axigen layout
     /// (`o=localdomain`, `ou=Groups`, `ou=Users` under the suffix). Returns whether it did.
     pub fn bootstrap_layout(&self) -> Result<bool, LdapError> {

@@ -16,6 +16,7 @@
 //! ids whose entry vanished, because sled has no snapshot that spans trees.
 
 mod backup;
+mod bulk;
 mod changelog;
 mod csn;
 mod error;
@@ -35,6 +36,7 @@ mod txn;
 mod verify;
 
 pub use backup::BackupImage;
+pub use bulk::{BulkAdd, BulkAddError, BULK_CHUNK};
 pub use changelog::{
     ChangeKind, ChangeRecord, ChangesSince, CommitObserver, Committed, DEFAULT_CHANGELOG_LIMIT,
 };

@@ -61,6 +61,59 @@ const STAMPED: &[&str] = &[
     "structuralObjectClass",
 ];
 
+/// An add checked against the schema ([`Store::prepare_add`]), waiting to be placed in
+/// the DN tree ([`Store::place_add`]).
+#[derive(Debug)]
+pub(crate) struct PreparedAdd {
+    /// The normalized DN, or why the DN is invalid (reported first).
+    norm: Result<NormDn, StoreError>,
+    /// The entry to store, not stamped yet, or the first schema error (reported after
+    /// the DN-tree checks, as slapd).
+    checked: Result<Entry, StoreError>,
+}
+
+/// Where [`Store::place_add`] looks entries up: the committed entries ([`Store`]) or a
+/// write's staged view of them ([`Txn`], read-your-writes).
+pub(crate) trait Namespace {
+    /// The id of the entry with normalized DN `dn`.
+    fn id_of(&self, dn: &NormDn) -> Result<Option<u64>, StoreError>;
+    /// The DN of entry `id`.
+    fn dn_of(&self, id: u64) -> Result<Option<Dn>, StoreError>;
+}
+
+impl Namespace for Store {
+    fn id_of(&self, dn: &NormDn) -> Result<Option<u64>, StoreError> {
+        Store::id_of(self, dn)
+    }
+    fn dn_of(&self, id: u64) -> Result<Option<Dn>, StoreError> {
+        Ok(self.load(id)?.map(|(_, s)| s.entry.dn))
+    }
+}
+
+impl Namespace for Txn<'_> {
+    fn id_of(&self, dn: &NormDn) -> Result<Option<u64>, StoreError> {
+        Txn::id_of(self, dn)
+    }
+    fn dn_of(&self, id: u64) -> Result<Option<Dn>, StoreError> {
+        Ok(self.get(id)?.map(|s| s.entry.dn))
+    }
+}
+
+/// The longest existing ancestor of `dn` in `ns` (for matchedDN), or None.
+fn matched_in(ns: &dyn Namespace, dn: &NormDn) -> Result<Option<Dn>, StoreError> {
+    let mut cur = dn.parent();
+    while let Some(p) = cur {
+        if p.is_root() {
+            break;
+        }
+        if let Some(id) = ns.id_of(&p)? {
+            return ns.dn_of(id);
+        }
+        cur = p.parent();
+    }
+    Ok(None)
+}
+
 impl Store {
     /// Adds `entry` (RFC 4511 §4.7). Attribute descriptions are stored under the schema's
     /// primary names; RDN values missing from the attributes are added; operational
@@ -94,30 +147,45 @@ impl Store {
         ctx: &WriteCtx,
         hook: &mut dyn WriteHook,
     ) -> Result<(), StoreError> {
+        let prepared = self.prepare_add(entry, ctx);
         let _guard = self.lock_writes();
-        let norm = self.schema.normalize_dn(&entry.dn)?;
-        if norm.is_root() {
-            return Err(StoreError::AlreadyExists);
+        let (norm, parent, mut new) = self.place_add(self, prepared)?;
+        let mut t = Txn::new(self);
+        self.stamp(&mut new, ctx, t.csn, true);
+        let id = self.alloc_ids(1, &mut t.b)?;
+        if hook.wants() {
+            let image = StoredEntry {
+                parent,
+                entry: new.clone(),
+            };
+            hook.before(&self.present(id, image))?;
         }
-        if !self.holds(&norm) {
-            return Err(StoreError::OutsideNamingContexts);
-        }
-        if self.id_of(&norm)?.is_some() {
-            return Err(StoreError::AlreadyExists);
-        }
-        let parent = if self.is_suffix(&norm) {
-            ROOT_ID
-        } else {
-            let pnorm = norm.parent().unwrap_or_default();
-            match self.id_of(&pnorm)? {
-                Some(id) => id,
-                None => {
-                    return Err(StoreError::NoSuchObject {
-                        matched: self.matched(&norm)?,
-                    })
-                }
-            }
+        t.stage_new(&norm, id, StoredEntry { parent, entry: new });
+        self.run_overlays(&mut t)?;
+        self.hook_after(hook, &t, id)?;
+        t.commit()
+    }
+
+    /// The first half of an add (RFC 4511 §4.7), which depends only on the entry and the
+    /// schema, not on the stored entries, so it needs no lock and a bulk load runs it
+    /// ahead of the writes ([`crate::bulk`]): the DN normalized, attribute descriptions
+    /// under their primary names, DN values in pretty form, syntax, duplicate and
+    /// SINGLE-VALUE checks, RDN values added, the entry checked against its classes.
+    /// Nothing is stamped yet.
+    pub(crate) fn prepare_add(&self, entry: Entry, ctx: &WriteCtx) -> PreparedAdd {
+        let norm = self
+            .schema
+            .normalize_dn(&entry.dn)
+            .map_err(StoreError::from);
+        let checked = match &norm {
+            Ok(_) => self.check_new_entry(entry, ctx),
+            Err(_) => Err(StoreError::NoObjectClass),
         };
+        PreparedAdd { norm, checked }
+    }
+
+    /// The schema half of [`Store::prepare_add`].
+    fn check_new_entry(&self, entry: Entry, ctx: &WriteCtx) -> Result<Entry, StoreError> {
         let pretty = self.schema.pretty_dn(&entry.dn)?;
         let mut attrs = Vec::<Attribute>::new();
         for a in entry.attrs {
@@ -154,22 +222,46 @@ impl Store {
         self.add_rdn_values(&mut new)?;
         self.canonical_object_classes(&mut new)?;
         self.schema.check_entry(&new)?;
-        let mut t = Txn::new(self);
-        self.stamp(&mut new, ctx, t.csn, true);
-        let id = self.alloc_ids(1, &mut t.b)?;
-        if hook.wants() {
-            let image = StoredEntry {
-                parent,
-                entry: new.clone(),
-            };
-            hook.before(&self.present(id, image))?;
+        Ok(new)
+    }
+
+    /// The second half of an add, under the write lock: where the entry goes in the DN
+    /// tree as `ns` sees it (the committed entries, or a bulk write's staged ones too).
+    /// Returns the normalized DN, the parent's id and the checked entry. The DN-tree
+    /// outcomes come before the schema's, as in slapd.
+    ///
+    /// Errors: invalidDNSyntax (34), entryAlreadyExists (68, also for the empty DN),
+    /// unwillingToPerform (53) outside the naming contexts, noSuchObject (32) with
+    /// matchedDN, then the first schema error of [`Store::prepare_add`].
+    pub(crate) fn place_add(
+        &self,
+        ns: &dyn Namespace,
+        prepared: PreparedAdd,
+    ) -> Result<(NormDn, u64, Entry), StoreError> {
+        let norm = prepared.norm?;
+        if norm.is_root() {
+            return Err(StoreError::AlreadyExists);
         }
-        t.insert_new(id, StoredEntry { parent, entry: new });
-        t.link(keys::dn_key(&norm), id);
-        t.b.children.insert(&keys::child_key(parent, id), &[]);
-        self.run_overlays(&mut t)?;
-        self.hook_after(hook, &t, id)?;
-        t.commit()
+        if !self.holds(&norm) {
+            return Err(StoreError::OutsideNamingContexts);
+        }
+        if ns.id_of(&norm)?.is_some() {
+            return Err(StoreError::AlreadyExists);
+        }
+        let parent = if self.is_suffix(&norm) {
+            ROOT_ID
+        } else {
+            let pnorm = norm.parent().unwrap_or_default();
+            match ns.id_of(&pnorm)? {
+                Some(id) => id,
+                None => {
+                    return Err(StoreError::NoSuchObject {
+                        matched: matched_in(ns, &norm)?,
+                    })
+                }
+            }
+        };
+        Ok((norm, parent, prepared.checked?))
     }
 
     /// Applies `mods` to the entry `dn` as one atomic change (RFC 4511 §4.6): either every
@@ -832,7 +924,13 @@ impl Store {
 
     /// Stamps the operational attributes of a write (RFC 4512 §3.4, RFC 4530, slapd's
     /// entryCSN and structuralObjectClass). On import, values given in the input are kept.
-    fn stamp(&self, entry: &mut Entry, ctx: &WriteCtx, csn: crate::csn::Csn, create: bool) {
+    pub(crate) fn stamp(
+        &self,
+        entry: &mut Entry,
+        ctx: &WriteCtx,
+        csn: crate::csn::Csn,
+        create: bool,
+    ) {
         let now = csn.to_generalized_time().into_bytes();
         let who = ctx.modifier.to_string().into_bytes();
         let set = |entry: &mut Entry, desc: &str, value: Vec<u8>| {

@@ -16,6 +16,7 @@
 //! and their rewrites are idempotent: refint and `memberof-refint` on the same attribute,
 //! in either order, give the same result.
 
+use crate::csn::Csn;
 use crate::error::StoreError;
 use crate::store::{Store, StoredEntry};
 use crate::txn::Txn;
@@ -23,6 +24,10 @@ use oxldap_proto::{Attribute, Dn, Entry, ResultCode};
 use oxldap_schema::NormDn;
 use rustc_hash::FxHashSet;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// One member's memberOf change in a write: group DNs to remove, group DNs to add, and
+/// the CSN of the newest group change causing it.
+type MemberOfDelta = (Vec<NormDn>, Vec<Dn>, Option<Csn>);
 
 /// What memberof does with member DNs that name no entry (`memberof-dangling`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -252,7 +257,9 @@ impl Store {
                 if let Some(a) = stored.entry.get_mut(&desc) {
                     a.values = values;
                 }
-                self.stamp_overlay(&mut stored.entry, t, modifier);
+                let csn = t.csn;
+                self.stamp_overlay(&mut stored.entry, csn, modifier);
+                t.restamp(id, csn);
                 t.put(id, stored)?;
             }
         }
@@ -320,7 +327,10 @@ impl Store {
         // Member entry id → (group DNs to remove, group DNs to add). Old member values name
         // entries in the committed namespace, new ones in the staged one (a member moved
         // by this same write is found either way).
-        let mut delta: BTreeMap<u64, (Vec<NormDn>, Vec<Dn>)> = BTreeMap::new();
+        // The CSN is that of the newest change causing the update: in a multi-entry write
+        // (bulk load) a member's memberOf changes when the later of it and its group is
+        // added, as it did when each entry was its own write.
+        let mut delta: BTreeMap<u64, MemberOfDelta> = BTreeMap::new();
         let groups: Vec<u64> = t.touched.keys().copied().collect();
         let namespace_moved = t
             .touched
@@ -330,11 +340,20 @@ impl Store {
                 _ => true,
             });
         for gid in groups {
-            let Some(tch) = t.touched.get(&gid).cloned() else {
+            // Only groups (before or after) are cloned: a bulk-load chunk touches a
+            // thousand entries, most of them not groups, which would change nothing here.
+            let Some(tch) = t.touched.get(&gid) else {
                 continue;
             };
-            let before = tch.before.as_ref().filter(|s| self.is_group(&s.entry, mo));
-            let mut after = tch.after.clone().filter(|s| self.is_group(&s.entry, mo));
+            let is_group =
+                |s: &Option<StoredEntry>| s.as_ref().is_some_and(|s| self.is_group(&s.entry, mo));
+            let (was_group, is_group) = (is_group(&tch.before), is_group(&tch.after));
+            if !was_group && !is_group {
+                continue;
+            }
+            let tch = tch.clone();
+            let before = tch.before.as_ref().filter(|_| was_group);
+            let mut after = tch.after.clone().filter(|_| is_group);
             let old_dn = before
                 .map(|b| self.schema.normalize_dn(&b.entry.dn))
                 .transpose()?;
@@ -443,7 +462,9 @@ impl Store {
                     .iter()
                     .filter(|id| !(same_name && new_ids.contains(id)))
                 {
-                    delta.entry(*id).or_default().0.push(o.clone());
+                    let d = delta.entry(*id).or_default();
+                    d.0.push(o.clone());
+                    d.2 = d.2.max(Some(t.csn_of(gid)));
                 }
             }
             if let Some(n) = &new_dn {
@@ -451,7 +472,9 @@ impl Store {
                     .iter()
                     .filter(|id| !(same_name && old_ids.contains(id)))
                 {
-                    delta.entry(*id).or_default().1.push(n.clone());
+                    let d = delta.entry(*id).or_default();
+                    d.1.push(n.clone());
+                    d.2 = d.2.max(Some(t.csn_of(gid)));
                 }
             }
         }
@@ -488,7 +511,7 @@ impl Store {
                 }
             }
         }
-        for (id, (remove, add)) in delta {
+        for (id, (remove, add, cause)) in delta {
             let Some(mut stored) = t.get(id)? else {
                 continue;
             };
@@ -523,7 +546,11 @@ impl Store {
                     values,
                 });
             }
-            self.stamp_overlay(&mut stored.entry, t, &mo.modifier);
+            // The later of the causing group's change and the member's own (an entry the
+            // write did not otherwise change has none: the cause alone).
+            let csn = cause.max(t.own_csn(id)).unwrap_or_else(|| t.csn_of(id));
+            self.stamp_overlay(&mut stored.entry, csn, &mo.modifier);
+            t.restamp(id, csn);
             t.put(id, stored)?;
         }
         Ok(())
@@ -583,11 +610,11 @@ impl Store {
         self.schema.normalize_dn(&dn).ok()
     }
 
-    /// Stamps an overlay write: new entryCSN, modifyTimestamp and modifiersName.
-    fn stamp_overlay(&self, entry: &mut Entry, t: &Txn<'_>, modifier: &Dn) {
+    /// Stamps an overlay write at `csn`: new entryCSN, modifyTimestamp and modifiersName.
+    fn stamp_overlay(&self, entry: &mut Entry, csn: Csn, modifier: &Dn) {
         for (desc, value) in [
-            ("entryCSN", t.csn.to_ldap_string().into_bytes()),
-            ("modifyTimestamp", t.csn.to_generalized_time().into_bytes()),
+            ("entryCSN", csn.to_ldap_string().into_bytes()),
+            ("modifyTimestamp", csn.to_generalized_time().into_bytes()),
             ("modifiersName", modifier.to_string().into_bytes()),
         ] {
             entry.remove(desc);

@@ -168,6 +168,9 @@ pub fn all_postings(tree: &sled::Tree) -> Result<Vec<Vec<u8>>, StoreError> {
     Ok(out)
 }
 
+/// An index tree key and its encoded value (see [`PostingDelta::new_chunks`]).
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// Changes to posting lists not yet written: per index key (the chunk key's prefix), the
 /// ids to add and to remove.
 ///
@@ -239,6 +242,27 @@ impl PostingDelta {
     /// Errors: [`StoreError::Corrupt`] when a bitmap does not encode.
     pub fn write_new_into(self, batch: &mut sled::Batch) -> Result<(), StoreError> {
         self.write_chunks(None, batch)
+    }
+
+    /// The chunk values of a delta for an index tree known to hold none of its keys, as
+    /// (key, encoded bitmap) pairs, for writers that insert them themselves
+    /// ([`crate::Store::bulk`] inserts them from two threads).
+    ///
+    /// Errors: [`StoreError::Corrupt`] when a bitmap does not encode.
+    pub fn new_chunks(self) -> Result<Vec<KeyValue>, StoreError> {
+        let mut out = Vec::with_capacity(self.lists.len());
+        for (prefix, (add, _)) in self.lists {
+            let mut chunks: BTreeMap<u64, RoaringBitmap> = BTreeMap::new();
+            for id in add.iter() {
+                chunks.entry(id >> CHUNK_BITS).or_default().insert(low(id));
+            }
+            for (chunk, bits) in chunks {
+                if !bits.is_empty() {
+                    out.push((chunk_key(&prefix, chunk << CHUNK_BITS), encode(&bits)?));
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn write_chunks(

@@ -22,8 +22,13 @@ pub(crate) struct Touched {
 /// A write being planned. Exists only under the store's write lock.
 pub(crate) struct Txn<'s> {
     pub store: &'s Store,
-    /// The CSN of this write, stamped on every entry it changes.
+    /// The CSN of this write, stamped on every entry it changes; in a multi-entry write
+    /// (a bulk-load chunk, [`crate::bulk`]) the newest of its CSNs.
     pub csn: Csn,
+    /// A multi-entry write's per-entry CSNs: entry id → the CSN of that entry's latest
+    /// change in this write (its own add, or a later entry's overlay change to it).
+    /// Empty for an ordinary write, whose entries all change at `csn`.
+    csns: HashMap<u64, Csn>,
     /// Touched entries by id, in id order (deterministic batches).
     pub touched: BTreeMap<u64, Touched>,
     /// DN-tree links changed by this write: dn2id key → Some(id) added, None removed.
@@ -34,12 +39,44 @@ pub(crate) struct Txn<'s> {
 
 impl<'s> Txn<'s> {
     pub fn new(store: &'s Store) -> Txn<'s> {
+        Txn::at(store, store.clock.next())
+    }
+
+    /// A write at `csn` (drawn by the caller from the store's clock).
+    pub fn at(store: &'s Store, csn: Csn) -> Txn<'s> {
         Txn {
             store,
-            csn: store.clock.next(),
+            csn,
             touched: BTreeMap::new(),
+            csns: HashMap::new(),
             links: HashMap::new(),
             b: Batches::default(),
+        }
+    }
+
+    /// The CSN of entry `id`'s latest change in this write.
+    pub fn csn_of(&self, id: u64) -> Csn {
+        self.csns.get(&id).copied().unwrap_or(self.csn)
+    }
+
+    /// The CSN of entry `id`'s own change in a multi-entry write, if it has one; None in
+    /// an ordinary write and for entries only overlays changed.
+    pub fn own_csn(&self, id: u64) -> Option<Csn> {
+        self.csns.get(&id).copied()
+    }
+
+    /// Records that entry `id` changed at `csn` in a multi-entry write, and makes `csn`
+    /// the write's CSN when it is the newest. Only the bulk path calls this directly.
+    pub fn set_csn(&mut self, id: u64, csn: Csn) {
+        self.csns.insert(id, csn);
+        self.csn = self.csn.max(csn);
+    }
+
+    /// Records an overlay's change of entry `id` at `csn` (see [`Txn::csn_of`]); a no-op
+    /// in an ordinary write, where every entry changes at the write's CSN.
+    pub fn restamp(&mut self, id: u64, csn: Csn) {
+        if !self.csns.is_empty() {
+            self.csns.insert(id, csn);
         }
     }
 
@@ -99,6 +136,16 @@ impl<'s> Txn<'s> {
         );
     }
 
+    /// Stages a brand-new entry at normalized DN `norm`: the entry, its DN link and its
+    /// parent's child link.
+    pub fn stage_new(&mut self, norm: &NormDn, id: u64, entry: StoredEntry) {
+        self.b
+            .children
+            .insert(&keys::child_key(entry.parent, id), &[]);
+        self.insert_new(id, entry);
+        self.link(keys::dn_key(norm), id);
+    }
+
     /// Links `dn_key` to `id` in dn2id.
     pub fn link(&mut self, dn_key: Vec<u8>, id: u64) {
         self.b.dn2id.insert(dn_key.clone(), &keys::id_key(id));
@@ -120,28 +167,31 @@ impl<'s> Txn<'s> {
                 None => self.b.entries.remove(&keys::id_key(*id)),
             }
         }
-        // Index deltas from the before and after images (the only index writer).
-        let touched = &self.touched;
+        // Index deltas from the before and after images (the only index writer). The keys
+        // are pure functions of the images: computed before the postings lock is taken,
+        // on two threads for a bulk-load chunk.
+        let images: Vec<(u64, &Touched)> = self.touched.iter().map(|(id, t)| (*id, t)).collect();
+        let deltas = crate::bulk::par_map(images, |(id, t)| {
+            let keys_of = |s: &Option<StoredEntry>| {
+                s.as_ref()
+                    .map(|s| store.indexes.keys(&store.schema, &s.entry))
+                    .unwrap_or_default()
+            };
+            let (old, new) = match (&t.before, &t.after) {
+                (Some(b), Some(a)) => store
+                    .indexes
+                    .changed_keys(&store.schema, &b.entry, &a.entry),
+                _ => (keys_of(&t.before), keys_of(&t.after)),
+            };
+            (id, old, new)
+        });
         store.stage_postings(
             |postings| {
-                for (id, t) in touched {
-                    let keys_of = |s: &Option<StoredEntry>| {
-                        s.as_ref()
-                            .map(|s| store.indexes.keys(&store.schema, &s.entry))
-                            .unwrap_or_default()
-                    };
-                    let (old, new) = match (&t.before, &t.after) {
-                        (Some(b), Some(a)) => {
-                            store
-                                .indexes
-                                .changed_keys(&store.schema, &b.entry, &a.entry)
-                        }
-                        _ => (keys_of(&t.before), keys_of(&t.after)),
-                    };
-                    for k in old.difference(&new) {
+                for (id, old, new) in &deltas {
+                    for k in old.difference(new) {
                         postings.remove(k, *id);
                     }
-                    for k in new.difference(&old) {
+                    for k in new.difference(old) {
                         postings.add(k, *id);
                     }
                 }
@@ -149,17 +199,31 @@ impl<'s> Txn<'s> {
             &mut self.b.index,
         )?;
         // Change numbers continue from the committed counter: the write lock is held, so
-        // no other writer reads it before this transaction stores the new value.
+        // no other writer reads it before this transaction stores the new value. They
+        // follow the records' key order (CSN, then id), which in a multi-entry write is
+        // not the id order.
+        let mut records: Vec<(Vec<u8>, Csn, u64)> = self
+            .touched
+            .keys()
+            .map(|id| {
+                let csn = self.csn_of(*id);
+                (crate::changelog::record_key(&csn, *id), csn, *id)
+            })
+            .collect();
+        if !self.csns.is_empty() {
+            records.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
         let mut number = store.next_change_number()?;
         let first = number;
-        for (id, t) in &self.touched {
+        for (key, csn, id) in records {
+            let Some(t) = self.touched.get(&id) else {
+                continue;
+            };
             let before = t.before.as_ref().map(|s| &s.entry);
             let after = t.after.as_ref().map(|s| &s.entry);
-            if let Some(r) = crate::changelog::record(&self.csn, number, before, after) {
+            if let Some(r) = crate::changelog::record(&csn, number, before, after) {
                 number += 1;
-                self.b
-                    .changelog
-                    .insert(crate::changelog::record_key(&self.csn, *id), r.encode()?);
+                self.b.changelog.insert(key, r.encode()?);
             }
         }
         if number != first {

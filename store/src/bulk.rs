@@ -1,0 +1,253 @@
+//! Chunked adds for bulk loads (`oxldap import`, `serve --ldif`, the embedded harness's
+//! seed LDIF; issues 4 and 7): [`BulkAdd`] stages up to [`BULK_CHUNK`] adds in one
+//! [`Txn`] and commits them as one write, so the write lock, the id and change-number
+//! counters, the overlay pass and the sled transaction are paid once per chunk instead of
+//! once per entry.
+//!
+//! Each add is the same two halves as [`Store::add`]: [`Store::prepare_add`] (the schema
+//! half, run for the whole chunk before the write lock is taken, split over two threads
+//! by [`par_map`]) and [`Store::place_add`] (the DN-tree half, against the chunk's
+//! [`Txn`], so an entry sees its parent staged earlier in the same chunk). The chunk's
+//! index keys are computed on two threads too (`Txn::commit`). What stays per entry:
+//! - Its own CSN, drawn in input order when it is placed: entryCSN, createTimestamp and
+//!   the change-log record key are those of the entry's add, as when each add was its own
+//!   write ([`Txn::set_csn`]). An overlay change to an entry of the chunk (memberOf on a
+//!   member added before its group) is stamped with the CSN of the later of the two adds,
+//!   which is the CSN the separate writes gave it. The change log holds one add record
+//!   per entry with its final image (memberOf included) instead of an add and a memberOf
+//!   modify, as a consumer that had synced after the chunk would have seen.
+//! - Its outcome: the first failing entry of a chunk stops the load with its own error
+//!   (DN-tree outcomes before schema outcomes, as [`Store::add`]); the entries before it
+//!   in the chunk are committed, those after it are not, so the load ends exactly where
+//!   a per-entry load would have.
+//!
+//! memberOf is derived once per chunk over all its entries: a group and its members in
+//! the same chunk, in either order, get the values separate writes would have given them.
+//! With `memberof-dangling drop` or `error` a member listed before it exists is judged at
+//! the group's add, which only separate writes reproduce, so those stores load one entry
+//! per write.
+
+use crate::error::StoreError;
+use crate::keys;
+use crate::ops::{PreparedAdd, WriteCtx};
+use crate::overlay::Dangling;
+use crate::store::{Store, StoredEntry};
+use crate::txn::Txn;
+use oxldap_proto::Entry;
+
+/// Entries a [`BulkAdd`] stages per write. A chunk's planning state (entries, DN links,
+/// batches) is a few KiB per entry, so a few MiB at the most; the per-write costs (lock,
+/// counters, sled transaction, overlay pass) are then paid once per thousand entries.
+/// Not tuned: 1,024 is the middle of the 256–4,096 range considered (measuring sizes
+/// against each other needs a quieter machine than the shared one).
+pub const BULK_CHUNK: usize = 1024;
+
+/// An entry a bulk add refused (or whose chunk failed to commit): the caller's tag for it
+/// (its LDIF line, say) and the error, with the result code [`Store::add`] would give.
+#[derive(Debug)]
+pub struct BulkAddError<T> {
+    /// The tag pushed with the entry.
+    pub tag: T,
+    /// Why it was refused.
+    pub error: StoreError,
+}
+
+/// Adds entries in chunks (see the module documentation); get one with
+/// [`Store::bulk_add`]. Entries are written when a chunk is full, on
+/// [`BulkAdd::flush`] and on [`BulkAdd::finish`]; dropping it discards the entries pushed
+/// since the last of those. Best used inside [`Store::bulk`], which also defers the index
+/// postings and the change-log trimming.
+#[must_use = "entries are only written by flush() and finish()"]
+pub struct BulkAdd<'s, T> {
+    store: &'s Store,
+    ctx: WriteCtx,
+    /// Entries not yet written, in input order.
+    pending: Vec<(T, Entry)>,
+    /// Entries per write: [`BULK_CHUNK`], or 1 when the overlays need separate writes.
+    chunk: usize,
+    /// Entries written so far.
+    added: u64,
+}
+
+impl<T> std::fmt::Debug for BulkAdd<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BulkAdd")
+            .field("pending", &self.pending.len())
+            .field("added", &self.added)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A chunked adder for a bulk load, adding as `ctx` (see [`BulkAdd`]).
+    pub fn bulk_add<T>(&self, ctx: WriteCtx) -> BulkAdd<'_, T> {
+        self.bulk_add_chunked(ctx, BULK_CHUNK)
+    }
+
+    /// [`Store::bulk_add`] with `chunk` entries per write (at least 1); for tests of
+    /// chunk boundaries.
+    pub fn bulk_add_chunked<T>(&self, ctx: WriteCtx, chunk: usize) -> BulkAdd<'_, T> {
+        let separate = self
+            .overlays
+            .memberof
+            .as_ref()
+            .is_some_and(|m| m.dangling != Dangling::Ignore);
+        let chunk = if separate { 1 } else { chunk.max(1) };
+        BulkAdd {
+            store: self,
+            ctx,
+            pending: Vec::with_capacity(chunk),
+            chunk,
+            added: 0,
+        }
+    }
+}
+
+impl<T: Send> BulkAdd<'_, T> {
+    /// Queues `entry`; writes the chunk when it is full. A refused entry is reported
+    /// when its chunk is written, after the entries before it are committed.
+    ///
+    /// Errors: the first refused entry of the chunk written by this call, as
+    /// [`Store::add`] reports it.
+    pub fn push(&mut self, tag: T, entry: Entry) -> Result<(), BulkAddError<T>> {
+        self.pending.push((tag, entry));
+        if self.pending.len() >= self.chunk {
+            self.flush()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Writes the queued entries (one write), e.g. before an operation that must see them.
+    ///
+    /// Errors: the first refused entry; the entries before it are committed, it and the
+    /// ones after it are not.
+    pub fn flush(&mut self) -> Result<(), BulkAddError<T>> {
+        let items = std::mem::take(&mut self.pending);
+        if items.is_empty() {
+            return Ok(());
+        }
+        let store = self.store;
+        // The schema half of every add, without the lock and on two cores.
+        let ctx = &self.ctx;
+        let items = par_map(items, |(tag, entry)| (tag, store.prepare_add(entry, ctx)));
+        let (written, last, outcome) = {
+            let _guard = store.lock_writes();
+            self.write_locked(items)
+        };
+        self.added += written;
+        // Outside the lock, as every write (group commit; no flush inside Store::bulk).
+        if let Some(tag) = last {
+            if let Err(error) = store.wait_durable() {
+                // A refusal after the committed entries is reported first; the next
+                // write meets the storage error again.
+                return outcome.and(Err(BulkAddError { tag, error }));
+            }
+        }
+        outcome
+    }
+
+    /// Writes the queued entries and returns how many entries this adder wrote in all.
+    ///
+    /// Errors: as [`BulkAdd::flush`].
+    pub fn finish(mut self) -> Result<u64, BulkAddError<T>> {
+        self.flush()?;
+        Ok(self.added)
+    }
+
+    /// Entries written so far.
+    pub fn added(&self) -> u64 {
+        self.added
+    }
+
+    /// Places, stamps and stages `items` in one [`Txn`] and commits it, under the write
+    /// lock. Returns how many entries were committed, the tag of the last of them, and
+    /// the first refusal.
+    fn write_locked(
+        &self,
+        items: Vec<(T, PreparedAdd)>,
+    ) -> (u64, Option<T>, Result<(), BulkAddError<T>>) {
+        let store = self.store;
+        let mut next_id = match store.next_id() {
+            Ok(id) => id,
+            Err(error) => {
+                return match items.into_iter().next() {
+                    Some((tag, _)) => (0, None, Err(BulkAddError { tag, error })),
+                    None => (0, None, Ok(())),
+                }
+            }
+        };
+        let mut t: Option<Txn<'_>> = None;
+        let mut staged = 0u64;
+        let mut last: Option<T> = None;
+        let mut refused = None;
+        for (tag, prepared) in items {
+            // The first entry is placed against the committed entries: its CSN is drawn
+            // only once it is accepted, so a refused entry leaves the clock as it was.
+            let placed = match &t {
+                None => store.place_add(store, prepared),
+                Some(t) => store.place_add(t, prepared),
+            };
+            let (norm, parent, mut entry) = match placed {
+                Ok(p) => p,
+                Err(error) => {
+                    refused = Some(BulkAddError { tag, error });
+                    break;
+                }
+            };
+            let csn = store.clock.next();
+            let t = t.get_or_insert_with(|| Txn::at(store, csn));
+            store.stamp(&mut entry, &self.ctx, csn, true);
+            let id = next_id;
+            next_id += 1;
+            t.set_csn(id, csn);
+            t.stage_new(&norm, id, StoredEntry { parent, entry });
+            staged += 1;
+            last = Some(tag);
+        }
+        let (Some(mut t), Some(last)) = (t, last) else {
+            return (0, None, refused.map_or(Ok(()), Err));
+        };
+        t.b.meta.insert(keys::META_NEXT_ID, &next_id.to_be_bytes());
+        // With `memberof-dangling ignore` (the only mode chunked) the overlays cannot
+        // refuse an add: an error here is a storage error, reported against the chunk's
+        // last entry, and nothing of the chunk is committed.
+        if let Err(error) = store.run_overlays(&mut t).and_then(|()| t.commit()) {
+            return (0, None, Err(BulkAddError { tag: last, error }));
+        }
+        (staged, Some(last), refused.map_or(Ok(()), Err))
+    }
+}
+
+/// Below this many items [`par_map`] stays on the calling thread (a thread start costs
+/// tens of microseconds; a prepared add or an entry's index keys a few).
+const PAR_MIN_ITEMS: usize = 64;
+
+/// The most threads [`par_map`] uses (the calling one included). Bulk loads run where
+/// other work waits (a test suite, the server start), so they take at most two cores.
+const PAR_MAX_THREADS: usize = 2;
+
+/// Maps `items` with `f`, in order, splitting the work between the calling thread and
+/// a scoped helper thread when there are enough items and more than one core. `f` must
+/// be pure (prepared adds, index keys), so the split changes nothing but the time.
+pub(crate) fn par_map<I: Send, O: Send>(items: Vec<I>, f: impl Fn(I) -> O + Sync) -> Vec<O> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(PAR_MAX_THREADS);
+    if threads < 2 || items.len() < PAR_MIN_ITEMS {
+        return items.into_iter().map(f).collect();
+    }
+    let mut first = items;
+    let second = first.split_off(first.len() / 2);
+    let f = &f;
+    std::thread::scope(|s| {
+        let helper = s.spawn(move || second.into_iter().map(f).collect::<Vec<O>>());
+        let mut out: Vec<O> = first.into_iter().map(f).collect();
+        match helper.join() {
+            Ok(rest) => out.extend(rest),
+            // `f` panicked on the helper thread: the same panic as on this one.
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+        out
+    })
+}
