@@ -3,13 +3,16 @@
 # same generated Axigen-layout directory, alternating A B A B (../shared/tools/compare.sh),
 # and print the table of medians with the oxldap/slapd ratio per workload.
 #
-# Bounded by default (about 4 minutes): USERS=10000 GROUPS=100 ROUNDS=2 DURATION=5
+# Bounded by default (about 4 minutes): USERS=10000 GROUP_COUNT=100 ROUNDS=2 DURATION=5
 # WORKLOADS="bind search-eq search-sub search-pres-and search-base modify".
 # Needs ../shared/tools (read-only) and slapd (scripts/test.sh installs it). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=${TOOLS:-../shared/tools}
-USERS=${USERS:-10000}; GROUPS_N=${GROUPS:-100}
+USERS=${USERS:-10000}
+# GROUP_COUNT, not GROUPS: bash sets $GROUPS to the caller's group ids (0 for root), which
+# silently generated directories without groups.
+GROUPS_N=${GROUP_COUNT:-100}
 export ROUNDS=${ROUNDS:-2} DURATION=${DURATION:-5} WARMUP=${WARMUP:-1}
 export WORKLOADS=${WORKLOADS:-"bind search-eq search-sub search-pres-and search-base modify"}
 export CONNECTIONS=${CONNECTIONS:-4}
