@@ -1,5 +1,6 @@
 //! Differential test of the assertion (RFC 4528), pre-read / post-read (RFC 4527) and
-//! matched values (RFC 3876) controls: `tests/controls_vs_slapd/controls.py` (python-ldap)
+//! matched values (RFC 3876) controls, and of a simple paged results control (RFC 2696)
+//! given twice: `tests/controls_vs_slapd/controls.py` (python-ldap)
 //! sends the same requests to a throwaway Debian slapd 2.5 and to oxldap with the reference
 //! configuration, and the transcripts (result codes, the entries carried by the read-entry
 //! response controls, the entries and values a search returned) must be equal.

@@ -808,6 +808,20 @@ fn search(
     mut send: impl FnMut(ldap3_proto::proto::LdapSearchResultEntry) -> bool,
 ) -> Option<(LdapResult, Vec<LdapControl>)> {
     use crate::sort::{self, MAX_SORT_ENTRIES};
+    // slapd (controls.c, parsePagedResults): a second paged results control is a
+    // protocolError, critical or not.
+    if controls
+        .iter()
+        .filter(|c| c.oid == PAGED_RESULTS_OID)
+        .count()
+        > 1
+    {
+        let e = LdapError::new(
+            ResultCode::ProtocolError,
+            "paged results control specified multiple times",
+        );
+        return Some((e.to_result(), Vec::new()));
+    }
     let Some((critical, keys)) = sort::request_of(controls) else {
         return search_unsorted(dir, who, session, req, controls, token, send);
     };

@@ -11,6 +11,7 @@ import ldap.extop
 from ldap.controls import LDAPControl
 from ldap.controls.libldap import AssertionControl, MatchedValuesControl
 from ldap.controls.readentry import PreReadControl, PostReadControl
+from ldap.controls import SimplePagedResultsControl
 
 URL = sys.argv[1]
 BASE = "dc=localdomain,dc=test"
@@ -204,6 +205,13 @@ search("mv duplicate", "ou=sub," + OU, ldap.SCOPE_SUBTREE, "(cn=p1b)", ["mail"],
 search("mv malformed (and)", "ou=sub," + OU, ldap.SCOPE_SUBTREE, "(cn=p1b)", ["mail"],
        [LDAPControl("1.2.826.0.1.3344810.2.3", True, b"\x30\x08\xa0\x06\x87\x04mail")])
 search("mv whole subtree", OU, ldap.SCOPE_SUBTREE, "(objectClass=*)", ["cn", "sn"], [MV("(sn=t*)")])
+
+# ---- simple paged results (RFC 2696), given once and twice (slapd: "paged results
+# control specified multiple times" is protocolError)
+PR = lambda crit=True: SimplePagedResultsControl(crit, size=5, cookie="")
+search("paged once", OU, ldap.SCOPE_SUBTREE, "(cn=p1b)", ["1.1"], [PR()])
+search("paged twice", OU, ldap.SCOPE_SUBTREE, "(cn=p1b)", ["1.1"], [PR(), PR()])
+search("paged twice non-critical", OU, ldap.SCOPE_SUBTREE, "(cn=p1b)", ["1.1"], [PR(False), PR(False)])
 
 wipe()
 
