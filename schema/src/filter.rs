@@ -133,6 +133,26 @@ pub enum PreparedFilter<'f> {
     Extensible(&'f Filter),
 }
 
+/// AND (`decisive` False) or OR (`decisive` True) of `parts`: the first part that
+/// evaluates to `decisive` decides; else Undefined if any part is Undefined; else the
+/// opposite of `decisive` (so an empty AND is True, an empty OR False).
+fn combine(
+    parts: &[PreparedFilter<'_>],
+    decisive: Ternary,
+    schema: &Schema,
+    entry: &Entry,
+) -> Ternary {
+    let mut result = !decisive;
+    for p in parts {
+        match p.evaluate(schema, entry) {
+            t if t == decisive => return t,
+            Ternary::Undefined => result = Ternary::Undefined,
+            _ => {}
+        }
+    }
+    result
+}
+
 /// What a [`PreparedFilter::Item`] tests on the values it selects.
 #[derive(Debug)]
 pub enum Test<'f> {
@@ -155,28 +175,8 @@ impl PreparedFilter<'_> {
     /// `schema` must be the one that prepared it.
     pub fn evaluate(&self, schema: &Schema, entry: &Entry) -> Ternary {
         match self {
-            PreparedFilter::And(parts) => {
-                let mut result = Ternary::True;
-                for p in parts {
-                    match p.evaluate(schema, entry) {
-                        Ternary::False => return Ternary::False,
-                        Ternary::Undefined => result = Ternary::Undefined,
-                        Ternary::True => {}
-                    }
-                }
-                result
-            }
-            PreparedFilter::Or(parts) => {
-                let mut result = Ternary::False;
-                for p in parts {
-                    match p.evaluate(schema, entry) {
-                        Ternary::True => return Ternary::True,
-                        Ternary::Undefined => result = Ternary::Undefined,
-                        Ternary::False => {}
-                    }
-                }
-                result
-            }
+            PreparedFilter::And(parts) => combine(parts, Ternary::False, schema, entry),
+            PreparedFilter::Or(parts) => combine(parts, Ternary::True, schema, entry),
             PreparedFilter::Not(inner) => !inner.evaluate(schema, entry),
             PreparedFilter::Constant(t) => *t,
             PreparedFilter::Item { at, opts, test } => {

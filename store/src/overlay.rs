@@ -61,6 +61,23 @@ pub struct MemberOf {
     pub modifier: Dn,
 }
 
+impl MemberOf {
+    /// The slapo-memberof(5) defaults: groups are `groupOfNames` with `member`, members
+    /// get `memberOf`, dangling members are ignored (error code constraintViolation),
+    /// `memberof-refint` is off; overlay writes are made as `modifier` (`memberof-dn`).
+    pub fn slapd_defaults(modifier: Dn) -> MemberOf {
+        MemberOf {
+            group_oc: "groupOfNames".into(),
+            member_ad: "member".into(),
+            memberof_ad: "memberOf".into(),
+            dangling: Dangling::Ignore,
+            dangling_error: ResultCode::ConstraintViolation,
+            refint: false,
+            modifier,
+        }
+    }
+}
+
 /// refint overlay settings (slapo-refint(5)).
 #[derive(Debug, Clone)]
 pub struct Refint {

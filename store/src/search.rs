@@ -328,24 +328,13 @@ impl PlanMemo {
 mod tests {
     use super::*;
     use crate::index::{IndexConfig, IndexKind};
-    use crate::{Computed, StoreOptions};
-    use oxldap_schema::Schema;
-    use std::sync::Arc;
+    use crate::Computed;
 
     fn indexed_store() -> Store {
-        let opts = StoreOptions {
-            suffixes: vec![Dn::parse("dc=example,dc=com").unwrap()],
-            server_id: 1,
-            durable: false,
-            fixed_clock: None,
-            overlays: Default::default(),
-            indexes: IndexConfig {
-                attrs: vec![("cn".into(), [IndexKind::Equality].into_iter().collect())],
-                ..Default::default()
-            },
-            changelog_limit: None,
-        };
-        Store::open_temporary(Arc::new(Schema::builtin()), opts).unwrap()
+        crate::test_support::store_with(IndexConfig {
+            attrs: vec![("cn".into(), [IndexKind::Equality].into_iter().collect())],
+            ..Default::default()
+        })
     }
 
     fn dns(s: &Store, filter: &Filter) -> Vec<String> {

@@ -9,13 +9,18 @@ use std::sync::Arc;
 /// An in-memory store for `dc=example,dc=com` with the built-in schema, no overlays and
 /// no indexes.
 pub(crate) fn store() -> Store {
+    store_with(Default::default())
+}
+
+/// [`store`] with the attribute indexes `indexes`.
+pub(crate) fn store_with(indexes: crate::IndexConfig) -> Store {
     let opts = StoreOptions {
         suffixes: vec![Dn::parse("dc=example,dc=com").unwrap()],
         server_id: 1,
         durable: false,
         fixed_clock: None,
         overlays: Default::default(),
-        indexes: Default::default(),
+        indexes,
         changelog_limit: None,
     };
     Store::open_temporary(Arc::new(Schema::builtin()), opts).unwrap()

@@ -26,13 +26,11 @@ fn open(dangling: Dangling) -> Store {
             fixed_clock: Some(1_700_000_000_000_000),
             overlays: Overlays {
                 memberof: Some(MemberOf {
-                    group_oc: "groupOfNames".into(),
-                    member_ad: "member".into(),
-                    memberof_ad: "memberOf".into(),
                     dangling,
-                    dangling_error: ResultCode::ConstraintViolation,
                     refint: true,
-                    modifier: Dn::parse("cn=admin,dc=localdomain,dc=test").unwrap(),
+                    ..MemberOf::slapd_defaults(
+                        Dn::parse("cn=admin,dc=localdomain,dc=test").unwrap(),
+                    )
                 }),
                 refint: None,
                 configured: Vec::new(),

@@ -8,8 +8,8 @@
 use oxldap_proto::{Attribute, Dn, Entry, Filter, LdifReader, LdifRecord};
 use oxldap_schema::Schema;
 use oxldap_store::{
-    Dangling, IndexConfig, IndexKind, MemberOf, Overlays, Scope, SearchControl, Store,
-    StoreOptions, SubstrTunables, WriteCtx,
+    IndexConfig, IndexKind, MemberOf, Overlays, Scope, SearchControl, Store, StoreOptions,
+    SubstrTunables, WriteCtx,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -33,13 +33,10 @@ fn open() -> Store {
             fixed_clock: Some(1_700_000_000_000_000),
             overlays: Overlays {
                 memberof: Some(MemberOf {
-                    group_oc: "groupOfNames".into(),
-                    member_ad: "member".into(),
-                    memberof_ad: "memberOf".into(),
-                    dangling: Dangling::Ignore,
-                    dangling_error: oxldap_proto::ResultCode::ConstraintViolation,
                     refint: true,
-                    modifier: Dn::parse("cn=admin,dc=localdomain,dc=test").unwrap(),
+                    ..MemberOf::slapd_defaults(
+                        Dn::parse("cn=admin,dc=localdomain,dc=test").unwrap(),
+                    )
                 }),
                 refint: None,
                 configured: Vec::new(),

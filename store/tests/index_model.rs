@@ -32,7 +32,7 @@
 use oxldap_proto::{Attribute, Ava, Dn, Entry, Filter, Rdn, Substrings};
 use oxldap_schema::Schema;
 use oxldap_store::{
-    Dangling, IndexConfig, IndexKind, MemberOf, Mod, ModOp, Overlays, Scope, SearchControl, Store,
+    IndexConfig, IndexKind, MemberOf, Mod, ModOp, Overlays, Scope, SearchControl, Store,
     StoreError, StoreOptions, SubstrTunables, WriteCtx,
 };
 use proptest::collection::vec;
@@ -138,13 +138,8 @@ fn wide_indexes() -> IndexConfig {
 fn memberof_overlays() -> Overlays {
     Overlays {
         memberof: Some(MemberOf {
-            group_oc: "groupOfNames".into(),
-            member_ad: "member".into(),
-            memberof_ad: "memberOf".into(),
-            dangling: Dangling::Ignore,
-            dangling_error: oxldap_proto::ResultCode::ConstraintViolation,
             refint: true,
-            modifier: Dn::parse("cn=admin,dc=localdomain,dc=test").unwrap(),
+            ..MemberOf::slapd_defaults(Dn::parse("cn=admin,dc=localdomain,dc=test").unwrap())
         }),
         refint: None,
         configured: Vec::new(),

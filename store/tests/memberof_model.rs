@@ -5,11 +5,10 @@
 //! Minimized failures are kept below as named regressions (`memberof_model_bug_NN`).
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use oxldap_proto::{Attribute, Dn, Entry, Filter, Rdn, ResultCode};
+use oxldap_proto::{Attribute, Dn, Entry, Filter, Rdn};
 use oxldap_schema::{NormDn, Schema};
 use oxldap_store::{
-    Dangling, MemberOf, Mod, ModOp, Overlays, Scope, SearchControl, Store, StoreError,
-    StoreOptions, WriteCtx,
+    MemberOf, Mod, ModOp, Overlays, Scope, SearchControl, Store, StoreError, StoreOptions, WriteCtx,
 };
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -90,13 +89,8 @@ fn store() -> Store {
         fixed_clock: None,
         overlays: Overlays {
             memberof: Some(MemberOf {
-                group_oc: "groupOfNames".into(),
-                member_ad: "member".into(),
-                memberof_ad: "memberOf".into(),
-                dangling: Dangling::Ignore,
-                dangling_error: ResultCode::ConstraintViolation,
                 refint: true,
-                modifier: Dn::default(),
+                ..MemberOf::slapd_defaults(Dn::default())
             }),
             refint: None,
             configured: Vec::new(),

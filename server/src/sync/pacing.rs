@@ -125,13 +125,17 @@ mod tests {
         assert!(!is_sync_change(&done));
     }
 
-    /// Runs `f` on a current-thread runtime with timers.
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
+    /// Runs [`collect_until`] into `sink` on a current-thread runtime with timers; true
+    /// when it ended by itself (without error) within 10 s.
+    fn hold(sink: &mut Vec<LdapMsg>, rx: &mut mpsc::Receiver<LdapMsg>, until: Instant) -> bool {
+        let r = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .expect("invariant: a current-thread runtime builds")
-            .block_on(f)
+            .block_on(async {
+                tokio::time::timeout(Duration::from_secs(10), collect_until(sink, rx, until)).await
+            });
+        matches!(r, Ok(Ok(())))
     }
 
     #[test]
@@ -143,14 +147,7 @@ mod tests {
         let mut sink: Vec<LdapMsg> = Vec::new();
         // A deadline far away: only the plain entry may end the hold.
         let far = Instant::now() + Duration::from_secs(3600);
-        let r = block_on(async {
-            tokio::time::timeout(
-                Duration::from_secs(10),
-                collect_until(&mut sink, &mut rx, far),
-            )
-            .await
-        });
-        assert!(matches!(r, Ok(Ok(()))), "the hold did not end");
+        assert!(hold(&mut sink, &mut rx, far), "the hold did not end");
         // Both fed, in order; the change after the plain entry waits for the next batch.
         assert_eq!(sink.len(), 2);
         assert!(is_sync_change(&sink[0]) && !is_sync_change(&sink[1]));
@@ -162,26 +159,15 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(8);
         tx.try_send(entry(vec![sync_state()])).expect("room");
         let mut sink: Vec<LdapMsg> = Vec::new();
-        let r = block_on(async {
-            tokio::time::timeout(
-                Duration::from_secs(10),
-                collect_until(&mut sink, &mut rx, Instant::now() + FLUSH_DELAY),
-            )
-            .await
-        });
-        assert!(matches!(r, Ok(Ok(()))), "the hold outlived its deadline");
+        assert!(
+            hold(&mut sink, &mut rx, Instant::now() + FLUSH_DELAY),
+            "the hold outlived its deadline"
+        );
         assert_eq!(sink.len(), 1);
         drop(tx);
         let far = Instant::now() + Duration::from_secs(3600);
-        let r = block_on(async {
-            tokio::time::timeout(
-                Duration::from_secs(10),
-                collect_until(&mut sink, &mut rx, far),
-            )
-            .await
-        });
         assert!(
-            matches!(r, Ok(Ok(()))),
+            hold(&mut sink, &mut rx, far),
             "a closed queue did not end the hold"
         );
     }
