@@ -97,27 +97,7 @@ struct Refresh {
 }
 
 fn sync_refresh(s: &Server, cookie: Option<&str>) -> Refresh {
-    let mode = match cookie {
-        Some(c) => format!("sync=ro/{c}"),
-        None => "sync=ro".to_string(),
-    };
-    let out = s.tool(
-        "ldapsearch",
-        &[
-            "-D",
-            ROOTDN,
-            "-w",
-            ROOTPW,
-            "-o",
-            "ldif-wrap=no",
-            "-b",
-            BASE,
-            "-E",
-            &mode,
-            "entryUUID",
-        ],
-        None,
-    );
+    let out = s.sync_search("ro", cookie, &["-b", BASE, "entryUUID"]);
     out.expect_code(0);
     let mut r = Refresh::default();
     let mut dn = String::new();

@@ -658,24 +658,7 @@ fn csn_of_cookie(cookie: &str) -> String {
 
 /// ldapsearch as the rootdn with `-E sync=MODE` (no -LLL, so the controls are shown).
 fn sync_search(server: &Server, mode: &str) -> (ToolOutput, SyncOutput) {
-    let e = format!("sync={mode}");
-    let out = server.tool(
-        "ldapsearch",
-        &[
-            "-D",
-            ROOTDN,
-            "-w",
-            ROOTPW,
-            "-o",
-            "ldif-wrap=no",
-            "-b",
-            BASE,
-            "-E",
-            &e,
-            "entryUUID",
-        ],
-        None,
-    );
+    let out = server.sync_search(mode, None, &["-b", BASE, "entryUUID"]);
     out.expect_code(0);
     let parsed = parse_sync(&out.stdout);
     (out, parsed)
@@ -788,20 +771,7 @@ fn ldapsearch_sync_messages() {
     assert_eq!(none.refresh_deletes, Some(true), "{}", out.stdout);
 
     // A malformed cookie is protocolError (2).
-    let bad = server.tool(
-        "ldapsearch",
-        &[
-            "-D",
-            ROOTDN,
-            "-w",
-            ROOTPW,
-            "-b",
-            BASE,
-            "-E",
-            "sync=ro/csn=garbage",
-        ],
-        None,
-    );
+    let bad = server.sync_search("ro", Some("csn=garbage"), &["-b", BASE]);
     assert_eq!(bad.code, 2, "{}{}", bad.stdout, bad.stderr);
 
     // refreshAndPersist: the refresh, the switch to persist, then the changes made while
@@ -1108,21 +1078,7 @@ fn nopresent_reloadhint() {
         })
         .collect();
     apply(&server, &mods);
-    let stale = server.tool(
-        "ldapsearch",
-        &[
-            "-D",
-            ROOTDN,
-            "-w",
-            ROOTPW,
-            "-b",
-            BASE,
-            "-E",
-            &format!("sync=ro/{cookie}"),
-            "1.1",
-        ],
-        None,
-    );
+    let stale = server.sync_search("ro", Some(&cookie), &["-b", BASE, "1.1"]);
     assert!(
         stale.stdout.contains("result: 4096"),
         "expected e-syncRefreshRequired:\n{}{}",

@@ -230,30 +230,11 @@ struct Refresh {
 }
 
 fn refresh(server: &Server, cookie: Option<&str>, size: u32) -> Refresh {
-    let e = match cookie {
-        Some(c) => format!("sync=ro/{c}"),
-        None => "sync=ro".to_string(),
-    };
     let z = size.to_string();
-    let out = server.tool(
-        "ldapsearch",
-        &[
-            "-D",
-            ROOTDN,
-            "-w",
-            ROOTPW,
-            "-o",
-            "ldif-wrap=no",
-            "-b",
-            USERS,
-            "-E",
-            &e,
-            "-z",
-            &z,
-            "(uid=lim*)",
-            "entryUUID",
-        ],
-        None,
+    let out = server.sync_search(
+        "ro",
+        cookie,
+        &["-b", USERS, "-z", &z, "(uid=lim*)", "entryUUID"],
     );
     let mut r = Refresh::default();
     for line in out.stdout.lines() {

@@ -113,6 +113,19 @@ impl Server {
         self.tool("ldapsearch", &a, None)
     }
 
+    /// ldapsearch as the rootdn with `-E sync=MODE` (RFC 4533; `sync=ro/COOKIE` when
+    /// `cookie` is given), without -LLL so the sync controls print as comments, LDIF not
+    /// wrapped; `args` follow (base, size limit, filter, attributes).
+    pub fn sync_search(&self, mode: &str, cookie: Option<&str>, args: &[&str]) -> ToolOutput {
+        let e = match cookie {
+            Some(c) => format!("sync={mode}/{c}"),
+            None => format!("sync={mode}"),
+        };
+        let mut a = vec!["-D", ROOTDN, "-w", ROOTPW, "-o", "ldif-wrap=no", "-E", &e];
+        a.extend_from_slice(args);
+        self.tool("ldapsearch", &a, None)
+    }
+
     /// ldapsearch anonymously, LDIF without wrapping or comments.
     pub fn search_anon(&self, args: &[&str]) -> ToolOutput {
         let mut a = vec!["-LLL", "-o", "ldif-wrap=no"];
