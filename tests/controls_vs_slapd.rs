@@ -107,7 +107,7 @@ fn controls_match_slapd() {
         return;
     }
     let overlays =
-        "overlay memberof\nmemberof-refint true\noverlay refint\nrefint_attributes member\n";
+        "overlay memberof\nmemberof-refint true\noverlay refint\nrefint_attributes member\noverlay sssvlv\n";
     let reference = slapd::Slapd::start(overlays);
     let want = deviations(transcript("slapd", &reference.url, &[]));
     drop(reference);
@@ -125,6 +125,7 @@ fn controls_match_slapd() {
         "  pre-read:",
         "  post-read:",
         "mv (mail=*@x.test): rc=0",
+        "sorted cn by 5 page 2: rc=0 paged cookie=empty sortResult=0",
     ] {
         assert!(
             got.iter().any(|l| l.contains(needle)),

@@ -230,31 +230,43 @@ fn server_side_sort_orders_small_results_and_refuses_large_ones() {
     let mut expect = column(&plain, "uid");
     assert!(expect.len() > 3, "{}", plain.stdout);
     expect.sort_by_key(|u| u.to_lowercase());
-    let mut args = vec!["-E", "!sss=uid"];
+    // uid has no ORDERING rule: as slapd, the request must name one.
+    let mut args = vec!["-E", "!sss=uid:caseIgnoreOrderingMatch"];
     args.extend_from_slice(&some);
     let out = s.search_anon(&args);
     out.expect_code(0);
     assert_eq!(column(&out, "uid"), expect);
-    let mut args = vec!["-E", "sss=-uid"];
+    let mut args = vec!["-E", "sss=-uid:caseIgnoreOrderingMatch"];
     args.extend_from_slice(&some);
     let out = s.search_anon(&args);
     let mut rev = expect.clone();
     rev.reverse();
     assert_eq!(column(&out, "uid"), rev);
-    // Sorting by an attribute that is not returned (mail, whose rule is the equality
-    // fallback: caseIgnoreIA5Match has no ORDERING) and a second key.
-    let mut args = vec!["-E", "!sss=mail/uid"];
+    // Sorting by an attribute that is not returned, and a second key.
+    let mut args = vec![
+        "-E",
+        "!sss=sn:caseIgnoreOrderingMatch/uid:caseIgnoreOrderingMatch",
+    ];
     args.extend_from_slice(&some);
     let out = s.search_anon(&args);
     out.expect_code(0);
     assert_eq!(out.dns().len(), expect.len());
-    assert!(out.values("mail").is_empty());
+    assert!(out.values("sn").is_empty());
+    // Without a rule for an attribute type that has no ORDERING rule: inappropriateMatching
+    // (18), critical or not (slapd's sssvlv checks the keys when it parses the control).
+    for sss in ["!sss=uid", "sss=uid"] {
+        let mut args = vec!["-E", sss];
+        args.extend_from_slice(&some);
+        assert_eq!(s.search_anon(&args).code, 18, "{sss}");
+    }
     // Too many entries to sort: critical → adminLimitExceeded (11).
     // (The fixture holds 1,054 entries; MAX_SORT_ENTRIES is 1,000.)
-    let out = s.search_anon(&["-E", "!sss=uid", "-b", BASE, "(objectClass=*)", "1.1"]);
+    let sss = "sss=uid:caseIgnoreOrderingMatch";
+    let critical = format!("!{sss}");
+    let out = s.search_anon(&["-E", &critical, "-b", BASE, "(objectClass=*)", "1.1"]);
     assert_eq!(out.code, 11, "{}", out.stderr);
     // Non-critical: the entries come unsorted, all of them.
-    let out = s.search_anon(&["-E", "sss=uid", "-b", BASE, "(objectClass=*)", "1.1"]);
+    let out = s.search_anon(&["-E", sss, "-b", BASE, "(objectClass=*)", "1.1"]);
     assert_eq!((out.code, out.dns().len()), (0, 1054), "{}", out.stderr);
     assert!(out.stdout.contains("sortResult: (11)"), "{}", out.stderr);
     // An unknown attribute type: noSuchAttribute (16) when critical.

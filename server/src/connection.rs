@@ -829,6 +829,10 @@ fn search(
         let e = LdapError::new(ResultCode::ProtocolError, "malformed sort control");
         return Some((e.to_result(), Vec::new()));
     };
+    if let Err(code) = sort::check(dir, &keys) {
+        let e = LdapError::new(code, "cannot sort by the requested keys");
+        return Some((e.to_result(), Vec::new()));
+    }
     // Not sorted: a critical request fails with `code`; otherwise the search runs unsorted
     // and the response control carries `code` (RFC 2891 §1.2).
     let mut unsorted = |code: ResultCode, why: &'static str| {
@@ -840,11 +844,32 @@ fn search(
         out.1.push(sort::response(code));
         Some(out)
     };
-    if controls.iter().any(|c| c.oid == PAGED_RESULTS_OID) {
-        return unsorted(
-            ResultCode::UnwillingToPerform,
-            "sorting paged results is not supported",
-        );
+    // Sorted and paged (as slapd's sssvlv): the first page sorts the whole result and
+    // keeps the rest for the cookie; later pages only read what was kept.
+    let paged = match paged_request(controls) {
+        Ok(p) => p,
+        Err(res) => return Some((res, Vec::new())),
+    };
+    // The cookie is bound to the request but not to the sort keys: as sssvlv, a cookie
+    // sent back with other keys continues the list it was given for.
+    let key = paged.as_ref().map(|_| paged_key(req, "sorted"));
+    if let (Some((size, cookie)), Some(key)) = (&paged, &key) {
+        // A cookie this connection holds for this request continues it; as sssvlv, an
+        // unknown or stale cookie starts the sorted search again from its first page.
+        let held = match session.take_paged(cookie) {
+            Some(state) if !cookie.is_empty() && &state.request == key => {
+                state.sorted.map(|rest| (state.returned, rest))
+            }
+            _ => None,
+        };
+        if let Some((returned, rest)) = held {
+            if *size == 0 {
+                // Size 0 with a cookie abandons the paged search (RFC 2696 §3); sssvlv
+                // answers success with no response control.
+                return Some((success(), Vec::new()));
+            }
+            return send_sorted_page(session, key.clone(), returned, *size, rest, &mut send);
+        }
     }
     let cancelled = || token.is_cancelled();
     let mut got = Vec::new();
@@ -868,6 +893,13 @@ fn search(
         Ok(s) => s,
         Err(code) => return unsorted(code, "cannot sort by the requested keys"),
     };
+    if let (Some((size, _)), Some(key)) = (paged, key) {
+        let rest = crate::session::SortedRest {
+            entries: sorted.into(),
+            end,
+        };
+        return send_sorted_page(session, key, 0, size, rest, &mut send);
+    }
     for e in sorted {
         if !send(e) {
             return None;
@@ -887,24 +919,9 @@ fn search_unsorted(
     mut send: impl FnMut(ldap3_proto::proto::LdapSearchResultEntry) -> bool,
 ) -> Option<(LdapResult, Vec<LdapControl>)> {
     let cancelled = || token.is_cancelled();
-    let paged = match controls.iter().find(|c| c.oid == PAGED_RESULTS_OID) {
-        None => None,
-        // ldap3_proto reads the size as unsigned; a negative size is a protocol error.
-        Some(c) if c.value.as_deref().is_some_and(paged_size_is_negative) => {
-            let e = LdapError::new(
-                ResultCode::ProtocolError,
-                "paged results size must not be negative",
-            );
-            return Some((e.to_result(), Vec::new()));
-        }
-        Some(c) => match c.to_ldap3() {
-            Some(LdapControl::SimplePagedResults { size, cookie }) => Some((size, cookie)),
-            _ => {
-                let e =
-                    LdapError::new(ResultCode::ProtocolError, "malformed paged results control");
-                return Some((e.to_result(), Vec::new()));
-            }
-        },
+    let paged = match paged_request(controls) {
+        Ok(p) => p,
+        Err(res) => return Some((res, Vec::new())),
     };
     let Some((size, cookie)) = paged else {
         let res = match ops::search(dir, who, req, None, &cancelled, &mut send) {
@@ -913,33 +930,16 @@ fn search_unsorted(
         };
         return Some((res, Vec::new()));
     };
-    // RFC 2696 §3: the cookie belongs to one search; it is opaque and per connection.
-    let key = format!(
-        "{}|{:?}|{:?}|{:?}|{}|{}",
-        req.base, req.scope, req.filter, req.attrs, req.typesonly, req.sizelimit
-    );
-    let control = |cookie: Vec<u8>| vec![LdapControl::SimplePagedResults { size: 0, cookie }];
+    let key = paged_key(req, "");
+    let control = |cookie: Vec<u8>| vec![paged_control(cookie)];
     let returned = if cookie.is_empty() {
         0
     } else {
         match session.take_paged(&cookie) {
             Some(state) if state.request == key => state.returned,
-            _ => {
-                let e = LdapError::new(
-                    ResultCode::UnwillingToPerform,
-                    "paged results cookie is invalid",
-                );
-                return Some((e.to_result(), control(Vec::new())));
-            }
+            _ => return Some(invalid_cookie(Vec::new())),
         }
     };
-    if size < 0 {
-        let e = LdapError::new(
-            ResultCode::ProtocolError,
-            "paged results size must not be negative",
-        );
-        return Some((e.to_result(), Vec::new()));
-    }
     if size == 0 {
         // Size 0: a fresh request gets a cookie and no entries (slapd); with a cookie it
         // abandons the paged search (RFC 2696 §3).
@@ -947,6 +947,7 @@ fn search_unsorted(
             session.put_paged(PagedState {
                 request: key,
                 returned,
+                sorted: None,
             })
         } else {
             Vec::new()
@@ -967,12 +968,101 @@ fn search_unsorted(
             let next = session.put_paged(PagedState {
                 request: key,
                 returned: returned + sent,
+                sorted: None,
             });
             Some((success(), control(next)))
         }
         Ok(end) => Some((end_result(end)?, control(Vec::new()))),
         Err(e) => Some((e.to_result(), control(Vec::new()))),
     }
+}
+
+/// The Simple Paged Results control of a search (RFC 2696 §2): None without one, else its
+/// size and cookie. Err: the protocolError answer for a malformed control or a negative
+/// size (`size INTEGER (0..maxInt)`).
+fn paged_request(controls: &[RawControl]) -> Result<Option<(i64, Vec<u8>)>, LdapResult> {
+    let Some(c) = controls.iter().find(|c| c.oid == PAGED_RESULTS_OID) else {
+        return Ok(None);
+    };
+    let negative = || {
+        LdapError::new(
+            ResultCode::ProtocolError,
+            "paged results size must not be negative",
+        )
+        .to_result()
+    };
+    // ldap3_proto reads the size as unsigned; a negative size is a protocol error.
+    if c.value.as_deref().is_some_and(paged_size_is_negative) {
+        return Err(negative());
+    }
+    match c.to_ldap3() {
+        Some(LdapControl::SimplePagedResults { size, .. }) if size < 0 => Err(negative()),
+        Some(LdapControl::SimplePagedResults { size, cookie }) => Ok(Some((size, cookie))),
+        _ => Err(
+            LdapError::new(ResultCode::ProtocolError, "malformed paged results control")
+                .to_result(),
+        ),
+    }
+}
+
+/// What a paged-results cookie is bound to (RFC 2696 §3: a cookie belongs to one search
+/// and may only be sent back with the same request): base, scope, filter, attributes,
+/// typesOnly and size limit, plus `sort` (marks a sorted paged search).
+fn paged_key(req: &ldap3_proto::proto::LdapSearchRequest, sort: &str) -> String {
+    format!(
+        "{}|{:?}|{:?}|{:?}|{}|{}|{sort}",
+        req.base, req.scope, req.filter, req.attrs, req.typesonly, req.sizelimit
+    )
+}
+
+/// The paged results response control carrying `cookie` (empty: the search is over).
+fn paged_control(cookie: Vec<u8>) -> LdapControl {
+    LdapControl::SimplePagedResults { size: 0, cookie }
+}
+
+/// The answer to a cookie this connection did not hand out for this request, as slapd:
+/// unwillingToPerform with an empty cookie, plus `extra` response controls.
+fn invalid_cookie(extra: Vec<LdapControl>) -> (LdapResult, Vec<LdapControl>) {
+    let e = LdapError::new(
+        ResultCode::UnwillingToPerform,
+        "paged results cookie is invalid",
+    );
+    let mut ctrls = vec![paged_control(Vec::new())];
+    ctrls.extend(extra);
+    (e.to_result(), ctrls)
+}
+
+/// Sends the next `size` entries of a sorted paged search (RFC 2891 with RFC 2696, as
+/// slapd's sssvlv): the page's result carries the paged results control (with a cookie
+/// while entries remain) and the sort response control. The last page reports how the
+/// collecting search ended. None when the client went away.
+fn send_sorted_page(
+    session: &Session,
+    request: String,
+    returned: u64,
+    size: i64,
+    mut rest: crate::session::SortedRest,
+    send: &mut impl FnMut(ldap3_proto::proto::LdapSearchResultEntry) -> bool,
+) -> Option<(LdapResult, Vec<LdapControl>)> {
+    let sorted = crate::sort::response(ResultCode::Success);
+    let take = usize::try_from(size).unwrap_or(0).min(rest.entries.len());
+    for e in rest.entries.drain(..take) {
+        if !send(e) {
+            return None;
+        }
+    }
+    if rest.entries.is_empty() {
+        return Some((
+            end_result(rest.end)?,
+            vec![paged_control(Vec::new()), sorted],
+        ));
+    }
+    let next = session.put_paged(PagedState {
+        request,
+        returned: returned + take as u64,
+        sorted: Some(rest),
+    });
+    Some((success(), vec![paged_control(next), sorted]))
 }
 
 /// Whether the `size` INTEGER of a paged-results control value (RFC 2696:

@@ -60,12 +60,29 @@ impl Identity {
 }
 
 /// Where a paged search (RFC 2696) stands between two pages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PagedState {
     /// Identifies the search the cookie belongs to (base, scope, filter, attributes).
     pub request: String,
     /// Matching entries already returned.
     pub returned: u64,
+    /// For a sorted paged search (RFC 2891 with RFC 2696), the sorted entries not yet
+    /// returned; None for an unsorted one, whose next page is searched afresh.
+    pub sorted: Option<SortedRest>,
+}
+
+/// The rest of a sorted paged search: as slapd's sssvlv overlay, the whole result is
+/// sorted when the first page is asked for and later pages are served from it. Unlike
+/// sssvlv, which keeps the DNs and reads each entry again when its page is sent, the
+/// entries are kept as they were read (at most `sort::MAX_SORT_ENTRIES` of them), so a
+/// later page does not show writes made after the first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortedRest {
+    /// Sorted entries not yet sent, in order.
+    pub entries: std::collections::VecDeque<ldap3_proto::proto::LdapSearchResultEntry>,
+    /// How the search that collected them ended (Done, or the size or time limit), to be
+    /// reported with the last page.
+    pub end: crate::ops::SearchEnd,
 }
 
 /// The most paged searches a connection may keep open at once; the oldest is dropped.

@@ -5,16 +5,25 @@
 //! response control (1.2.840.113556.1.4.474) on the SearchResultDone. As slapd's sssvlv
 //! overlay, a larger result is not sorted: a critical request fails with
 //! adminLimitExceeded, a non-critical one is answered unsorted, and the response control
-//! says adminLimitExceeded either way. Combined with paged results (which slapd's sssvlv
-//! supports by keeping sorted state per connection) the sort is refused the same way, with
-//! unwillingToPerform.
+//! says adminLimitExceeded either way. A key whose attribute type is unknown
+//! (noSuchAttribute) or has no ordering rule, when the request names none
+//! (inappropriateMatching), fails the search even when the control is not critical, as
+//! sssvlv does.
+//!
+//! Combined with Simple Paged Results (RFC 2696), the first page sorts the whole result
+//! and the connection keeps the rest for the cookie (`session::SortedRest`); each page's
+//! result carries both response controls. Checked against slapd's sssvlv by
+//! `tests/controls_vs_slapd.rs`, including two of its choices the RFCs leave open: a
+//! cookie sent back with other sort keys continues the list it was given for, and a
+//! cookie the connection does not hold starts the sorted search again.
 
 use crate::directory::Directory;
 use lber::common::TagClass;
 use lber::structure::{StructureTag, PL};
-use ldap3_proto::control::{LdapControl, ServerSortResult};
-use ldap3_proto::proto::{LdapResultCode, LdapSearchResultEntry};
+use ldap3_proto::control::LdapControl;
+use ldap3_proto::proto::LdapSearchResultEntry;
 use oxldap_proto::codec::RawControl;
+use oxldap_proto::controls::raw_control;
 use oxldap_proto::{Dn, ResultCode};
 use oxldap_schema::MatchingRule;
 use std::cmp::Ordering;
@@ -34,7 +43,7 @@ pub const MAX_SORT_ENTRIES: usize = 1000;
 pub struct SortKey {
     /// The attribute description to sort by.
     pub attr: String,
-    /// The ordering rule asked for, if any (else the attribute's ORDERING, then EQUALITY).
+    /// The ordering rule asked for, if any (else the attribute type's ORDERING rule).
     pub rule: Option<String>,
     /// Descending order.
     pub reverse: bool,
@@ -96,27 +105,39 @@ fn text(v: Vec<u8>) -> Option<String> {
     String::from_utf8(v).ok()
 }
 
-/// The sort response control with `code` (RFC 2891 §1.2 sortResult).
+/// The sort response control with `code` (RFC 2891 §1.2):
+/// `SortResult ::= SEQUENCE { sortResult ENUMERATED, attributeType [0] OPTIONAL }`, sent
+/// without attributeType, as slapd's sssvlv does. Written here rather than through
+/// `ldap3_proto`'s `ServerSortResult`, which always appends attributeType as a universal
+/// OCTET STRING (`30 05 0a 01 00 04 00`): strict decoders such as python-ldap's then drop
+/// the whole control.
 pub fn response(code: ResultCode) -> LdapControl {
-    let result_code =
-        LdapResultCode::try_from(i64::from(code.code())).unwrap_or(LdapResultCode::Other);
-    LdapControl::ServerSortResult {
-        sort_result: ServerSortResult {
-            result_code,
-            attribute_type: None,
-        },
-    }
+    // Every sortResult code of §1.2 is below 128: one content octet.
+    let code = u8::try_from(code.code())
+        .ok()
+        .filter(|c| *c < 0x80)
+        .unwrap_or(80);
+    raw_control(SORT_RESPONSE_OID, &[0x30, 0x03, 0x0a, 0x01, code])
 }
 
 /// A resolved key: the rule values are normalized and ordered with.
 struct Resolved {
     attr: String,
-    rule: Option<&'static MatchingRule>,
+    rule: &'static MatchingRule,
     reverse: bool,
 }
 
-/// Resolves the keys against the schema: noSuchAttribute (16) for an unknown attribute
-/// type, inappropriateMatching (18) for an unknown ordering rule (RFC 2891 §1.2).
+/// Checks that every key can be sorted by (see [`resolve`]). As slapd's sssvlv, which
+/// checks the keys when it parses the control, a key that cannot be used fails the search
+/// whether or not the control is critical.
+pub fn check(dir: &Directory, keys: &[SortKey]) -> Result<(), ResultCode> {
+    resolve(dir, keys).map(drop)
+}
+
+/// Resolves the keys against the schema (RFC 2891 §1.2 codes): noSuchAttribute (16) for
+/// an unknown attribute type; inappropriateMatching (18) for an unknown ordering rule, or
+/// when none is asked for and the attribute type has no ORDERING rule (as slapd: `cn` or
+/// `uid` sort only with an explicit rule such as `caseIgnoreOrderingMatch`).
 fn resolve(dir: &Directory, keys: &[SortKey]) -> Result<Vec<Resolved>, ResultCode> {
     keys.iter()
         .map(|k| {
@@ -125,13 +146,10 @@ fn resolve(dir: &Directory, keys: &[SortKey]) -> Result<Vec<Resolved>, ResultCod
                 .attribute_type(&k.attr)
                 .ok_or(ResultCode::NoSuchAttribute)?;
             let rule = match &k.rule {
-                Some(r) => Some(
-                    dir.schema
-                        .matching_rule(r)
-                        .ok_or(ResultCode::InappropriateMatching)?,
-                ),
-                None => at.ordering_rule().or_else(|| at.equality_rule()),
-            };
+                Some(r) => dir.schema.matching_rule(r),
+                None => at.ordering_rule(),
+            }
+            .ok_or(ResultCode::InappropriateMatching)?;
             let attr = dir
                 .schema
                 .canonical_desc(&k.attr)
@@ -168,9 +186,10 @@ pub fn sort(
                     let values = stored.as_ref().map(|s| s.values(&k.attr)).unwrap_or(&[]);
                     values
                         .iter()
-                        .map(|v| match k.rule {
-                            Some(r) => r.normalize(&dir.schema, v).unwrap_or_else(|_| v.clone()),
-                            None => v.clone(),
+                        .map(|v| {
+                            k.rule
+                                .normalize(&dir.schema, v)
+                                .unwrap_or_else(|_| v.clone())
                         })
                         .min_by(|a, b| cmp_values(k.rule, a, b))
                 })
@@ -196,11 +215,8 @@ pub fn sort(
     Ok(keyed.into_iter().map(|(_, e)| e).collect())
 }
 
-fn cmp_values(rule: Option<&MatchingRule>, a: &[u8], b: &[u8]) -> Ordering {
-    match rule {
-        Some(r) => r.cmp_normalized(a, b),
-        None => a.cmp(b),
-    }
+fn cmp_values(rule: &MatchingRule, a: &[u8], b: &[u8]) -> Ordering {
+    rule.cmp_normalized(a, b)
 }
 
 /// Whether `controls` ask for a sort, and how: None without the control; `Some(Err(()))`

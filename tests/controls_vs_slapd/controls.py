@@ -12,6 +12,7 @@ from ldap.controls import LDAPControl
 from ldap.controls.libldap import AssertionControl, MatchedValuesControl
 from ldap.controls.readentry import PreReadControl, PostReadControl
 from ldap.controls import SimplePagedResultsControl
+from ldap.controls.sss import SSSRequestControl
 
 URL = sys.argv[1]
 BASE = "dc=localdomain,dc=test"
@@ -213,6 +214,63 @@ search("paged once", OU, ldap.SCOPE_SUBTREE, "(cn=p1b)", ["1.1"], [PR()])
 search("paged twice", OU, ldap.SCOPE_SUBTREE, "(cn=p1b)", ["1.1"], [PR(), PR()])
 search("paged twice non-critical", OU, ldap.SCOPE_SUBTREE, "(cn=p1b)", ["1.1"], [PR(False), PR(False)])
 
+wipe()
+
+
+# ---- sorted and paged together (RFC 2891 with RFC 2696; slapd's sssvlv overlay): pages
+# in sorted order, entries in the order received, the cookie's presence and the controls
+# of each page's result
+def paged_walk(label, sort, size, filt="(sn=s*)", cookie=b"", attrs=("cn",), pages=10, crit=True):
+    cookie = cookie or b""
+    for n in range(pages):
+        ctrls = [SSSRequestControl(crit, sort), SimplePagedResultsControl(True, size=size, cookie=cookie)]
+        try:
+            msgid = l.search_ext(OU, ldap.SCOPE_ONELEVEL, filt, list(attrs), serverctrls=ctrls)
+            _, data, _, rctrls = l.result3(msgid)
+        except ldap.LDAPError as e:
+            d = e.args[0] if e.args and isinstance(e.args[0], dict) else {}
+            print("%s page %d: rc=%s" % (label, n, d.get("result", "?")))
+            return None
+        cookie = b""
+        shown = []
+        for c in sorted(rctrls or [], key=lambda c: c.controlType):
+            if isinstance(c, SimplePagedResultsControl):
+                cookie = c.cookie
+                shown.append("paged cookie=%s" % ("yes" if c.cookie else "empty"))
+            elif hasattr(c, "sortResult"):
+                shown.append("sortResult=%d" % c.sortResult)
+            else:
+                shown.append(c.controlType)
+        print("%s page %d: rc=0 %s" % (label, n, " ".join(shown)))
+        for dn, a in data:
+            print("  %s %s" % (dn, b",".join(a.get("cn", [])).decode()))
+        if not cookie or size == 0:
+            return cookie
+    return cookie
+
+
+add("add ou", OU, objectClass="organizationalUnit", ou="ctl")
+for i, name in enumerate(["mango", "Apple", "kiwi", "banana", "Cherry", "fig", "lime", "date", "Elder",
+                          "grape", "hazel", "iris"]):
+    add("add sorted %s" % name, "uid=s%02d,%s" % (i, OU), objectClass="inetOrgPerson", uid="s%02d" % i,
+        cn=name, sn="s%d" % (i % 3))
+CN, SN = "cn:caseIgnoreOrderingMatch", "sn:caseIgnoreOrderingMatch"
+paged_walk("sorted cn by 5", [CN], 5)
+paged_walk("sorted -cn by 4", ["-" + CN], 4)
+paged_walk("sorted sn,-cn by 5", [SN, "-" + CN], 5)
+paged_walk("sorted cn by 20", [CN], 20)
+paged_walk("sorted cn (sn=s1) by 2", [CN], 2, filt="(sn=s1)")
+paged_walk("sorted cn no match", [CN], 5, filt="(sn=nothing)")
+first = paged_walk("sorted cn first page", [CN], 5, pages=1)
+paged_walk("sorted cn abandon", [CN], 0, cookie=first, pages=1)
+paged_walk("sorted cn after abandon", [CN], 5, cookie=first, pages=1)
+first = paged_walk("sorted cn size 0 first", [CN], 0, pages=1)
+paged_walk("sorted cn size 0 then 6", [CN], 6, cookie=first)
+first = paged_walk("sorted cn for other keys", [CN], 5, pages=1)
+paged_walk("sorted cookie with other keys", ["-" + CN], 5, cookie=first, pages=1)
+paged_walk("sorted noSuchAttr critical", ["noSuchAttr"], 5, pages=1)
+paged_walk("sorted cn no ordering rule critical", ["cn"], 5, pages=1)
+paged_walk("sorted cn no ordering rule non-critical", ["cn"], 5, crit=False)
 wipe()
 
 # ---- access control (only with the rules of tests/controls_vs_slapd.rs ACL): a writer

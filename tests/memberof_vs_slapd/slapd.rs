@@ -57,6 +57,7 @@ impl Slapd {
                  moduleload back_mdb\n\
                  moduleload memberof\n\
                  moduleload refint\n\
+                 moduleload sssvlv\n\
                  database mdb\n\
                  maxsize 67108864\n\
                  suffix \"dc=localdomain,dc=test\"\n\
