@@ -10,6 +10,8 @@
 //!   sent in full count against the size limit, not the entryUUIDs of syncIdSet messages
 //!   (deleted or present); reaching it ends the refresh with sizeLimitExceeded (4) and no
 //!   Sync Done control; a refresh within the limit ends normally with its cookie.
+//! - `refresh_honours_the_assertion_control`: the assertion control is tested on the base
+//!   first, as slapd: false fails the sync search with assertionFailed (122).
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod common;
@@ -326,4 +328,28 @@ fn refresh_counts_size_limit_like_slapd() {
         "{r:?}"
     );
     assert!(server.log().contains("present phase"), "{}", server.log());
+}
+
+#[test]
+fn refresh_honours_the_assertion_control() {
+    // As slapd (checked by hand against tools/slapd-anchor with `ldapsearch -E sync=ro
+    // -e '!assert=(ou=nothing)'`): the assertion (RFC 4528) is tested on the search base
+    // before the refresh; false is assertionFailed (122) with no entry and no cookie.
+    let (server, _conf) = reference_server_with_syncprov("");
+    add_users(&server, 3);
+    let run = |assert: &str| {
+        let a = format!("!assert={assert}");
+        server.sync_search("ro", None, &["-e", &a, "-b", USERS, "(uid=lim*)", "1.1"])
+    };
+    let out = run("(ou=nothing)");
+    assert_eq!(out.code, 122, "{}\n{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("dn: "), "{}", out.stdout);
+    let out = run("(ou=Users)");
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.stdout.matches("dn: uid=lim").count(),
+        3,
+        "{}",
+        out.stdout
+    );
 }

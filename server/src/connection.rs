@@ -577,6 +577,11 @@ async fn run_op(
     };
     if let LdapOp::SearchRequest(req) = &op {
         if let Some(sync) = crate::sync::request_of(&controls) {
+            // The assertion is tested on the base entry first (RFC 4528 §3), as slapd
+            // does for a content-sync search (assertionFailed, 122).
+            let sync = sync.and_then(|s| {
+                crate::controls::check_search_base(&dir, &who, req, &op_ctrls).map(|()| s)
+            });
             let out = match sync {
                 Ok(sync) => {
                     let closing = session.closing();

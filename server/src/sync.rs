@@ -310,10 +310,13 @@ pub async fn run(
             tracing::info!(msgid, persist = s.persist, "sync refresh: {how}");
             let (end, phase) = match plan {
                 Plan::Unchanged => (SearchEnd::Done, Phase::Unchanged),
-                Plan::Log(since) => (
-                    delete_phase(&d, &w, &r, since, context, msgid, &cancelled, &etx)?,
-                    Phase::Delete,
-                ),
+                Plan::Log(since) => {
+                    let deadline = deadline(&d, &w, &r);
+                    let end = delete_phase(
+                        &d, &w, &r, since, context, msgid, deadline, &cancelled, &etx,
+                    )?;
+                    (end, Phase::Delete)
+                }
                 Plan::Present(since) => (
                     present_phase(&d, &w, &r, Some(since), msgid, &cancelled, &etx)?,
                     Phase::Present,
@@ -459,6 +462,19 @@ fn size_limit(dir: &Directory, who: &Identity, req: &LdapSearchRequest) -> Optio
         .map(u64::from)
 }
 
+/// When a refresh that starts now must end, by the time limit computed as the size limit
+/// (in seconds; none for the rootdn unless it asks). The present phase gets the same from
+/// [`ops::search_entries_uncounted`].
+fn deadline(
+    dir: &Directory,
+    who: &Identity,
+    req: &LdapSearchRequest,
+) -> Option<std::time::Instant> {
+    let limits = dir.limits();
+    crate::limits::effective(req.timelimit, who.is_root(), limits.time, limits.time_hard)
+        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(u64::from(s)))
+}
+
 /// The delete phase (RFC 4533 §3.3.2) from the change log, as slapd's
 /// `syncprov_play_sessionlog`: every entry the log says changed after `since` (up to
 /// `context`, the CSN the refresh ends at) is looked up as it is now. Still in the
@@ -472,7 +488,8 @@ fn size_limit(dir: &Directory, who: &Identity, req: &LdapSearchRequest) -> Optio
 /// As in slapd, the deleted entryUUIDs do not count against the size limit (they go out
 /// first, as syncIdSet messages); the entries sent in full do, and reaching the limit ends
 /// the refresh with sizeLimitExceeded (checked against /usr/sbin/slapd with
-/// `ldapsearch -E sync=ro/COOKIE -z N`).
+/// `ldapsearch -E sync=ro/COOKIE -z N`). The time limit is checked per logged entry and
+/// per entry sent: running out ends the refresh with timeLimitExceeded.
 #[allow(clippy::too_many_arguments)]
 fn delete_phase(
     dir: &Directory,
@@ -481,6 +498,7 @@ fn delete_phase(
     since: Csn,
     context: Option<Csn>,
     msgid: i32,
+    deadline: Option<std::time::Instant>,
     cancelled: &dyn Fn() -> bool,
     tx: &mpsc::Sender<LdapMsg>,
 ) -> Result<SearchEnd, LdapError> {
@@ -510,11 +528,15 @@ fn delete_phase(
         .map(|(id, (added, uuid, pos))| (pos, id, added, uuid))
         .collect();
     order.sort_unstable();
+    let over_time = || deadline.is_some_and(|d| std::time::Instant::now() >= d);
     let mut deletes: Vec<Uuid> = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
     for (_, id, added, uuid) in order {
         if cancelled() {
             return Ok(SearchEnd::Cancelled);
+        }
+        if over_time() {
+            return Ok(SearchEnd::TimeLimit);
         }
         match dir.store.entry_by_id(id)? {
             Some(e) if ops::covers(dir, who, req, &filter, &e) => entries.push(e),
@@ -532,6 +554,9 @@ fn delete_phase(
         }
         if limit.is_some_and(|l| sent >= l) {
             return Ok(SearchEnd::SizeLimit);
+        }
+        if over_time() {
+            return Ok(SearchEnd::TimeLimit);
         }
         let uuid = uuid_of(&e);
         let out = ops::result_entry(dir, who, e, req);
@@ -578,4 +603,101 @@ fn send_id_sets(
         );
         tx.blocking_send(msg).is_ok()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::directory::OpenOptions;
+    use ldap3_proto::proto::{LdapDerefAliases, LdapFilter, LdapSearchScope};
+    use oxldap_proto::{Attribute, Dn};
+
+    fn entry(dn: &str, attrs: &[(&str, &str)]) -> Entry {
+        let mut e = Entry::new(Dn::parse(dn).expect("dn"));
+        e.attrs = attrs
+            .iter()
+            .map(|(d, v)| Attribute {
+                desc: (*d).into(),
+                values: vec![v.as_bytes().to_vec()],
+            })
+            .collect();
+        e
+    }
+
+    /// Runs the delete phase from `since` and returns how it ended and the messages sent.
+    fn run_delete_phase(
+        dir: &Directory,
+        since: Csn,
+        deadline: Option<std::time::Instant>,
+    ) -> (SearchEnd, Vec<LdapMsg>) {
+        let root = Identity::Root {
+            dn: Dn::default(),
+            norm: Default::default(),
+        };
+        let req = LdapSearchRequest {
+            base: "dc=localdomain,dc=test".into(),
+            scope: LdapSearchScope::Subtree,
+            aliases: LdapDerefAliases::Never,
+            sizelimit: 0,
+            timelimit: 0,
+            typesonly: false,
+            filter: LdapFilter::Present("objectClass".into()),
+            attrs: vec!["1.1".into()],
+        };
+        let (tx, mut rx) = mpsc::channel(64);
+        let context = dir.store.last_csn().expect("csn");
+        let end = delete_phase(
+            dir,
+            &root,
+            &req,
+            since,
+            context,
+            1,
+            deadline,
+            &|| false,
+            &tx,
+        )
+        .expect("delete phase");
+        drop(tx);
+        let mut sent = Vec::new();
+        while let Ok(m) = rx.try_recv() {
+            sent.push(m);
+        }
+        (end, sent)
+    }
+
+    #[test]
+    fn delete_phase_stops_at_the_time_limit() {
+        let cfg = Config::default_embedded();
+        let opts = OpenOptions {
+            memory: true,
+            ..Default::default()
+        };
+        let dir = Directory::open(&cfg, &opts).expect("directory");
+        let ctx = oxldap_store::WriteCtx::default();
+        let top = entry(
+            "dc=localdomain,dc=test",
+            &[("objectClass", "domain"), ("dc", "localdomain")],
+        );
+        dir.store.add(top, &ctx).expect("suffix");
+        let since = dir
+            .store
+            .last_csn()
+            .expect("csn")
+            .expect("a CSN after a write");
+        for n in 0..3 {
+            let dn = format!("cn=u{n},dc=localdomain,dc=test");
+            let cn = format!("u{n}");
+            let e = entry(&dn, &[("objectClass", "person"), ("cn", &cn), ("sn", "x")]);
+            dir.store.add(e, &ctx).expect("add");
+        }
+        // No limit: the three entries added since the cookie go out in full.
+        let (end, sent) = run_delete_phase(&dir, since, None);
+        assert_eq!((end, sent.len()), (SearchEnd::Done, 3));
+        // A deadline already passed: the refresh ends with timeLimitExceeded, having sent
+        // nothing.
+        let (end, sent) = run_delete_phase(&dir, since, Some(std::time::Instant::now()));
+        assert_eq!((end, sent.len()), (SearchEnd::TimeLimit, 0));
+    }
 }
