@@ -44,12 +44,24 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 
 /// An LDAPMessage with `msgid` and a SearchRequest whose filter is `filter` (BER).
 fn search_pdu(msgid: u8, base: &str, filter: &[u8], controls: Option<Vec<u8>>) -> Vec<u8> {
+    search_pdu_limits(msgid, base, filter, controls, &[0], &[0])
+}
+
+/// [`search_pdu`] with the contents of the sizeLimit and timeLimit INTEGERs.
+fn search_pdu_limits(
+    msgid: u8,
+    base: &str,
+    filter: &[u8],
+    controls: Option<Vec<u8>>,
+    size: &[u8],
+    time: &[u8],
+) -> Vec<u8> {
     let mut req = Vec::new();
     req.extend(tlv(0x04, base.as_bytes()));
     req.extend(tlv(0x0a, &[2])); // scope sub
     req.extend(tlv(0x0a, &[0])); // deref never
-    req.extend(tlv(0x02, &[0])); // size
-    req.extend(tlv(0x02, &[0])); // time
+    req.extend(tlv(0x02, size)); // size
+    req.extend(tlv(0x02, time)); // time
     req.extend(tlv(0x01, &[0])); // typesOnly
     req.extend_from_slice(filter);
     req.extend(tlv(0x30, &[])); // attributes
@@ -231,7 +243,7 @@ fn invalid_dns_and_existing_entries() {
 }
 
 #[test]
-fn sasl_binds_whoami_values_and_negative_page_sizes() {
+fn sasl_binds_whoami_values_and_negative_page_sizes_and_limits() {
     let s = Server::memory();
     // A SASL bind (mechanism FOO, no credentials): authMethodNotSupported (7).
     let mut sasl = tlv(0x04, b"FOO");
@@ -264,6 +276,28 @@ fn sasl_binds_whoami_values_and_negative_page_sizes() {
     ))
     .unwrap();
     assert_eq!(read_response(&mut c), Some((3, 0x65, Some(2))));
+    // A negative size or time limit, or one beyond maxInt (RFC 4511 §4.5.1:
+    // `INTEGER (0 .. maxInt)`): protocolError, as slapd ("invalid size limit"), not "no
+    // limit". The connection stays open.
+    let class = tlv(0x87, b"objectClass");
+    let limits: [(&[u8], &[u8]); 4] = [
+        (&[0xff], &[0]),
+        (&[0], &[0xff]),
+        (&[0x80, 0, 0, 0], &[0]),
+        (&[0], &[0x00, 0x80, 0, 0, 0]),
+    ];
+    for (id, (size, time)) in (10u8..).zip(limits) {
+        c.write_all(&search_pdu_limits(id, BASE, &class, None, size, time))
+            .unwrap();
+        assert_eq!(
+            read_response(&mut c),
+            Some((id, 0x65, Some(2))),
+            "{size:?} {time:?}"
+        );
+    }
+    c.write_all(&search_pdu_limits(20, BASE, &class, None, &[1], &[0x7f]))
+        .unwrap();
+    assert_eq!(read_response(&mut c).map(|r| r.1), Some(0x64));
     // Increment of an attribute that is not an integer: constraintViolation (19).
     let dn = format!("uid=n,{USERS}");
     s.modify_root(

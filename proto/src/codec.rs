@@ -425,6 +425,11 @@ fn decode_pdu(pdu: &[u8], hlen: usize) -> Result<Frame, CodecError> {
             });
         }
     }
+    if is(&op, TagClass::Application, 3) {
+        if let Err(r) = search_limits(&op) {
+            return Ok(bad(op_tag, r.into()));
+        }
+    }
     let increments = if is(&op, TagClass::Application, 6) {
         modify_increments(&mut op)
     } else {
@@ -445,6 +450,30 @@ fn decode_pdu(pdu: &[u8], hlen: usize) -> Result<Frame, CodecError> {
         version,
         increments,
     })
+}
+
+/// Checks the sizeLimit and timeLimit of a SearchRequest (RFC 4511 §4.5.1: both
+/// `INTEGER (0 .. maxInt)`). `ldap3_proto` reads them without a sign check, so a negative
+/// limit would mean "no limit"; slapd answers protocolError ("invalid size limit",
+/// "invalid time limit"), and so does the server for the reason returned here. Anything
+/// else unexpected is left alone for `ldap3_proto` to judge.
+fn search_limits(op: &StructureTag) -> Result<(), &'static str> {
+    let PL::C(parts) = &op.payload else {
+        return Ok(());
+    };
+    let in_range = |t: Option<&StructureTag>| match t {
+        Some(t) if is(t, TagClass::Universal, 2) => primitive(t)
+            .and_then(ber_int)
+            .is_some_and(|v| (0..=i64::from(i32::MAX)).contains(&v)),
+        _ => true,
+    };
+    if !in_range(parts.get(3)) {
+        return Err("invalid size limit");
+    }
+    if !in_range(parts.get(4)) {
+        return Err("invalid time limit");
+    }
+    Ok(())
 }
 
 /// A BindRequest whose authentication choice is `sasl [3] SaslCredentials` (RFC 4511
