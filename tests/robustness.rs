@@ -314,3 +314,56 @@ fn sasl_binds_whoami_values_and_negative_page_sizes_and_limits() {
     .expect_code(19);
     still_serving(&s);
 }
+
+/// A simple BindRequest (LDAPv3) with `msgid`.
+fn bind_pdu(msgid: u8, dn: &str, pw: &str) -> Vec<u8> {
+    let mut bind = tlv(0x02, &[3]);
+    bind.extend(tlv(0x04, dn.as_bytes()));
+    bind.extend(tlv(0x80, pw.as_bytes()));
+    let mut msg = tlv(0x02, &[msgid]);
+    msg.extend(tlv(0x60, &bind));
+    tlv(0x30, &msg)
+}
+
+#[test]
+fn requests_sent_before_a_bind_keep_their_identity() {
+    // [anonymous bind][modify][rootdn bind] in one write (a pipelining client or a pool
+    // that rebinds): the modify was sent anonymously and must run so, even if the second
+    // Bind is processed before it (RFC 4511 §4.2.1). It used to run as the rootdn.
+    let s = Server::memory();
+    let dn = format!("uid=race,{USERS}");
+    s.modify_root(
+        "ldapadd",
+        &format!("dn: {dn}\nobjectClass: inetOrgPerson\nuid: race\ncn: race\nsn: r\ndescription: before\n"),
+        &[],
+    )
+    .expect_code(0);
+    let mut change = tlv(0x04, b"description");
+    change.extend(tlv(0x31, &tlv(0x04, b"by-anonymous")));
+    let mut m = tlv(0x0a, &[2]); // replace
+    m.extend(tlv(0x30, &change));
+    let mut req = tlv(0x04, dn.as_bytes());
+    req.extend(tlv(0x30, &tlv(0x30, &m)));
+    let mut modify = tlv(0x02, &[2]);
+    modify.extend(tlv(0x66, &req));
+    let mut burst = bind_pdu(1, "", "");
+    burst.extend(tlv(0x30, &modify));
+    burst.extend(bind_pdu(3, ROOTDN, ROOTPW));
+    let mut c = connect(&s);
+    c.write_all(&burst).unwrap();
+    let mut codes = std::collections::BTreeMap::new();
+    for _ in 0..3 {
+        let (id, op, code) = read_response(&mut c).unwrap();
+        codes.insert(id, (op, code));
+    }
+    assert_eq!(codes[&1], (0x61, Some(0)));
+    assert_eq!(codes[&3], (0x61, Some(0)));
+    let (op, code) = codes[&2];
+    assert_eq!(op, 0x67);
+    assert!(
+        matches!(code, Some(8 | 50)),
+        "anonymous modify answered {code:?}"
+    );
+    let out = s.search_root(&["-b", &dn, "-s", "base", "description"]);
+    assert_eq!(out.values("description"), vec!["before".to_string()]);
+}

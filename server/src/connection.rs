@@ -454,6 +454,11 @@ async fn dispatch(
                 crate::testhook::maybe_panic_in_connection(&req.name);
             }
             let token = session.start(msgid);
+            // The identity is taken now, in the order the requests arrived: a Bind read
+            // after this request must not change who it runs as, though the Bind may be
+            // done first (RFC 4511 §4.2.1: operations before a Bind complete as they
+            // were; slapd abandons them instead).
+            let who = session.identity();
             let dir = dir.clone();
             let session = session.clone();
             let tx = tx.clone();
@@ -464,6 +469,7 @@ async fn dispatch(
                     let run = std::panic::AssertUnwindSafe(run_op(
                         msgid,
                         op,
+                        who,
                         &increments,
                         controls,
                         dir,
@@ -543,6 +549,7 @@ async fn bind(
 async fn run_op(
     msgid: i32,
     op: LdapOp,
+    who: Identity,
     increments: &[usize],
     controls: Vec<RawControl>,
     dir: Arc<Directory>,
@@ -550,7 +557,6 @@ async fn run_op(
     token: CancellationToken,
     tx: mpsc::Sender<LdapMsg>,
 ) {
-    let who = session.identity();
     let kind = match &op {
         LdapOp::AddRequest(_)
         | LdapOp::ModifyRequest(_)
