@@ -367,3 +367,40 @@ fn requests_sent_before_a_bind_keep_their_identity() {
     let out = s.search_root(&["-b", &dn, "-s", "base", "description"]);
     assert_eq!(out.values("description"), vec!["before".to_string()]);
 }
+
+#[test]
+fn malformed_filters_are_protocol_errors() {
+    // RFC 4511 §4.5.1: `not` holds exactly one Filter, and extensibleMatch has a
+    // matchValue. Both used to be answered (the second child dropped; an empty value
+    // matched); slapd treats them as decoding errors. Here: protocolError, connection open.
+    let s = Server::memory();
+    let mut c = connect(&s);
+    let class = tlv(0x87, b"objectClass");
+    let mut two = class.clone();
+    two.extend(tlv(0x87, b"cn"));
+    let cases = [
+        (1u8, tlv(0xa2, &two)),
+        (2, tlv(0xa2, &[])),
+        (3, tlv(0xa9, &tlv(0x82, b"cn"))),
+        (4, tlv(0xa0, &tlv(0xa2, &two))),
+    ];
+    for (id, filter) in cases {
+        c.write_all(&search_pdu(id, BASE, &filter, None)).unwrap();
+        assert_eq!(
+            read_response(&mut c),
+            Some((id, 0x65, Some(2))),
+            "case {id}"
+        );
+    }
+    // Well-formed ones still work: (!(cn=*)) and (cn:=x) on the suffix.
+    let not_cn = tlv(0xa2, &tlv(0x87, b"cn"));
+    c.write_all(&search_pdu(5, BASE, &not_cn, None)).unwrap();
+    assert_eq!(read_response(&mut c).map(|r| r.1), Some(0x64));
+    let mut ext = tlv(0x82, b"cn");
+    ext.extend(tlv(0x83, b"x"));
+    let mut c = connect(&s);
+    c.write_all(&search_pdu(6, BASE, &tlv(0xa9, &ext), None))
+        .unwrap();
+    assert_eq!(read_response(&mut c), Some((6, 0x65, Some(0))));
+    still_serving(&s);
+}

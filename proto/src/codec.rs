@@ -426,7 +426,7 @@ fn decode_pdu(pdu: &[u8], hlen: usize) -> Result<Frame, CodecError> {
         }
     }
     if is(&op, TagClass::Application, 3) {
-        if let Err(r) = search_limits(&op) {
+        if let Err(r) = search_limits(&op).and_then(|()| search_filter(&op)) {
             return Ok(bad(op_tag, r.into()));
         }
     }
@@ -472,6 +472,42 @@ fn search_limits(op: &StructureTag) -> Result<(), &'static str> {
     }
     if !in_range(parts.get(4)) {
         return Err("invalid time limit");
+    }
+    Ok(())
+}
+
+/// Checks the shape of a SearchRequest's filter where `ldap3_proto` is lenient (RFC 4511
+/// §4.5.1): `not [2] Filter` holds exactly one filter (`ldap3_proto` keeps the first and
+/// drops the rest), and `extensibleMatch [9]` carries its `matchValue [3]` (without it,
+/// `ldap3_proto` matches an empty value). slapd treats both as decoding errors. The
+/// nesting depth is bounded by the codec's walk, so the explicit stack stays small.
+fn search_filter(op: &StructureTag) -> Result<(), &'static str> {
+    let PL::C(parts) = &op.payload else {
+        return Ok(());
+    };
+    let mut stack: Vec<&StructureTag> = parts.get(6).into_iter().collect();
+    while let Some(f) = stack.pop() {
+        if f.class != TagClass::Context {
+            continue;
+        }
+        match (f.id, &f.payload) {
+            (0 | 1, PL::C(children)) => stack.extend(children.iter()),
+            (2, PL::C(children)) => {
+                if children.len() != 1 {
+                    return Err("a not filter holds exactly one filter");
+                }
+                stack.extend(children.iter());
+            }
+            (9, PL::C(items)) => {
+                if !items
+                    .iter()
+                    .any(|i| i.class == TagClass::Context && i.id == 3)
+                {
+                    return Err("extensibleMatch without matchValue");
+                }
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
