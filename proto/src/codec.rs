@@ -498,13 +498,12 @@ fn search_filter(op: &StructureTag) -> Result<(), &'static str> {
                 }
                 stack.extend(children.iter());
             }
-            (9, PL::C(items)) => {
+            (9, PL::C(items))
                 if !items
                     .iter()
-                    .any(|i| i.class == TagClass::Context && i.id == 3)
-                {
-                    return Err("extensibleMatch without matchValue");
-                }
+                    .any(|i| i.class == TagClass::Context && i.id == 3) =>
+            {
+                return Err("extensibleMatch without matchValue");
             }
             _ => {}
         }
