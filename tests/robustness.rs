@@ -404,3 +404,33 @@ fn malformed_filters_are_protocol_errors() {
     assert_eq!(read_response(&mut c), Some((6, 0x65, Some(0))));
     still_serving(&s);
 }
+
+#[test]
+fn password_modify_with_an_empty_new_password_is_refused() {
+    // RFC 3062 §2 generates a password only when newPasswd is absent; slapd refuses an
+    // empty one with unwillingToPerform (53). It used to set a generated password.
+    let s = Server::memory();
+    let dn = format!("uid=pw,{USERS}");
+    s.modify_root(
+        "ldapadd",
+        &format!(
+            "dn: {dn}\nobjectClass: inetOrgPerson\nuid: pw\ncn: pw\nsn: p\nuserPassword: old\n"
+        ),
+        &[],
+    )
+    .expect_code(0);
+    let mut c = connect(&s);
+    c.write_all(&bind_pdu(1, ROOTDN, ROOTPW)).unwrap();
+    assert_eq!(read_response(&mut c), Some((1, 0x61, Some(0))));
+    let mut value = tlv(0x80, dn.as_bytes());
+    value.extend(tlv(0x82, b""));
+    let mut ext = tlv(0x80, b"1.3.6.1.4.1.4203.1.11.1");
+    ext.extend(tlv(0x81, &tlv(0x30, &value)));
+    let mut msg = tlv(0x02, &[2]);
+    msg.extend(tlv(0x77, &ext));
+    c.write_all(&tlv(0x30, &msg)).unwrap();
+    assert_eq!(read_response(&mut c), Some((2, 0x78, Some(53))));
+    // The old password still works.
+    let out = s.tool("ldapwhoami", &["-D", &dn, "-w", "old"], None);
+    out.expect_code(0);
+}

@@ -1047,9 +1047,18 @@ pub fn password_modify(
             ));
         }
     }
+    // RFC 3062 §2: a password is generated only when newPasswd is absent. One present
+    // but empty is refused, as slapd ("new password value is empty"): generating one
+    // would lock out a user whose client ignores the response value.
     let (new, generated) = match new {
-        Some(n) if !n.is_empty() => (n.to_vec(), None),
-        _ => {
+        Some([]) => {
+            return Err(LdapError::new(
+                ResultCode::UnwillingToPerform,
+                "new password value is empty",
+            ))
+        }
+        Some(n) => (n.to_vec(), None),
+        None => {
             let g = crate::password::generate();
             (g.clone().into_bytes(), Some(g))
         }
