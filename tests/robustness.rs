@@ -312,6 +312,29 @@ fn sasl_binds_whoami_values_and_negative_page_sizes_and_limits() {
         &[],
     )
     .expect_code(19);
+    // An INTEGER attribute at the edge of 128 bits: the increment is refused
+    // (constraintViolation, "out of range"), not wrapped; so is a valid delta too large.
+    let max = i128::MAX.to_string();
+    let ip = format!("cn=ip,{USERS}");
+    s.modify_root(
+        "ldapadd",
+        &format!(
+            "dn: {ip}\nobjectClass: pilotPerson\ncn: ip\nsn: p\nmailPreferenceOption: {max}\n"
+        ),
+        &[],
+    )
+    .expect_code(0);
+    for delta in ["1", "100000000000000000000000000000000000000000000000000"] {
+        let out = s.modify_root(
+            "ldapmodify",
+            &format!("dn: {ip}\nchangetype: modify\nincrement: mailPreferenceOption\nmailPreferenceOption: {delta}\n"),
+            &[],
+        );
+        assert_eq!(out.code, 19, "{}", out.stderr);
+        assert!(out.stderr.contains("out of range"), "{}", out.stderr);
+    }
+    let out = s.search_root(&["-b", &ip, "-s", "base", "mailPreferenceOption"]);
+    assert_eq!(out.values("mailPreferenceOption"), vec![max]);
     still_serving(&s);
 }
 

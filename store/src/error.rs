@@ -50,6 +50,13 @@ pub enum StoreError {
         /// The attribute description.
         attr: String,
     },
+    /// A modify increment whose operand or result does not fit in 128 bits: refused
+    /// rather than wrapped (slapd wraps at 64 bits).
+    #[error("modify/increment: {attr}: value out of range")]
+    IncrementOutOfRange {
+        /// The attribute description.
+        attr: String,
+    },
     /// An attribute type the schema does not define.
     #[error("{attr}: attribute type undefined")]
     UndefinedAttributeType {
@@ -157,7 +164,9 @@ impl StoreError {
             StoreError::NoSuchValue { .. } | StoreError::NoSuchAttributeToIncrement { .. } => {
                 ResultCode::NoSuchAttribute
             }
-            StoreError::NotAnInteger { .. } => ResultCode::ConstraintViolation,
+            StoreError::NotAnInteger { .. } | StoreError::IncrementOutOfRange { .. } => {
+                ResultCode::ConstraintViolation
+            }
             StoreError::UndefinedAttributeType { .. } => ResultCode::UndefinedAttributeType,
             StoreError::NoUserModification { .. } | StoreError::SingleValued { .. } => {
                 ResultCode::ConstraintViolation

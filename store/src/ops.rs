@@ -901,21 +901,18 @@ impl Store {
                 if at.is_none_or(|at| at.effective_syntax() != Some(INTEGER_SYNTAX)) {
                     return Err(StoreError::NotAnInteger { attr: desc });
                 }
-                let delta = values
-                    .first()
-                    .and_then(|v| std::str::from_utf8(v).ok())
-                    .and_then(|s| s.trim().parse::<i128>().ok())
-                    .filter(|_| values.len() == 1)
-                    .ok_or_else(|| StoreError::NotAnInteger { attr: desc.clone() })?;
+                let [delta] = values.as_slice() else {
+                    return Err(StoreError::NotAnInteger { attr: desc });
+                };
+                let delta = increment_operand(delta, &desc)?;
                 let Some(a) = entry.get_mut(&desc) else {
                     return Err(StoreError::NoSuchAttributeToIncrement { attr: desc });
                 };
                 for v in &mut a.values {
-                    let cur = std::str::from_utf8(v)
-                        .ok()
-                        .and_then(|s| s.trim().parse::<i128>().ok())
-                        .ok_or_else(|| StoreError::NotAnInteger { attr: desc.clone() })?;
-                    *v = (cur + delta).to_string().into_bytes();
+                    let sum = increment_operand(v, &desc)?
+                        .checked_add(delta)
+                        .ok_or_else(|| StoreError::IncrementOutOfRange { attr: desc.clone() })?;
+                    *v = sum.to_string().into_bytes();
                 }
             }
         }
@@ -971,4 +968,20 @@ impl Store {
 /// The attribute type part of a description (`cn;lang-en` → `cn`).
 fn desc_type(desc: &str) -> &str {
     desc.split(';').next().unwrap_or(desc)
+}
+
+/// An operand of a modify increment (RFC 4525 §2) as a 128-bit integer. Errors: not an
+/// INTEGER (RFC 4517 §3.3.16) at all, or one too large for 128 bits
+/// ([`StoreError::IncrementOutOfRange`]: the value is valid, the server cannot add to it).
+fn increment_operand(v: &[u8], attr: &str) -> Result<i128, StoreError> {
+    let s = std::str::from_utf8(v).map(str::trim).unwrap_or("");
+    if let Ok(n) = s.parse::<i128>() {
+        return Ok(n);
+    }
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Err(StoreError::IncrementOutOfRange { attr: attr.into() })
+    } else {
+        Err(StoreError::NotAnInteger { attr: attr.into() })
+    }
 }
