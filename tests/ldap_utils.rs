@@ -468,6 +468,21 @@ fn modrdn_rename_and_move_subtree() {
         ],
     )
     .expect_code(32);
+    // Out of the naming context (a new superior outside the suffix, or a rename of the
+    // suffix entry): affectsMultipleDSAs (71), as slapd's "cannot rename between DSAs".
+    s.modify_root(
+        "ldapmodrdn",
+        "",
+        &[
+            "-s",
+            "dc=other",
+            &format!("uid=eve,ou=Sales,{GROUPS}"),
+            "uid=eve",
+        ],
+    )
+    .expect_code(71);
+    s.modify_root("ldapmodrdn", "", &[BASE, "dc=other"])
+        .expect_code(71);
 }
 
 #[test]

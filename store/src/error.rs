@@ -24,6 +24,11 @@ pub enum StoreError {
     /// The DN lies outside every naming context this server holds (slapd: 53).
     #[error("no global superior knowledge")]
     OutsideNamingContexts,
+    /// A modify DN whose new DN lies outside the naming context of the entry, or that
+    /// renames a suffix entry (slapd's frontend: affectsMultipleDSAs, 71, "cannot rename
+    /// between DSAs").
+    #[error("cannot rename between DSAs")]
+    RenameBetweenContexts,
     /// A modify add of a value already present (RFC 4511 §4.6).
     #[error("modify/add: {attr}: value #{index} already exists")]
     ValueExists {
@@ -157,6 +162,7 @@ impl StoreError {
             }
             StoreError::AlreadyExists => ResultCode::EntryAlreadyExists,
             StoreError::NotAllowedOnNonLeaf => ResultCode::NotAllowedOnNonLeaf,
+            StoreError::RenameBetweenContexts => ResultCode::AffectsMultipleDsas,
             StoreError::OutsideNamingContexts | StoreError::MoveUnderSelf => {
                 ResultCode::UnwillingToPerform
             }

@@ -448,7 +448,7 @@ impl Store {
         let new_dn = parent_pretty.child(new_rdn.clone());
         let new_norm = self.schema.normalize_dn(&new_dn)?;
         if !self.holds(&new_norm) || self.is_suffix(&norm) {
-            return Err(StoreError::OutsideNamingContexts);
+            return Err(StoreError::RenameBetweenContexts);
         }
         if parent_norm == norm || parent_norm.is_descendant_of(&norm) {
             return Err(StoreError::MoveUnderSelf);
