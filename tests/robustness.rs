@@ -221,6 +221,19 @@ fn invalid_dns_and_existing_entries() {
     .expect_code(34);
     s.search_anon(&["-b", &format!("cn=a\\00b,{USERS}"), "(objectClass=*)"])
         .expect_code(34);
+    // A value invalid in its attribute's syntax (an empty Directory String, a Country
+    // String of three letters) makes the DN invalid too, as in slapd: 34, not 21 for an
+    // add or 32 for a search base.
+    for rdn in ["cn=", "c=USA"] {
+        s.modify_root(
+            "ldapadd",
+            &format!("dn: {rdn},{USERS}\nobjectClass: person\ncn: x\nsn: y\n"),
+            &[],
+        )
+        .expect_code(34);
+        s.search_anon(&["-b", &format!("{rdn},{USERS}"), "(objectClass=*)"])
+            .expect_code(34);
+    }
     s.modify_root(
         "ldapadd",
         &format!("dn: {USERS}\nobjectClass: organizationalUnit\nou: Users\n"),

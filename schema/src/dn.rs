@@ -189,6 +189,21 @@ impl Schema {
             if parts.iter().any(|(oid, _, _)| *oid == at.oid) {
                 return Err(SchemaError::DuplicateAvaType(ava.attr.clone()));
             }
+            // The value must be valid in its attribute's syntax (`cn=` is an empty
+            // Directory String): slapd's dnNormalize refuses it (invalidDNSyntax), so a
+            // search base answers 34, not noSuchObject, and an add 34, not 21. DN-valued
+            // syntaxes are checked by their equality rule below, which tracks nesting.
+            let dn_valued = matches!(
+                at.effective_syntax(),
+                Some("1.3.6.1.4.1.1466.115.121.1.12" | "1.3.6.1.4.1.1466.115.121.1.34")
+            );
+            if !dn_valued {
+                self.validate_value(at, &ava.value)
+                    .map_err(|e| SchemaError::InvalidDnValue {
+                        attr: ava.attr.clone(),
+                        reason: e.to_string(),
+                    })?;
+            }
             let norm = match at.equality_rule() {
                 Some(rule) => rule
                     .normalize_at(self, &ava.value, depth + 1)
@@ -336,9 +351,21 @@ mod tests {
         );
         assert_eq!(n(&dn(&[])).as_deref(), Ok(""));
         assert_eq!(
-            n(&dn(&[&[("uidNumber", "0010")]])).as_deref(),
+            n(&dn(&[&[("uidNumber", "10")]])).as_deref(),
             Ok("uidnumber=10")
         );
+        // Values invalid in their syntax are invalid DNs (slapd: 34): an INTEGER with a
+        // leading zero (RFC 4517 §3.3.16), an empty Directory String, a three-letter
+        // Country String.
+        for (ty, v) in [("uidNumber", "0010"), ("cn", ""), ("c", "USA")] {
+            assert!(
+                matches!(
+                    n(&dn(&[&[(ty, v)]])),
+                    Err(SchemaError::InvalidDnValue { .. })
+                ),
+                "{ty}={v}"
+            );
+        }
         assert_eq!(
             n(&dn(&[&[("userPassword", "A\u{1}")]])).as_deref(),
             Ok("userpassword=A\\01")
