@@ -948,7 +948,7 @@ fn search_unsorted(
     } else {
         match session.take_paged(&cookie) {
             Some(state) if state.request == key => state.returned,
-            _ => return Some(invalid_cookie(Vec::new())),
+            _ => return Some(invalid_cookie(&cookie)),
         }
     };
     if size == 0 {
@@ -1031,16 +1031,21 @@ fn paged_control(cookie: Vec<u8>) -> LdapControl {
     LdapControl::SimplePagedResults { size: 0, cookie }
 }
 
-/// The answer to a cookie this connection did not hand out for this request, as slapd:
-/// unwillingToPerform with an empty cookie, plus `extra` response controls.
-fn invalid_cookie(extra: Vec<LdapControl>) -> (LdapResult, Vec<LdapControl>) {
-    let e = LdapError::new(
-        ResultCode::UnwillingToPerform,
-        "paged results cookie is invalid",
-    );
-    let mut ctrls = vec![paged_control(Vec::new())];
-    ctrls.extend(extra);
-    (e.to_result(), ctrls)
+/// The answer to a cookie this connection did not hand out for this request, as slapd
+/// (`parsePagedResults` and back-mdb): a cookie that cannot be one of ours (ours are 8
+/// octets) is protocolError, "paged results cookie is invalid"; a well-formed one that is
+/// unknown, stale or for another request is unwillingToPerform, "... invalid or old".
+/// Both with an empty cookie.
+fn invalid_cookie(cookie: &[u8]) -> (LdapResult, Vec<LdapControl>) {
+    let e = if cookie.len() == 8 {
+        LdapError::new(
+            ResultCode::UnwillingToPerform,
+            "paged results cookie is invalid or old",
+        )
+    } else {
+        LdapError::new(ResultCode::ProtocolError, "paged results cookie is invalid")
+    };
+    (e.to_result(), vec![paged_control(Vec::new())])
 }
 
 /// Sends the next `size` entries of a sorted paged search (RFC 2891 with RFC 2696, as

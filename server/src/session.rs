@@ -183,6 +183,7 @@ impl Session {
         let n = self
             .next_cookie
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Eight octets: `connection::invalid_cookie` tells a malformed cookie by its length.
         let cookie = (n + 1).to_be_bytes().to_vec();
         let mut p = self.paged.lock().unwrap_or_else(|e| e.into_inner());
         if p.len() >= MAX_PAGED_SEARCHES {

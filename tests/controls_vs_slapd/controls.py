@@ -213,6 +213,11 @@ PR = lambda crit=True: SimplePagedResultsControl(crit, size=5, cookie="")
 search("paged once", OU, ldap.SCOPE_SUBTREE, "(cn=p1b)", ["1.1"], [PR()])
 search("paged twice", OU, ldap.SCOPE_SUBTREE, "(cn=p1b)", ["1.1"], [PR(), PR()])
 search("paged twice non-critical", OU, ldap.SCOPE_SUBTREE, "(cn=p1b)", ["1.1"], [PR(False), PR(False)])
+# a cookie that cannot be the server's (slapd: protocolError) and an unknown one (53)
+search("paged bogus cookie", OU, ldap.SCOPE_SUBTREE, "(cn=p1b)", ["1.1"],
+       [SimplePagedResultsControl(True, size=5, cookie=b"garbage-cookie")])
+search("paged unknown cookie", OU, ldap.SCOPE_SUBTREE, "(cn=p1b)", ["1.1"],
+       [SimplePagedResultsControl(True, size=5, cookie=b"\x00" * 8)])
 
 wipe()
 
