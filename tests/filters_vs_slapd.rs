@@ -39,6 +39,10 @@ const PINNED: &[&str] = &[
     // (13 entries: "sven" anywhere); oxldap keeps them and finds none.
     "(mail=sven *)",
     "(mail=*sven *)",
+    // Presence of an unknown attribute type is Undefined in slapd, as every item on it:
+    // its negation matches nothing (oxldap answered False, so the NOT matched all).
+    "(!(noSuchAttr=*))",
+    "(|(noSuchAttr=*)(!(noSuchAttr=*))(uid=aerin.johnson.330))",
 ];
 
 /// A slapd started by `start-slapd.sh`; stopped (SIGTERM, then SIGKILL) on drop.

@@ -224,9 +224,8 @@ impl Schema {
     /// * `and`/`or`: an empty AND is True, an empty OR is False (RFC 4526); otherwise AND is
     ///   False if any part is False, else Undefined if any is Undefined; OR is True if any is
     ///   True, else Undefined if any is Undefined. NOT of Undefined is Undefined.
-    /// * An unknown attribute type makes equality, substrings, ordering, approx and
-    ///   extensible items Undefined; a presence item with an unknown type is False (it is not
-    ///   in the RFC's list of Undefined cases; slapd answers False too).
+    /// * An unknown attribute type makes every item on it Undefined, presence included (as
+    ///   slapd: `(!(nosuchattr=*))` matches nothing there, as `(!(nosuchattr=x))`).
     /// * No matching rule of the needed kind (e.g. equality on supportedLDAPVersion) or an
     ///   assertion value invalid for the rule gives Undefined.
     /// * `objectClass` equality also matches superclasses of the entry's classes, and class
@@ -279,14 +278,15 @@ impl Schema {
             Filter::LessOrEqual(desc, value) => {
                 self.prepare_ordering(desc, value, Assertion::LessOrEqual)
             }
-            // A presence item with an unknown type is False, not Undefined (see `evaluate`).
+            // A presence item with an unknown type is Undefined, as every item (see
+            // `evaluate`).
             Filter::Present(desc) => match self.resolve(desc) {
                 Some((at, opts)) => P::Item {
                     at,
                     opts,
                     test: Test::Present,
                 },
-                None => P::Constant(Ternary::False),
+                None => P::Constant(Ternary::Undefined),
             },
             Filter::Extensible { .. } => P::Extensible(filter),
         }
@@ -771,7 +771,8 @@ mod tests {
             (Filter::Present("description".into()), F),
             (Filter::Present("cn;lang-fr".into()), T),
             (Filter::Present("sn;lang-fr".into()), F),
-            (Filter::Present("nosuch".into()), F),
+            (Filter::Present("nosuch".into()), U),
+            (Filter::Not(Box::new(Filter::Present("nosuch".into()))), U),
             (Filter::And(vec![]), T),
             (Filter::Or(vec![]), F),
             (Filter::Not(Box::new(eq("cn", "bob"))), T),
