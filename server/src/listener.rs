@@ -56,6 +56,10 @@ pub async fn serve(
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let tracker = TaskTracker::new();
     let next_id = AtomicU64::new(1);
+    // Refusals are logged at most once a second, with how many there were: a client
+    // opening connections in a loop must not flood the log (thousands of lines a second).
+    let mut refused: u64 = 0;
+    let mut refusal_logged: Option<std::time::Instant> = None;
     loop {
         let (stream, _) = tokio::select! {
             r = listener.accept() => match r {
@@ -70,7 +74,12 @@ pub async fn serve(
             () = shutdown.cancelled() => break,
         };
         let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tracing::warn!(max, "too many connections; refusing one");
+            refused += 1;
+            if refusal_logged.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1)) {
+                tracing::warn!(max, refused, "too many connections; refusing new ones");
+                refused = 0;
+                refusal_logged = Some(std::time::Instant::now());
+            }
             if let Ok(p) = refusing.clone().try_acquire_owned() {
                 tracker.spawn(async move {
                     refuse(stream).await;
