@@ -144,6 +144,18 @@ fn conn_max_refuses_with_busy_and_frees_slots() {
         "not busy: {bytes:?}"
     );
     assert!(bytes.windows(22).any(|w| w == b"1.3.6.1.4.1.1466.20036"));
+    // A burst of refusals is logged once a second at most, not once per connection.
+    for _ in 0..20 {
+        let mut more = TcpStream::connect(addr(&s)).unwrap();
+        let (_, eof) = read_to_eof(&mut more, Duration::from_secs(5));
+        assert!(eof);
+    }
+    let lines = s.log().matches("too many connections").count();
+    assert!(
+        (1..=3).contains(&lines),
+        "{lines} refusal lines:\n{}",
+        s.log()
+    );
     // Closing one frees a slot: a real client is served again.
     drop(held.pop());
     std::thread::sleep(Duration::from_millis(300));
