@@ -218,6 +218,14 @@ impl Schema {
         if parts.is_empty() {
             return Err(dn_err(0, "empty RDN"));
         }
+        if let [(_, ty, v)] = parts.as_slice() {
+            // One AVA (nearly every RDN): `type=value` without the sort and join.
+            let mut out = String::with_capacity(ty.len() + 1 + v.len());
+            out.push_str(ty);
+            out.push('=');
+            out.push_str(v);
+            return Ok(out);
+        }
         let mut avas: Vec<String> = parts
             .into_iter()
             .map(|(_, ty, v)| format!("{ty}={v}"))

@@ -713,6 +713,38 @@ impl Indexes {
         }
     }
 
+    /// [`Indexes::eq_lookup`] of a value naming the already normalized DN `dn`. Under
+    /// distinguishedNameMatch (RFC 4517 §4.2.15) a value's equality key is its normalized
+    /// DN's string, so the value is not parsed and normalized again (memberOf looks up
+    /// every entry a bulk load adds); other rules normalize `dn`'s string as a value.
+    ///
+    /// Errors: as [`Indexes::eq_lookup`].
+    pub fn eq_lookup_dn(
+        &self,
+        schema: &Schema,
+        src: &PostingReader<'_>,
+        desc: &str,
+        dn: &oxldap_schema::NormDn,
+    ) -> Result<Option<RoaringTreemap>, StoreError> {
+        let Some(at) = schema.attribute_type(desc) else {
+            return Ok(None);
+        };
+        let dn_match = at
+            .equality_rule()
+            .is_some_and(|r| r.name.eq_ignore_ascii_case("distinguishedNameMatch"));
+        if !dn_match {
+            return self.eq_lookup(schema, src, desc, dn.to_string().as_bytes());
+        }
+        if !self
+            .kinds(at)
+            .is_some_and(|k| k.contains(&IndexKind::Equality))
+        {
+            return Ok(None);
+        }
+        let key = dn.to_string();
+        Ok(Some(lookup(src, &prefix(TAG_EQ, &at.oid, key.as_bytes()))?))
+    }
+
     /// Whether attribute description `desc` has an equality index.
     pub(crate) fn has_equality(&self, schema: &Schema, desc: &str) -> bool {
         schema

@@ -624,7 +624,7 @@ impl Store {
 
     /// Syntax, duplicates and SINGLE-VALUE for one attribute.
     fn check_values(&self, a: &Attribute) -> Result<(), StoreError> {
-        let mut seen = HashSet::new();
+        let mut seen = rustc_hash::FxHashSet::default();
         for (i, v) in a.values.iter().enumerate() {
             if let Some(at) = self.schema.attribute_type(&a.desc) {
                 self.schema.validate_value(at, v)?;

@@ -507,16 +507,23 @@ impl Store {
                     .before
                     .as_ref()
                     .is_none_or(|b| b.entry.dn != after.entry.dn);
-                moved.then(|| {
-                    self.schema
+                moved.then(|| match t.new_dn(*id) {
+                    // An added entry's DN was normalized when it was placed.
+                    Some(n) if tch.before.is_none() => Some((*id, n.clone())),
+                    _ => self
+                        .schema
                         .normalize_dn(&after.entry.dn)
                         .ok()
-                        .map(|n| (*id, n))
+                        .map(|n| (*id, n)),
                 })?
             })
             .collect();
         for (id, dn) in arrivals {
-            let Some(groups) = self.eq_lookup(&member_ad, dn.to_string().as_bytes())? else {
+            let found = self.with_postings(|src| {
+                self.indexes
+                    .eq_lookup_dn(&self.schema, src, &member_ad, &dn)
+            })?;
+            let Some(groups) = found else {
                 break;
             };
             for gid in groups.iter().filter(|g| !t.touched.contains_key(g)) {

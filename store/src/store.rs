@@ -329,15 +329,10 @@ impl Store {
         // The tree was just cleared: the first round writes its chunks without reading
         // them back; later rounds extend what earlier ones wrote.
         let mut first = true;
+        // Not atomic (the fingerprint is stored only after the last round), in key order.
         let mut write = |delta: crate::postings::PostingDelta| -> Result<(), StoreError> {
-            let mut batch = sled::Batch::default();
-            if std::mem::take(&mut first) {
-                delta.write_new_into(&mut batch)?;
-            } else {
-                delta.write_into(&self.trees.index, &mut batch)?;
-            }
-            self.trees.index.apply_batch(batch)?;
-            Ok(())
+            let tree = (!std::mem::take(&mut first)).then_some(&self.trees.index);
+            crate::postings::apply_sorted(&self.trees.index, delta.changes(tree)?)
         };
         for kv in self.trees.entries.iter() {
             let (k, v) = kv?;
@@ -756,25 +751,11 @@ impl Store {
         // them neither collected nor written.
         let mut pending = self.pending_lock();
         if let Some(p) = pending.take().filter(|p| !p.delta.is_empty()) {
-            if p.fresh {
-                // Into an empty tree nothing is read back, and the inserts need not be
-                // atomic (the fingerprint is restored only after them; readers wait on
-                // the pending lock held here): two threads insert half the chunks each.
-                // sled's tree takes concurrent inserts; apply_batch would serialize them.
-                let tree = &self.trees.index;
-                let outcomes = crate::bulk::par_map(p.delta.new_chunks()?, |(k, v)| {
-                    tree.insert(k, v).map(|_| ())
-                });
-                return outcomes
-                    .into_iter()
-                    .collect::<Result<(), sled::Error>>()
-                    .map_err(StoreError::from);
-            }
-            let mut batch = sled::Batch::default();
-            {
-                p.delta.write_into(&self.trees.index, &mut batch)?;
-            }
-            self.trees.index.apply_batch(batch)?;
+            // Into an empty tree nothing is read back. The writes need not be atomic:
+            // the fingerprint is restored only after them (a crash before makes the next
+            // open rebuild the index), and readers wait on the pending lock held here.
+            let tree = (!p.fresh).then_some(&self.trees.index);
+            crate::postings::apply_sorted(&self.trees.index, p.delta.changes(tree)?)?;
         }
         Ok(())
     }

@@ -33,6 +33,9 @@ pub(crate) struct Txn<'s> {
     pub touched: BTreeMap<u64, Touched>,
     /// DN-tree links changed by this write: dn2id key → Some(id) added, None removed.
     links: HashMap<Vec<u8>, Option<u64>>,
+    /// The normalized DNs of the entries this write adds ([`Txn::stage_new`]), so the
+    /// overlays need not normalize them again ([`Txn::new_dn`]).
+    new_dns: HashMap<u64, NormDn>,
     /// The remaining tree updates.
     pub b: Batches,
 }
@@ -50,6 +53,7 @@ impl<'s> Txn<'s> {
             touched: BTreeMap::new(),
             csns: HashMap::new(),
             links: HashMap::new(),
+            new_dns: HashMap::new(),
             b: Batches::default(),
         }
     }
@@ -144,6 +148,12 @@ impl<'s> Txn<'s> {
             .insert(&keys::child_key(entry.parent, id), &[]);
         self.insert_new(id, entry);
         self.link(keys::dn_key(norm), id);
+        self.new_dns.insert(id, norm.clone());
+    }
+
+    /// The normalized DN of entry `id` if this write added it with [`Txn::stage_new`].
+    pub fn new_dn(&self, id: u64) -> Option<&NormDn> {
+        self.new_dns.get(&id)
     }
 
     /// Links `dn_key` to `id` in dn2id.
@@ -187,12 +197,20 @@ impl<'s> Txn<'s> {
         });
         store.stage_postings(
             |postings| {
-                for (id, old, new) in &deltas {
-                    for k in old.difference(new) {
-                        postings.remove(k, *id);
+                for (id, old, new) in deltas {
+                    if old.is_empty() {
+                        // An added entry (every entry of a bulk load): its keys move
+                        // into the delta without a copy.
+                        for k in new {
+                            postings.add_owned(k, id);
+                        }
+                        continue;
                     }
-                    for k in new.difference(old) {
-                        postings.add(k, *id);
+                    for k in old.difference(&new) {
+                        postings.remove(k, id);
+                    }
+                    for k in new.difference(&old) {
+                        postings.add(k, id);
                     }
                 }
             },
