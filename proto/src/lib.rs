@@ -19,7 +19,7 @@ pub mod filter;
 pub mod ldif;
 pub mod result;
 
-pub use codec::{CodecError, Frame, MalformedOp, RawControl, ServerCodec};
+pub use codec::{CodecError, Frame, MalformedOp, Outgoing, RawControl, ServerCodec};
 pub use dn::{Ava, Dn, DnError, Rdn};
 pub use entry::{Attribute, Entry};
 pub use filter::{Filter, FilterError, Substrings};

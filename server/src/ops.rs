@@ -623,7 +623,17 @@ pub fn search(
     if let Some(r) = crate::changelog_view::search(dir, who, req, cancelled, send) {
         return r;
     }
-    search_entries(dir, who, req, page, cancelled, &mut |_, out| send(out))
+    // No EntryState: copying entryUUID and entryCSN out of every entry is for content sync.
+    search_entries_limited(
+        dir,
+        who,
+        req,
+        page,
+        true,
+        false,
+        cancelled,
+        &mut |_, out| send(out),
+    )
 }
 
 /// The replication state of a matching entry, whatever attributes the client asked for.
@@ -655,7 +665,7 @@ pub fn search_entries(
     cancelled: &dyn Fn() -> bool,
     send: &mut dyn FnMut(&EntryState, LdapSearchResultEntry) -> bool,
 ) -> Result<SearchEnd, LdapError> {
-    search_entries_limited(dir, who, req, page, true, cancelled, send)
+    search_entries_limited(dir, who, req, page, true, true, cancelled, send)
 }
 
 /// [`search_entries`] without the size limit, for a content-sync refresh: it counts only
@@ -668,15 +678,20 @@ pub fn search_entries_uncounted(
     cancelled: &dyn Fn() -> bool,
     send: &mut dyn FnMut(&EntryState, LdapSearchResultEntry) -> bool,
 ) -> Result<SearchEnd, LdapError> {
-    search_entries_limited(dir, who, req, None, false, cancelled, send)
+    search_entries_limited(dir, who, req, None, false, true, cancelled, send)
 }
 
+/// [`search_entries`] with the size limit applied or not (`size_limited`), and each
+/// entry's [`EntryState`] copied out or left empty (`with_state`: only content sync reads
+/// it; a plain search would pay two copies per entry for nothing).
+#[allow(clippy::too_many_arguments)]
 fn search_entries_limited(
     dir: &Directory,
     who: &Identity,
     req: &LdapSearchRequest,
     page: Option<Page>,
     size_limited: bool,
+    with_state: bool,
     cancelled: &dyn Fn() -> bool,
     send: &mut dyn FnMut(&EntryState, LdapSearchResultEntry) -> bool,
 ) -> Result<SearchEnd, LdapError> {
@@ -819,10 +834,12 @@ fn search_entries_limited(
                 return SearchControl::Stop;
             }
             let keep = subject.map(|s| readable(dir, &chk, &s, &sel));
-            if !send(
-                &EntryState::of(&entry),
-                select(dir, entry, &sel, req.typesonly, keep),
-            ) {
+            let state = if with_state {
+                EntryState::of(&entry)
+            } else {
+                EntryState::default()
+            };
+            if !send(&state, select(dir, entry, &sel, req.typesonly, keep)) {
                 end = SearchEnd::Cancelled;
                 return SearchControl::Stop;
             }
