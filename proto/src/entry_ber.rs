@@ -58,6 +58,17 @@ impl EncodedMessages {
         self.count += 1;
     }
 
+    /// Appends a SearchResultEntry without controls from its parts (see [`encode_entry`]).
+    pub fn push_parts<'a, A, V>(&mut self, msgid: i32, dn: &[u8], attrs: A)
+    where
+        A: Iterator<Item = (&'a [u8], V)> + Clone,
+        V: Iterator<Item = &'a [u8]> + Clone,
+    {
+        self.start();
+        encode_entry(msgid, dn, attrs, &mut self.buf);
+        self.count += 1;
+    }
+
     /// Appends any message, encoded as the connection's codec encodes it
     /// ([`crate::codec::ServerCodec`]; e.g. the SearchResultDone that ends a burst).
     ///

@@ -7,7 +7,7 @@
 
 use crate::directory::Directory;
 use crate::error::{result_of, success, LdapError};
-use crate::ops::{self, Page, SearchEnd, PAGED_RESULTS_OID, SUPPORTED_CONTROLS};
+use crate::ops::{self, Found, Page, SearchEnd, PAGED_RESULTS_OID, SUPPORTED_CONTROLS};
 use crate::session::{Identity, PagedState, Session};
 use crate::sync::pacing;
 use crate::tls::{check_security, Io, OpKind};
@@ -625,7 +625,7 @@ async fn run_op(
                 &mut op_ctrls,
                 &token,
                 |e| {
-                    entries.push(msgid, &e);
+                    e.encode(msgid, &mut entries);
                     true
                 },
             );
@@ -771,9 +771,8 @@ impl<'a> EntryBatch<'a> {
     }
 
     /// Queues an entry; false when the client is gone.
-    fn push(&mut self, e: ldap3_proto::proto::LdapSearchResultEntry) -> bool {
-        self.held.push(self.msgid, &e);
-        drop(e);
+    fn push(&mut self, e: Found<'_>) -> bool {
+        e.encode(self.msgid, &mut self.held);
         if self.held.len() >= Self::MAX
             || self.held.byte_len() >= Self::MAX_BYTES
             || self.last_burst.elapsed() >= Self::MAX_WAIT
@@ -805,14 +804,18 @@ fn search_with_controls(
     controls: &[RawControl],
     op_ctrls: &mut crate::controls::OpControls,
     token: &CancellationToken,
-    mut send: impl FnMut(ldap3_proto::proto::LdapSearchResultEntry) -> bool,
+    mut send: impl FnMut(Found<'_>) -> bool,
 ) -> Option<(LdapResult, Vec<LdapControl>)> {
     if let Err(e) = crate::controls::check_search_base(dir, who, req, op_ctrls) {
         return Some((e.to_result(), Vec::new()));
     }
     let mv = crate::controls::ValuesReturn::take(op_ctrls, req);
     search(dir, who, session, req, controls, token, |e| {
-        send(mv.apply(dir, e))
+        if mv.is_active() {
+            send(Found::Entry(mv.apply(dir, e.into_entry())))
+        } else {
+            send(e)
+        }
     })
 }
 
@@ -826,7 +829,7 @@ fn search(
     req: &ldap3_proto::proto::LdapSearchRequest,
     controls: &[RawControl],
     token: &CancellationToken,
-    mut send: impl FnMut(ldap3_proto::proto::LdapSearchResultEntry) -> bool,
+    mut send: impl FnMut(Found<'_>) -> bool,
 ) -> Option<(LdapResult, Vec<LdapControl>)> {
     use crate::sort::{self, MAX_SORT_ENTRIES};
     // slapd (controls.c, parsePagedResults): a second paged results control is a
@@ -870,12 +873,12 @@ fn search(
     let cancelled = || token.is_cancelled();
     let mut got = Vec::new();
     let mut over = false;
-    let end = ops::search(dir, who, req, None, &cancelled, &mut |e| {
+    let end = ops::search_found(dir, who, req, None, &cancelled, &mut |e| {
         if got.len() >= MAX_SORT_ENTRIES {
             over = true;
             return false;
         }
-        got.push(e);
+        got.push(e.into_entry());
         true
     });
     if over {
@@ -890,7 +893,7 @@ fn search(
         Err(code) => return unsorted(code, "cannot sort by the requested keys"),
     };
     for e in sorted {
-        if !send(e) {
+        if !send(Found::Entry(e)) {
             return None;
         }
     }
@@ -905,7 +908,7 @@ fn search_unsorted(
     req: &ldap3_proto::proto::LdapSearchRequest,
     controls: &[RawControl],
     token: &CancellationToken,
-    mut send: impl FnMut(ldap3_proto::proto::LdapSearchResultEntry) -> bool,
+    mut send: impl FnMut(Found<'_>) -> bool,
 ) -> Option<(LdapResult, Vec<LdapControl>)> {
     let cancelled = || token.is_cancelled();
     let paged = match controls.iter().find(|c| c.oid == PAGED_RESULTS_OID) {
@@ -928,7 +931,7 @@ fn search_unsorted(
         },
     };
     let Some((size, cookie)) = paged else {
-        let res = match ops::search(dir, who, req, None, &cancelled, &mut send) {
+        let res = match ops::search_found(dir, who, req, None, &cancelled, &mut send) {
             Ok(end) => end_result(end)?,
             Err(e) => e.to_result(),
         };
@@ -979,7 +982,7 @@ fn search_unsorted(
         size: u64::try_from(size).unwrap_or(0),
     };
     let mut sent = 0u64;
-    let outcome = ops::search(dir, who, req, Some(page), &cancelled, &mut |e| {
+    let outcome = ops::search_found(dir, who, req, Some(page), &cancelled, &mut |e| {
         sent += 1;
         send(e)
     });
