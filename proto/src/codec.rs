@@ -637,6 +637,39 @@ impl Encoder<LdapMsg> for ServerCodec {
     }
 }
 
+/// A response on its way to a connection's writer: a message the codec encodes, or
+/// messages already encoded by the operation that produced them (a search encodes its
+/// entries on its own thread, [`crate::entry_ber`], so the writer only copies bytes and
+/// the entries are freed where they were built).
+#[derive(Debug)]
+pub enum Outgoing {
+    /// One message, encoded by the writer's codec.
+    Msg(LdapMsg),
+    /// Complete LDAPMessages (BER, RFC 4511 §4.1.1), written as they are.
+    Encoded(BytesMut),
+}
+
+impl From<LdapMsg> for Outgoing {
+    fn from(m: LdapMsg) -> Outgoing {
+        Outgoing::Msg(m)
+    }
+}
+
+/// Encodes a message as [`Encoder<LdapMsg>`] does; encoded messages are copied as they are.
+impl Encoder<Outgoing> for ServerCodec {
+    type Error = CodecError;
+
+    fn encode(&mut self, out: Outgoing, buf: &mut BytesMut) -> Result<(), CodecError> {
+        match out {
+            Outgoing::Msg(m) => self.encode(m, buf),
+            Outgoing::Encoded(b) => {
+                buf.extend_from_slice(&b);
+                Ok(())
+            }
+        }
+    }
+}
+
 impl RawControl {
     /// The controlValue parsed as BER, for controls `ldap3_proto` does not decode (e.g.
     /// the server-side sort request, RFC 2891). The nesting depth is checked against

@@ -380,6 +380,16 @@ fn write_escaped_value<W: std::fmt::Write + ?Sized>(f: &mut W, value: &[u8]) -> 
     Ok(())
 }
 
+/// Appends `attr=value` to `out` in the RFC 4514 §2.3 form, the value escaped as
+/// [`Ava`]'s `Display` escapes it (§2.4): for writing a DN from its stored parts without
+/// building a [`Dn`].
+pub fn write_ava_text(out: &mut String, attr: &str, value: &[u8]) {
+    out.push_str(attr);
+    out.push('=');
+    // Writing to a String cannot fail.
+    let _ = write_escaped_value(out, value);
+}
+
 impl Ava {
     fn write_to<W: std::fmt::Write + ?Sized>(&self, w: &mut W) -> std::fmt::Result {
         w.write_str(&self.attr)?;

@@ -23,6 +23,52 @@ pub struct Entry {
     pub attrs: Vec<Attribute>,
 }
 
+/// Read access to an entry's attributes, whether it is an owned [`Entry`] or a view over
+/// stored bytes (the store's `EntryView`), so filter evaluation (RFC 4511 §4.5.1.7) runs
+/// on either without copying values out.
+pub trait Attributes {
+    /// The values of one attribute.
+    type Values<'s>: Iterator<Item = &'s [u8]> + Clone
+    where
+        Self: 's;
+    /// The attributes: each description (RFC 4512 §2.5) and its values, in stored order.
+    type Iter<'s>: Iterator<Item = (&'s str, Self::Values<'s>)>
+    where
+        Self: 's;
+
+    /// The attributes, in order.
+    fn attributes(&self) -> Self::Iter<'_>;
+
+    /// The whole entry, for what needs its DN as parsed RDNs (an extensible match with
+    /// `:dn:`, RFC 4511 §4.5.1.7.7): borrowed when owned already, else decoded.
+    fn to_entry(&self) -> std::borrow::Cow<'_, Entry>;
+}
+
+/// The values of an owned attribute as byte slices.
+pub type OwnedValues<'s> = std::iter::Map<std::slice::Iter<'s, Vec<u8>>, fn(&Vec<u8>) -> &[u8]>;
+
+/// An owned attribute as a description and its values.
+pub type OwnedAttributes<'s> = std::iter::Map<
+    std::slice::Iter<'s, Attribute>,
+    fn(&'s Attribute) -> (&'s str, OwnedValues<'s>),
+>;
+
+impl Attributes for Entry {
+    type Values<'s> = OwnedValues<'s>;
+    type Iter<'s> = OwnedAttributes<'s>;
+
+    fn attributes(&self) -> OwnedAttributes<'_> {
+        fn parts(a: &Attribute) -> (&str, OwnedValues<'_>) {
+            (a.desc.as_str(), a.values.iter().map(Vec::as_slice))
+        }
+        self.attrs.iter().map(parts)
+    }
+
+    fn to_entry(&self) -> std::borrow::Cow<'_, Entry> {
+        std::borrow::Cow::Borrowed(self)
+    }
+}
+
 impl Attribute {
     /// An attribute with a description and values (RFC 4511 §4.1.7 `Attribute`).
     pub fn new(desc: impl Into<String>, values: Vec<Vec<u8>>) -> Attribute {

@@ -8,6 +8,7 @@
 //! once, with definite minimal-length encodings (X.690 §8.1.3, as `lber` writes them).
 //! Messages with controls take the general path.
 
+use crate::codec::{CodecError, Outgoing, ServerCodec};
 use bytes::{BufMut, BytesMut};
 use ldap3_proto::proto::{LdapMsg, LdapOp, LdapSearchResultEntry};
 
@@ -31,42 +32,153 @@ pub fn encode_search_entry(msg: &LdapMsg, buf: &mut BytesMut) -> bool {
     if !msg.ctrl.is_empty() {
         return false;
     }
-    let id = int_bytes(msg.msgid);
-    let op = entry_len(entry);
+    encode_result_entry(msg.msgid, entry, buf);
+    true
+}
+
+/// Messages encoded on the thread that produced them (a search's entries, then its
+/// SearchResultDone), for one hand-off to the connection's writer
+/// ([`crate::codec::Outgoing::Encoded`]): the writer then only copies bytes, and each
+/// entry is freed on the thread that built it.
+#[derive(Debug, Default)]
+pub struct EncodedMessages {
+    /// The encoded messages, back to back.
+    buf: BytesMut,
+    /// How many messages `buf` holds.
+    count: usize,
+    /// The size of the last burst taken: the capacity the next one starts with.
+    hint: usize,
+}
+
+impl EncodedMessages {
+    /// Appends `entry` as the message `msgid` (no controls; see [`encode_result_entry`]).
+    pub fn push(&mut self, msgid: i32, entry: &LdapSearchResultEntry) {
+        self.start();
+        encode_result_entry(msgid, entry, &mut self.buf);
+        self.count += 1;
+    }
+
+    /// Appends a SearchResultEntry without controls from its parts (see [`encode_entry`]).
+    pub fn push_parts<'a, A, V>(&mut self, msgid: i32, dn: &[u8], attrs: A)
+    where
+        A: Iterator<Item = (&'a [u8], V)> + Clone,
+        V: Iterator<Item = &'a [u8]> + Clone,
+    {
+        self.start();
+        encode_entry(msgid, dn, attrs, &mut self.buf);
+        self.count += 1;
+    }
+
+    /// Appends any message, encoded as the connection's codec encodes it
+    /// ([`crate::codec::ServerCodec`]; e.g. the SearchResultDone that ends a burst).
+    ///
+    /// Errors: as the codec's encoder (nothing is appended then).
+    pub fn push_message(&mut self, msg: LdapMsg) -> Result<(), CodecError> {
+        self.start();
+        let before = self.buf.len();
+        if let Err(e) =
+            tokio_util::codec::Encoder::encode(&mut ServerCodec::default(), msg, &mut self.buf)
+        {
+            self.buf.truncate(before);
+            return Err(e);
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// How many messages are held.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether no message is held.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// How many bytes the held messages take.
+    pub fn byte_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The held messages as one [`Outgoing`], leaving this empty. The next burst starts
+    /// with room for as many bytes as this one (a search's bursts are about as large: one
+    /// allocation for each instead of one per doubling).
+    pub fn take(&mut self) -> Outgoing {
+        self.count = 0;
+        self.hint = self.buf.len();
+        Outgoing::Encoded(std::mem::take(&mut self.buf))
+    }
+
+    /// Makes room for a burst as large as the last one taken, once per burst.
+    fn start(&mut self) {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(self.hint);
+        }
+    }
+}
+
+/// Appends the LDAPMessage `msgid` carrying `entry` as its SearchResultEntry, without
+/// controls, to `buf`: the bytes `ldap3_proto`/`lber` write for the same message.
+pub fn encode_result_entry(msgid: i32, entry: &LdapSearchResultEntry, buf: &mut BytesMut) {
+    encode_entry(
+        msgid,
+        entry.dn.as_bytes(),
+        entry
+            .attributes
+            .iter()
+            .map(|a| (a.atype.as_bytes(), a.vals.iter().map(Vec::as_slice))),
+        buf,
+    );
+}
+
+/// Appends an LDAPMessage without controls carrying a SearchResultEntry to `buf`, from
+/// its parts: the DN (`objectName`, an LDAPDN as UTF-8 bytes) and the attributes, each a
+/// description and its values (`vals` empty for typesOnly). `attrs` is walked twice (the
+/// lengths come first), so it must yield the same items each time it is cloned.
+///
+/// ```text
+/// LDAPMessage ::= SEQUENCE { messageID MessageID, protocolOp CHOICE { ...,
+///      searchResEntry SearchResultEntry, ... }, controls [0] Controls OPTIONAL }
+/// SearchResultEntry ::= [APPLICATION 4] SEQUENCE {
+///      objectName      LDAPDN,
+///      attributes      PartialAttributeList }
+/// PartialAttributeList ::= SEQUENCE OF partialAttribute PartialAttribute
+/// PartialAttribute ::= SEQUENCE { type AttributeDescription, vals SET OF value AttributeValue }
+/// ```
+/// (RFC 4511 §4.1.1, §4.5.2; definite lengths in their minimal form, as §5.1 requires
+/// for the length of a BER element and as `lber` writes them.)
+pub fn encode_entry<'a, A, V>(msgid: i32, dn: &[u8], attrs: A, buf: &mut BytesMut)
+where
+    A: Iterator<Item = (&'a [u8], V)> + Clone,
+    V: Iterator<Item = &'a [u8]> + Clone,
+{
+    let id = int_bytes(msgid);
+    let list: usize = attrs
+        .clone()
+        .map(|(atype, vals)| {
+            let set: usize = vals.map(|v| tlv(v.len())).sum();
+            tlv(tlv(atype.len()) + tlv(set))
+        })
+        .sum();
+    let op = tlv(dn.len()) + tlv(list);
     let body = tlv(id.len()) + tlv(op);
     buf.reserve(tlv(body));
     header(buf, SEQUENCE, body);
     header(buf, INTEGER, id.len());
     buf.put_slice(&id);
     header(buf, SEARCH_RESULT_ENTRY, op);
-    octets(buf, entry.dn.as_bytes());
-    header(buf, SEQUENCE, attributes_len(entry));
-    for a in &entry.attributes {
-        let vals: usize = a.vals.iter().map(|v| tlv(v.len())).sum();
-        header(buf, SEQUENCE, tlv(a.atype.len()) + tlv(vals));
-        octets(buf, a.atype.as_bytes());
-        header(buf, SET, vals);
-        for v in &a.vals {
+    octets(buf, dn);
+    header(buf, SEQUENCE, list);
+    for (atype, vals) in attrs {
+        let set: usize = vals.clone().map(|v| tlv(v.len())).sum();
+        header(buf, SEQUENCE, tlv(atype.len()) + tlv(set));
+        octets(buf, atype);
+        header(buf, SET, set);
+        for v in vals {
             octets(buf, v);
         }
     }
-    true
-}
-
-/// The content length of the SearchResultEntry: objectName and the attribute list.
-fn entry_len(e: &LdapSearchResultEntry) -> usize {
-    tlv(e.dn.len()) + tlv(attributes_len(e))
-}
-
-/// The content length of the PartialAttributeList SEQUENCE.
-fn attributes_len(e: &LdapSearchResultEntry) -> usize {
-    e.attributes
-        .iter()
-        .map(|a| {
-            let vals: usize = a.vals.iter().map(|v| tlv(v.len())).sum();
-            tlv(tlv(a.atype.len()) + tlv(vals))
-        })
-        .sum()
 }
 
 /// The size of a TLV with `len` content bytes and a one-byte tag.
@@ -189,6 +301,53 @@ mod tests {
         assert!(buf.is_empty());
     }
 
+    /// The bytes of an encoded burst; none for a message left to the codec.
+    fn bytes_of(out: Outgoing) -> Vec<u8> {
+        match out {
+            Outgoing::Encoded(b) => b.to_vec(),
+            Outgoing::Msg(_) => Vec::new(),
+        }
+    }
+
+    /// What the writer's codec writes for `msgs` one after the other.
+    fn codec(msgs: Vec<LdapMsg>) -> Vec<u8> {
+        let mut buf = BytesMut::new();
+        for m in msgs {
+            tokio_util::codec::Encoder::encode(&mut ServerCodec::default(), m, &mut buf)
+                .expect("codec encodes");
+        }
+        buf.to_vec()
+    }
+
+    #[test]
+    fn an_encoded_burst_is_its_messages_back_to_back() {
+        let mut burst = EncodedMessages::default();
+        assert!(burst.is_empty());
+        let a = entry(
+            7,
+            "cn=a,dc=b".into(),
+            vec![("cn".into(), vec![b"a".to_vec()])],
+        );
+        let done = LdapMsg::new(
+            7,
+            LdapOp::SearchResultDone(ldap3_proto::proto::LdapResult {
+                code: ldap3_proto::proto::LdapResultCode::Success,
+                matcheddn: String::new(),
+                message: String::new(),
+                referral: Vec::new(),
+            }),
+        );
+        if let LdapOp::SearchResultEntry(e) = &a.op {
+            burst.push(7, e);
+        }
+        burst.push_message(done.clone()).expect("encodes");
+        assert_eq!(burst.len(), 2);
+        let want = codec(vec![a, done]);
+        assert_eq!(burst.byte_len(), want.len());
+        assert_eq!(bytes_of(burst.take()), want);
+        assert!(burst.is_empty() && burst.byte_len() == 0);
+    }
+
     proptest! {
         #[test]
         fn same_bytes_as_lber(
@@ -202,6 +361,32 @@ mod tests {
         ) {
             let msg = entry(msgid, dn, attrs);
             prop_assert_eq!(direct(&msg), general(msg));
+        }
+
+        /// Entries encoded on the search thread, as a burst, are the bytes the
+        /// `ldap3_proto`/`lber` path writes for each message in turn.
+        #[test]
+        fn a_burst_is_the_same_bytes_as_lber(
+            entries in proptest::collection::vec((
+                0i32..=i32::MAX,
+                ".{0,40}",
+                proptest::collection::vec(
+                    ("[a-zA-Z0-9;-]{1,20}", proptest::collection::vec(
+                        proptest::collection::vec(any::<u8>(), 0..200), 0..4)),
+                    0..6,
+                ),
+            ), 0..6),
+        ) {
+            let msgs: Vec<LdapMsg> =
+                entries.into_iter().map(|(id, dn, attrs)| entry(id, dn, attrs)).collect();
+            let mut burst = EncodedMessages::default();
+            for m in &msgs {
+                if let LdapOp::SearchResultEntry(e) = &m.op {
+                    burst.push(m.msgid, e);
+                }
+            }
+            let want: Vec<u8> = msgs.into_iter().flat_map(general).collect();
+            prop_assert_eq!(bytes_of(burst.take()), want);
         }
     }
 }

@@ -19,9 +19,9 @@ pub mod filter;
 pub mod ldif;
 pub mod result;
 
-pub use codec::{CodecError, Frame, MalformedOp, RawControl, ServerCodec};
+pub use codec::{CodecError, Frame, MalformedOp, Outgoing, RawControl, ServerCodec};
 pub use dn::{Ava, Dn, DnError, Rdn};
-pub use entry::{Attribute, Entry};
+pub use entry::{Attribute, Attributes, Entry};
 pub use filter::{Filter, FilterError, Substrings};
 pub use ldap3_proto;
 pub use ldif::{LdifChange, LdifError, LdifReader, LdifRecord, ModOp, Modification};

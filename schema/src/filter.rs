@@ -8,7 +8,7 @@
 
 use std::cmp::Ordering;
 
-use oxldap_proto::{Entry, Filter};
+use oxldap_proto::{Attributes, Entry, Filter};
 
 use crate::error::SchemaError;
 use crate::matching::{parse_substring_assertion, MatchingRule, PreparedSubstrings, RuleKind};
@@ -136,11 +136,11 @@ pub enum PreparedFilter<'f> {
 /// AND (`decisive` False) or OR (`decisive` True) of `parts`: the first part that
 /// evaluates to `decisive` decides; else Undefined if any part is Undefined; else the
 /// opposite of `decisive` (so an empty AND is True, an empty OR False).
-fn combine(
+fn combine<E: Attributes + ?Sized>(
     parts: &[PreparedFilter<'_>],
     decisive: Ternary,
     schema: &Schema,
-    entry: &Entry,
+    entry: &E,
 ) -> Ternary {
     let mut result = !decisive;
     for p in parts {
@@ -166,14 +166,15 @@ pub enum Test<'f> {
 }
 
 impl PreparedFilter<'_> {
-    /// Whether the filter evaluates to True for `entry` (RFC 4511 §4.5.1.7).
-    pub fn matches(&self, schema: &Schema, entry: &Entry) -> bool {
+    /// Whether the filter evaluates to True for `entry` (RFC 4511 §4.5.1.7), an owned
+    /// entry or a view of a stored one.
+    pub fn matches<E: Attributes + ?Sized>(&self, schema: &Schema, entry: &E) -> bool {
         self.evaluate(schema, entry) == Ternary::True
     }
 
     /// The filter's three-valued result for `entry`, as [`Schema::evaluate`] documents.
     /// `schema` must be the one that prepared it.
-    pub fn evaluate(&self, schema: &Schema, entry: &Entry) -> Ternary {
+    pub fn evaluate<E: Attributes + ?Sized>(&self, schema: &Schema, entry: &E) -> Ternary {
         match self {
             PreparedFilter::And(parts) => combine(parts, Ternary::False, schema, entry),
             PreparedFilter::Or(parts) => combine(parts, Ternary::True, schema, entry),
@@ -202,7 +203,7 @@ impl PreparedFilter<'_> {
                 attr.as_deref(),
                 value,
                 *dn_attributes,
-                entry,
+                &entry.to_entry(),
             ),
             PreparedFilter::Extensible(_) => Ternary::Undefined,
         }
@@ -350,19 +351,18 @@ impl Schema {
     }
 
     /// [`Schema::values_of`] without collecting (a filter item tests them in place).
-    fn values_iter<'s, 'e: 's>(
+    fn values_iter<'s, 'e: 's, E: Attributes + ?Sized>(
         &'s self,
-        entry: &'e Entry,
+        entry: &'e E,
         at: &'s AttributeType,
         opts: &'s [&'s str],
     ) -> impl Iterator<Item = &'e [u8]> + 's {
         // Without subtypes only `at`'s own names (or OID) match: no lookup per attribute.
         let exact = !self.has_subtypes(at);
         entry
-            .attrs
-            .iter()
-            .filter(move |attr| {
-                let (ty, attr_opts) = split_description(&attr.desc);
+            .attributes()
+            .filter(move |(desc, _)| {
+                let (ty, attr_opts) = split_description(desc);
                 let type_ok = if exact {
                     ty == at.oid || at.names.iter().any(|n| n.eq_ignore_ascii_case(ty))
                 } else {
@@ -376,7 +376,7 @@ impl Schema {
                             .all(|o| attr_opts.iter().any(|a| a.eq_ignore_ascii_case(o)))
                     })
             })
-            .flat_map(|attr| attr.values.iter().map(Vec::as_slice))
+            .flat_map(|(_, values)| values)
     }
 
     /// `objectClass` equality with superclasses (RFC 4512 §2.4.1: an entry belongs to every

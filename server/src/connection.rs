@@ -7,7 +7,7 @@
 
 use crate::directory::Directory;
 use crate::error::{result_of, success, LdapError};
-use crate::ops::{self, Page, SearchEnd, PAGED_RESULTS_OID, SUPPORTED_CONTROLS};
+use crate::ops::{self, Found, Page, SearchEnd, PAGED_RESULTS_OID, SUPPORTED_CONTROLS};
 use crate::session::{Identity, PagedState, Session};
 use crate::sync::pacing;
 use crate::tls::{check_security, Io, OpKind};
@@ -18,7 +18,10 @@ use ldap3_proto::proto::{
     LdapPasswordModifyRequest, LdapPasswordModifyResponse, LdapResult, OID_PASSWORD_MODIFY,
     OID_WHOAMI,
 };
-use oxldap_proto::codec::{notice_of_disconnection, CodecError, Frame, RawControl, ServerCodec};
+use oxldap_proto::codec::{
+    notice_of_disconnection, CodecError, Frame, Outgoing, RawControl, ServerCodec,
+};
+use oxldap_proto::entry_ber::EncodedMessages;
 use oxldap_proto::ResultCode;
 use std::sync::Arc;
 use tokio::io::{ReadHalf, WriteHalf};
@@ -92,7 +95,7 @@ pub async fn handle(
         let (r, w) = tokio::io::split(io);
         let mut reader: Reader = FramedRead::new(r, ServerCodec::new(max_pdu));
         let writer: Writer = FramedWrite::new(w, ServerCodec::new(max_pdu));
-        let (tx, rx) = mpsc::channel::<LdapMsg>(RESPONSE_QUEUE);
+        let (tx, rx) = mpsc::channel::<Outgoing>(RESPONSE_QUEUE);
         let (ctl, ctl_rx) = mpsc::channel::<Handoff>(1);
         // Closing (Session::closing) drops the socket even while a write is stuck on a
         // client that does not read.
@@ -107,7 +110,7 @@ pub async fn handle(
                     Err(_) => break,
                 },
                 () = shutdown.cancelled() => {
-                    let _ = tx.send(notice_of_disconnection(ResultCode::Unavailable, "server shutting down")).await;
+                    let _ = tx.send(notice_of_disconnection(ResultCode::Unavailable, "server shutting down").into()).await;
                     break;
                 }
                 () = closing.cancelled() => break,
@@ -115,7 +118,7 @@ pub async fn handle(
             let frame = tokio::select! {
                 f = reader.next() => f,
                 () = shutdown.cancelled() => {
-                    let _ = tx.send(notice_of_disconnection(ResultCode::Unavailable, "server shutting down")).await;
+                    let _ = tx.send(notice_of_disconnection(ResultCode::Unavailable, "server shutting down").into()).await;
                     break;
                 }
                 // An operation task panicked, or a persistent search's client does not
@@ -133,14 +136,14 @@ pub async fn handle(
                 Some(Err(CodecError::TooLarge { size, max })) => {
                     tracing::warn!(size, max, "request larger than the maximum PDU size; closing");
                     let _ = tx
-                        .send(notice_of_disconnection(ResultCode::ProtocolError, "request too large"))
+                        .send(notice_of_disconnection(ResultCode::ProtocolError, "request too large").into())
                         .await;
                     break;
                 }
                 Some(Err(e)) => {
                     tracing::info!(error = %e, "undecodable request; closing");
                     let _ = tx
-                        .send(notice_of_disconnection(ResultCode::ProtocolError, "malformed request"))
+                        .send(notice_of_disconnection(ResultCode::ProtocolError, "malformed request").into())
                         .await;
                     break;
                 }
@@ -189,7 +192,7 @@ pub async fn handle(
 /// even while a write is stuck on a client that does not read.
 async fn write_loop(
     mut writer: Writer,
-    mut rx: mpsc::Receiver<LdapMsg>,
+    mut rx: mpsc::Receiver<Outgoing>,
     mut ctl: mpsc::Receiver<Handoff>,
     closing: CancellationToken,
 ) {
@@ -229,7 +232,7 @@ async fn write_loop(
                             if let Some(until) = pacer.hold_until(Instant::now()).filter(|_| hold) {
                                 pacing::collect_until(&mut writer, &mut rx, until).await?;
                             }
-                            writer.flush().await?;
+                            SinkExt::<Outgoing>::flush(&mut writer).await?;
                             pacer.flushed(Instant::now());
                             Ok::<(), CodecError>(())
                         } => r.is_ok(),
@@ -243,7 +246,7 @@ async fn write_loop(
             },
         }
     }
-    let _ = writer.close().await;
+    let _ = SinkExt::<Outgoing>::close(&mut writer).await;
 }
 
 /// The request value of a StartTLS extended request (RFC 4511 §4.14.1), if `frame` is
@@ -286,7 +289,7 @@ impl StartTls {
         dir: &Directory,
         session: &Session,
         reader: Reader,
-        tx: &mpsc::Sender<LdapMsg>,
+        tx: &mpsc::Sender<Outgoing>,
         ctl: &mpsc::Sender<Handoff>,
     ) -> Option<Reader> {
         let response = |res: LdapResult, name: Option<String>| {
@@ -320,7 +323,7 @@ impl StartTls {
                 let (code, msg) = refusal
                     .unwrap_or((ResultCode::ProtocolError, "unsupported extended operation"));
                 let res = LdapError::new(code, msg).to_result();
-                tx.send(response(res, None)).await.ok()?;
+                tx.send(response(res, None).into()).await.ok()?;
                 return Some(reader);
             }
         };
@@ -329,7 +332,7 @@ impl StartTls {
         ctl.send(Handoff { back, resume }).await.ok()?;
         let mut writer = back_rx.await.ok()?;
         let ok = response(success(), Some(crate::tls::START_TLS_OID.to_string()));
-        writer.send(ok).await.ok()?;
+        writer.send(Outgoing::from(ok)).await.ok()?;
         // Invariant: both halves come from the one `tokio::io::split` of this connection,
         // so `unsplit` cannot fail. The read buffer is empty (checked as "outstanding").
         let io = reader.into_inner().unsplit(writer.into_inner());
@@ -378,7 +381,7 @@ async fn dispatch(
     frame: Frame,
     dir: &Arc<Directory>,
     session: &Arc<Session>,
-    tx: &mpsc::Sender<LdapMsg>,
+    tx: &mpsc::Sender<Outgoing>,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> bool {
     let msgid = frame.msgid;
@@ -388,13 +391,13 @@ async fn dispatch(
             tracing::info!(msgid, reason = %bad.reason, "malformed operation");
             let res = LdapError::new(ResultCode::ProtocolError, bad.reason.clone()).to_result();
             return match bad.op_tag.and_then(|t| response_for_tag(t, res)) {
-                Some(op) => tx.send(LdapMsg::new(msgid, op)).await.is_ok(),
+                Some(op) => tx.send(LdapMsg::new(msgid, op).into()).await.is_ok(),
                 None => {
                     let _ = tx
-                        .send(notice_of_disconnection(
-                            ResultCode::ProtocolError,
-                            "malformed request",
-                        ))
+                        .send(
+                            notice_of_disconnection(ResultCode::ProtocolError, "malformed request")
+                                .into(),
+                        )
                         .await;
                     false
                 }
@@ -416,7 +419,7 @@ async fn dispatch(
         )
         .to_result();
         if let Some(resp) = response_for_op(&op, res) {
-            return tx.send(LdapMsg::new(msgid, resp)).await.is_ok();
+            return tx.send(LdapMsg::new(msgid, resp).into()).await.is_ok();
         }
         return true;
     }
@@ -428,7 +431,7 @@ async fn dispatch(
                 res: e.to_result(),
                 saslcreds: None,
             });
-            return tx.send(LdapMsg::new(msgid, res)).await.is_ok();
+            return tx.send(LdapMsg::new(msgid, res).into()).await.is_ok();
         }
     }
     match op {
@@ -439,13 +442,16 @@ async fn dispatch(
         }
         LdapOp::BindRequest(req) => {
             let res = bind(dir, session, req, frame.version).await;
-            tx.send(LdapMsg::new(
-                msgid,
-                LdapOp::BindResponse(LdapBindResponse {
-                    res,
-                    saslcreds: None,
-                }),
-            ))
+            tx.send(
+                LdapMsg::new(
+                    msgid,
+                    LdapOp::BindResponse(LdapBindResponse {
+                        res,
+                        saslcreds: None,
+                    }),
+                )
+                .into(),
+            )
             .await
             .is_ok()
         }
@@ -555,7 +561,7 @@ async fn run_op(
     dir: Arc<Directory>,
     session: &Arc<Session>,
     token: CancellationToken,
-    tx: mpsc::Sender<LdapMsg>,
+    tx: mpsc::Sender<Outgoing>,
 ) {
     let kind = match &op {
         LdapOp::AddRequest(_)
@@ -567,7 +573,7 @@ async fn run_op(
     };
     if let Err(e) = check_security(&dir.security, dir.simple_bind_ssf, session.ssf(), kind) {
         if let Some(resp) = response_for_op(&op, e.to_result()) {
-            let _ = tx.send(LdapMsg::new(msgid, resp)).await;
+            let _ = tx.send(LdapMsg::new(msgid, resp).into()).await;
         }
         return;
     }
@@ -576,7 +582,7 @@ async fn run_op(
         Ok(c) => c,
         Err(e) => {
             if let Some(resp) = response_for_op(&op, e.to_result()) {
-                let _ = tx.send(LdapMsg::new(msgid, resp)).await;
+                let _ = tx.send(LdapMsg::new(msgid, resp).into()).await;
             }
             return;
         }
@@ -607,11 +613,9 @@ async fn run_op(
             };
             if let Some((res, ctrl)) = out {
                 let _ = tx
-                    .send(LdapMsg::new_with_ctrls(
-                        msgid,
-                        LdapOp::SearchResultDone(res),
-                        ctrl,
-                    ))
+                    .send(
+                        LdapMsg::new_with_ctrls(msgid, LdapOp::SearchResultDone(res), ctrl).into(),
+                    )
                     .await;
             }
             return;
@@ -621,7 +625,8 @@ async fn run_op(
         // A search that reads a few entries (a base search, a small index candidate set)
         // runs on this task: handing it to the blocking pool costs more than the search.
         if ops::is_small_search(&dir, req) {
-            let mut entries = Vec::new();
+            // Encoded here, as they are found, and queued together (one hand-off).
+            let mut entries = EncodedMessages::default();
             let done = search_with_controls(
                 &dir,
                 &who,
@@ -631,28 +636,21 @@ async fn run_op(
                 &mut op_ctrls,
                 &token,
                 |e| {
-                    entries.push(e);
+                    e.encode(msgid, &mut entries);
                     true
                 },
             );
-            for e in entries {
-                if tx
-                    .send(LdapMsg::new(msgid, LdapOp::SearchResultEntry(e)))
-                    .await
-                    .is_err()
-                {
+            // The SearchResultDone joins the entries: one message for the writer.
+            if let Some((res, ctrls)) = done {
+                let m = LdapMsg::new_with_ctrls(msgid, LdapOp::SearchResultDone(res), ctrls);
+                if let Err(e) = entries.push_message(m) {
+                    // The writer's codec would fail alike, and end the connection.
+                    tracing::warn!(error = %e, "cannot encode a search result; closing");
+                    session.closing().cancel();
                     return;
                 }
             }
-            if let Some((res, ctrls)) = done {
-                let _ = tx
-                    .send(LdapMsg::new_with_ctrls(
-                        msgid,
-                        LdapOp::SearchResultDone(res),
-                        ctrls,
-                    ))
-                    .await;
-            }
+            let _ = tx.send(entries.take()).await;
             return;
         }
     }
@@ -660,6 +658,7 @@ async fn run_op(
     let etx = tx.clone();
     let closing = session.closing.clone();
     let session = session.clone();
+    let cut = closing.clone();
     let blocking = tokio::task::spawn_blocking(move || -> Option<(LdapOp, Vec<LdapControl>)> {
         use crate::controls as c;
         // Response controls of updates (pre-read, post-read).
@@ -677,10 +676,17 @@ async fn run_op(
                     &token,
                     |e| batch.push(e),
                 );
-                if !batch.flush() {
-                    return None;
+                // The SearchResultDone goes out with the last burst.
+                if let Some((res, ctrls)) = done {
+                    let m = LdapMsg::new_with_ctrls(msgid, LdapOp::SearchResultDone(res), ctrls);
+                    if let Err(e) = batch.held.push_message(m) {
+                        tracing::warn!(error = %e, "cannot encode a search result; closing");
+                        cut.cancel();
+                        return None;
+                    }
                 }
-                return done.map(|(res, ctrls)| (LdapOp::SearchResultDone(res), ctrls));
+                batch.flush();
+                return None;
             }
             LdapOp::AddRequest(mut req) => Some(LdapOp::AddResponse(result_of(
                 &ops::hash_passwords_in_add(&dir, &mut req)
@@ -718,7 +724,9 @@ async fn run_op(
     });
     match blocking.await {
         Ok(Some((resp, ctrl))) => {
-            let _ = tx.send(LdapMsg::new_with_ctrls(msgid, resp, ctrl)).await;
+            let _ = tx
+                .send(LdapMsg::new_with_ctrls(msgid, resp, ctrl).into())
+                .await;
         }
         Ok(None) => {}
         // A panic on the blocking pool: close this connection (the client cannot know
@@ -736,35 +744,50 @@ async fn run_op(
 /// Search result entries on their way from the blocking pool to the writer task, queued
 /// in bursts: one entry at a time, the writer woke and made a write syscall per entry
 /// (half the server's CPU for a 150-entry search on one connection). A burst goes out at
-/// [`EntryBatch::MAX`] entries, or with the first entry found [`EntryBatch::MAX_WAIT`] or
-/// more after the last burst, so a slow search still streams (an entry is held at most
-/// until the next one is found or the search ends).
+/// [`EntryBatch::MAX`] entries or [`EntryBatch::MAX_BYTES`] bytes, or with the first entry
+/// found [`EntryBatch::MAX_WAIT`] or more after the last burst, so a slow search still
+/// streams (an entry is held at most until the next one is found or the search ends).
+///
+/// Entries are BER-encoded here, on the search's thread, as they are found
+/// ([`EncodedMessages`]): the writer task receives ready bytes, and each entry is freed on
+/// the thread that decoded it.
 struct EntryBatch<'a> {
+    /// The search's messageID, carried by every entry.
     msgid: i32,
-    tx: &'a mpsc::Sender<LdapMsg>,
-    held: Vec<ldap3_proto::proto::LdapSearchResultEntry>,
+    /// The connection's response queue.
+    tx: &'a mpsc::Sender<Outgoing>,
+    /// The encoded entries of the burst being collected.
+    held: EncodedMessages,
+    /// When the last burst went out (or the search started).
     last_burst: std::time::Instant,
 }
 
 impl<'a> EntryBatch<'a> {
     /// Entries per burst.
     const MAX: usize = 32;
+    /// Bytes per burst: a burst takes one slot of the response queue, so this bounds
+    /// what a connection whose client does not read can hold (with [`RESPONSE_QUEUE`]
+    /// slots, about 16 MiB, plus one entry per slot).
+    const MAX_BYTES: usize = 64 * 1024;
     /// The longest an entry waits for its burst.
     const MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 
-    fn new(msgid: i32, tx: &'a mpsc::Sender<LdapMsg>) -> EntryBatch<'a> {
+    fn new(msgid: i32, tx: &'a mpsc::Sender<Outgoing>) -> EntryBatch<'a> {
         EntryBatch {
             msgid,
             tx,
-            held: Vec::with_capacity(Self::MAX),
+            held: EncodedMessages::default(),
             last_burst: std::time::Instant::now(),
         }
     }
 
     /// Queues an entry; false when the client is gone.
-    fn push(&mut self, e: ldap3_proto::proto::LdapSearchResultEntry) -> bool {
-        self.held.push(e);
-        if self.held.len() >= Self::MAX || self.last_burst.elapsed() >= Self::MAX_WAIT {
+    fn push(&mut self, e: Found<'_>) -> bool {
+        e.encode(self.msgid, &mut self.held);
+        if self.held.len() >= Self::MAX
+            || self.held.byte_len() >= Self::MAX_BYTES
+            || self.last_burst.elapsed() >= Self::MAX_WAIT
+        {
             return self.flush();
         }
         true
@@ -774,13 +797,10 @@ impl<'a> EntryBatch<'a> {
     /// is gone.
     fn flush(&mut self) -> bool {
         self.last_burst = std::time::Instant::now();
-        for e in self.held.drain(..) {
-            let m = LdapMsg::new(self.msgid, LdapOp::SearchResultEntry(e));
-            if self.tx.blocking_send(m).is_err() {
-                return false;
-            }
+        if self.held.is_empty() {
+            return true;
         }
-        true
+        self.tx.blocking_send(self.held.take()).is_ok()
     }
 }
 
@@ -795,14 +815,18 @@ fn search_with_controls(
     controls: &[RawControl],
     op_ctrls: &mut crate::controls::OpControls,
     token: &CancellationToken,
-    mut send: impl FnMut(ldap3_proto::proto::LdapSearchResultEntry) -> bool,
+    mut send: impl FnMut(Found<'_>) -> bool,
 ) -> Option<(LdapResult, Vec<LdapControl>)> {
     if let Err(e) = crate::controls::check_search_base(dir, who, req, op_ctrls) {
         return Some((e.to_result(), Vec::new()));
     }
     let mv = crate::controls::ValuesReturn::take(op_ctrls, req);
     search(dir, who, session, req, controls, token, |e| {
-        send(mv.apply(dir, e))
+        if mv.is_active() {
+            send(Found::Entry(mv.apply(dir, e.into_entry())))
+        } else {
+            send(e)
+        }
     })
 }
 
@@ -816,7 +840,7 @@ fn search(
     req: &ldap3_proto::proto::LdapSearchRequest,
     controls: &[RawControl],
     token: &CancellationToken,
-    mut send: impl FnMut(ldap3_proto::proto::LdapSearchResultEntry) -> bool,
+    mut send: impl FnMut(Found<'_>) -> bool,
 ) -> Option<(LdapResult, Vec<LdapControl>)> {
     use crate::sort::{self, MAX_SORT_ENTRIES};
     // slapd (controls.c, parsePagedResults): a second paged results control is a
@@ -885,12 +909,12 @@ fn search(
     let cancelled = || token.is_cancelled();
     let mut got = Vec::new();
     let mut over = false;
-    let end = ops::search(dir, who, req, None, &cancelled, &mut |e| {
+    let end = ops::search_found(dir, who, req, None, &cancelled, &mut |e| {
         if got.len() >= MAX_SORT_ENTRIES {
             over = true;
             return false;
         }
-        got.push(e);
+        got.push(e.into_entry());
         true
     });
     if over {
@@ -912,7 +936,7 @@ fn search(
         return send_sorted_page(session, key, 0, size, rest, &mut send);
     }
     for e in sorted {
-        if !send(e) {
+        if !send(Found::Entry(e)) {
             return None;
         }
     }
@@ -927,7 +951,7 @@ fn search_unsorted(
     req: &ldap3_proto::proto::LdapSearchRequest,
     controls: &[RawControl],
     token: &CancellationToken,
-    mut send: impl FnMut(ldap3_proto::proto::LdapSearchResultEntry) -> bool,
+    mut send: impl FnMut(Found<'_>) -> bool,
 ) -> Option<(LdapResult, Vec<LdapControl>)> {
     let cancelled = || token.is_cancelled();
     let paged = match paged_request(controls) {
@@ -935,7 +959,7 @@ fn search_unsorted(
         Err(res) => return Some((res, Vec::new())),
     };
     let Some((size, cookie)) = paged else {
-        let res = match ops::search(dir, who, req, None, &cancelled, &mut send) {
+        let res = match ops::search_found(dir, who, req, None, &cancelled, &mut send) {
             Ok(end) => end_result(end)?,
             Err(e) => e.to_result(),
         };
@@ -970,7 +994,7 @@ fn search_unsorted(
         size: u64::try_from(size).unwrap_or(0),
     };
     let mut sent = 0u64;
-    let outcome = ops::search(dir, who, req, Some(page), &cancelled, &mut |e| {
+    let outcome = ops::search_found(dir, who, req, Some(page), &cancelled, &mut |e| {
         sent += 1;
         send(e)
     });

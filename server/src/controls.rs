@@ -387,6 +387,12 @@ impl ValuesReturn {
         ValuesReturn { filters }
     }
 
+    /// Whether the request carried the control, i.e. [`ValuesReturn::apply`] may change
+    /// an entry (without it, an entry read in place goes out as it is).
+    pub fn is_active(&self) -> bool {
+        self.filters.is_some()
+    }
+
     /// `e` with each attribute reduced to the values some filter item matches; attributes
     /// with none are left out.
     pub fn apply(&self, dir: &Directory, mut e: LdapSearchResultEntry) -> LdapSearchResultEntry {

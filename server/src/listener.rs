@@ -136,7 +136,7 @@ async fn refuse(stream: tokio::net::TcpStream) {
     );
     let _ = tokio::time::timeout(REFUSE_WRITE_TIMEOUT, async {
         let _ = w.send(notice).await;
-        let _ = w.close().await;
+        let _ = SinkExt::<ldap3_proto::proto::LdapMsg>::close(&mut w).await;
     })
     .await;
 }

@@ -9,6 +9,7 @@ use ldap3_proto::proto::{
     LdapAddRequest, LdapCompareRequest, LdapModifyDNRequest, LdapModifyRequest, LdapModifyType,
     LdapPartialAttribute, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
 };
+use oxldap_proto::entry_ber::EncodedMessages;
 use oxldap_proto::{Attribute, Dn, Entry, Filter, FilterError, Rdn, ResultCode};
 use oxldap_schema::NormDn;
 use oxldap_store::{Mod, ModOp, NoHook, Scope, SearchControl, WriteCtx, WriteHook};
@@ -500,6 +501,78 @@ fn select(
     }
 }
 
+/// A search result on its way to the client: an owned SearchResultEntry, or a stored
+/// entry read in place ([`oxldap_store::EntryView`]) with what to return of it, which is
+/// BER-encoded straight from the stored bytes ([`Found::encode`]).
+#[derive(Debug)]
+pub enum Found<'v> {
+    /// An entry built as a SearchResultEntry.
+    Entry(LdapSearchResultEntry),
+    /// A stored entry and the attributes selected from it.
+    View(Selected<'v>),
+}
+
+/// A stored entry read in place with the attributes a search returns of it: those its
+/// [`Selection`] wants (access control bypassed: only searches that bypass it, such as
+/// the rootdn's, take this path), values left out with typesOnly.
+#[derive(Debug)]
+pub struct Selected<'v> {
+    dir: &'v Directory,
+    view: &'v oxldap_store::EntryView<'v>,
+    sel: &'v Selection<'v>,
+    types_only: bool,
+}
+
+impl Found<'_> {
+    /// The result as an owned SearchResultEntry (values copied out of a view).
+    pub fn into_entry(self) -> LdapSearchResultEntry {
+        match self {
+            Found::Entry(e) => e,
+            Found::View(s) => {
+                let mut dn = String::new();
+                s.view.write_dn(&mut dn);
+                LdapSearchResultEntry {
+                    dn,
+                    attributes: s
+                        .view
+                        .attrs()
+                        .filter(|(d, _)| s.sel.wants(s.dir, d))
+                        .map(|(d, vals)| LdapPartialAttribute {
+                            atype: d.to_string(),
+                            vals: if s.types_only {
+                                Vec::new()
+                            } else {
+                                vals.map(<[u8]>::to_vec).collect()
+                            },
+                        })
+                        .collect(),
+                }
+            }
+        }
+    }
+
+    /// Appends the result as the SearchResultEntry message `msgid` (no controls) to `out`;
+    /// the same bytes as encoding [`Found::into_entry`].
+    pub fn encode(self, msgid: i32, out: &mut EncodedMessages) {
+        match self {
+            Found::Entry(e) => out.push(msgid, &e),
+            Found::View(s) => {
+                let mut dn = String::new();
+                s.view.write_dn(&mut dn);
+                let keep = if s.types_only { 0 } else { usize::MAX };
+                // Selected once: the encoder walks the list twice (lengths, then bytes).
+                let attrs: Vec<_> = s
+                    .view
+                    .attrs()
+                    .filter(|(d, _)| s.sel.wants(s.dir, d))
+                    .map(|(d, vals)| (d.as_bytes(), vals.take(keep)))
+                    .collect();
+                out.push_parts(msgid, dn.as_bytes(), attrs.iter().cloned());
+            }
+        }
+    }
+}
+
 /// The root DSE (RFC 4512 §5.1): user attribute objectClass, everything else operational.
 pub fn root_dse(dir: &Directory) -> Entry {
     let mut e = Entry::default();
@@ -619,11 +692,30 @@ pub fn search(
     cancelled: &dyn Fn() -> bool,
     send: &mut dyn FnMut(LdapSearchResultEntry) -> bool,
 ) -> Result<SearchEnd, LdapError> {
+    search_found(dir, who, req, page, cancelled, &mut |f| {
+        send(f.into_entry())
+    })
+}
+
+/// [`search`], handing `send` each result as a [`Found`]: entries the store reads in
+/// place stay views until they are encoded.
+pub fn search_found(
+    dir: &Directory,
+    who: &Identity,
+    req: &LdapSearchRequest,
+    page: Option<Page>,
+    cancelled: &dyn Fn() -> bool,
+    send: &mut dyn FnMut(Found<'_>) -> bool,
+) -> Result<SearchEnd, LdapError> {
     // The read-only change log view (cn=changelog) lives outside the store's suffix.
-    if let Some(r) = crate::changelog_view::search(dir, who, req, cancelled, send) {
+    let mut owned = |e| send(Found::Entry(e));
+    if let Some(r) = crate::changelog_view::search(dir, who, req, cancelled, &mut owned) {
         return r;
     }
-    search_entries(dir, who, req, page, cancelled, &mut |_, out| send(out))
+    // No EntryState: copying entryUUID and entryCSN out of every entry is for content sync.
+    search_entries_limited(dir, who, req, page, true, false, cancelled, &mut |_, f| {
+        send(f)
+    })
 }
 
 /// The replication state of a matching entry, whatever attributes the client asked for.
@@ -655,7 +747,9 @@ pub fn search_entries(
     cancelled: &dyn Fn() -> bool,
     send: &mut dyn FnMut(&EntryState, LdapSearchResultEntry) -> bool,
 ) -> Result<SearchEnd, LdapError> {
-    search_entries_limited(dir, who, req, page, true, cancelled, send)
+    search_entries_limited(dir, who, req, page, true, true, cancelled, &mut |st, f| {
+        send(st, f.into_entry())
+    })
 }
 
 /// [`search_entries`] without the size limit, for a content-sync refresh: it counts only
@@ -668,17 +762,24 @@ pub fn search_entries_uncounted(
     cancelled: &dyn Fn() -> bool,
     send: &mut dyn FnMut(&EntryState, LdapSearchResultEntry) -> bool,
 ) -> Result<SearchEnd, LdapError> {
-    search_entries_limited(dir, who, req, None, false, cancelled, send)
+    search_entries_limited(dir, who, req, None, false, true, cancelled, &mut |st, f| {
+        send(st, f.into_entry())
+    })
 }
 
+/// [`search_entries`] with the size limit applied or not (`size_limited`), and each
+/// entry's [`EntryState`] copied out or left empty (`with_state`: only content sync reads
+/// it; a plain search would pay two copies per entry for nothing).
+#[allow(clippy::too_many_arguments)]
 fn search_entries_limited(
     dir: &Directory,
     who: &Identity,
     req: &LdapSearchRequest,
     page: Option<Page>,
     size_limited: bool,
+    with_state: bool,
     cancelled: &dyn Fn() -> bool,
-    send: &mut dyn FnMut(&EntryState, LdapSearchResultEntry) -> bool,
+    send: &mut dyn FnMut(&EntryState, Found<'_>) -> bool,
 ) -> Result<SearchEnd, LdapError> {
     let base = parse_dn(&req.base)?;
     let filter = Filter::try_from(&req.filter).map_err(|e| match e {
@@ -708,7 +809,7 @@ fn search_entries_limited(
             && visible(&e)
             && !send(
                 &EntryState::of(&e),
-                to_result_entry(dir, &chk, e, &sel, req.typesonly),
+                Found::Entry(to_result_entry(dir, &chk, e, &sel, req.typesonly)),
             )
         {
             return Ok(SearchEnd::Cancelled);
@@ -728,7 +829,7 @@ fn search_entries_limited(
             && visible(&sub)
             && !send(
                 &EntryState::of(&sub),
-                to_result_entry(dir, &chk, sub, &sel, req.typesonly),
+                Found::Entry(to_result_entry(dir, &chk, sub, &sel, req.typesonly)),
             )
         {
             return Ok(SearchEnd::Cancelled);
@@ -743,7 +844,7 @@ fn search_entries_limited(
             if dir.schema.matches(&filter, &e)
                 && !send(
                     &EntryState::of(&e),
-                    to_result_entry(dir, &chk, e, &sel, req.typesonly),
+                    Found::Entry(to_result_entry(dir, &chk, e, &sel, req.typesonly)),
                 )
             {
                 return Ok(SearchEnd::Cancelled);
@@ -752,14 +853,20 @@ fn search_entries_limited(
         return Ok(SearchEnd::Done);
     }
     if let Some(image) = crate::backup::image_for(dir, who, &base)? {
-        if !send(&EntryState::default(), crate::backup::header(&image)) {
+        if !send(
+            &EntryState::default(),
+            Found::Entry(crate::backup::header(&image)),
+        ) {
             return Ok(SearchEnd::Cancelled);
         }
         for e in image.entries {
             if cancelled() {
                 return Ok(SearchEnd::Cancelled);
             }
-            if !send(&EntryState::of(&e), crate::backup::raw_entry(e)) {
+            if !send(
+                &EntryState::of(&e),
+                Found::Entry(crate::backup::raw_entry(e)),
+            ) {
                 return Ok(SearchEnd::Cancelled);
             }
         }
@@ -786,6 +893,50 @@ fn search_entries_limited(
     } else {
         oxldap_store::Computed::Omit
     };
+    // Entries read in place (no owned decode): when nothing per entry needs the decoded
+    // entry (no access rule to evaluate, no computed attribute, no EntryState). The store
+    // declines (false) when the filter names a computed attribute.
+    if chk.bypass() && computed == oxldap_store::Computed::Omit && !with_state {
+        let searched = dir.store.search_views(&base, scope, &filter, |view| {
+            if cancelled() {
+                end = SearchEnd::Cancelled;
+                return SearchControl::Stop;
+            }
+            if deadline.is_some_and(|d| Instant::now() > d) {
+                end = SearchEnd::TimeLimit;
+                return SearchControl::Stop;
+            }
+            seen += 1;
+            if seen <= skip {
+                return SearchControl::Continue;
+            }
+            if size_limit.is_some_and(|l| sent >= u64::from(l)) {
+                end = SearchEnd::SizeLimit;
+                return SearchControl::Stop;
+            }
+            if page.is_some_and(|p| sent - skip >= p.size) {
+                end = SearchEnd::PageFull;
+                return SearchControl::Stop;
+            }
+            let found = Found::View(Selected {
+                dir,
+                view,
+                sel: &sel,
+                types_only: req.typesonly,
+            });
+            if !send(&EntryState::default(), found) {
+                end = SearchEnd::Cancelled;
+                return SearchControl::Stop;
+            }
+            sent += 1;
+            SearchControl::Continue
+        });
+        match searched {
+            Ok(true) => return Ok(end),
+            Ok(false) => {}
+            Err(e) => return Err(crate::acl::hide_matched(&chk, dir, e.into())),
+        }
+    }
     let searched = dir
         .store
         .search_with(&base, scope, &filter, computed, |entry| {
@@ -819,9 +970,14 @@ fn search_entries_limited(
                 return SearchControl::Stop;
             }
             let keep = subject.map(|s| readable(dir, &chk, &s, &sel));
+            let state = if with_state {
+                EntryState::of(&entry)
+            } else {
+                EntryState::default()
+            };
             if !send(
-                &EntryState::of(&entry),
-                select(dir, entry, &sel, req.typesonly, keep),
+                &state,
+                Found::Entry(select(dir, entry, &sel, req.typesonly, keep)),
             ) {
                 end = SearchEnd::Cancelled;
                 return SearchControl::Stop;

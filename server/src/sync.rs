@@ -37,7 +37,7 @@ use ldap3_proto::proto::{
     LdapIntermediateResponse, LdapMsg, LdapOp, LdapResult, LdapSearchRequest,
     LdapSearchResultEntry, SyncRequestMode, SyncStateValue,
 };
-use oxldap_proto::codec::RawControl;
+use oxldap_proto::codec::{Outgoing, RawControl};
 use oxldap_proto::{Entry, Filter, ResultCode};
 use oxldap_store::Csn;
 use std::sync::Arc;
@@ -268,7 +268,7 @@ pub async fn run(
     msgid: i32,
     token: CancellationToken,
     closing: CancellationToken,
-    tx: mpsc::Sender<LdapMsg>,
+    tx: mpsc::Sender<Outgoing>,
 ) -> Option<(LdapResult, Vec<LdapControl>)> {
     // Register before reading, so no write between the refresh and the persist phase is
     // missed; changes already covered by the refresh are skipped by CSN. A filter that does
@@ -384,7 +384,7 @@ pub async fn run(
         LdapIntermediateResponse::SyncInfoRefreshDelete { cookie, done: true }
     };
     if tx
-        .send(LdapMsg::new(msgid, LdapOp::IntermediateResponse(info)))
+        .send(LdapMsg::new(msgid, LdapOp::IntermediateResponse(info)).into())
         .await
         .is_err()
     {
@@ -411,7 +411,7 @@ fn present_phase(
     since: Option<Csn>,
     msgid: i32,
     cancelled: &dyn Fn() -> bool,
-    tx: &mpsc::Sender<LdapMsg>,
+    tx: &mpsc::Sender<Outgoing>,
 ) -> Result<SearchEnd, LdapError> {
     let mut present: Vec<Uuid> = Vec::new();
     let mut alive = true;
@@ -500,7 +500,7 @@ fn delete_phase(
     msgid: i32,
     deadline: Option<std::time::Instant>,
     cancelled: &dyn Fn() -> bool,
-    tx: &mpsc::Sender<LdapMsg>,
+    tx: &mpsc::Sender<Outgoing>,
 ) -> Result<SearchEnd, LdapError> {
     let filter = Filter::try_from(&req.filter)
         .map_err(|e| LdapError::new(ResultCode::ProtocolError, e.to_string()))?;
@@ -569,25 +569,28 @@ fn delete_phase(
 
 /// Sends one entry with its Sync State control from a blocking thread.
 fn send_entry(
-    tx: &mpsc::Sender<LdapMsg>,
+    tx: &mpsc::Sender<Outgoing>,
     msgid: i32,
     out: LdapSearchResultEntry,
     st: SyncStateValue,
     uuid: Uuid,
     cookie: Option<Vec<u8>>,
 ) -> bool {
-    tx.blocking_send(LdapMsg::new_with_ctrls(
-        msgid,
-        LdapOp::SearchResultEntry(out),
-        state(st, uuid, cookie),
-    ))
+    tx.blocking_send(
+        LdapMsg::new_with_ctrls(
+            msgid,
+            LdapOp::SearchResultEntry(out),
+            state(st, uuid, cookie),
+        )
+        .into(),
+    )
     .is_ok()
 }
 
 /// Sends `uuids` as syncIdSet messages of at most [`ID_SET_BATCH`] each (RFC 4533 §2.5.3)
 /// from a blocking thread; false when the client is gone.
 fn send_id_sets(
-    tx: &mpsc::Sender<LdapMsg>,
+    tx: &mpsc::Sender<Outgoing>,
     msgid: i32,
     uuids: &[Uuid],
     refresh_deletes: bool,
@@ -601,7 +604,7 @@ fn send_id_sets(
                 syncuuids: chunk.to_vec(),
             }),
         );
-        tx.blocking_send(msg).is_ok()
+        tx.blocking_send(msg.into()).is_ok()
     })
 }
 

@@ -34,6 +34,7 @@ mod store;
 mod test_support;
 mod txn;
 mod verify;
+mod view;
 
 pub use backup::BackupImage;
 pub use bulk::{BulkAdd, BulkAddError, BULK_CHUNK};
@@ -49,3 +50,4 @@ pub use overlay::{Dangling, MemberOf, OverlayKind, Overlays, Refint};
 pub use search::{Computed, Scope, SearchControl};
 pub use snapshot::Snapshot;
 pub use store::{Store, StoreOptions};
+pub use view::{AttrIter, EntryView, ValueIter};

@@ -5,6 +5,7 @@ use crate::error::StoreError;
 use crate::index::{Plan, MAX_PLAN_NODES};
 use crate::keys;
 use crate::store::{Store, StoredEntry};
+use crate::view::EntryView;
 use oxldap_proto::{Dn, Entry, Filter};
 use oxldap_schema::NormDn;
 use roaring::RoaringTreemap;
@@ -210,6 +211,103 @@ impl Store {
             })
         };
         self.walk_scope(base_id, &norm, scope, &mut visit)
+    }
+
+    /// [`Store::search_with`] without the computed attributes ([`Computed::Omit`]),
+    /// handing `each` a view of every matching entry that borrows the stored bytes
+    /// ([`EntryView`]): the filter is tested on the view and nothing is decoded into
+    /// owned values. Returns Ok(false), having done nothing, when the filter names a
+    /// computed attribute (the view has none); the caller then uses `search_with`.
+    ///
+    /// Errors: as [`Store::search`]; a stored value that is not a well-formed entry is
+    /// [`StoreError::Corrupt`].
+    pub fn search_views(
+        &self,
+        base: &Dn,
+        scope: Scope,
+        filter: &Filter,
+        mut each: impl FnMut(&EntryView<'_>) -> SearchControl,
+    ) -> Result<bool, StoreError> {
+        if mentions_computed(filter) {
+            return Ok(false);
+        }
+        let norm = self.normalize_dn(base)?;
+        let Some(base_id) = self.id_of(&norm)? else {
+            let matched = if self.holds(&norm) {
+                self.matched(&norm)?
+            } else {
+                None
+            };
+            return Err(StoreError::NoSuchObject { matched });
+        };
+        let (candidates, _) = if scope == Scope::Base {
+            (None, Plan::Scan)
+        } else if let Some(planned) = PlanMemo::take(self, filter) {
+            planned
+        } else {
+            self.plan(filter)?
+        };
+        if candidates.is_none() && scope != Scope::Base && !self.indexes.is_empty() {
+            tracing::info!(filter = %filter, base = %norm, "search not indexed: scanning the scope");
+        }
+        let prepared = self.schema.prepare(filter);
+        // Reads entry `id` (None when it vanished) and hands it on if it matches;
+        // `check_scope` when the id did not come from walking the scope.
+        let mut visit = |id: u64, check_scope: bool| -> Result<SearchControl, StoreError> {
+            let Some(bytes) = self.trees.entries.get(keys::id_key(id))? else {
+                return Ok(SearchControl::Continue);
+            };
+            let view = EntryView::parse(&bytes).ok_or(StoreError::Corrupt { tree: "entries" })?;
+            if check_scope && !self.view_in_scope(id, &view, base_id, &norm, scope) {
+                return Ok(SearchControl::Continue);
+            }
+            if !prepared.matches(&self.schema, &view) {
+                return Ok(SearchControl::Continue);
+            }
+            Ok(each(&view))
+        };
+        if let Some(ids) = candidates {
+            if ids.len() <= CANDIDATES_FETCH_LIMIT {
+                for id in ids.iter() {
+                    if visit(id, true)? == SearchControl::Stop {
+                        break;
+                    }
+                }
+                return Ok(true);
+            }
+            let mut visit_if = |id: u64| -> Result<SearchControl, StoreError> {
+                if !ids.contains(id) {
+                    return Ok(SearchControl::Continue);
+                }
+                visit(id, false)
+            };
+            self.walk_scope(base_id, &norm, scope, &mut visit_if)?;
+            return Ok(true);
+        }
+        self.walk_scope(base_id, &norm, scope, &mut |id| visit(id, false))?;
+        Ok(true)
+    }
+
+    /// [`Store::in_scope`] for a view: the parent id answers most scopes; the DN is
+    /// decoded only for a subtree under one of several suffixes.
+    fn view_in_scope(
+        &self,
+        id: u64,
+        view: &EntryView<'_>,
+        base_id: u64,
+        base: &NormDn,
+        scope: Scope,
+    ) -> bool {
+        match scope {
+            Scope::Base => id == base_id,
+            Scope::One => view.parent() == base_id,
+            Scope::Sub if id == base_id => true,
+            Scope::Children if id == base_id => false,
+            Scope::Sub | Scope::Children if self.is_only_suffix(base) => true,
+            Scope::Sub | Scope::Children => view
+                .to_stored()
+                .is_some_and(|s| self.in_scope(id, &s, base_id, base, scope)),
+        }
     }
 
     /// The candidate ids for `filter` from the indexes (None: every entry in scope) and

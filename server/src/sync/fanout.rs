@@ -36,7 +36,7 @@ use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
     LdapMsg, LdapOp, LdapResult, LdapSearchRequest, LdapSearchResultEntry, SyncStateValue,
 };
-use oxldap_proto::Filter;
+use oxldap_proto::{Filter, Outgoing};
 use oxldap_store::{Committed, Csn};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, Weak};
@@ -85,7 +85,7 @@ struct Member {
     cookie: Cookie,
     sid: u16,
     /// The connection's response queue.
-    conn: mpsc::Sender<LdapMsg>,
+    conn: mpsc::Sender<Outgoing>,
     /// Closes the member's connection (it reads too slowly).
     closing: CancellationToken,
     /// The most writes its backlog may hold.
@@ -170,7 +170,7 @@ impl Subscription {
         sid: u16,
         token: &CancellationToken,
         closing: &CancellationToken,
-        tx: &mpsc::Sender<LdapMsg>,
+        tx: &mpsc::Sender<Outgoing>,
     ) -> Option<(LdapResult, Vec<LdapControl>)> {
         {
             // What waited while the refresh ran and the refresh already covered.
@@ -196,7 +196,7 @@ impl Subscription {
             };
             for msg in messages(&change, from, msgid, cookie, sid) {
                 tokio::select! {
-                    r = tx.send(msg) => r.ok()?,
+                    r = tx.send(msg.into()) => r.ok()?,
                     () = token.cancelled() => return None,
                     () = closing.cancelled() => return None,
                 }
@@ -248,7 +248,7 @@ impl Fanout {
         filter: Filter,
         msgid: i32,
         cookie: &Cookie,
-        conn: mpsc::Sender<LdapMsg>,
+        conn: mpsc::Sender<Outgoing>,
         closing: CancellationToken,
     ) -> Subscription {
         let shared = Arc::new(Shared::default());
@@ -360,7 +360,7 @@ fn hand(m: &Member, change: &Arc<Change>) -> bool {
     let mut from = 0;
     if st.live && !st.draining && st.queue.is_empty() {
         for msg in messages(change, 0, m.msgid, &m.cookie, m.sid) {
-            match m.conn.try_send(msg) {
+            match m.conn.try_send(msg.into()) {
                 Ok(()) => from += 1,
                 Err(mpsc::error::TrySendError::Full(_)) => break,
                 Err(mpsc::error::TrySendError::Closed(_)) => return false,

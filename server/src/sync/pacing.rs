@@ -21,7 +21,8 @@
 
 use futures::{Sink, SinkExt};
 use ldap3_proto::control::LdapControl;
-use ldap3_proto::proto::{LdapMsg, LdapOp};
+use ldap3_proto::proto::LdapOp;
+use oxldap_proto::Outgoing;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -31,12 +32,18 @@ use tokio::time::Instant;
 pub const FLUSH_DELAY: Duration = Duration::from_millis(1);
 
 /// Whether `m` is a change pushed by a search with the Sync Request control: a
-/// SearchResultEntry carrying a Sync State control (RFC 4533 §2.3). Only these are held.
-pub fn is_sync_change(m: &LdapMsg) -> bool {
-    matches!(m.op, LdapOp::SearchResultEntry(_))
-        && m.ctrl
-            .iter()
-            .any(|c| matches!(c, LdapControl::SyncState { .. }))
+/// SearchResultEntry carrying a Sync State control (RFC 4533 §2.3). Only these are held;
+/// messages encoded by their operation (a search's entries) never are.
+pub fn is_sync_change(m: &Outgoing) -> bool {
+    match m {
+        Outgoing::Msg(m) => {
+            matches!(m.op, LdapOp::SearchResultEntry(_))
+                && m.ctrl
+                    .iter()
+                    .any(|c| matches!(c, LdapControl::SyncState { .. }))
+        }
+        Outgoing::Encoded(_) => false,
+    }
 }
 
 /// When one connection last flushed, to decide whether a change may be held.
@@ -66,11 +73,11 @@ impl Pacer {
 /// the end of `rx`, whichever comes first. Errors are the sink's (the connection ends).
 pub async fn collect_until<S>(
     sink: &mut S,
-    rx: &mut mpsc::Receiver<LdapMsg>,
+    rx: &mut mpsc::Receiver<Outgoing>,
     until: Instant,
 ) -> Result<(), S::Error>
 where
-    S: Sink<LdapMsg> + Unpin,
+    S: Sink<Outgoing> + Unpin,
 {
     let sleep = tokio::time::sleep_until(until);
     tokio::pin!(sleep);
@@ -92,9 +99,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ldap3_proto::proto::{LdapSearchResultEntry, SyncStateValue};
+    use ldap3_proto::proto::{LdapMsg, LdapSearchResultEntry, SyncStateValue};
 
-    fn entry(ctrl: Vec<LdapControl>) -> LdapMsg {
+    fn entry(ctrl: Vec<LdapControl>) -> Outgoing {
         LdapMsg::new_with_ctrls(
             2,
             LdapOp::SearchResultEntry(LdapSearchResultEntry {
@@ -103,6 +110,7 @@ mod tests {
             }),
             ctrl,
         )
+        .into()
     }
 
     fn sync_state() -> LdapControl {
@@ -122,12 +130,21 @@ mod tests {
             LdapOp::SearchResultDone(crate::error::success()),
             vec![sync_state()],
         );
-        assert!(!is_sync_change(&done));
+        assert!(!is_sync_change(&done.into()));
+        let mut encoded = oxldap_proto::entry_ber::EncodedMessages::default();
+        encoded.push(
+            2,
+            &LdapSearchResultEntry {
+                dn: "uid=a,dc=test".into(),
+                attributes: Vec::new(),
+            },
+        );
+        assert!(!is_sync_change(&encoded.take()));
     }
 
     /// Runs [`collect_until`] into `sink` on a current-thread runtime with timers; true
     /// when it ended by itself (without error) within 10 s.
-    fn hold(sink: &mut Vec<LdapMsg>, rx: &mut mpsc::Receiver<LdapMsg>, until: Instant) -> bool {
+    fn hold(sink: &mut Vec<Outgoing>, rx: &mut mpsc::Receiver<Outgoing>, until: Instant) -> bool {
         let r = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -144,7 +161,7 @@ mod tests {
         tx.try_send(entry(vec![sync_state()])).expect("room");
         tx.try_send(entry(Vec::new())).expect("room");
         tx.try_send(entry(vec![sync_state()])).expect("room");
-        let mut sink: Vec<LdapMsg> = Vec::new();
+        let mut sink: Vec<Outgoing> = Vec::new();
         // A deadline far away: only the plain entry may end the hold.
         let far = Instant::now() + Duration::from_secs(3600);
         assert!(hold(&mut sink, &mut rx, far), "the hold did not end");
@@ -158,7 +175,7 @@ mod tests {
     fn collecting_ends_at_the_deadline_or_when_the_queue_closes() {
         let (tx, mut rx) = mpsc::channel(8);
         tx.try_send(entry(vec![sync_state()])).expect("room");
-        let mut sink: Vec<LdapMsg> = Vec::new();
+        let mut sink: Vec<Outgoing> = Vec::new();
         assert!(
             hold(&mut sink, &mut rx, Instant::now() + FLUSH_DELAY),
             "the hold outlived its deadline"
