@@ -1082,12 +1082,12 @@ fn send_sorted_page(
     returned: u64,
     size: i64,
     mut rest: crate::session::SortedRest,
-    send: &mut impl FnMut(ldap3_proto::proto::LdapSearchResultEntry) -> bool,
+    send: &mut impl FnMut(Found<'_>) -> bool,
 ) -> Option<(LdapResult, Vec<LdapControl>)> {
     let sorted = crate::sort::response(ResultCode::Success);
     let take = usize::try_from(size).unwrap_or(0).min(rest.entries.len());
     for e in rest.entries.drain(..take) {
-        if !send(e) {
+        if !send(Found::Entry(e)) {
             return None;
         }
     }

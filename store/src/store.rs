@@ -204,6 +204,7 @@ impl Store {
     /// 15% off a 1,000-entry seeded start (issue 7).
     pub fn open_temporary(schema: Arc<Schema>, opts: StoreOptions) -> Result<Store, StoreError> {
         let db = sled::Config::new()
+            .path(temporary_path())
             .temporary(true)
             .flush_every_ms(None)
             .segment_size(TEMPORARY_SEGMENT_SIZE)
@@ -802,5 +803,92 @@ impl Store {
                 delta.write_into(&self.trees.index, batch)
             }
         }
+    }
+}
+
+/// Where temporary stores live: `/dev/shm` (memory) when it is there, as sled's own
+/// default, else the system's temporary folder.
+fn temporary_root() -> std::path::PathBuf {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// A fresh folder name for a temporary store, `oxldap-PID-N` under [`temporary_root`].
+///
+/// sled deletes a temporary store when it is dropped, so one whose process was killed
+/// (SIGKILL of `oxldap serve --memory`, a test harness killing its fixture) stayed behind,
+/// in memory under `/dev/shm`, until reboot: 23 GiB of them had piled up on the
+/// development machine. Naming the folder after the process lets every new temporary
+/// store first remove the folders of processes that are gone (checked in `/proc`; where
+/// there is no `/proc`, nothing is removed).
+fn temporary_path() -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let root = temporary_root();
+    sweep_temporary(&root);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    root.join(format!("oxldap-{}-{n}", std::process::id()))
+}
+
+/// Removes the `oxldap-PID-N` folders under `root` whose process no longer runs.
+fn sweep_temporary(root: &std::path::Path) {
+    let proc_fs = std::path::Path::new("/proc");
+    if !proc_fs.join("self").exists() {
+        return;
+    }
+    let Ok(dir) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("oxldap-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, n)| n.parse::<u64>().ok().and(pid.parse::<u32>().ok()))
+        else {
+            continue;
+        };
+        if !process_runs(proc_fs, pid) {
+            // Best effort: another process may be sweeping the same folder.
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether process `pid` runs: it has a `/proc` entry whose state (the field after the
+/// command name in `/proc/PID/stat`, proc(5)) is not Z (a zombie: killed, not yet reaped).
+fn process_runs(proc_fs: &std::path::Path, pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(proc_fs.join(pid.to_string()).join("stat")) else {
+        return false;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat.get(i + 1..))
+        .and_then(|rest| rest.split_whitespace().next());
+    state != Some("Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_removes_only_folders_of_gone_processes() {
+        let root = tempfile::tempdir().expect("tempdir");
+        // Linux pids stay below 2^22, so this process cannot exist.
+        let gone = root.path().join("oxldap-4294967294-0");
+        let mine = root.path().join(format!("oxldap-{}-7", std::process::id()));
+        let other = root.path().join("oxldap-notes");
+        for d in [&gone, &mine, &other] {
+            std::fs::create_dir_all(d.join("blobs")).expect("mkdir");
+        }
+        sweep_temporary(root.path());
+        assert!(!gone.exists());
+        assert!(mine.exists());
+        assert!(other.exists());
     }
 }
