@@ -633,7 +633,7 @@ mod tests {
         dir: &Directory,
         since: Csn,
         deadline: Option<std::time::Instant>,
-    ) -> (SearchEnd, Vec<LdapMsg>) {
+    ) -> (SearchEnd, Vec<oxldap_proto::Outgoing>) {
         let root = Identity::Root {
             dn: Dn::default(),
             norm: Default::default(),
