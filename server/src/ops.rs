@@ -881,11 +881,7 @@ fn search_entries_limited(
     let time_limit =
         crate::limits::effective(req.timelimit, who.is_root(), limits.time, limits.time_hard);
     let deadline = time_limit.map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
-    let skip = page.map_or(0, |p| p.skip);
-    // Entries of the whole (paged) search so far, counting earlier pages.
-    let mut sent: u64 = skip;
-    let mut seen: u64 = 0;
-    let mut end = SearchEnd::Done;
+    let mut progress = Progress::new(page, size_limit, deadline);
     // The computed attributes cost lookups per entry: only when returned, or when an
     // access rule's `filter=` may look at them.
     let computed = if sel.wants_computed(dir) || (!chk.bypass() && dir.acl.has_filter_rules()) {
@@ -898,25 +894,11 @@ fn search_entries_limited(
     // declines (false) when the filter names a computed attribute.
     if chk.bypass() && computed == oxldap_store::Computed::Omit && !with_state {
         let searched = dir.store.search_views(&base, scope, &filter, |view| {
-            if cancelled() {
-                end = SearchEnd::Cancelled;
+            if progress.interrupted(cancelled()) {
                 return SearchControl::Stop;
             }
-            if deadline.is_some_and(|d| Instant::now() > d) {
-                end = SearchEnd::TimeLimit;
-                return SearchControl::Stop;
-            }
-            seen += 1;
-            if seen <= skip {
-                return SearchControl::Continue;
-            }
-            if size_limit.is_some_and(|l| sent >= u64::from(l)) {
-                end = SearchEnd::SizeLimit;
-                return SearchControl::Stop;
-            }
-            if page.is_some_and(|p| sent - skip >= p.size) {
-                end = SearchEnd::PageFull;
-                return SearchControl::Stop;
+            if let Some(skip_or_stop) = progress.admit() {
+                return skip_or_stop;
             }
             let found = Found::View(Selected {
                 dir,
@@ -925,14 +907,14 @@ fn search_entries_limited(
                 types_only: req.typesonly,
             });
             if !send(&EntryState::default(), found) {
-                end = SearchEnd::Cancelled;
+                progress.end = SearchEnd::Cancelled;
                 return SearchControl::Stop;
             }
-            sent += 1;
+            progress.sent += 1;
             SearchControl::Continue
         });
         match searched {
-            Ok(true) => return Ok(end),
+            Ok(true) => return Ok(progress.end),
             Ok(false) => {}
             Err(e) => return Err(crate::acl::hide_matched(&chk, dir, e.into())),
         }
@@ -940,12 +922,7 @@ fn search_entries_limited(
     let searched = dir
         .store
         .search_with(&base, scope, &filter, computed, |entry| {
-            if cancelled() {
-                end = SearchEnd::Cancelled;
-                return SearchControl::Stop;
-            }
-            if deadline.is_some_and(|d| Instant::now() > d) {
-                end = SearchEnd::TimeLimit;
+            if progress.interrupted(cancelled()) {
                 return SearchControl::Stop;
             }
             // Access control (slapd.access(5)): the DN is normalized once per entry.
@@ -957,17 +934,8 @@ fn search_entries_limited(
                     _ => return SearchControl::Continue,
                 }
             };
-            seen += 1;
-            if seen <= skip {
-                return SearchControl::Continue;
-            }
-            if size_limit.is_some_and(|l| sent >= u64::from(l)) {
-                end = SearchEnd::SizeLimit;
-                return SearchControl::Stop;
-            }
-            if page.is_some_and(|p| sent - skip >= p.size) {
-                end = SearchEnd::PageFull;
-                return SearchControl::Stop;
+            if let Some(skip_or_stop) = progress.admit() {
+                return skip_or_stop;
             }
             let keep = subject.map(|s| readable(dir, &chk, &s, &sel));
             let state = if with_state {
@@ -979,15 +947,78 @@ fn search_entries_limited(
                 &state,
                 Found::Entry(select(dir, entry, &sel, req.typesonly, keep)),
             ) {
-                end = SearchEnd::Cancelled;
+                progress.end = SearchEnd::Cancelled;
                 return SearchControl::Stop;
             }
-            sent += 1;
+            progress.sent += 1;
             SearchControl::Continue
         });
     // A missing base must not name a matched entry the client may not disclose.
     searched.map_err(|e| crate::acl::hide_matched(&chk, dir, e.into()))?;
-    Ok(end)
+    Ok(progress.end)
+}
+
+/// Where a search stands against its limits, entry by entry: the time limit and abandon
+/// (checked before each candidate), then the page's skip, the size limit and the page
+/// size (checked for each entry the client may see), as RFC 4511 §4.5.1 and RFC 2696 ask.
+struct Progress {
+    /// Entries of the whole (paged) search returned so far, earlier pages included.
+    sent: u64,
+    /// Visible matching entries met by this pass, skipped ones included.
+    seen: u64,
+    /// Entries returned by earlier pages, skipped again by this pass.
+    skip: u64,
+    page: Option<Page>,
+    size_limit: Option<u32>,
+    deadline: Option<Instant>,
+    /// How the search ends (Done until something stops it).
+    end: SearchEnd,
+}
+
+impl Progress {
+    fn new(page: Option<Page>, size_limit: Option<u32>, deadline: Option<Instant>) -> Progress {
+        let skip = page.map_or(0, |p| p.skip);
+        Progress {
+            sent: skip,
+            seen: 0,
+            skip,
+            page,
+            size_limit,
+            deadline,
+            end: SearchEnd::Done,
+        }
+    }
+
+    /// Whether the search must stop before the next candidate (abandoned, or past the
+    /// time limit); `end` then says why.
+    fn interrupted(&mut self, cancelled: bool) -> bool {
+        if cancelled {
+            self.end = SearchEnd::Cancelled;
+        } else if self.deadline.is_some_and(|d| Instant::now() > d) {
+            self.end = SearchEnd::TimeLimit;
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// Counts a visible matching entry: None to return it; Continue to skip it (an
+    /// earlier page returned it); Stop when the size limit or the page ends the search
+    /// first (`end` says which).
+    fn admit(&mut self) -> Option<SearchControl> {
+        self.seen += 1;
+        if self.seen <= self.skip {
+            return Some(SearchControl::Continue);
+        }
+        if self.size_limit.is_some_and(|l| self.sent >= u64::from(l)) {
+            self.end = SearchEnd::SizeLimit;
+        } else if self.page.is_some_and(|p| self.sent - self.skip >= p.size) {
+            self.end = SearchEnd::PageFull;
+        } else {
+            return None;
+        }
+        Some(SearchControl::Stop)
+    }
 }
 
 /// Whether `entry` lies in the scope of `req`, matches `filter` and is visible to `who`

@@ -133,27 +133,7 @@ impl Store {
         computed: Computed,
         mut each: impl FnMut(Entry) -> SearchControl,
     ) -> Result<(), StoreError> {
-        let norm = self.normalize_dn(base)?;
-        let Some(base_id) = self.id_of(&norm)? else {
-            let matched = if self.holds(&norm) {
-                self.matched(&norm)?
-            } else {
-                None
-            };
-            return Err(StoreError::NoSuchObject { matched });
-        };
-        // A base search touches one entry: planning (index lookups) would cost more.
-        let (candidates, _) = if scope == Scope::Base {
-            (None, Plan::Scan)
-        } else if let Some(planned) = PlanMemo::take(self, filter) {
-            planned
-        } else {
-            self.plan(filter)?
-        };
-        if candidates.is_none() && scope != Scope::Base && !self.indexes.is_empty() {
-            // slapd's "not indexed" notice: this search tests every entry in scope.
-            tracing::info!(filter = %filter, base = %norm, "search not indexed: scanning the scope");
-        }
+        let (norm, base_id, candidates) = self.search_start(base, scope, filter)?;
         // The computed attributes (hasSubordinates, entryDN, ...) cost lookups: add them
         // before matching only when the filter names one, else only to entries that match.
         let needs_computed = mentions_computed(filter);
@@ -231,25 +211,7 @@ impl Store {
         if mentions_computed(filter) {
             return Ok(false);
         }
-        let norm = self.normalize_dn(base)?;
-        let Some(base_id) = self.id_of(&norm)? else {
-            let matched = if self.holds(&norm) {
-                self.matched(&norm)?
-            } else {
-                None
-            };
-            return Err(StoreError::NoSuchObject { matched });
-        };
-        let (candidates, _) = if scope == Scope::Base {
-            (None, Plan::Scan)
-        } else if let Some(planned) = PlanMemo::take(self, filter) {
-            planned
-        } else {
-            self.plan(filter)?
-        };
-        if candidates.is_none() && scope != Scope::Base && !self.indexes.is_empty() {
-            tracing::info!(filter = %filter, base = %norm, "search not indexed: scanning the scope");
-        }
+        let (norm, base_id, candidates) = self.search_start(base, scope, filter)?;
         let prepared = self.schema.prepare(filter);
         // Reads entry `id` (None when it vanished) and hands it on if it matches;
         // `check_scope` when the id did not come from walking the scope.
@@ -298,16 +260,45 @@ impl Store {
         base: &NormDn,
         scope: Scope,
     ) -> bool {
-        match scope {
-            Scope::Base => id == base_id,
-            Scope::One => view.parent() == base_id,
-            Scope::Sub if id == base_id => true,
-            Scope::Children if id == base_id => false,
-            Scope::Sub | Scope::Children if self.is_only_suffix(base) => true,
-            Scope::Sub | Scope::Children => view
-                .to_stored()
-                .is_some_and(|s| self.in_scope(id, &s, base_id, base, scope)),
+        self.in_scope_of(id, view.parent(), base_id, base, scope, || {
+            view.to_stored()
+                .and_then(|s| self.schema.normalize_dn(&s.entry.dn).ok())
+        })
+    }
+
+    /// The start of every search: the base's normalized DN and id, and the candidate set
+    /// from the indexes (None: walk the scope). A base search is not planned (it touches
+    /// one entry; index lookups would cost more). Logs slapd's "not indexed" notice when
+    /// a subtree or one-level search must test every entry in scope.
+    ///
+    /// Errors: noSuchObject (with matchedDN inside a naming context) when the base is
+    /// absent; storage errors.
+    fn search_start(
+        &self,
+        base: &Dn,
+        scope: Scope,
+        filter: &Filter,
+    ) -> Result<(NormDn, u64, Option<RoaringTreemap>), StoreError> {
+        let norm = self.normalize_dn(base)?;
+        let Some(base_id) = self.id_of(&norm)? else {
+            let matched = if self.holds(&norm) {
+                self.matched(&norm)?
+            } else {
+                None
+            };
+            return Err(StoreError::NoSuchObject { matched });
+        };
+        let (candidates, _) = if scope == Scope::Base {
+            (None, Plan::Scan)
+        } else if let Some(planned) = PlanMemo::take(self, filter) {
+            planned
+        } else {
+            self.plan(filter)?
+        };
+        if candidates.is_none() && scope != Scope::Base && !self.indexes.is_empty() {
+            tracing::info!(filter = %filter, base = %norm, "search not indexed: scanning the scope");
         }
+        Ok((norm, base_id, candidates))
     }
 
     /// The candidate ids for `filter` from the indexes (None: every entry in scope) and
@@ -333,17 +324,31 @@ impl Store {
         base: &NormDn,
         scope: Scope,
     ) -> bool {
+        self.in_scope_of(id, stored.parent, base_id, base, scope, || {
+            self.schema.normalize_dn(&stored.entry.dn).ok()
+        })
+    }
+
+    /// Whether entry `id`, child of `parent`, lies in `scope` of the base: by ids alone
+    /// where they decide, else by the entry's normalized DN (`dn`, computed only then;
+    /// None counts as out of scope).
+    fn in_scope_of(
+        &self,
+        id: u64,
+        parent: u64,
+        base_id: u64,
+        base: &NormDn,
+        scope: Scope,
+        dn: impl FnOnce() -> Option<NormDn>,
+    ) -> bool {
         match scope {
             Scope::Base => id == base_id,
-            Scope::One => stored.parent == base_id,
+            Scope::One => parent == base_id,
             Scope::Sub if id == base_id => true,
             Scope::Children if id == base_id => false,
             // With one suffix, everything the store holds lies under it.
             Scope::Sub | Scope::Children if self.is_only_suffix(base) => true,
-            Scope::Sub | Scope::Children => self
-                .schema
-                .normalize_dn(&stored.entry.dn)
-                .is_ok_and(|n| n.is_descendant_of(base)),
+            Scope::Sub | Scope::Children => dn().is_some_and(|n| n.is_descendant_of(base)),
         }
     }
 
