@@ -65,12 +65,23 @@ fn search_pdu_limits(
     req.extend(tlv(0x01, &[0])); // typesOnly
     req.extend_from_slice(filter);
     req.extend(tlv(0x30, &[])); // attributes
+    message(msgid, 0x63, &req, controls)
+}
+
+/// An LDAPMessage (RFC 4511 §4.1.1): `msgid`, the protocolOp with tag `op_tag` and
+/// contents `op`, and the controls (`[0]`, their SEQUENCE contents) if any.
+fn message(msgid: u8, op_tag: u8, op: &[u8], controls: Option<Vec<u8>>) -> Vec<u8> {
     let mut msg = tlv(0x02, &[msgid]);
-    msg.extend(tlv(0x63, &req));
+    msg.extend(tlv(op_tag, op));
     if let Some(c) = controls {
         msg.extend(tlv(0xa0, &c));
     }
     tlv(0x30, &msg)
+}
+
+/// Adds the entry of `ldif` as the rootdn, which must succeed.
+fn add_entry(s: &Server, ldif: &str) {
+    s.modify_root("ldapadd", ldif, &[]).expect_code(0);
 }
 
 /// Reads one response PDU and returns (msgid, op tag, result code if any).
@@ -264,17 +275,13 @@ fn sasl_binds_whoami_values_and_negative_page_sizes_and_limits() {
     let mut bind = tlv(0x02, &[3]);
     bind.extend(tlv(0x04, b""));
     bind.extend(sasl);
-    let mut msg = tlv(0x02, &[1]);
-    msg.extend(tlv(0x60, &bind));
     let mut c = connect(&s);
-    c.write_all(&tlv(0x30, &msg)).unwrap();
+    c.write_all(&message(1, 0x60, &bind, None)).unwrap();
     assert_eq!(read_response(&mut c), Some((1, 0x61, Some(7))));
     // Who am I? with a request value: protocolError (RFC 4532 §2).
     let mut ext = tlv(0x80, b"1.3.6.1.4.1.4203.1.11.3");
     ext.extend(tlv(0x81, b"\x30\x00"));
-    let mut msg = tlv(0x02, &[2]);
-    msg.extend(tlv(0x77, &ext));
-    c.write_all(&tlv(0x30, &msg)).unwrap();
+    c.write_all(&message(2, 0x77, &ext, None)).unwrap();
     assert_eq!(read_response(&mut c), Some((2, 0x78, Some(2))));
     // A paged-results control with a negative size: protocolError.
     let mut value = tlv(0x02, &[0xff]);
@@ -313,12 +320,10 @@ fn sasl_binds_whoami_values_and_negative_page_sizes_and_limits() {
     assert_eq!(read_response(&mut c).map(|r| r.1), Some(0x64));
     // Increment of an attribute that is not an integer: constraintViolation (19).
     let dn = format!("uid=n,{USERS}");
-    s.modify_root(
-        "ldapadd",
+    add_entry(
+        &s,
         &format!("dn: {dn}\nobjectClass: inetOrgPerson\nuid: n\ncn: n\nsn: n\nemployeeNumber: 5\n"),
-        &[],
-    )
-    .expect_code(0);
+    );
     s.modify_root(
         "ldapmodify",
         &format!("dn: {dn}\nchangetype: modify\nincrement: employeeNumber\nemployeeNumber: 1\n"),
@@ -329,14 +334,12 @@ fn sasl_binds_whoami_values_and_negative_page_sizes_and_limits() {
     // (constraintViolation, "out of range"), not wrapped; so is a valid delta too large.
     let max = i128::MAX.to_string();
     let ip = format!("cn=ip,{USERS}");
-    s.modify_root(
-        "ldapadd",
+    add_entry(
+        &s,
         &format!(
             "dn: {ip}\nobjectClass: pilotPerson\ncn: ip\nsn: p\nmailPreferenceOption: {max}\n"
         ),
-        &[],
-    )
-    .expect_code(0);
+    );
     for delta in ["1", "100000000000000000000000000000000000000000000000000"] {
         let out = s.modify_root(
             "ldapmodify",
@@ -356,9 +359,7 @@ fn bind_pdu(msgid: u8, dn: &str, pw: &str) -> Vec<u8> {
     let mut bind = tlv(0x02, &[3]);
     bind.extend(tlv(0x04, dn.as_bytes()));
     bind.extend(tlv(0x80, pw.as_bytes()));
-    let mut msg = tlv(0x02, &[msgid]);
-    msg.extend(tlv(0x60, &bind));
-    tlv(0x30, &msg)
+    message(msgid, 0x60, &bind, None)
 }
 
 #[test]
@@ -368,22 +369,18 @@ fn requests_sent_before_a_bind_keep_their_identity() {
     // Bind is processed before it (RFC 4511 §4.2.1). It used to run as the rootdn.
     let s = Server::memory();
     let dn = format!("uid=race,{USERS}");
-    s.modify_root(
-        "ldapadd",
+    add_entry(
+        &s,
         &format!("dn: {dn}\nobjectClass: inetOrgPerson\nuid: race\ncn: race\nsn: r\ndescription: before\n"),
-        &[],
-    )
-    .expect_code(0);
+    );
     let mut change = tlv(0x04, b"description");
     change.extend(tlv(0x31, &tlv(0x04, b"by-anonymous")));
     let mut m = tlv(0x0a, &[2]); // replace
     m.extend(tlv(0x30, &change));
     let mut req = tlv(0x04, dn.as_bytes());
     req.extend(tlv(0x30, &tlv(0x30, &m)));
-    let mut modify = tlv(0x02, &[2]);
-    modify.extend(tlv(0x66, &req));
     let mut burst = bind_pdu(1, "", "");
-    burst.extend(tlv(0x30, &modify));
+    burst.extend(message(2, 0x66, &req, None));
     burst.extend(bind_pdu(3, ROOTDN, ROOTPW));
     let mut c = connect(&s);
     c.write_all(&burst).unwrap();
@@ -447,14 +444,12 @@ fn password_modify_with_an_empty_new_password_is_refused() {
     // empty one with unwillingToPerform (53). It used to set a generated password.
     let s = Server::memory();
     let dn = format!("uid=pw,{USERS}");
-    s.modify_root(
-        "ldapadd",
+    add_entry(
+        &s,
         &format!(
             "dn: {dn}\nobjectClass: inetOrgPerson\nuid: pw\ncn: pw\nsn: p\nuserPassword: old\n"
         ),
-        &[],
-    )
-    .expect_code(0);
+    );
     let mut c = connect(&s);
     c.write_all(&bind_pdu(1, ROOTDN, ROOTPW)).unwrap();
     assert_eq!(read_response(&mut c), Some((1, 0x61, Some(0))));
@@ -462,9 +457,7 @@ fn password_modify_with_an_empty_new_password_is_refused() {
     value.extend(tlv(0x82, b""));
     let mut ext = tlv(0x80, b"1.3.6.1.4.1.4203.1.11.1");
     ext.extend(tlv(0x81, &tlv(0x30, &value)));
-    let mut msg = tlv(0x02, &[2]);
-    msg.extend(tlv(0x77, &ext));
-    c.write_all(&tlv(0x30, &msg)).unwrap();
+    c.write_all(&message(2, 0x77, &ext, None)).unwrap();
     assert_eq!(read_response(&mut c), Some((2, 0x78, Some(53))));
     // The old password still works.
     let out = s.tool("ldapwhoami", &["-D", &dn, "-w", "old"], None);
