@@ -864,10 +864,13 @@ fn search(
         let e = LdapError::new(ResultCode::ProtocolError, "malformed sort control");
         return Some((e.to_result(), Vec::new()));
     };
-    if let Err(code) = sort::check(dir, &keys) {
-        let e = LdapError::new(code, "cannot sort by the requested keys");
-        return Some((e.to_result(), Vec::new()));
-    }
+    let keys = match sort::resolve(dir, &keys) {
+        Ok(k) => k,
+        Err(code) => {
+            let e = LdapError::new(code, "cannot sort by the requested keys");
+            return Some((e.to_result(), Vec::new()));
+        }
+    };
     // Not sorted: a critical request fails with `code`; otherwise the search runs unsorted
     // and the response control carries `code` (RFC 2891 §1.2).
     let mut unsorted = |code: ResultCode, why: &'static str| {
@@ -924,10 +927,7 @@ fn search(
         Ok(end) => end,
         Err(e) => return Some((e.to_result(), Vec::new())),
     };
-    let sorted = match sort::sort(dir, &keys, got) {
-        Ok(s) => s,
-        Err(code) => return unsorted(code, "cannot sort by the requested keys"),
-    };
+    let sorted = sort::sort(dir, &keys, got);
     if let (Some((size, _)), Some(key)) = (paged, key) {
         let rest = crate::session::SortedRest {
             entries: sorted.into(),

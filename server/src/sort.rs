@@ -127,18 +127,16 @@ struct Resolved {
     reverse: bool,
 }
 
-/// Checks that every key can be sorted by (see [`resolve`]). As slapd's sssvlv, which
-/// checks the keys when it parses the control, a key that cannot be used fails the search
-/// whether or not the control is critical.
-pub fn check(dir: &Directory, keys: &[SortKey]) -> Result<(), ResultCode> {
-    resolve(dir, keys).map(drop)
-}
+/// Sort keys resolved against the schema, ready for [`sort`].
+pub struct ResolvedKeys(Vec<Resolved>);
 
 /// Resolves the keys against the schema (RFC 2891 §1.2 codes): noSuchAttribute (16) for
 /// an unknown attribute type; inappropriateMatching (18) for an unknown ordering rule, or
 /// when none is asked for and the attribute type has no ORDERING rule (as slapd: `cn` or
-/// `uid` sort only with an explicit rule such as `caseIgnoreOrderingMatch`).
-fn resolve(dir: &Directory, keys: &[SortKey]) -> Result<Vec<Resolved>, ResultCode> {
+/// `uid` sort only with an explicit rule such as `caseIgnoreOrderingMatch`). As slapd's
+/// sssvlv, which checks the keys when it parses the control, a key that cannot be used
+/// fails the search whether or not the control is critical.
+pub fn resolve(dir: &Directory, keys: &[SortKey]) -> Result<ResolvedKeys, ResultCode> {
     keys.iter()
         .map(|k| {
             let at = dir
@@ -160,20 +158,21 @@ fn resolve(dir: &Directory, keys: &[SortKey]) -> Result<Vec<Resolved>, ResultCod
                 reverse: k.reverse,
             })
         })
-        .collect()
+        .collect::<Result<_, _>>()
+        .map(ResolvedKeys)
 }
 
 /// Sorts `entries` by `keys` (RFC 2891 §2.2): each entry is keyed by the least of its
 /// values under the rule (normalized; values the rule refuses sort as raw bytes after the
 /// valid ones); entries without the attribute sort after all others; `reverse` inverts a
 /// key. Sort key values come from the stored entry, so the key attribute need not be among
-/// those returned. Errors with the sortResult code for unusable keys.
+/// those returned.
 pub fn sort(
     dir: &Directory,
-    keys: &[SortKey],
+    keys: &ResolvedKeys,
     entries: Vec<LdapSearchResultEntry>,
-) -> Result<Vec<LdapSearchResultEntry>, ResultCode> {
-    let keys = resolve(dir, keys)?;
+) -> Vec<LdapSearchResultEntry> {
+    let keys = &keys.0;
     let mut keyed: Vec<(Vec<Option<Vec<u8>>>, LdapSearchResultEntry)> = entries
         .into_iter()
         .map(|e| {
@@ -212,7 +211,7 @@ pub fn sort(
         }
         Ordering::Equal
     });
-    Ok(keyed.into_iter().map(|(_, e)| e).collect())
+    keyed.into_iter().map(|(_, e)| e).collect()
 }
 
 fn cmp_values(rule: &MatchingRule, a: &[u8], b: &[u8]) -> Ordering {
