@@ -496,6 +496,10 @@ fn compare_whoami_passwd_and_binds() {
         .expect_code(5);
     s.tool("ldapcompare", &[&dn, "description:x"], None)
         .expect_code(16);
+    // An empty value: invalid for a Directory String assertion (cn, RFC 4517 §3.3.6: 21,
+    // as slapd), a valid IA5 String that matches nothing (mail: FALSE).
+    s.tool("ldapcompare", &[&dn, "cn:"], None).expect_code(21);
+    s.tool("ldapcompare", &[&dn, "mail:"], None).expect_code(5);
     s.tool(
         "ldapcompare",
         &[&format!("uid=nobody,{USERS}"), "sn:x"],
@@ -565,6 +569,16 @@ fn compare_whoami_passwd_and_binds() {
     assert!(
         denied.code != 0 && denied.stdout.contains("(50)"),
         "{denied:?}"
+    );
+    // A userIdentity that is not a DN: 21 "Invalid DN", as slapd.
+    let not_dn = s.tool(
+        "ldappasswd",
+        &["-D", ROOTDN, "-w", ROOTPW, "-s", "x", "u:sven"],
+        None,
+    );
+    assert!(
+        not_dn.code != 0 && not_dn.stdout.contains("(21)"),
+        "{not_dn:?}"
     );
     let gen = s.tool("ldappasswd", &["-D", ROOTDN, "-w", ROOTPW, &other], None);
     gen.expect_code(0);

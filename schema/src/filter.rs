@@ -472,6 +472,15 @@ impl Schema {
             .equality_rule()
             .filter(|r| r.is_supported())
             .ok_or_else(|| SchemaError::InappropriateMatching(desc.to_string()))?;
+        // RFC 4517 §3.3.6: a Directory String (the assertion syntax of caseIgnoreMatch and
+        // caseExactMatch) has at least one character; slapd answers an empty assertion
+        // value with 21 "value does not conform to assertion syntax".
+        if rule.syntax == DIRECTORY_STRING_SYNTAX && value.is_empty() {
+            return Err(SchemaError::InvalidSyntax {
+                attr: desc.to_string(),
+                reason: "value does not conform to assertion syntax".to_string(),
+            });
+        }
         let values = self.values_of(entry, at, &opts);
         if at.oid == OBJECT_CLASS_OID {
             if let Some(m) = self.object_class_match(value, &values) {
@@ -604,6 +613,8 @@ impl Schema {
 
 /// The OID prefix of the RFC 4517 §3.3 syntaxes.
 const RFC4517_SYNTAX: &str = "1.3.6.1.4.1.1466.115.121.1.";
+/// The Directory String syntax (RFC 4517 §3.3.6).
+const DIRECTORY_STRING_SYNTAX: &str = "1.3.6.1.4.1.1466.115.121.1.15";
 /// The UUID syntax (RFC 4530 §2.1).
 const UUID_SYNTAX: &str = "1.3.6.1.1.16.1";
 /// OpenLDAP's CSN syntax.

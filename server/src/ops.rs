@@ -1206,7 +1206,10 @@ pub fn password_modify(
     new: Option<&[u8]>,
 ) -> Result<Option<String>, LdapError> {
     let target = match user {
-        Some(u) => parse_dn(u.strip_prefix("dn:").unwrap_or(u))?,
+        // slapd (passwd.c) answers an unparsable userIdentity with invalidAttributeSyntax
+        // (21) "Invalid DN", where other operations' DNs get invalidDNSyntax (34).
+        Some(u) => parse_dn(u.strip_prefix("dn:").unwrap_or(u))
+            .map_err(|_| LdapError::new(ResultCode::InvalidAttributeSyntax, "Invalid DN"))?,
         None => match who {
             Identity::Anonymous => {
                 return Err(LdapError::new(
