@@ -720,3 +720,45 @@ fn object_class_attribute_lists() {
         .values("supportedFeatures")
         .contains(&"1.3.6.1.4.1.4203.1.5.2".to_string()));
 }
+
+/// An entry's DN above its RDN is spelled as its parent's stored DN, on add and on a modify
+/// DN with a new superior, whatever spelling the request used: slapd's back-mdb builds an
+/// entry's name from its RDN and its parent's name.
+#[test]
+fn entry_dn_takes_the_parent_spelling() {
+    let s = Server::memory();
+    let shouting = "uid=B,OU=USERS,O=LOCALDOMAIN,DC=LOCALDOMAIN,DC=TEST";
+    s.modify_root(
+        "ldapadd",
+        &format!("dn: {shouting}\nobjectClass: inetOrgPerson\nuid: B\ncn: B\nsn: B\n"),
+        &[],
+    )
+    .expect_code(0);
+    let found = s.search_root(&["-b", BASE, "(uid=b)", "entryDN"]);
+    assert_eq!(
+        found.dns(),
+        vec![format!("uid=B,{USERS}")],
+        "{}",
+        found.stdout
+    );
+    assert_eq!(found.values("entryDN"), vec![format!("uid=B,{USERS}")]);
+    // The new RDN keeps the request's spelling; the new superior takes the stored one.
+    s.modify_root(
+        "ldapmodrdn",
+        "",
+        &[
+            "-s",
+            &GROUPS.to_uppercase(),
+            &format!("uid=b,{}", USERS.to_lowercase()),
+            "UID=b",
+        ],
+    )
+    .expect_code(0);
+    let moved = s.search_root(&["-b", BASE, "(uid=b)", "1.1"]);
+    assert_eq!(
+        moved.dns(),
+        vec![format!("uid=b,{GROUPS}")],
+        "{}",
+        moved.stdout
+    );
+}

@@ -261,7 +261,19 @@ impl Store {
                 }
             }
         };
-        Ok((norm, parent, prepared.checked?))
+        let mut entry = prepared.checked?;
+        if parent != ROOT_ID {
+            // The DN above the RDN is spelled as the parent's stored DN, as slapd's
+            // back-mdb builds an entry's name from its RDN and its parent's name: an add of
+            // `uid=b,OU=USERS,...` reads back as `uid=b,ou=Users,...`.
+            if let Some(pdn) = ns.dn_of(parent)? {
+                if entry.dn.rdns.get(1..) != Some(pdn.rdns.as_slice()) {
+                    entry.dn.rdns.truncate(1);
+                    entry.dn.rdns.extend(pdn.rdns);
+                }
+            }
+        }
+        Ok((norm, parent, entry))
     }
 
     /// Applies `mods` to the entry `dn` as one atomic change (RFC 4511 §4.6): either every
@@ -462,6 +474,14 @@ impl Store {
         if new_norm != norm && self.id_of(&new_norm)?.is_some() {
             return Err(StoreError::AlreadyExists);
         }
+        // A new superior is spelled as that entry's stored DN (slapd's back-mdb uses the
+        // new parent's name), not as the request wrote it.
+        let new_dn = match new_superior {
+            Some(_) if new_parent_id != ROOT_ID => Namespace::dn_of(self, new_parent_id)?
+                .map(|p| p.child(new_rdn.clone()))
+                .unwrap_or(new_dn),
+            _ => new_dn,
+        };
         let new_pretty = self.schema.pretty_dn(&new_dn)?;
 
         // The entry's own attributes: RFC 4511 §4.9 — new RDN values are added, old ones
