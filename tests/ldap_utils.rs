@@ -762,3 +762,45 @@ fn entry_dn_takes_the_parent_spelling() {
         moved.stdout
     );
 }
+
+/// Language tags and ranges (RFC 3866): `cn;lang-en` selects only that tag, a range
+/// `cn;lang-en-` every tag it prefixes at a subtag boundary, `cn;lang-` every tagged value;
+/// filters follow the same rule. Answers as slapd 2.5's.
+#[test]
+fn language_ranges_select_and_match() {
+    let s = Server::memory();
+    let dn = format!("uid=L,{USERS}");
+    s.modify_root(
+        "ldapadd",
+        &format!(
+            "dn: {dn}\nobjectClass: inetOrgPerson\nuid: L\ncn: Plain\ncn;lang-en: English\n\
+             cn;lang-en-us: American\ncn;lang-eng: Other\ncn;lang-de: Deutsch\nsn: L\n"
+        ),
+        &[],
+    )
+    .expect_code(0);
+    let select = |desc: &str| {
+        let out = s.search_root(&["-b", &dn, "-s", "base", "(objectClass=*)", desc]);
+        out.expect_code(0);
+        let mut lines: Vec<String> = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("cn"))
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(select("cn;lang-en"), ["cn;lang-en: English"]);
+    assert_eq!(
+        select("cn;lang-en-"),
+        ["cn;lang-en-us: American", "cn;lang-en: English"]
+    );
+    assert_eq!(select("cn;lang-").len(), 4);
+    assert_eq!(select("cn").len(), 5);
+    let matches = |filter: &str| s.search_root(&["-b", BASE, filter, "1.1"]).dns().len();
+    assert_eq!(matches("(cn;lang-en-=American)"), 1);
+    assert_eq!(matches("(cn;lang-en=American)"), 0);
+    assert_eq!(matches("(cn;lang-en-=Other)"), 0);
+    assert_eq!(matches("(cn;lang-=Deutsch)"), 1);
+}

@@ -13,7 +13,7 @@ use oxldap_proto::{Attributes, Entry, Filter};
 use crate::error::SchemaError;
 use crate::matching::{parse_substring_assertion, MatchingRule, PreparedSubstrings, RuleKind};
 use crate::parse::is_oid;
-use crate::schema::{split_description, AttributeType, Schema, OBJECT_CLASS_OID};
+use crate::schema::{option_satisfied, split_description, AttributeType, Schema, OBJECT_CLASS_OID};
 use crate::syntax;
 
 /// Filters nested deeper than this evaluate to Undefined (protects the stack; the protocol
@@ -373,7 +373,7 @@ impl Schema {
                     && (opts.is_empty() || {
                         let attr_opts = options(attr_opts);
                         opts.iter()
-                            .all(|o| attr_opts.iter().any(|a| a.eq_ignore_ascii_case(o)))
+                            .all(|o| attr_opts.iter().any(|a| option_satisfied(o, a)))
                     })
             })
             .flat_map(|(_, values)| values)

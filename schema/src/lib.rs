@@ -39,7 +39,7 @@ pub use error::SchemaError;
 pub use filter::{PreparedFilter, Ternary};
 pub use matching::{matching_rule, MatchingRule, RuleKind};
 pub use schema::{
-    split_description, AttrTypeRef, AttributeType, ObjectClass, ObjectClassKind, Schema, Usage,
-    OBJECT_CLASS_OID,
+    option_satisfied, split_description, AttrTypeRef, AttributeType, ObjectClass, ObjectClassKind,
+    Schema, Usage, OBJECT_CLASS_OID,
 };
 pub use schemafile::SchemaSource;

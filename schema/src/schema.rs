@@ -394,6 +394,26 @@ pub fn split_description(desc: &str) -> (&str, &str) {
     }
 }
 
+/// Whether an attribute carrying the option `have` satisfies the requested option `want`
+/// (one option each, without the `;`): options compare case-insensitively (RFC 4512
+/// §2.5), and a language range (RFC 3866 §3: a `lang-` option ending in `-`) is satisfied
+/// by every language tag it is a prefix of, at a subtag boundary: `lang-en-` by `lang-en`
+/// and `lang-en-us`, `lang-` by any language tag (as slapd).
+pub fn option_satisfied(want: &str, have: &str) -> bool {
+    if want.eq_ignore_ascii_case(have) {
+        return true;
+    }
+    let (w, h) = (want.as_bytes(), have.as_bytes());
+    let is_range = w.len() >= 5 && w[..5].eq_ignore_ascii_case(b"lang-") && w.ends_with(b"-");
+    if !is_range {
+        return false;
+    }
+    let stem = &w[..w.len() - 1];
+    h.len() >= stem.len()
+        && h[..stem.len()].eq_ignore_ascii_case(stem)
+        && (h.len() == stem.len() || h[stem.len()] == b'-')
+}
+
 /// Syntaxes whose values must be transferred with the `;binary` option (RFC 4522 §2;
 /// RFC 4523 §2.1-§2.3 Certificate, Certificate List, Certificate Pair; RFC 4517 §3.3.33
 /// Supported Algorithm), as slapd flags them.
@@ -901,6 +921,22 @@ mod tests {
             s.canonical_desc("2.5.4.36;BINARY").as_deref(),
             Some("userCertificate;BINARY")
         );
+    }
+
+    #[test]
+    fn language_ranges_match_tags_at_subtag_boundaries() {
+        assert!(option_satisfied("lang-en", "LANG-EN"));
+        assert!(!option_satisfied("lang-en", "lang-en-us"));
+        assert!(option_satisfied("lang-en-", "lang-en"));
+        assert!(option_satisfied("lang-en-", "lang-EN-us"));
+        assert!(!option_satisfied("lang-en-", "lang-eng"));
+        assert!(!option_satisfied("lang-en-", "lang-de"));
+        assert!(option_satisfied("lang-", "lang-de"));
+        assert!(!option_satisfied("lang-", "binary"));
+        assert!(!option_satisfied("x-", "x-y"));
+        // Bytes, not chars: no slicing inside a multi-byte character.
+        assert!(!option_satisfied("lang-é-", "lang-e"));
+        assert!(option_satisfied("lang-é-", "lang-é-x"));
     }
 
     #[test]

@@ -418,13 +418,14 @@ impl<'d> Selection<'d> {
 }
 
 /// A requested description with options only selects attributes carrying them (RFC 4512
-/// §2.5: options compare case-insensitively). `requested` is the options part (`;a;b`).
+/// §2.5; language ranges as RFC 3866 §3, [`oxldap_schema::option_satisfied`]).
+/// `requested` is the options part (`;a;b`).
 fn options_ok(requested: &str, have: &str) -> bool {
     let got = oxldap_schema::split_description(have).1;
-    requested
-        .split(';')
-        .filter(|o| !o.is_empty())
-        .all(|w| got.split(';').any(|g| g.eq_ignore_ascii_case(w)))
+    requested.split(';').filter(|o| !o.is_empty()).all(|w| {
+        got.split(';')
+            .any(|g| oxldap_schema::option_satisfied(w, g))
+    })
 }
 
 /// `entry` as a SearchResultEntry: the selected attributes `chk`'s identity may read
