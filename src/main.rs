@@ -125,10 +125,20 @@ enum Command {
         /// The LDIF file (`-` for stdin).
         file: PathBuf,
     },
-    /// Write the whole database as LDIF to stdout (like slapcat).
+    /// Write the database as LDIF (like slapcat), parents before children.
     Export {
         #[command(flatten)]
         common: Common,
+        /// Write to this file instead of stdout (slapcat -l).
+        #[arg(short = 'l', long = "output")]
+        output: Option<PathBuf>,
+        /// Only the entries of this subtree (slapcat -s).
+        #[arg(short = 's', long = "subtree")]
+        subtree: Option<String>,
+        /// Only the entries this RFC 4515 filter matches, tested on the stored entry,
+        /// operational attributes included (slapcat -a).
+        #[arg(short = 'a', long = "filter")]
+        filter: Option<String>,
     },
     /// Rebuild every index from the entries (like slapindex), offline.
     Index {
@@ -183,7 +193,7 @@ fn main() {
     let debug = match &cli.command {
         Command::Serve { common, .. }
         | Command::Import { common, .. }
-        | Command::Export { common }
+        | Command::Export { common, .. }
         | Command::Backup { common, .. }
         | Command::Restore { common, .. }
         | Command::Index { common }
@@ -236,7 +246,17 @@ fn main() {
         } => backup(&common, url.as_deref(), password_file.as_deref(), &dest),
         Command::Restore { common, force, src } => restore(&common, &src, force),
         Command::Import { common, file } => import(&common, &file),
-        Command::Export { common } => export(&common),
+        Command::Export {
+            common,
+            output,
+            subtree,
+            filter,
+        } => export(
+            &common,
+            output.as_deref(),
+            subtree.as_deref(),
+            filter.as_deref(),
+        ),
         Command::Index { common } => reindex(&common),
         Command::Verify { common } => verify(&common),
         Command::Explain {
@@ -527,18 +547,53 @@ fn import(common: &Common, file: &PathBuf) -> Result<()> {
     Ok(())
 }
 
-fn export(common: &Common) -> Result<()> {
+/// `oxldap export`: every entry in DN order (parents first, so the output imports
+/// again), optionally only a subtree (`-s`) and the entries a filter matches (`-a`),
+/// like slapcat.
+fn export(
+    common: &Common,
+    output: Option<&std::path::Path>,
+    subtree: Option<&str>,
+    filter: Option<&str>,
+) -> Result<()> {
     let dir = open(common, false)?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let filter = filter
+        .map(|f| oxldap_proto::Filter::parse(f).map_err(|e| anyhow::anyhow!("-a {f:?}: {e}")))
+        .transpose()?;
+    let subtree = subtree
+        .map(|s| {
+            let dn = oxldap_proto::Dn::parse(s).map_err(|e| anyhow::anyhow!("-s {s:?}: {e}"))?;
+            Ok::<_, anyhow::Error>(dir.schema.normalize_dn(&dn)?)
+        })
+        .transpose()?;
+    let mut out: Box<dyn Write> = match output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
     let bar = indicatif::ProgressBar::new(dir.store.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} entries {per_sec} eta {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     for entry in dir.store.iter_entries() {
-        write_entry(&mut out, &entry?)?;
+        let entry = entry?;
         bar.inc(1);
+        if let Some(base) = &subtree {
+            let norm = dir.schema.normalize_dn(&entry.dn)?;
+            if norm != *base && !norm.is_descendant_of(base) {
+                continue;
+            }
+        }
+        if filter
+            .as_ref()
+            .is_some_and(|f| !dir.schema.matches(f, &entry))
+        {
+            continue;
+        }
+        write_entry(&mut out, &entry)?;
     }
     out.flush()?;
     bar.finish_and_clear();
