@@ -142,7 +142,13 @@ struct Transcript {
 }
 
 fn run_requests(server: &str, url: &str) -> Transcript {
-    let (code, stdout, stderr) = python("run.py", &[url]);
+    run_requests_from(server, url, "requests.py")
+}
+
+/// [`run_requests`] with the requests of `file` (in tests/differential).
+fn run_requests_from(server: &str, url: &str, file: &str) -> Transcript {
+    let requests = tests_dir().join("differential").join(file);
+    let (code, stdout, stderr) = python("run.py", &[url, requests.to_str().unwrap()]);
     let (requests, dump) = stdout
         .split_once("--- dump\n")
         .unwrap_or((stdout.as_str(), ""));
@@ -198,6 +204,12 @@ fn schema_enforcement_matches_slapd() {
         "only {} requests",
         expected.answers.len()
     );
+    assert_same_as_slapd(&expected, &got, &[]);
+}
+
+/// Asserts that oxldap answered every request as slapd did and left the same subtree
+/// (attributes in `skip`, lowercase, left out), printing the answers side by side.
+fn assert_same_as_slapd(expected: &Transcript, got: &Transcript, skip: &[&str]) {
     let mut mismatches = Vec::new();
     let mut table = String::new();
     for (i, (name, want)) in expected.answers.iter().enumerate() {
@@ -220,9 +232,108 @@ fn schema_enforcement_matches_slapd() {
         expected.answers.len() - mismatches.len(),
         mismatches.len()
     );
+    let dump_diffs = dump_differences(&expected.dump, &got.dump, skip);
+    assert!(
+        mismatches.is_empty() && dump_diffs.is_empty(),
+        "{} of {} requests answered differently from slapd:\n  {}\n\nstored subtree differs in {} entries:\n  {}\n",
+        mismatches.len(),
+        expected.answers.len(),
+        mismatches.join("\n  "),
+        dump_diffs.len(),
+        dump_diffs.join("\n  ")
+    );
+}
 
-    let want = dump_by_entry(&expected.dump);
-    let have = dump_by_entry(&got.dump);
+/// Random write sequences (`tests/differential/random_writes.py`: seeded modify, modify
+/// DN, delete and add requests on a few people, groups and containers, with values that
+/// differ in case and spacing) get the same result code from oxldap as from slapd, one
+/// by one, and leave the same subtree.
+///
+/// memberOf is compared by its invariant instead of with slapd: oxldap deliberately
+/// gives memberOf to an entry added under a DN a group already lists (see
+/// `tests/memberof_vs_slapd.rs`), so here every group's members that exist list the
+/// group in memberOf, and every memberOf value names a group listing the entry.
+/// `OXLDAP_DIFF_SEEDS` and `OXLDAP_DIFF_STEPS` choose other sequences.
+#[test]
+fn random_writes_match_slapd() {
+    if !slapd_installed("random_writes_match_slapd") {
+        return;
+    }
+    let slapd = Slapd::start();
+    let expected = run_requests_from("slapd", &slapd.url, "random_writes.py");
+    drop(slapd);
+    let ox = oxldap();
+    let got = run_requests_from("oxldap", &ox.url, "random_writes.py");
+    assert!(
+        expected.answers.len() >= 300,
+        "only {} requests",
+        expected.answers.len()
+    );
+    let succeeded = expected.answers.iter().filter(|(_, rc)| rc == "0").count();
+    assert!(
+        succeeded >= 100,
+        "only {succeeded} requests succeeded on slapd"
+    );
+    assert_same_as_slapd(&expected, &got, &["memberof"]);
+
+    // The memberOf invariant on oxldap's subtree (DNs compared case-insensitively, with
+    // the spaces after commas gone, as the generator writes them).
+    let norm = |dn: &str| dn.to_lowercase().replace(", ", ",");
+    let entries = dump_by_entry(&got.dump);
+    let values = |lines: &[String], attr: &str| -> BTreeSet<String> {
+        lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(&format!("{attr}: ")))
+            .map(|v| norm(v.trim_matches('"')))
+            .collect()
+    };
+    let by_dn: BTreeMap<String, &Vec<String>> =
+        entries.iter().map(|(dn, l)| (norm(dn), l)).collect();
+    let mut broken = Vec::new();
+    for (dn, lines) in &by_dn {
+        for member in values(lines, "member") {
+            if let Some(m) = by_dn.get(&member) {
+                if !values(m, "memberOf").contains(dn) {
+                    broken.push(format!("{member} is a member of {dn} without memberOf"));
+                }
+            }
+        }
+        for group in values(lines, "memberOf") {
+            let listed = by_dn
+                .get(&group)
+                .is_some_and(|g| values(g, "member").contains(dn));
+            if !listed {
+                broken.push(format!("{dn} has memberOf {group}, which does not list it"));
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "memberOf invariant broken:\n  {}",
+        broken.join("\n  ")
+    );
+}
+
+/// The entries whose dump lines differ, each with what only one side has; lines of the
+/// attributes in `skip` (lowercase names) are left out of the comparison.
+fn dump_differences(expected: &[String], got: &[String], skip: &[&str]) -> Vec<String> {
+    let keep = |lines: Vec<String>| -> Vec<String> {
+        lines
+            .into_iter()
+            .filter(|l| {
+                let name = l.split(':').next().unwrap_or("").to_ascii_lowercase();
+                !skip.contains(&name.as_str())
+            })
+            .collect()
+    };
+    let want: BTreeMap<String, Vec<String>> = dump_by_entry(expected)
+        .into_iter()
+        .map(|(dn, lines)| (dn, keep(lines)))
+        .collect();
+    let have: BTreeMap<String, Vec<String>> = dump_by_entry(got)
+        .into_iter()
+        .map(|(dn, lines)| (dn, keep(lines)))
+        .collect();
     let mut dump_diffs = Vec::new();
     for dn in want.keys().chain(have.keys()).collect::<BTreeSet<_>>() {
         match (want.get(dn), have.get(dn)) {
@@ -239,15 +350,7 @@ fn schema_enforcement_matches_slapd() {
             (None, None) => {}
         }
     }
-    assert!(
-        mismatches.is_empty() && dump_diffs.is_empty(),
-        "{} of {} requests answered differently from slapd:\n  {}\n\nstored subtree differs in {} entries:\n  {}\n",
-        mismatches.len(),
-        expected.answers.len(),
-        mismatches.join("\n  "),
-        dump_diffs.len(),
-        dump_diffs.join("\n  ")
-    );
+    dump_diffs
 }
 
 /// The NAMEs defined (or, for slapd's built-in system schema, listed in comments) in

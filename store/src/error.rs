@@ -63,6 +63,19 @@ pub enum StoreError {
         attr: String,
     },
     /// An attribute type the schema does not define.
+    /// An increment change without exactly one value (slapd's frontend: protocolError).
+    #[error("modify/increment operation requires single value")]
+    IncrementValues {
+        /// The attribute description as requested.
+        attr: String,
+    },
+    /// An increment of an attribute whose syntax is not Integer (RFC 4525 §2; slapd:
+    /// constraintViolation).
+    #[error("{attr}: attribute syntax inappropriate for increment")]
+    NotIncrementable {
+        /// The attribute description.
+        attr: String,
+    },
     #[error("{attr}: attribute type undefined")]
     UndefinedAttributeType {
         /// The attribute description as given.
@@ -177,7 +190,10 @@ impl StoreError {
             StoreError::NoUserModification { .. } | StoreError::SingleValued { .. } => {
                 ResultCode::ConstraintViolation
             }
-            StoreError::NoValues { .. } => ResultCode::ProtocolError,
+            StoreError::NoValues { .. } | StoreError::IncrementValues { .. } => {
+                ResultCode::ProtocolError
+            }
+            StoreError::NotIncrementable { .. } => ResultCode::ConstraintViolation,
             StoreError::RdnValueRemoved { .. } => ResultCode::NamingViolation,
             StoreError::NoObjectClass => ResultCode::ObjectClassViolation,
             StoreError::DanglingMember { code, .. } => *code,

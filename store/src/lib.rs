@@ -27,6 +27,7 @@ mod keys;
 mod ops;
 mod overlay;
 mod postings;
+mod precheck;
 mod search;
 mod snapshot;
 mod store;

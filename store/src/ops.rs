@@ -67,6 +67,9 @@ const STAMPED: &[&str] = &[
 pub(crate) struct PreparedAdd {
     /// The normalized DN, or why the DN is invalid (reported first).
     norm: Result<NormDn, StoreError>,
+    /// The frontend checks of the request ([`Store::precheck_add`]), reported after the
+    /// DN's own errors and before the DN-tree checks, as slapd.
+    request: Result<(), StoreError>,
     /// The entry to store, not stamped yet, or the first schema error (reported after
     /// the DN-tree checks, as slapd).
     checked: Result<Entry, StoreError>,
@@ -177,11 +180,18 @@ impl Store {
             .schema
             .normalize_dn(&entry.dn)
             .map_err(StoreError::from);
-        let checked = match &norm {
-            Ok(_) => self.check_new_entry(entry, ctx),
-            Err(_) => Err(StoreError::NoObjectClass),
+        let (request, checked) = match &norm {
+            Ok(_) => (
+                self.precheck_add(&entry.attrs, ctx),
+                self.check_new_entry(entry, ctx),
+            ),
+            Err(_) => (Ok(()), Err(StoreError::NoObjectClass)),
         };
-        PreparedAdd { norm, checked }
+        PreparedAdd {
+            norm,
+            request,
+            checked,
+        }
     }
 
     /// The schema half of [`Store::prepare_add`].
@@ -242,6 +252,7 @@ impl Store {
         if norm.is_root() {
             return Err(StoreError::AlreadyExists);
         }
+        prepared.request?;
         if !self.holds(&norm) {
             return Err(StoreError::OutsideNamingContexts);
         }
@@ -310,6 +321,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let _guard = self.lock_writes();
         let norm = self.schema.normalize_dn(dn)?;
+        self.precheck_mods(&mods, ctx)?;
         let (id, mut stored) = self.must_load(&norm)?;
         self.hook_before(hook, id, &stored)?;
         let classes_before: Vec<Vec<u8>> = stored.entry.values("objectClass").to_vec();
@@ -325,10 +337,11 @@ impl Store {
         for a in &stored.entry.attrs {
             self.check_single_value(a)?;
         }
-        self.check_rdn_present(&stored.entry)?;
+        // slapd's entry_schema_check: no objectClass (65) before the naming check (64).
         if stored.entry.get("objectClass").is_none() {
             return Err(StoreError::NoObjectClass);
         }
+        self.check_rdn_present(&stored.entry)?;
         self.canonical_object_classes(&mut stored.entry)?;
         {
             let before: Vec<&[u8]> = classes_before.iter().map(Vec::as_slice).collect();
@@ -590,7 +603,7 @@ impl Store {
     }
 
     /// The schema's primary name for an attribute description (options kept).
-    fn canonical(&self, desc: &str) -> Result<String, StoreError> {
+    pub(crate) fn canonical(&self, desc: &str) -> Result<String, StoreError> {
         // Options must be ones the type takes (RFC 4512 §2.5: lang- tags, ;binary).
         if desc.contains(';') || self.schema.attribute_type(desc).is_some() {
             self.schema.check_options(desc)?;
@@ -602,7 +615,7 @@ impl Store {
             })
     }
 
-    fn is_no_user_mod(&self, desc: &str) -> bool {
+    pub(crate) fn is_no_user_mod(&self, desc: &str) -> bool {
         STAMPED
             .iter()
             .any(|s| s.eq_ignore_ascii_case(desc_type(desc)))
@@ -851,6 +864,15 @@ impl Store {
                 }
             }
             ModOp::Delete => {
+                // Without an equality rule no value can be found to delete (slapd's
+                // modify_delete_values: inappropriateMatching, before presence).
+                if !values.is_empty() && at.is_some_and(|at| at.equality_rule().is_none()) {
+                    return Err(StoreError::Schema(
+                        oxldap_schema::SchemaError::InappropriateMatching(format!(
+                            "modify/delete: {desc}: no equality matching rule"
+                        )),
+                    ));
+                }
                 if entry.get(&desc).is_none() {
                     return Err(StoreError::NoSuchValue { attr: desc });
                 }

@@ -1,0 +1,136 @@
+//! The request checks slapd makes in its frontend, before a backend looks the entry up
+//! (slapd's `do_modify`/`do_add` with `slap_mods_check`, then
+//! `slap_mods_no_user_mod_check`): they depend only on the request and the schema, so a
+//! malformed write is answered the same whether its entry exists or not. A modify that
+//! lists a value twice is attributeOrValueExists (20) on a missing entry too, not
+//! noSuchObject (32), and an add of such an entry is 20 even where one exists, not 68.
+//!
+//! The later, entry-dependent checks (values present or absent, MUST and MAY, the RDN)
+//! stay where they are; these checks run first and repeat nothing those need.
+
+use std::collections::HashSet;
+
+use oxldap_proto::Attribute;
+
+use crate::error::StoreError;
+use crate::ops::{Mod, ModOp, WriteCtx};
+use crate::store::Store;
+
+/// The Integer syntax (RFC 4517 §3.3.16): the only one RFC 4525 §2 lets increment.
+const INTEGER_SYNTAX: &str = "1.3.6.1.4.1.1466.115.121.1.27";
+
+impl Store {
+    /// Checks a modify request's changes as slapd's frontend does, in its order:
+    ///
+    /// 1. over all changes, as the request is read (RFC 4511 §4.6, RFC 4525 §2): an add
+    ///    without values and an increment without exactly one value are protocolError (2);
+    /// 2. change by change: an undefined attribute type (17), an increment of a type whose
+    ///    syntax is not Integer (19), a value invalid for the syntax (21, also the values
+    ///    of a delete), and for add and replace more than one value of a SINGLE-VALUE type
+    ///    (19) or a value listed twice (20);
+    /// 3. over all changes: an attribute clients may not write (19; not on import).
+    pub(crate) fn precheck_mods(&self, mods: &[Mod], ctx: &WriteCtx) -> Result<(), StoreError> {
+        for m in mods {
+            match m.op {
+                ModOp::Add if m.attr.values.is_empty() => {
+                    return Err(StoreError::NoValues {
+                        attr: m.attr.desc.clone(),
+                    })
+                }
+                ModOp::Increment if m.attr.values.len() != 1 => {
+                    return Err(StoreError::IncrementValues {
+                        attr: m.attr.desc.clone(),
+                    })
+                }
+                _ => {}
+            }
+        }
+        for m in mods {
+            self.precheck_values(&m.attr, m.op)?;
+        }
+        self.precheck_user_mod(mods.iter().map(|m| &m.attr), ctx)
+    }
+
+    /// Checks an add request's attributes as slapd's frontend does before the entry is
+    /// placed, in its order: an attribute without values (2); [`Store::precheck_mods`]'s
+    /// step 2 with every attribute an add change; an attribute type listed twice (20);
+    /// an attribute clients may not write (19; not on import).
+    pub(crate) fn precheck_add(
+        &self,
+        attrs: &[Attribute],
+        ctx: &WriteCtx,
+    ) -> Result<(), StoreError> {
+        if let Some(a) = attrs.iter().find(|a| a.values.is_empty()) {
+            return Err(StoreError::NoValues {
+                attr: a.desc.clone(),
+            });
+        }
+        for a in attrs {
+            self.precheck_values(a, ModOp::Add)?;
+        }
+        let mut seen = HashSet::new();
+        for a in attrs {
+            let ty = self.canonical(&a.desc)?.to_ascii_lowercase();
+            if !seen.insert(ty) {
+                return Err(StoreError::ValueExists {
+                    attr: a.desc.clone(),
+                    index: 0,
+                });
+            }
+        }
+        self.precheck_user_mod(attrs.iter(), ctx)
+    }
+
+    /// Step 2 of [`Store::precheck_mods`] for one change.
+    fn precheck_values(&self, a: &Attribute, op: ModOp) -> Result<(), StoreError> {
+        let desc = self.canonical(&a.desc)?;
+        let at = self.schema.attribute_type(&desc);
+        if op == ModOp::Increment
+            && at.is_none_or(|at| at.effective_syntax() != Some(INTEGER_SYNTAX))
+        {
+            return Err(StoreError::NotIncrementable { attr: desc });
+        }
+        if let Some(at) = at {
+            for v in &a.values {
+                self.schema.validate_value(at, v)?;
+            }
+            // An objectClass value must name a known class, in a delete too (slapd:
+            // "value #N invalid per syntax"); objectIdentifierMatch refuses the others.
+            if at.oid == oxldap_schema::OBJECT_CLASS_OID {
+                for v in &a.values {
+                    self.schema.equality_key(&desc, v)?;
+                }
+            }
+        }
+        if matches!(op, ModOp::Add | ModOp::Replace) {
+            if at.is_some_and(|at| at.single_value) && a.values.len() > 1 {
+                return Err(StoreError::SingleValued { attr: desc });
+            }
+            let mut keys = HashSet::with_capacity(a.values.len());
+            for (index, v) in a.values.iter().enumerate() {
+                if !keys.insert(self.schema.equality_key(&desc, v)?) {
+                    return Err(StoreError::ValueExists { attr: desc, index });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 3 of [`Store::precheck_mods`].
+    fn precheck_user_mod<'a>(
+        &self,
+        attrs: impl Iterator<Item = &'a Attribute>,
+        ctx: &WriteCtx,
+    ) -> Result<(), StoreError> {
+        if ctx.import {
+            return Ok(());
+        }
+        for a in attrs {
+            let desc = self.canonical(&a.desc)?;
+            if self.is_no_user_mod(&desc) {
+                return Err(StoreError::NoUserModification { attr: desc });
+            }
+        }
+        Ok(())
+    }
+}
