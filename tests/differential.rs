@@ -265,13 +265,13 @@ fn random_writes_match_slapd() {
     let ox = oxldap();
     let got = run_requests_from("oxldap", &ox.url, "random_writes.py");
     assert!(
-        expected.answers.len() >= 300,
+        expected.answers.len() >= 100,
         "only {} requests",
         expected.answers.len()
     );
     let succeeded = expected.answers.iter().filter(|(_, rc)| rc == "0").count();
     assert!(
-        succeeded >= 100,
+        succeeded >= 30,
         "only {succeeded} requests succeeded on slapd"
     );
     assert_same_as_slapd(&expected, &got, &["memberof"]);

@@ -17,7 +17,7 @@
 //!   per entry with its final image (memberOf included) instead of an add and a memberOf
 //!   modify, as a consumer that had synced after the chunk would have seen.
 //! - Its outcome: the first failing entry of a chunk stops the load with its own error
-//!   (DN-tree outcomes before schema outcomes, as [`Store::add`]); the entries before it
+//!   (outcomes in the order of [`Store::add`]); the entries before it
 //!   in the chunk are committed, those after it are not, so the load ends exactly where
 //!   a per-entry load would have.
 //!

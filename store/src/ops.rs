@@ -237,12 +237,12 @@ impl Store {
 
     /// The second half of an add, under the write lock: where the entry goes in the DN
     /// tree as `ns` sees it (the committed entries, or a bulk write's staged ones too).
-    /// Returns the normalized DN, the parent's id and the checked entry. The DN-tree
-    /// outcomes come before the schema's, as in slapd.
+    /// Returns the normalized DN, the parent's id and the checked entry.
     ///
-    /// Errors: invalidDNSyntax (34), entryAlreadyExists (68, also for the empty DN),
-    /// unwillingToPerform (53) outside the naming contexts, noSuchObject (32) with
-    /// matchedDN, then the first schema error of [`Store::prepare_add`].
+    /// Errors, in slapd's order: invalidDNSyntax (34), entryAlreadyExists (68) for the
+    /// empty DN, the request's own errors ([`Store::precheck_add`]), unwillingToPerform
+    /// (53) outside the naming contexts, the first schema error of
+    /// [`Store::prepare_add`], entryAlreadyExists (68), noSuchObject (32) with matchedDN.
     pub(crate) fn place_add(
         &self,
         ns: &dyn Namespace,
@@ -256,6 +256,10 @@ impl Store {
         if !self.holds(&norm) {
             return Err(StoreError::OutsideNamingContexts);
         }
+        // slapd's back-mdb checks the entry against the schema before it looks the DN up
+        // (an add of an existing DN with an attribute its classes do not allow is 65, not
+        // 68; one under a missing parent is 65, not 32).
+        let mut entry = prepared.checked?;
         if ns.id_of(&norm)?.is_some() {
             return Err(StoreError::AlreadyExists);
         }
@@ -272,7 +276,6 @@ impl Store {
                 }
             }
         };
-        let mut entry = prepared.checked?;
         if parent != ROOT_ID {
             // The DN above the RDN is spelled as the parent's stored DN, as slapd's
             // back-mdb builds an entry's name from its RDN and its parent's name: an add of
@@ -337,11 +340,11 @@ impl Store {
         for a in &stored.entry.attrs {
             self.check_single_value(a)?;
         }
-        // slapd's entry_schema_check: no objectClass (65) before the naming check (64).
+        // slapd's entry_schema_check: no objectClass (65) and a structural class change
+        // (69) before the naming check (64), and that before MUST and MAY (65).
         if stored.entry.get("objectClass").is_none() {
             return Err(StoreError::NoObjectClass);
         }
-        self.check_rdn_present(&stored.entry)?;
         self.canonical_object_classes(&mut stored.entry)?;
         {
             let before: Vec<&[u8]> = classes_before.iter().map(Vec::as_slice).collect();
@@ -353,6 +356,7 @@ impl Store {
                 .collect();
             self.schema.check_object_class_change(&before, &after)?;
         }
+        self.check_rdn_present(&stored.entry)?;
         self.schema.check_entry(&stored.entry)?;
         let mut t = Txn::new(self);
         self.stamp(&mut stored.entry, ctx, t.csn, false);
@@ -558,6 +562,7 @@ impl Store {
                 .insert(&keys::child_key(new_parent_id, id), &[]);
             stored.parent = new_parent_id;
         }
+        t.renamed = Some(id);
         t.put(id, stored)?;
         self.run_overlays(&mut t)?;
         self.hook_after(hook, &t, id)?;
@@ -881,13 +886,11 @@ impl Store {
                 } else {
                     // Each present value is normalized once (a 50,000-member group losing
                     // 1,000 members must not cost 50,000 × 1,000 normalizations). Every
-                    // listed value must be present; one listed twice is absent the second
-                    // time (16), as when the values were deleted one by one.
+                    // listed value must be present; one listed twice is deleted once, as
+                    // slapd does.
                     let mut doomed: HashSet<Vec<u8>> = HashSet::with_capacity(values.len());
                     for v in &values {
-                        if !doomed.insert(self.schema.equality_key(&desc, v)?) {
-                            return Err(StoreError::NoSuchValue { attr: desc });
-                        }
+                        doomed.insert(self.schema.equality_key(&desc, v)?);
                     }
                     let schema = &self.schema;
                     let Some(a) = entry.get_mut(&desc) else {

@@ -195,7 +195,7 @@ impl Store {
         }
         // old normalized DN → new pretty DN (None: deleted).
         let mut moved: BTreeMap<NormDn, Option<Dn>> = BTreeMap::new();
-        for tch in t.touched.values() {
+        for (id, tch) in &t.touched {
             let Some(before) = &tch.before else { continue };
             let old = self.schema.normalize_dn(&before.entry.dn)?;
             match &tch.after {
@@ -203,7 +203,7 @@ impl Store {
                     moved.insert(old, None);
                 }
                 Some(after) => {
-                    if after.entry.dn != before.entry.dn {
+                    if after.entry.dn != before.entry.dn || t.renamed == Some(*id) {
                         moved.insert(old, Some(after.entry.dn.clone()));
                     }
                 }

@@ -36,6 +36,9 @@ pub(crate) struct Txn<'s> {
     /// The normalized DNs of the entries this write adds ([`Txn::stage_new`]), so the
     /// overlays need not normalize them again ([`Txn::new_dn`]).
     new_dns: HashMap<u64, NormDn>,
+    /// The entry a modify DN renamed, even to its own DN: refint rewrites the values
+    /// naming it to its new spelling, as slapd's refint does after any rename.
+    pub renamed: Option<u64>,
     /// The remaining tree updates.
     pub b: Batches,
 }
@@ -54,6 +57,7 @@ impl<'s> Txn<'s> {
             csns: HashMap::new(),
             links: HashMap::new(),
             new_dns: HashMap::new(),
+            renamed: None,
             b: Batches::default(),
         }
     }

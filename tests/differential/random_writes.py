@@ -3,7 +3,7 @@
 # and then the stored subtree (memberOf included, volatile attributes left out).
 #
 # The sequence is drawn from a seeded generator, so both servers get the same requests:
-# OXLDAP_DIFF_SEEDS (comma-separated, default "1,2,3") and OXLDAP_DIFF_STEPS (requests per
+# OXLDAP_DIFF_SEEDS (comma-separated, default "1,...,8") and OXLDAP_DIFF_STEPS (requests per
 # seed, default 120). Each seed works in its own container (ou=sN under OU), on a few
 # people, groups and containers, with values that differ only in case and spaces, so
 # equality matching, duplicates, SINGLE-VALUE, RDN values, MUST attributes, object class
@@ -17,7 +17,7 @@ OU = "ou=diff,dc=localdomain,dc=test"
 NOBODY = "cn=nobody,ou=nowhere,dc=localdomain,dc=test"
 REQUESTS = []
 
-SEEDS = [int(s) for s in os.environ.get("OXLDAP_DIFF_SEEDS", "1,2,3").split(",") if s.strip()]
+SEEDS = [int(s) for s in os.environ.get("OXLDAP_DIFF_SEEDS", "1,2,3,4,5,6,7,8").split(",") if s.strip()]
 STEPS = int(os.environ.get("OXLDAP_DIFF_STEPS", "120"))
 
 WORDS = ["Alpha", "alpha", "ALPHA", "alpha  beta", "Alpha Beta", "gamma", "Gamma", "x"]

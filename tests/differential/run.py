@@ -14,6 +14,7 @@ import json
 import os
 import runpy
 import sys
+import time
 
 import ldap
 
@@ -98,7 +99,15 @@ def main():
         print("%s: rc=%s" % (name, rc), flush=True)
 
     print("--- dump")
-    entries = l.search_s(ou, ldap.SCOPE_SUBTREE, "(objectClass=*)", ["*", "+"])
+    # slapd's refint overlay rewrites references in a background task after it answers a
+    # modify DN: wait until two reads a moment apart agree (at most about 5 s).
+    entries = None
+    for _ in range(25):
+        again = l.search_s(ou, ldap.SCOPE_SUBTREE, "(objectClass=*)", ["*", "+"])
+        if again == entries:
+            break
+        entries = again
+        time.sleep(0.2)
     for dn, attrs in sorted(entries, key=lambda x: (x[0] or "").lower()):
         print("dn: %s" % dn)
         for name in sorted(attrs, key=str.lower):
