@@ -804,3 +804,61 @@ fn language_ranges_select_and_match() {
     assert_eq!(matches("(cn;lang-en-=Other)"), 0);
     assert_eq!(matches("(cn;lang-=Deutsch)"), 1);
 }
+
+/// `disallow bind_anon bind_simple` and `readonly on` are enforced as slapd enforces
+/// them: an anonymous Bind is 48 "anonymous bind disallowed", a simple Bind 53 "unwilling
+/// to perform simple authentication", and with `readonly on` every update is 53
+/// "operation restricted" while reads go on.
+#[test]
+fn disallow_and_readonly_are_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = "database mdb\nsuffix \"dc=localdomain,dc=test\"\n\
+              rootdn \"cn=admin,dc=localdomain,dc=test\"\nrootpw secret\n";
+    let conf = dir.path().join("disallow.conf");
+    std::fs::write(&conf, format!("disallow bind_anon bind_simple\n{db}")).unwrap();
+    let s = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    let anon = s.tool("ldapwhoami", &[], None);
+    anon.expect_code(48);
+    assert!(
+        anon.stderr.contains("anonymous bind disallowed"),
+        "{anon:?}"
+    );
+    let simple = s.tool("ldapwhoami", &["-D", ROOTDN, "-w", ROOTPW], None);
+    simple.expect_code(53);
+    assert!(
+        simple
+            .stderr
+            .contains("unwilling to perform simple authentication"),
+        "{simple:?}"
+    );
+    drop(s);
+
+    let conf = dir.path().join("readonly.conf");
+    std::fs::write(&conf, format!("{db}readonly on\n")).unwrap();
+    let s = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    let modify = format!("dn: {BASE}\nchangetype: modify\nreplace: o\no: changed\n");
+    let refused = s.modify_root("ldapmodify", &modify, &[]);
+    refused.expect_code(53);
+    assert!(
+        refused.stderr.contains("operation restricted"),
+        "{refused:?}"
+    );
+    s.modify_root("ldapdelete", "", &[USERS]).expect_code(53);
+    let passwd = s.tool(
+        "ldappasswd",
+        &[
+            "-D",
+            ROOTDN,
+            "-w",
+            ROOTPW,
+            "-s",
+            "x",
+            &format!("uid=nobody,{USERS}"),
+        ],
+        None,
+    );
+    assert!(passwd.stdout.contains("(53)"), "{passwd:?}");
+    let read = s.search_root(&["-b", BASE, "-s", "base", "o"]);
+    read.expect_code(0);
+    assert_ne!(read.values("o"), vec!["changed".to_string()]);
+}

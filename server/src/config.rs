@@ -1290,6 +1290,14 @@ impl Parser {
             }
             "lastmod" => {
                 let on = ctx.boolean(args)?;
+                // Content sync, the change log and memberOf need entryUUID and entryCSN on
+                // every entry; a directive that cannot be honoured is refused, not ignored.
+                if !on {
+                    return Err(ctx.malformed(
+                        "`lastmod off` is not supported: oxldap always maintains entryUUID, \
+                         entryCSN and the timestamps (content sync needs them)",
+                    ));
+                }
                 self.db(ctx)?.lastmod = on;
             }
             "readonly" => {
@@ -1930,7 +1938,7 @@ mod tests {
     fn database_options() {
         let cfg = parse(&format!(
             "{DB}rootdn \"cn=admin,dc=example,dc=com\"\nrootpw {{SSHA}}abc\ndirectory rel/dir\ncheckpoint 1024 5\n\
-             lastmod off\nreadonly on\nmaxsize 1073741824\nsizelimit 5\n"
+             lastmod on\nreadonly on\nmaxsize 1073741824\nsizelimit 5\n"
         ))
         .expect("parses");
         let db = cfg.database().expect("db");
@@ -1939,8 +1947,9 @@ mod tests {
         assert!(!format!("{db:?}").contains("abc"));
         assert_eq!(db.directory.as_deref(), Some(Path::new("rel/dir")));
         assert_eq!(db.checkpoint, Some((1024, 5)));
-        assert!(!db.lastmod);
+        assert!(db.lastmod);
         assert!(db.readonly);
+        assert!(err(&format!("{DB}lastmod off\n")).contains("not supported"));
         assert_eq!(db.max_size, Some(1 << 30));
         assert_eq!(db.size_limit, Some(5));
         assert_eq!(cfg.size_limit, Some(500));

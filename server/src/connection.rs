@@ -520,6 +520,22 @@ async fn bind(
                 .to_result()
         }
     };
+    // slapd's fe_op_bind: `disallow bind_anon` refuses a Bind with neither DN nor
+    // password, `disallow bind_simple` one with both.
+    if req.dn.is_empty() && password.is_empty() && dir.disallow_bind_anon {
+        return LdapError::new(
+            ResultCode::InappropriateAuthentication,
+            "anonymous bind disallowed",
+        )
+        .to_result();
+    }
+    if !req.dn.is_empty() && !password.is_empty() && dir.disallow_bind_simple {
+        return LdapError::new(
+            ResultCode::UnwillingToPerform,
+            "unwilling to perform simple authentication",
+        )
+        .to_result();
+    }
     let kind = if req.dn.is_empty() || password.is_empty() {
         OpKind::AnonymousBind
     } else {

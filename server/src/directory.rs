@@ -116,6 +116,15 @@ pub struct Directory {
     rootpw: Option<Vec<u8>>,
     /// `allow bind_v2`.
     pub allow_bind_v2: bool,
+    /// `disallow bind_anon`: an anonymous Bind is inappropriateAuthentication (48), as
+    /// slapd (anonymous access without a Bind stays as the access rules say).
+    pub disallow_bind_anon: bool,
+    /// `disallow bind_simple`: a simple Bind with a DN and a password is
+    /// unwillingToPerform (53), as slapd.
+    pub disallow_bind_simple: bool,
+    /// `readonly on`: every update is unwillingToPerform (53, "operation restricted"),
+    /// as slapd.
+    pub readonly: bool,
     /// Search limits; replaced on SIGHUP ([`crate::reload`]), read with
     /// [`Directory::limits`]. A std lock: held for a copy only, never across `.await`.
     limits: std::sync::RwLock<Limits>,
@@ -252,6 +261,9 @@ impl Directory {
             rootdn,
             rootpw: db.rootpw.as_ref().map(|s| s.expose().as_bytes().to_vec()),
             allow_bind_v2: config.allows_bind_v2(),
+            disallow_bind_anon: config.disallow.contains("bind_anon"),
+            disallow_bind_simple: config.disallow.contains("bind_simple"),
+            readonly: db.readonly,
             allow_update_anon: config.allow.contains("update_anon"),
             limits: std::sync::RwLock::new(Limits::of(config, db)),
             password_scheme: config

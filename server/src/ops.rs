@@ -115,6 +115,7 @@ pub fn add_with(
     req: LdapAddRequest,
     hook: &mut dyn WriteHook,
 ) -> Result<(), LdapError> {
+    writable(dir)?;
     let dn = parse_dn(&req.dn)?;
     let entry = Entry {
         dn,
@@ -122,6 +123,18 @@ pub fn add_with(
     };
     crate::acl::guard_add(&dir.checker(who), dir, &entry)?;
     Ok(dir.store.add_with(entry, &ctx(who), hook)?)
+}
+
+/// `readonly on` refuses every update with unwillingToPerform (53) "operation
+/// restricted", as slapd's backend_check_restrictions.
+fn writable(dir: &Directory) -> Result<(), LdapError> {
+    if dir.readonly {
+        return Err(LdapError::new(
+            ResultCode::UnwillingToPerform,
+            "operation restricted",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the attribute description `desc` (options allowed) names userPassword.
@@ -249,6 +262,7 @@ pub fn modify_with(
     increments: &[usize],
     hook: &mut dyn WriteHook,
 ) -> Result<(), LdapError> {
+    writable(dir)?;
     let dn = parse_dn(&req.dn)?;
     let mods = to_mods(req.changes, increments);
     crate::acl::guard_modify(
@@ -272,6 +286,7 @@ pub fn delete_with(
     dn: &str,
     hook: &mut dyn WriteHook,
 ) -> Result<(), LdapError> {
+    writable(dir)?;
     let dn = parse_dn(dn)?;
     crate::acl::guard_delete(&dir.checker(who), dir, &dn)?;
     Ok(dir.store.delete_with(&dn, &ctx(who), hook)?)
@@ -293,6 +308,7 @@ pub fn modify_dn_with(
     req: LdapModifyDNRequest,
     hook: &mut dyn WriteHook,
 ) -> Result<(), LdapError> {
+    writable(dir)?;
     let dn = parse_dn(&req.dn)?;
     let rdn = Rdn::parse(&req.newrdn)?;
     let sup = req.new_superior.as_deref().map(parse_dn).transpose()?;
@@ -1206,6 +1222,7 @@ pub fn password_modify(
     old: Option<&[u8]>,
     new: Option<&[u8]>,
 ) -> Result<Option<String>, LdapError> {
+    writable(dir)?;
     let target = match user {
         // slapd (passwd.c) answers an unparsable userIdentity with invalidAttributeSyntax
         // (21) "Invalid DN", where other operations' DNs get invalidDNSyntax (34).
