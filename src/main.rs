@@ -84,6 +84,8 @@ enum Command {
         print_url: bool,
         /// Once listening, write the URL(s) listened on, one per line, to this file
         /// (written to a temporary file and renamed, so readers never see half of it).
+        /// A file left there by an earlier run is removed at start, and this one at a
+        /// clean shutdown.
         #[arg(long = "ready-file")]
         ready_file: Option<PathBuf>,
         /// Write the process id to this file (overrides the `pidfile` directive); removed
@@ -287,6 +289,33 @@ fn open(common: &Common, memory: bool) -> Result<Directory> {
     open_with(&load_config(common)?, common, memory)
 }
 
+/// [`open`] for the commands that read a database (export, index, verify, explain, an
+/// offline backup): a data folder that does not exist or holds no database is an error,
+/// as slapcat's "invalid path", instead of a new empty database that a mistyped
+/// `--data-dir` would silently create (and, say, back up as 0 entries).
+fn open_existing(common: &Common) -> Result<Directory> {
+    let cfg = load_config(common)?;
+    require_database(&cfg, common)?;
+    open_with(&cfg, common, false)
+}
+
+/// Errors unless the data folder `common` and `cfg` name holds a database.
+fn require_database(cfg: &Config, common: &Common) -> Result<()> {
+    let dir = common
+        .data_dir
+        .clone()
+        .or_else(|| cfg.database().and_then(|db| db.directory.clone()))
+        .unwrap_or_else(|| PathBuf::from("oxldap-data"));
+    // sled keeps its configuration in `conf` and its data in `db`.
+    if !dir.join("conf").is_file() || !dir.join("db").is_file() {
+        bail!(
+            "no database in {}: the folder does not exist or holds no oxldap database              (check -f and --data-dir)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// [`open`] with the configuration already read.
 fn open_with(cfg: &Config, common: &Common, memory: bool) -> Result<Directory> {
     let opts = OpenOptions {
@@ -347,6 +376,15 @@ fn serve(
     pidfile: Option<&std::path::Path>,
 ) -> Result<()> {
     let addrs = listen_addrs(url)?;
+    // A ready file left by an earlier run would announce a dead URL while this one loads.
+    if let Some(path) = ready_file {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                bail!("cannot remove the old ready file {}: {e}", path.display())
+            }
+            _ => {}
+        }
+    }
     let cfg = load_config(common)?;
     let dir = open_with(&cfg, common, memory)?;
     if addrs.iter().any(|(_, ldaps)| *ldaps) && dir.tls.is_none() {
@@ -419,9 +457,14 @@ fn serve(
                 tracing::warn!(error = %e, "cannot catch SIGHUP: configuration reload disabled")
             }
         }
-        if let Some(path) = ready_file {
-            write_ready_file(path, &urls)?;
-        }
+        // Removed at a clean shutdown, as the pidfile.
+        let _ready = match ready_file {
+            Some(path) => {
+                write_ready_file(path, &urls)?;
+                Some(RemoveOnDrop(path.to_path_buf()))
+            }
+            None => None,
+        };
         for u in &urls {
             println!("{u}");
         }
@@ -436,6 +479,15 @@ fn serve(
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Removes its file when dropped (the ready file, after a clean shutdown).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Writes the listen URLs, one per line, to `path` atomically (temporary file + rename).
@@ -556,7 +608,7 @@ fn export(
     subtree: Option<&str>,
     filter: Option<&str>,
 ) -> Result<()> {
-    let dir = open(common, false)?;
+    let dir = open_existing(common)?;
     let filter = filter
         .map(|f| oxldap_proto::Filter::parse(f).map_err(|e| anyhow::anyhow!("-a {f:?}: {e}")))
         .transpose()?;
@@ -621,6 +673,7 @@ fn backup(
     let source = match url {
         Some(u) => backup::Source::Server(u),
         None => {
+            require_database(&cfg, common)?;
             let opts = OpenOptions {
                 memory: false,
                 data_dir: common.data_dir.clone(),
@@ -676,7 +729,7 @@ fn restore(common: &Common, src: &PathBuf, force: bool) -> Result<()> {
 }
 
 fn reindex(common: &Common) -> Result<()> {
-    let dir = open(common, false)?;
+    let dir = open_existing(common)?;
     let bar = indicatif::ProgressBar::new(dir.store.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} entries {per_sec} eta {eta}")
@@ -691,7 +744,7 @@ fn reindex(common: &Common) -> Result<()> {
 }
 
 fn verify(common: &Common) -> Result<()> {
-    let dir = open(common, false)?;
+    let dir = open_existing(common)?;
     let problems = dir.store.verify()?;
     for p in &problems {
         println!("{p}");
@@ -706,7 +759,7 @@ fn verify(common: &Common) -> Result<()> {
 
 fn explain(common: &Common, base: Option<&str>, scope: &str, filter: &str) -> Result<()> {
     use oxldap_store::{Scope, SearchControl};
-    let dir = open(common, false)?;
+    let dir = open_existing(common)?;
     let filter = oxldap_proto::Filter::parse(filter).map_err(|e| anyhow::anyhow!("{e}"))?;
     let base = match base {
         Some(b) => oxldap_proto::Dn::parse(b).map_err(|e| anyhow::anyhow!("{e}"))?,

@@ -394,8 +394,26 @@ fn serve_prints_the_url_first_and_writes_the_ready_file() {
     assert_eq!(std::fs::read_to_string(&ready).unwrap(), format!("{url}\n"));
     let mut conn = ldap3::LdapConn::new(&url).unwrap();
     conn.simple_bind("", "").unwrap().success().unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    // A clean shutdown removes the ready file.
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(!ready.exists(), "the ready file outlived a clean shutdown");
+
+    // A ready file left by an earlier run is removed at start, so a script waiting for it
+    // never reads a dead URL (here the start then fails: no seed file).
+    std::fs::write(&ready, "ldap://127.0.0.1:1/\n").unwrap();
+    let failed = std::process::Command::new(env!("CARGO_BIN_EXE_oxldap"))
+        .args(["serve", "--memory", "-h", "ldap://127.0.0.1:0/", "--ldif"])
+        .arg(dir.path().join("missing.ldif"))
+        .arg("--ready-file")
+        .arg(&ready)
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    assert!(!ready.exists(), "a stale ready file survived a new start");
 }
 
 #[test]

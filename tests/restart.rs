@@ -276,3 +276,33 @@ fn export_selects_a_subtree_and_a_filter_like_slapcat() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// The commands that read a database refuse a data folder that does not exist or holds
+/// none (slapcat: "invalid path"), and create nothing there: a mistyped `--data-dir`
+/// must not look like an empty directory (an empty backup restored with --force would
+/// wipe the real one).
+#[test]
+fn reading_commands_refuse_a_missing_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no-such-dir");
+    let m = missing.to_str().unwrap();
+    let backup_file = tmp.path().join("b.ldif");
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["export", "--data-dir", m],
+        vec!["verify", "--data-dir", m],
+        vec!["index", "--data-dir", m],
+        vec!["explain", "--data-dir", m, "(cn=x)"],
+        vec!["backup", "--data-dir", m, backup_file.to_str().unwrap()],
+    ];
+    for args in runs {
+        let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(err.contains("no database in"), "{args:?}: {err}");
+        assert!(!missing.exists(), "{args:?} created {m}");
+    }
+    assert!(!backup_file.exists());
+}

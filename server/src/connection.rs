@@ -520,16 +520,36 @@ async fn bind(
                 .to_result()
         }
     };
-    // slapd's fe_op_bind: `disallow bind_anon` refuses a Bind with neither DN nor
-    // password, `disallow bind_simple` one with both.
-    if req.dn.is_empty() && password.is_empty() && dir.disallow_bind_anon {
-        return LdapError::new(
-            ResultCode::InappropriateAuthentication,
-            "anonymous bind disallowed",
-        )
-        .to_result();
-    }
-    if !req.dn.is_empty() && !password.is_empty() && dir.disallow_bind_simple {
+    // slapd's fe_op_bind, for a Bind without a DN or without a password: a password
+    // without a DN is invalidCredentials (49) unless `allow bind_anon_cred`, a DN without
+    // a password unwillingToPerform (53) unless `allow bind_anon_dn` (RFC 4513 §5.1.2),
+    // then `disallow bind_anon` makes the anonymous Bind inappropriateAuthentication (48).
+    // `disallow bind_simple` refuses a Bind with both.
+    if req.dn.is_empty() || password.is_empty() {
+        if !req.dn.is_empty() {
+            if let Err(e) = oxldap_proto::Dn::parse(&req.dn) {
+                return LdapError::from(e).to_result();
+            }
+        }
+        let refusal = if !password.is_empty() && !dir.allow_bind_anon_cred {
+            Some(LdapError::new(ResultCode::InvalidCredentials, ""))
+        } else if !req.dn.is_empty() && !dir.allow_bind_anon_dn {
+            Some(LdapError::new(
+                ResultCode::UnwillingToPerform,
+                "unauthenticated bind (DN with no password) disallowed",
+            ))
+        } else if dir.disallow_bind_anon {
+            Some(LdapError::new(
+                ResultCode::InappropriateAuthentication,
+                "anonymous bind disallowed",
+            ))
+        } else {
+            None
+        };
+        if let Some(e) = refusal {
+            return e.to_result();
+        }
+    } else if dir.disallow_bind_simple {
         return LdapError::new(
             ResultCode::UnwillingToPerform,
             "unwilling to perform simple authentication",
@@ -544,6 +564,10 @@ async fn bind(
     if let Err(e) = check_security(&dir.security, dir.simple_bind_ssf, session.ssf(), kind) {
         tracing::info!(dn = %req.dn, reason = %e.message, "bind refused");
         return e.to_result();
+    }
+    if req.dn.is_empty() || password.is_empty() {
+        // An anonymous Bind the checks above let through: the session stays anonymous.
+        return success();
     }
     // The lookup is a read or two; comparing a slow hash ({PBKDF2}, {ARGON2}, {CRYPT})
     // runs on the blocking pool so it does not stall the other connections.

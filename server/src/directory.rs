@@ -119,6 +119,10 @@ pub struct Directory {
     /// `disallow bind_anon`: an anonymous Bind is inappropriateAuthentication (48), as
     /// slapd (anonymous access without a Bind stays as the access rules say).
     pub disallow_bind_anon: bool,
+    /// `allow bind_anon_cred`: a Bind with a password but no DN is anonymous (else 49).
+    pub allow_bind_anon_cred: bool,
+    /// `allow bind_anon_dn`: a Bind with a DN but no password is anonymous (else 53).
+    pub allow_bind_anon_dn: bool,
     /// `disallow bind_simple`: a simple Bind with a DN and a password is
     /// unwillingToPerform (53), as slapd.
     pub disallow_bind_simple: bool,
@@ -263,6 +267,8 @@ impl Directory {
             allow_bind_v2: config.allows_bind_v2(),
             disallow_bind_anon: config.disallow.contains("bind_anon"),
             disallow_bind_simple: config.disallow.contains("bind_simple"),
+            allow_bind_anon_cred: config.allow.contains("bind_anon_cred"),
+            allow_bind_anon_dn: config.allow.contains("bind_anon_dn"),
             readonly: db.readonly,
             allow_update_anon: config.allow.contains("update_anon"),
             limits: std::sync::RwLock::new(Limits::of(config, db)),
