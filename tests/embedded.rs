@@ -452,3 +452,74 @@ fn python_fixture_drives_the_binary() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The README's two shell examples ("Use it from any language") run as written, with
+/// `oxldap` on the PATH and a seed.ldif beside them, and their ldapsearch finds the seed.
+#[test]
+fn readme_shell_examples_run() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .unwrap();
+    let section = readme
+        .split("## Use it from any language")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    // The indented blocks that start oxldap serve from a shell.
+    let mut blocks = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    for line in section.lines() {
+        if let Some(code) = line.strip_prefix("    ") {
+            current.push(code);
+        } else if !line.trim().is_empty() {
+            if !current.is_empty() {
+                blocks.push(current.join("\n"));
+            }
+            current.clear();
+        }
+    }
+    if !current.is_empty() {
+        blocks.push(current.join("\n"));
+    }
+    let shell: Vec<&String> = blocks
+        .iter()
+        .filter(|b| b.contains("oxldap serve") && b.contains("ldapsearch"))
+        .collect();
+    assert_eq!(shell.len(), 2, "{blocks:#?}");
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_oxldap"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for script in shell {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("seed.ldif"),
+            format!("dn: uid=readme,{USERS}\nobjectClass: inetOrgPerson\nuid: readme\ncn: R\nsn: R\n"),
+        )
+        .unwrap();
+        // A stale ready file from an earlier run must not be read.
+        std::fs::write(dir.path().join("ox.url"), "ldap://127.0.0.1:1/\n").unwrap();
+        let out = std::process::Command::new("timeout")
+            .args(["60", "bash", "-e", "-c", script])
+            .current_dir(dir.path())
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{script}\nstdout:\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(&format!("dn: {USERS}")), "{script}\n{stdout}");
+        if script.contains("seed.ldif") {
+            assert!(stdout.contains("dn: uid=readme,"), "{script}\n{stdout}");
+        }
+    }
+}
