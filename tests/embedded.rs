@@ -457,8 +457,8 @@ fn python_fixture_drives_the_binary() {
 /// `oxldap` on the PATH and a seed.ldif beside them, and their ldapsearch finds the seed.
 #[test]
 fn readme_shell_examples_run() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let section = readme
         .split("## Use it from any language")
         .nth(1)
@@ -500,7 +500,9 @@ fn readme_shell_examples_run() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("seed.ldif"),
-            format!("dn: uid=readme,{USERS}\nobjectClass: inetOrgPerson\nuid: readme\ncn: R\nsn: R\n"),
+            format!(
+                "dn: uid=readme,{USERS}\nobjectClass: inetOrgPerson\nuid: readme\ncn: R\nsn: R\n"
+            ),
         )
         .unwrap();
         // A stale ready file from an earlier run must not be read.
@@ -517,7 +519,10 @@ fn readme_shell_examples_run() {
             "{script}\nstdout:\n{stdout}\nstderr:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(stdout.contains(&format!("dn: {USERS}")), "{script}\n{stdout}");
+        assert!(
+            stdout.contains(&format!("dn: {USERS}")),
+            "{script}\n{stdout}"
+        );
         if script.contains("seed.ldif") {
             assert!(stdout.contains("dn: uid=readme,"), "{script}\n{stdout}");
         }

@@ -306,3 +306,67 @@ fn reading_commands_refuse_a_missing_database() {
     }
     assert!(!backup_file.exists());
 }
+
+/// slapcat output carries slapd's contextCSN on the suffix entry: after an import the
+/// suffix shows one contextCSN per serverID (RFC 4533 §2.5), the newer of slapd's and
+/// oxldap's for serverID 0, and keeps other serverIDs' values.
+#[test]
+fn imported_context_csn_is_one_value_per_server_id() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path().to_str().unwrap();
+    let ldif = data.path().join("slapcat.ldif");
+    let future = "29991231235959.000000Z#000000#000#000000";
+    let other = "20200101000000.000000Z#000000#001#000000";
+    std::fs::write(
+        &ldif,
+        format!(
+            "dn: {BASE}\nobjectClass: organization\nobjectClass: dcObject\no: x\ndc: localdomain\n\
+             entryCSN: 20200101000000.000000Z#000000#000#000000\n\
+             contextCSN: 20200101000000.000000Z#000000#000#000000\ncontextCSN: {other}\n"
+        ),
+    )
+    .unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let run = |ldif: &std::path::Path, dir: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
+            .args(["import", "--data-dir", dir])
+            .arg(ldif)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&ldif, d);
+    let s = Server::on_disk(data);
+    let csns = s
+        .search_root(&["-b", BASE, "-s", "base", "(objectClass=*)", "contextCSN"])
+        .values("contextCSN");
+    assert_eq!(csns.len(), 2, "{csns:?}");
+    assert!(csns.contains(&other.to_string()), "{csns:?}");
+    assert!(
+        csns.iter()
+            .any(|c| c.contains("#000#") && c.as_str() > "2020"),
+        "{csns:?}"
+    );
+    drop(s);
+    // A stored value of serverID 0 newer than the store's own CSN is the one shown.
+    let files = tempfile::tempdir().unwrap();
+    let ldif2 = files.path().join("future.ldif");
+    std::fs::write(
+        &ldif2,
+        format!(
+            "dn: {BASE}\nobjectClass: organization\nobjectClass: dcObject\no: x\ndc: localdomain\n\
+             contextCSN: {future}\n"
+        ),
+    )
+    .unwrap();
+    run(&ldif2, db.path().to_str().unwrap());
+    let s = Server::on_disk(db);
+    let csns = s
+        .search_root(&["-b", BASE, "-s", "base", "(objectClass=*)", "contextCSN"])
+        .values("contextCSN");
+    assert_eq!(csns, vec![future.to_string()]);
+}

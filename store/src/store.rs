@@ -512,7 +512,7 @@ impl Store {
         let mut entry = stored.entry;
         if is_suffix {
             if let Ok(Some(csn)) = self.last_csn() {
-                entry.push_value("contextCSN", csn.to_ldap_string().into_bytes());
+                merge_context_csn(&mut entry, csn.to_ldap_string());
             }
         }
         let subs = self.has_children(id).unwrap_or(false);
@@ -891,4 +891,25 @@ mod tests {
         assert!(mine.exists());
         assert!(other.exists());
     }
+}
+
+/// Adds the store's contextCSN `ours` to a suffix entry, one value per serverID (RFC 4533
+/// §2.5 keeps one CSN per replica): a stored contextCSN of the same serverID (an import
+/// of slapcat output carries slapd's) gives way to ours, unless it is newer.
+fn merge_context_csn(entry: &mut Entry, ours: String) {
+    let sid = |csn: &[u8]| csn.split(|b| *b == b'#').nth(2).map(<[u8]>::to_vec);
+    let our_sid = sid(ours.as_bytes());
+    let mut newest = ours.into_bytes();
+    if let Some(a) = entry.get_mut("contextCSN") {
+        a.values.retain(|v| {
+            if sid(v) != our_sid {
+                return true;
+            }
+            if *v > newest {
+                newest = v.clone();
+            }
+            false
+        });
+    }
+    entry.push_value("contextCSN", newest);
 }
