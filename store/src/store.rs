@@ -872,27 +872,6 @@ fn process_runs(proc_fs: &std::path::Path, pid: u32) -> bool {
     state != Some("Z")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sweep_removes_only_folders_of_gone_processes() {
-        let root = tempfile::tempdir().expect("tempdir");
-        // Linux pids stay below 2^22, so this process cannot exist.
-        let gone = root.path().join("oxldap-4294967294-0");
-        let mine = root.path().join(format!("oxldap-{}-7", std::process::id()));
-        let other = root.path().join("oxldap-notes");
-        for d in [&gone, &mine, &other] {
-            std::fs::create_dir_all(d.join("blobs")).expect("mkdir");
-        }
-        sweep_temporary(root.path());
-        assert!(!gone.exists());
-        assert!(mine.exists());
-        assert!(other.exists());
-    }
-}
-
 /// Adds the store's contextCSN `ours` to a suffix entry, one value per serverID (RFC 4533
 /// §2.5 keeps one CSN per replica): a stored contextCSN of the same serverID (an import
 /// of slapcat output carries slapd's) gives way to ours, unless it is newer.
@@ -912,4 +891,25 @@ fn merge_context_csn(entry: &mut Entry, ours: String) {
         });
     }
     entry.push_value("contextCSN", newest);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_removes_only_folders_of_gone_processes() {
+        let root = tempfile::tempdir().expect("tempdir");
+        // Linux pids stay below 2^22, so this process cannot exist.
+        let gone = root.path().join("oxldap-4294967294-0");
+        let mine = root.path().join(format!("oxldap-{}-7", std::process::id()));
+        let other = root.path().join("oxldap-notes");
+        for d in [&gone, &mine, &other] {
+            std::fs::create_dir_all(d.join("blobs")).expect("mkdir");
+        }
+        sweep_temporary(root.path());
+        assert!(!gone.exists());
+        assert!(mine.exists());
+        assert!(other.exists());
+    }
 }
