@@ -63,6 +63,21 @@ pub enum StoreError {
         attr: String,
     },
     /// An attribute type the schema does not define.
+    /// A value listed twice in one change or one add (slapd's frontend:
+    /// attributeOrValueExists, "value #N provided more than once").
+    #[error("{attr}: value #{index} provided more than once")]
+    DuplicateValue {
+        /// The attribute description.
+        attr: String,
+        /// The position of the first of the two equal values in the request.
+        index: usize,
+    },
+    /// An attribute type listed twice in one add (slapd: attributeOrValueExists).
+    #[error("attribute '{attr}' provided more than once")]
+    DuplicateAttribute {
+        /// The attribute description.
+        attr: String,
+    },
     /// An increment change without exactly one value (slapd's frontend: protocolError).
     #[error("modify/increment operation requires single value")]
     IncrementValues {
@@ -179,7 +194,9 @@ impl StoreError {
             StoreError::OutsideNamingContexts | StoreError::MoveUnderSelf => {
                 ResultCode::UnwillingToPerform
             }
-            StoreError::ValueExists { .. } => ResultCode::AttributeOrValueExists,
+            StoreError::ValueExists { .. }
+            | StoreError::DuplicateValue { .. }
+            | StoreError::DuplicateAttribute { .. } => ResultCode::AttributeOrValueExists,
             StoreError::NoSuchValue { .. } | StoreError::NoSuchAttributeToIncrement { .. } => {
                 ResultCode::NoSuchAttribute
             }

@@ -72,9 +72,8 @@ impl Store {
         for a in attrs {
             let ty = self.canonical(&a.desc)?.to_ascii_lowercase();
             if !seen.insert(ty) {
-                return Err(StoreError::ValueExists {
+                return Err(StoreError::DuplicateAttribute {
                     attr: a.desc.clone(),
-                    index: 0,
                 });
             }
         }
@@ -106,10 +105,17 @@ impl Store {
             if at.is_some_and(|at| at.single_value) && a.values.len() > 1 {
                 return Err(StoreError::SingleValued { attr: desc });
             }
-            let mut keys = HashSet::with_capacity(a.values.len());
-            for (index, v) in a.values.iter().enumerate() {
-                if !keys.insert(self.schema.equality_key(&desc, v)?) {
-                    return Err(StoreError::ValueExists { attr: desc, index });
+            // slapd names the first of the two equal values.
+            let mut keys = std::collections::HashMap::with_capacity(a.values.len());
+            for (i, v) in a.values.iter().enumerate() {
+                match keys.entry(self.schema.equality_key(&desc, v)?) {
+                    std::collections::hash_map::Entry::Occupied(first) => {
+                        let index = *first.get();
+                        return Err(StoreError::DuplicateValue { attr: desc, index });
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(i);
+                    }
                 }
             }
         }
