@@ -594,7 +594,18 @@ fn load_ldif(dir: &Directory, file: &PathBuf, import: bool) -> Result<u64> {
 
 fn import(common: &Common, file: &PathBuf) -> Result<()> {
     let dir = open(common, false)?;
-    let n = dir.store.bulk(|| load_ldif(&dir, file, true))??;
+    let before = dir.store.len();
+    let n = dir
+        .store
+        .bulk(|| load_ldif(&dir, file, true))?
+        .map_err(|e| {
+            // The entries before the refused one are committed (as slapadd): say so, so
+            // that a second run is not surprised by entryAlreadyExists.
+            let kept = dir.store.len().saturating_sub(before);
+            e.context(format!(
+                "import stopped; entries imported before it (they stay): {kept}"
+            ))
+        })?;
     eprintln!("imported {n} entries");
     Ok(())
 }

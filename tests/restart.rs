@@ -126,6 +126,10 @@ fn import_errors_name_the_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.ldif:7"), "{err}");
     assert!(err.contains("noSuchAttr"), "{err}");
+    assert!(
+        err.contains("entries imported before it (they stay): 1"),
+        "{err}"
+    );
 }
 
 #[test]
