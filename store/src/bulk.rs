@@ -231,10 +231,15 @@ const PAR_MAX_THREADS: usize = 2;
 /// a scoped helper thread when there are enough items and more than one core. `f` must
 /// be pure (prepared adds, index keys), so the split changes nothing but the time.
 pub(crate) fn par_map<I: Send, O: Send>(items: Vec<I>, f: impl Fn(I) -> O + Sync) -> Vec<O> {
+    // The size test first: `available_parallelism` reads cgroup files (system calls on
+    // every call), and an ordinary write, with one or two entries, is never split.
+    if items.len() < PAR_MIN_ITEMS {
+        return items.into_iter().map(f).collect();
+    }
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(PAR_MAX_THREADS);
-    if threads < 2 || items.len() < PAR_MIN_ITEMS {
+    if threads < 2 {
         return items.into_iter().map(f).collect();
     }
     let mut first = items;

@@ -318,8 +318,24 @@ impl Store {
     }
 
     /// Drops the oldest records beyond the bound; remembers the newest CSN dropped.
+    ///
+    /// The length comes from the change numbers, not from `sled::Tree::len` (a scan of
+    /// the whole log, 10,000 records by default, which every 64th write paid: about a
+    /// tenth of a modify's instructions): numbers are given in key order without gaps
+    /// (`Txn::commit`, under the write lock) and the oldest records go first, so the log
+    /// holds exactly the numbers from its first record's up to `meta.next_change`.
+    /// A log still starting with format-1 records (number 0) is counted by the scan.
     pub(crate) fn trim_changelog(&self) -> Result<(), StoreError> {
-        let len = self.trees.changelog.len();
+        let len = match self.trees.changelog.first()? {
+            None => return Ok(()),
+            Some((_, oldest)) => match ChangeRecord::decode(&oldest)?.number {
+                0 => self.trees.changelog.len(),
+                first => {
+                    let span = self.next_change_number()?.saturating_sub(first);
+                    usize::try_from(span).unwrap_or(usize::MAX)
+                }
+            },
+        };
         if len <= self.changelog_limit {
             return Ok(());
         }
@@ -378,6 +394,80 @@ mod tests {
         );
         let r2 = ChangeRecord { number: 7, ..r };
         assert_eq!(ChangeRecord::decode(&r2.encode().unwrap()).unwrap(), r2);
+    }
+
+    /// An in-memory store keeping `limit` change records, with `n` entries added (one
+    /// write, so one record, each).
+    fn store_with_writes(limit: usize, n: usize) -> Store {
+        let opts = crate::StoreOptions {
+            suffixes: vec![Dn::parse("dc=example,dc=com").unwrap()],
+            server_id: 1,
+            durable: false,
+            fixed_clock: None,
+            overlays: Default::default(),
+            indexes: Default::default(),
+            changelog_limit: Some(limit),
+        };
+        let s = Store::open_temporary(std::sync::Arc::new(oxldap_schema::Schema::builtin()), opts)
+            .unwrap();
+        crate::test_support::add(&s, "dc=example,dc=com", "domain");
+        for i in 1..n {
+            let dn = format!("ou=u{i},dc=example,dc=com");
+            crate::test_support::add(&s, &dn, "organizationalUnit");
+        }
+        s
+    }
+
+    /// The log is trimmed to its bound by change numbers (no scan of the log): exactly
+    /// the newest `limit` records stay, and the newest dropped CSN is remembered.
+    #[test]
+    fn trim_keeps_the_newest_records_by_number() {
+        // 100 writes: the periodic trim (every 64th write) ran once, at write 64.
+        let s = store_with_writes(10, 100);
+        assert_eq!(s.trees.changelog.len(), 10 + (100 - 64));
+        s.trim_changelog().unwrap();
+        let all = s.changes_since(None).unwrap();
+        let numbers: Vec<u64> = all.records.iter().map(|r| r.number).collect();
+        assert_eq!(numbers, (91..=100).collect::<Vec<u64>>());
+        assert!(!all.covers, "older records were dropped");
+        // Trimming a log within its bound changes nothing.
+        s.trim_changelog().unwrap();
+        assert_eq!(s.trees.changelog.len(), 10);
+        // A cookie at the oldest kept record's predecessor is still covered.
+        let kept = Csn::parse(&all.records[0].csn).unwrap();
+        assert!(s.changes_since(Some(&kept)).unwrap().covers);
+    }
+
+    /// A log that still starts with format-1 records (no change numbers) is counted by
+    /// a scan, and its old records go first.
+    #[test]
+    fn trim_counts_a_log_with_format_1_records() {
+        let s = store_with_writes(5, 8);
+        #[derive(Serialize)]
+        struct V1<'a>(&'a str, &'a str, ChangeKind, &'a str, Option<&'a str>);
+        // Older than every record of the store (CSNs sort by time).
+        let old = Csn::parse("20000101000000.000000Z#000000#000#000000").unwrap();
+        for id in [1u64, 2] {
+            let v1 = bincode::serialize(&V1(
+                &old.to_ldap_string(),
+                "u",
+                ChangeKind::Modify,
+                "cn=a",
+                None,
+            ))
+            .unwrap();
+            s.trees.changelog.insert(record_key(&old, id), v1).unwrap();
+        }
+        assert_eq!(s.trees.changelog.len(), 10);
+        s.trim_changelog().unwrap();
+        let numbers: Vec<u64> = s
+            .changes_since(None)
+            .unwrap()
+            .records
+            .iter()
+            .map(|r| r.number)
+            .collect();
+        assert_eq!(numbers, vec![4, 5, 6, 7, 8]);
     }
 
     fn entry(dn: &str, attrs: &[(&str, &str)]) -> Entry {

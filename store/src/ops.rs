@@ -6,7 +6,7 @@ use crate::error::StoreError;
 use crate::hook::{NoHook, WriteHook};
 use crate::keys::{self, ROOT_ID};
 use crate::store::{Store, StoredEntry};
-use crate::txn::Txn;
+use crate::txn::{ForUpdate, Txn};
 use oxldap_proto::{Attribute, Dn, Entry, Rdn};
 use oxldap_schema::NormDn;
 use std::collections::HashSet;
@@ -325,8 +325,12 @@ impl Store {
         let _guard = self.lock_writes();
         let norm = self.schema.normalize_dn(dn)?;
         self.precheck_mods(&mods, ctx)?;
-        let (id, mut stored) = self.must_load(&norm)?;
-        self.hook_before(hook, id, &stored)?;
+        let (id, committed) = self.must_load(&norm)?;
+        self.hook_before(hook, id, &committed)?;
+        // The committed image is both the before image and the start of the new one: it
+        // is copied, not read and decoded again when staged.
+        let mut update = ForUpdate::of_committed(committed);
+        let stored = &mut update.entry;
         let classes_before: Vec<Vec<u8>> = stored.entry.values("objectClass").to_vec();
         // Attributes an earlier change of this request touched: for the others the
         // committed values (and so the equality index) are still the entry's.
@@ -360,7 +364,7 @@ impl Store {
         self.schema.check_entry(&stored.entry)?;
         let mut t = Txn::new(self);
         self.stamp(&mut stored.entry, ctx, t.csn, false);
-        t.put(id, stored)?;
+        t.put_update(id, update)?;
         self.run_overlays(&mut t)?;
         self.hook_after(hook, &t, id)?;
         t.commit()

@@ -217,9 +217,10 @@ impl Store {
                 continue;
             };
             for id in self.referrers(t, &desc, &moved)? {
-                let Some(mut stored) = t.get(id)? else {
+                let Some(mut update) = t.get_for_update(id)? else {
                     continue;
                 };
+                let stored = &mut update.entry;
                 let Some(a) = stored.entry.get_mut(&desc) else {
                     continue;
                 };
@@ -277,7 +278,7 @@ impl Store {
                 let csn = t.csn;
                 self.stamp_overlay(&mut stored.entry, csn, modifier);
                 t.restamp(id, csn);
-                t.put(id, stored)?;
+                t.put_update(id, update)?;
             }
         }
         Ok(())
@@ -357,7 +358,7 @@ impl Store {
                 _ => true,
             });
         for gid in groups {
-            // Only groups (before or after) are cloned: a bulk-load chunk touches a
+            // Only groups (before or after) are looked at: a bulk-load chunk touches a
             // thousand entries, most of them not groups, which would change nothing here.
             let Some(tch) = t.touched.get(&gid) else {
                 continue;
@@ -368,9 +369,10 @@ impl Store {
             if !was_group && !is_group {
                 continue;
             }
-            let tch = tch.clone();
+            // The images are borrowed, not cloned (a group may hold thousands of
+            // values); only a group losing dangling members is copied, to change it.
             let before = tch.before.as_ref().filter(|_| was_group);
-            let mut after = tch.after.clone().filter(|_| is_group);
+            let after = tch.after.as_ref().filter(|_| is_group);
             let old_dn = before
                 .map(|b| self.schema.normalize_dn(&b.entry.dn))
                 .transpose()?;
@@ -389,7 +391,7 @@ impl Store {
             let (old, new) = {
                 let none: &[Vec<u8>] = &[];
                 let bv = before.map_or(none, |b| b.entry.values(&member_ad));
-                let av = after.as_ref().map_or(none, |a| a.entry.values(&member_ad));
+                let av = after.map_or(none, |a| a.entry.values(&member_ad));
                 if same_name && !namespace_moved {
                     let bs: FxHashSet<&[u8]> = bv.iter().map(Vec::as_slice).collect();
                     let afs: FxHashSet<&[u8]> = av.iter().map(Vec::as_slice).collect();
@@ -433,8 +435,11 @@ impl Store {
                     }
                 }
             }
+            let group_added = before.is_none();
+            let mut without_dropped = None;
             if !dropped.is_empty() {
-                if let Some(a) = after.as_mut() {
+                if let Some(a) = after {
+                    let mut a = a.clone();
                     if let Some(attr) = a.entry.get_mut(&member_ad) {
                         attr.values
                             .retain(|v| self.norm_value(v).is_none_or(|n| !dropped.contains(&n)));
@@ -445,8 +450,11 @@ impl Store {
                     // Dropping every member leaves a group its class does not allow
                     // (slapd: objectClassViolation).
                     self.schema.check_entry(&a.entry)?;
-                    t.put(gid, a.clone())?;
+                    without_dropped = Some(a);
                 }
+            }
+            if let Some(a) = without_dropped {
+                t.put(gid, a)?;
             }
             // Members are compared as entries (ids), not as DN strings: a member renamed
             // by this write is the same member under both names. Old member values name
@@ -464,7 +472,7 @@ impl Store {
                 // group that adds itself later does.
                 let self_norm = self.schema.normalize_dn(n).ok();
                 for m in new.iter().filter(|m| !dropped.contains(m)) {
-                    if before.is_none() && Some(m) == self_norm.as_ref() {
+                    if group_added && Some(m) == self_norm.as_ref() {
                         continue;
                     }
                     if let Some(id) = t.id_of(m)? {
@@ -536,9 +544,10 @@ impl Store {
             }
         }
         for (id, (remove, add, cause)) in delta {
-            let Some(mut stored) = t.get(id)? else {
+            let Some(mut update) = t.get_for_update(id)? else {
                 continue;
             };
+            let stored = &mut update.entry;
             let before = stored.entry.values(&memberof_ad).to_vec();
             // Each present value is normalized once: a user in 2,000 groups that joins
             // 2,000 more in one write costs 4,000 normalizations, not 2,000².
@@ -575,7 +584,7 @@ impl Store {
             let csn = cause.max(t.own_csn(id)).unwrap_or_else(|| t.csn_of(id));
             self.stamp_overlay(&mut stored.entry, csn, &mo.modifier);
             t.restamp(id, csn);
-            t.put(id, stored)?;
+            t.put_update(id, update)?;
         }
         Ok(())
     }

@@ -19,6 +19,27 @@ pub(crate) struct Touched {
     pub after: Option<StoredEntry>,
 }
 
+/// An entry read for a change by [`Txn::get_for_update`]: the image to change and,
+/// for an entry the write had not touched, the committed image it was copied from.
+pub(crate) struct ForUpdate {
+    /// The image to change and stage.
+    pub entry: StoredEntry,
+    /// The committed image (the before image), when the entry was not touched yet.
+    committed: Option<StoredEntry>,
+}
+
+impl ForUpdate {
+    /// An update of an entry read from the committed store (by the caller, under the
+    /// write lock, before any [`Txn`] change to it): `committed` is both the before
+    /// image and the start of the new one.
+    pub fn of_committed(committed: StoredEntry) -> ForUpdate {
+        ForUpdate {
+            entry: committed.clone(),
+            committed: Some(committed),
+        }
+    }
+}
+
 /// A write being planned. Exists only under the store's write lock.
 pub(crate) struct Txn<'s> {
     pub store: &'s Store,
@@ -125,6 +146,43 @@ impl<'s> Txn<'s> {
     pub fn put(&mut self, id: u64, entry: StoredEntry) -> Result<(), StoreError> {
         self.touch(id)?.after = Some(entry);
         Ok(())
+    }
+
+    /// The current image of entry `id` (None when it does not exist), to be changed and
+    /// staged with [`Txn::put_update`]. An entry this write has not touched yet is read
+    /// and decoded once, for both its before image and the copy to change, where
+    /// [`Txn::get`] then [`Txn::put`] decoded it twice (a write's largest entry is often
+    /// a group with thousands of member values).
+    pub fn get_for_update(&self, id: u64) -> Result<Option<ForUpdate>, StoreError> {
+        match self.touched.get(&id) {
+            Some(t) => Ok(t.after.clone().map(|entry| ForUpdate {
+                entry,
+                committed: None,
+            })),
+            None => Ok(self.store.load(id)?.map(|(_, committed)| ForUpdate {
+                entry: committed.clone(),
+                committed: Some(committed),
+            })),
+        }
+    }
+
+    /// Stages `update.entry` as the new image of entry `id`, with the committed image
+    /// read by [`Txn::get_for_update`] as its before image when the write had not
+    /// touched the entry yet.
+    pub fn put_update(&mut self, id: u64, update: ForUpdate) -> Result<(), StoreError> {
+        match update.committed {
+            Some(before) if !self.touched.contains_key(&id) => {
+                self.touched.insert(
+                    id,
+                    Touched {
+                        before: Some(before),
+                        after: Some(update.entry),
+                    },
+                );
+                Ok(())
+            }
+            _ => self.put(id, update.entry),
+        }
     }
 
     /// Stages the deletion of entry `id`.
