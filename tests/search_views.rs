@@ -104,3 +104,180 @@ fn limits_and_paging_count_entries_read_in_place() {
     assert_eq!(sorted(by_cn.dns()), sorted(plain.dns()));
     assert_eq!(sorted(by_cn.values("cn")), sorted(plain.values("cn")));
 }
+
+/// Access lines for [`non_root_identities_see_the_same_through_either_path`]: a password
+/// only its owner and a group may read, a subtree hidden from all but that group, an
+/// attribute its owner may read and other users only compare (so filters on it are
+/// Undefined for them), and read for everyone else.
+const ACCESS: &str = r#"access to attrs=userPassword
+    by self write
+    by group.exact="cn=admins,ou=Groups,o=localdomain,dc=localdomain,dc=test" read
+    by anonymous auth
+    by * none
+access to dn.subtree="ou=Hidden,o=localdomain,dc=localdomain,dc=test"
+    by group.exact="cn=admins,ou=Groups,o=localdomain,dc=localdomain,dc=test" read
+    by * none
+access to attrs=employeeNumber
+    by self read
+    by users compare
+    by * none
+access to *
+    by users read
+    by anonymous read
+"#;
+
+const ALICE: &str = "uid=alice,ou=Users,o=localdomain,dc=localdomain,dc=test";
+const BOB: &str = "uid=bob,ou=Users,o=localdomain,dc=localdomain,dc=test";
+const CAROL: &str = "uid=carol,ou=Users,o=localdomain,dc=localdomain,dc=test";
+
+const ACL_DATA: &str = "dn: cn=admins,ou=Groups,o=localdomain,dc=localdomain,dc=test
+objectClass: groupOfNames
+cn: admins
+member: uid=carol,ou=Users,o=localdomain,dc=localdomain,dc=test
+
+dn: uid=alice,ou=Users,o=localdomain,dc=localdomain,dc=test
+objectClass: inetOrgPerson
+uid: alice
+cn: Alice
+sn: A
+employeeNumber: 1234
+description: alice
+userPassword: alicepw
+
+dn: uid=bob,ou=Users,o=localdomain,dc=localdomain,dc=test
+objectClass: inetOrgPerson
+uid: bob
+cn: Bob
+sn: B
+employeeNumber: 5678
+userPassword: bobpw
+
+dn: uid=carol,ou=Users,o=localdomain,dc=localdomain,dc=test
+objectClass: inetOrgPerson
+uid: carol
+cn: Carol
+sn: C
+userPassword: carolpw
+
+dn: ou=Hidden,o=localdomain,dc=localdomain,dc=test
+objectClass: organizationalUnit
+ou: Hidden
+
+dn: cn=secret,ou=Hidden,o=localdomain,dc=localdomain,dc=test
+objectClass: person
+cn: secret
+sn: S
+";
+
+/// Searches by identities other than the rootdn read entries in place too, with access
+/// control evaluated on the view: every identity, filter and selection must print what
+/// the owned path (forced by ANDing `(entryDN=*)` in) prints, and a few answers are
+/// pinned outright (masked filter items, unreadable attributes, the hidden subtree).
+#[test]
+fn non_root_identities_see_the_same_through_either_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("slapd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "include /etc/ldap/schema/core.schema\n\
+             include /etc/ldap/schema/cosine.schema\n\
+             include /etc/ldap/schema/inetorgperson.schema\n\
+             password-hash {{CLEARTEXT}}\n\
+             database mdb\nsuffix \"{BASE}\"\nrootdn \"{ROOTDN}\"\nrootpw {ROOTPW}\n{ACCESS}"
+        ),
+    )
+    .unwrap();
+    let s = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    s.modify_root("ldapadd", ACL_DATA, &[]).expect_code(0);
+    s.modify_root("ldapadd", TRICKY, &[]).expect_code(0);
+    let identities: &[Option<(&str, &str)>] = &[
+        None,
+        Some((ALICE, "alicepw")),
+        Some((BOB, "bobpw")),
+        Some((CAROL, "carolpw")),
+    ];
+    let filters = [
+        "(objectClass=*)",
+        "(employeeNumber=1234)",
+        "(|(employeeNumber=5678)(cn=Bob))",
+        "(!(employeeNumber=1234))",
+        "(&(objectClass=person)(!(userPassword=*)))",
+        "(cn=secret)",
+        "(uid=alice)",
+    ];
+    let selections: &[&[&str]] = &[
+        &[],
+        &["*"],
+        &["1.1"],
+        &["cn", "userPassword", "employeeNumber", "jpegPhoto"],
+        &["-A"],
+    ];
+    let search = |who: Option<(&str, &str)>, args: &[&str]| {
+        let mut a = vec!["-LLL", "-o", "ldif-wrap=no"];
+        if let Some((dn, pw)) = who {
+            a.extend(["-D", dn, "-w", pw]);
+        }
+        a.extend_from_slice(args);
+        s.tool("ldapsearch", &a, None)
+    };
+    for who in identities {
+        for filter in filters {
+            for sel in selections {
+                let (flags, attrs): (Vec<&str>, Vec<&str>) =
+                    sel.iter().partition(|a| a.starts_with('-'));
+                let run = |base: &str, scope: &str, filter: &str| {
+                    let mut args = flags.clone();
+                    args.extend(["-b", base, "-s", scope, filter]);
+                    args.extend(attrs.iter().copied());
+                    let out = search(*who, &args);
+                    assert_eq!(out.code, 0, "{who:?} {sel:?} {filter}: {}", out.stderr);
+                    out
+                };
+                let owned = format!("(&{filter}(entryDN=*))");
+                for (base, scope) in [(BASE, "sub"), (ALICE, "base"), (USERS, "one")] {
+                    let (v, d) = (run(base, scope, filter), run(base, scope, &owned));
+                    assert_eq!(
+                        blocks(&v),
+                        blocks(&d),
+                        "{who:?} {sel:?} {base} {scope} {filter}: view and owned paths differ"
+                    );
+                }
+            }
+        }
+    }
+    // Pinned: bob may only compare employeeNumber, so the item is Undefined for him;
+    // alice may read her own.
+    let bob = Some((BOB, "bobpw"));
+    let alice = Some((ALICE, "alicepw"));
+    let carol = Some((CAROL, "carolpw"));
+    assert!(search(bob, &["-b", BASE, "(employeeNumber=1234)", "1.1"])
+        .dns()
+        .is_empty());
+    assert_eq!(
+        search(alice, &["-b", BASE, "(employeeNumber=1234)", "1.1"]).dns(),
+        [ALICE]
+    );
+    // `(!(employeeNumber=1234))` is Undefined for bob on every entry but his own (slapd
+    // checks access before looking at the values, so also where the attribute is absent).
+    let not = search(bob, &["-b", USERS, "(!(employeeNumber=1234))", "1.1"]).dns();
+    assert_eq!(not, [BOB]);
+    // alice may search it on her own entry only.
+    let own = search(alice, &["-b", USERS, "(employeeNumber=*)", "1.1"]).dns();
+    assert_eq!(own, [ALICE]);
+    // userPassword: its owner and the admins group read it, others do not.
+    let pw = |who| {
+        search(
+            who,
+            &["-b", ALICE, "-s", "base", "(objectClass=*)", "userPassword"],
+        )
+    };
+    assert_eq!(pw(alice).values("userPassword"), ["alicepw"]);
+    assert_eq!(pw(carol).values("userPassword"), ["alicepw"]);
+    assert!(pw(bob).values("userPassword").is_empty());
+    assert!(pw(None).values("userPassword").is_empty());
+    // The hidden subtree: only the admins group sees it.
+    let secret = |who| search(who, &["-b", BASE, "(cn=secret)", "1.1"]).dns();
+    assert_eq!(secret(carol).len(), 1);
+    assert!(secret(bob).is_empty() && secret(None).is_empty());
+}

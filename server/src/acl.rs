@@ -59,7 +59,7 @@
 //! entry exists (`disclose` on its `entry`), noSuchObject (32) when it may not.
 
 use crate::session::Identity;
-use oxldap_proto::{Dn, Entry, Filter};
+use oxldap_proto::{Attributes, Dn, Entry, Filter};
 use oxldap_schema::{NormDn, Schema, Ternary};
 use oxldap_store::Store;
 use std::cell::RefCell;
@@ -709,11 +709,13 @@ impl Acl {
     }
 }
 
-/// An entry prepared for access checks: its normalized DN computed once.
+/// An entry prepared for access checks: its normalized DN computed once. The entry is an
+/// owned [`Entry`] or a stored entry read in place (`oxldap_store::EntryView`): the checks
+/// only read attributes through [`Attributes`], so both paths answer alike.
 #[derive(Debug)]
-pub struct Subject<'e> {
+pub struct Subject<'e, E: Attributes + ?Sized = Entry> {
     /// The entry.
-    pub entry: &'e Entry,
+    pub entry: &'e E,
     ndn: NormDn,
     ndn_text: String,
 }
@@ -745,7 +747,17 @@ impl<'a> Checker<'a> {
     /// Prepares `entry` for checks; `None` when its DN does not normalize (such an entry
     /// cannot be stored, so this is only defensive).
     pub fn subject<'e>(&self, entry: &'e Entry) -> Option<Subject<'e>> {
-        let ndn = self.schema.normalize_dn(&entry.dn).ok()?;
+        self.subject_with_dn(entry, &entry.dn)
+    }
+
+    /// [`Checker::subject`] for an entry whose DN is `dn` (a view of a stored entry, whose
+    /// DN is decoded on its own: `EntryView::dn`).
+    pub fn subject_with_dn<'e, E: Attributes + ?Sized>(
+        &self,
+        entry: &'e E,
+        dn: &Dn,
+    ) -> Option<Subject<'e, E>> {
+        let ndn = self.schema.normalize_dn(dn).ok()?;
         let ndn_text = ndn.to_string();
         Some(Subject {
             entry,
@@ -766,12 +778,17 @@ impl<'a> Checker<'a> {
     }
 
     /// [`Checker::allowed`] on a prepared entry.
-    pub fn allowed_on(&self, s: &Subject<'_>, target: Target<'_>, level: Level) -> bool {
+    pub fn allowed_on<E: Attributes + ?Sized>(
+        &self,
+        s: &Subject<'_, E>,
+        target: Target<'_>,
+        level: Level,
+    ) -> bool {
         self.bypass() || self.mask(s, target).contains(level.needed())
     }
 
     /// The privileges `who` holds on `target` of the entry (slapd `access_allowed_mask`).
-    pub fn mask(&self, s: &Subject<'_>, target: Target<'_>) -> Privs {
+    pub fn mask<E: Attributes + ?Sized>(&self, s: &Subject<'_, E>, target: Target<'_>) -> Privs {
         if self.bypass() {
             return Privs(u8::MAX);
         }
@@ -801,7 +818,12 @@ impl<'a> Checker<'a> {
     }
 
     /// Applies a matching rule's who-clauses to `mask` (slapd `slap_acl_mask`).
-    fn apply(&self, rule: &AccessRule, s: &Subject<'_>, mask: &mut Privs) -> Control {
+    fn apply<E: Attributes + ?Sized>(
+        &self,
+        rule: &AccessRule,
+        s: &Subject<'_, E>,
+        mask: &mut Privs,
+    ) -> Control {
         for b in &rule.by {
             if !self.who_matches(&b.who, s) {
                 continue;
@@ -821,10 +843,10 @@ impl<'a> Checker<'a> {
         Control::Stop
     }
 
-    fn what_matches(
+    fn what_matches<E: Attributes + ?Sized>(
         &self,
         what: &What,
-        s: &Subject<'_>,
+        s: &Subject<'_, E>,
         target: Target<'_>,
         at: Option<&oxldap_schema::AttributeType>,
     ) -> bool {
@@ -847,14 +869,14 @@ impl<'a> Checker<'a> {
             }
         }
         if let Some(f) = &what.filter {
-            if !self.schema.matches(f, s.entry) {
+            if !self.schema.prepare(f).matches(self.schema, s.entry) {
                 return false;
             }
         }
         true
     }
 
-    fn who_matches(&self, who: &Who, s: &Subject<'_>) -> bool {
+    fn who_matches<E: Attributes + ?Sized>(&self, who: &Who, s: &Subject<'_, E>) -> bool {
         match who {
             Who::Anyone => true,
             Who::Anonymous => self.who.norm().is_none(),
@@ -913,18 +935,59 @@ impl<'a> Checker<'a> {
 
     /// Evaluates `filter` against the entry as RFC 4511 §4.5.1.7 with slapd's access rule
     /// (filterentry.c): an item on an attribute without `search` access is Undefined.
-    pub fn filter_matches(&self, s: &Subject<'_>, filter: &Filter) -> bool {
+    pub fn filter_matches<E: Attributes + ?Sized>(
+        &self,
+        s: &Subject<'_, E>,
+        filter: &Filter,
+    ) -> bool {
         self.bypass() || self.eval(s, filter, 0) == Ternary::True
     }
 
-    fn eval(&self, s: &Subject<'_>, filter: &Filter, depth: usize) -> Ternary {
+    /// Whether `who` has `search` on every attribute an item of `filter` names (on the
+    /// entry itself for an extensible match without an attribute). Then masking changes
+    /// nothing and [`Checker::filter_matches`] is what the unmasked filter gives.
+    fn all_items_searchable<E: Attributes + ?Sized>(
+        &self,
+        s: &Subject<'_, E>,
+        filter: &Filter,
+        depth: usize,
+    ) -> bool {
+        if depth > 256 {
+            return false;
+        }
+        match filter {
+            Filter::And(parts) | Filter::Or(parts) => parts
+                .iter()
+                .all(|p| self.all_items_searchable(s, p, depth + 1)),
+            Filter::Not(inner) => self.all_items_searchable(s, inner, depth + 1),
+            Filter::Equality(d, _)
+            | Filter::Substrings(d, _)
+            | Filter::GreaterOrEqual(d, _)
+            | Filter::LessOrEqual(d, _)
+            | Filter::Present(d)
+            | Filter::Approx(d, _)
+            | Filter::Extensible { attr: Some(d), .. } => {
+                self.allowed_on(s, Target::Attr(d), Level::Search)
+            }
+            Filter::Extensible { attr: None, .. } => {
+                self.allowed_on(s, Target::Entry, Level::Search)
+            }
+        }
+    }
+
+    fn eval<E: Attributes + ?Sized>(
+        &self,
+        s: &Subject<'_, E>,
+        filter: &Filter,
+        depth: usize,
+    ) -> Ternary {
         // The filter was already depth-checked when decoded; this bounds recursion anyway.
         if depth > 256 {
             return Ternary::Undefined;
         }
         let leaf = |desc: &str| {
             if self.allowed_on(s, Target::Attr(desc), Level::Search) {
-                self.schema.evaluate(filter, s.entry)
+                self.schema.prepare(filter).evaluate(self.schema, s.entry)
             } else {
                 Ternary::Undefined
             }
@@ -964,7 +1027,7 @@ impl<'a> Checker<'a> {
             // slapd checks search access per attribute tried; here the entry's.
             Filter::Extensible { attr: None, .. } => {
                 if self.allowed_on(s, Target::Entry, Level::Search) {
-                    self.schema.evaluate(filter, s.entry)
+                    self.schema.prepare(filter).evaluate(self.schema, s.entry)
                 } else {
                     Ternary::Undefined
                 }
@@ -1032,8 +1095,21 @@ pub fn guard_search_base(chk: &Checker<'_>, dir: &Directory, base: &Dn) -> Resul
     if chk.bypass() {
         return Ok(());
     }
-    let Some(e) = dir.store.get(base)? else {
-        return Ok(());
+    // Only a `filter=` rule reads the entry's attributes; otherwise its DN decides, and
+    // the base need not be read (every search by a user passes here).
+    let e = if dir.acl.has_filter_rules() {
+        let Some(e) = dir.store.get(base)? else {
+            return Ok(());
+        };
+        e
+    } else {
+        if !dir.store.contains(base)? {
+            return Ok(());
+        }
+        Entry {
+            dn: base.clone(),
+            attrs: Vec::new(),
+        }
     };
     if chk.allowed(&e, Target::Entry, Level::Search) {
         Ok(())
@@ -1045,8 +1121,18 @@ pub fn guard_search_base(chk: &Checker<'_>, dir: &Directory, base: &Dn) -> Resul
 /// Whether a candidate entry goes out (slapd test_filter and send_search_entry): the
 /// filter must still be True with the attributes `who` may not search Undefined, and
 /// `who` must have `read` on the entry.
-pub fn visible(chk: &Checker<'_>, s: &Subject<'_>, filter: &Filter) -> bool {
-    chk.bypass() || (chk.allowed_on(s, Target::Entry, Level::Read) && chk.filter_matches(s, filter))
+///
+/// `s.entry` must be one `filter` already matched (the store's candidates, an entry
+/// `schema.matches` accepted): masking can only turn True into Undefined, so when every
+/// item's attribute is searchable the answer is True without evaluating the filter again.
+pub fn visible<E: Attributes + ?Sized>(
+    chk: &Checker<'_>,
+    s: &Subject<'_, E>,
+    filter: &Filter,
+) -> bool {
+    chk.bypass()
+        || (chk.allowed_on(s, Target::Entry, Level::Read)
+            && (chk.all_items_searchable(s, filter, 0) || chk.filter_matches(s, filter)))
 }
 
 /// Compare (back-mdb compare.c): `compare` on the attribute.

@@ -53,6 +53,17 @@ enum Target {
 
 /// Classifies `base`; None when it is not in the change log view.
 fn target(base: &str) -> Option<Target> {
+    // Cheap test first, every search passes here: unless escaped or quoted, a DN whose
+    // last RDN is `cn=changelog` ends with that text (trailing spaces aside).
+    let tail = base.trim_end().as_bytes();
+    let ends_with_changelog = tail
+        .len()
+        .checked_sub(9)
+        .and_then(|at| tail.get(at..))
+        .is_some_and(|t| t.eq_ignore_ascii_case(b"changelog"));
+    if !ends_with_changelog && !tail.iter().any(|b| matches!(b, b'\\' | b'"')) {
+        return None;
+    }
     let dn = Dn::parse(base).ok()?;
     let is = |rdn: &oxldap_proto::dn::Rdn, attr: &str, value: Option<&str>| {
         rdn.avas.len() == 1

@@ -464,24 +464,19 @@ fn to_result_entry(
     select(dir, entry, sel, types_only, keep)
 }
 
-/// For each attribute of the entry: whether it is selected and `read` is granted. Access
-/// is evaluated only for selected attributes.
-fn readable(
+/// For each attribute of the entry (owned or read in place): whether it is selected and
+/// `read` is granted. Access is evaluated only for selected attributes.
+fn readable<E: oxldap_proto::Attributes + ?Sized>(
     dir: &Directory,
     chk: &crate::acl::Checker<'_>,
-    s: &crate::acl::Subject<'_>,
+    s: &crate::acl::Subject<'_, E>,
     sel: &Selection,
 ) -> Vec<bool> {
     s.entry
-        .attrs
-        .iter()
-        .map(|a| {
-            sel.wants(dir, &a.desc)
-                && chk.allowed_on(
-                    s,
-                    crate::acl::Target::Attr(&a.desc),
-                    crate::acl::Level::Read,
-                )
+        .attributes()
+        .map(|(desc, _)| {
+            sel.wants(dir, desc)
+                && chk.allowed_on(s, crate::acl::Target::Attr(desc), crate::acl::Level::Read)
         })
         .collect()
 }
@@ -530,14 +525,28 @@ pub enum Found<'v> {
 }
 
 /// A stored entry read in place with the attributes a search returns of it: those its
-/// [`Selection`] wants (access control bypassed: only searches that bypass it, such as
-/// the rootdn's, take this path), values left out with typesOnly.
+/// [`Selection`] wants, or under access control those marked in `keep` (from
+/// [`readable`]), values left out with typesOnly.
 #[derive(Debug)]
 pub struct Selected<'v> {
     dir: &'v Directory,
     view: &'v oxldap_store::EntryView<'v>,
     sel: &'v Selection<'v>,
     types_only: bool,
+    /// Per attribute of the view, in stored order: whether it goes out (selected and
+    /// readable); None when access control is bypassed (the selection alone decides).
+    keep: Option<Vec<bool>>,
+}
+
+impl Selected<'_> {
+    /// The attributes that go out, with their values, in stored order.
+    fn attrs(&self) -> impl Iterator<Item = (&str, oxldap_store::ValueIter<'_>)> + '_ {
+        let mut keep = self.keep.as_deref().map(|k| k.iter());
+        self.view.attrs().filter(move |(d, _)| match keep.as_mut() {
+            Some(k) => k.next().copied().unwrap_or(false),
+            None => self.sel.wants(self.dir, d),
+        })
+    }
 }
 
 impl Found<'_> {
@@ -551,9 +560,7 @@ impl Found<'_> {
                 LdapSearchResultEntry {
                     dn,
                     attributes: s
-                        .view
                         .attrs()
-                        .filter(|(d, _)| s.sel.wants(s.dir, d))
                         .map(|(d, vals)| LdapPartialAttribute {
                             atype: d.to_string(),
                             vals: if s.types_only {
@@ -579,9 +586,7 @@ impl Found<'_> {
                 let keep = if s.types_only { 0 } else { usize::MAX };
                 // Selected once: the encoder walks the list twice (lengths, then bytes).
                 let attrs: Vec<_> = s
-                    .view
                     .attrs()
-                    .filter(|(d, _)| s.sel.wants(s.dir, d))
                     .map(|(d, vals)| (d.as_bytes(), vals.take(keep)))
                     .collect();
                 out.push_parts(msgid, dn.as_bytes(), attrs.iter().cloned());
@@ -675,11 +680,47 @@ pub fn is_small_search(dir: &Directory, req: &LdapSearchRequest) -> bool {
     if scope != Scope::Base && !fits_nodes(&filter, &mut budget) {
         return false;
     }
-    dir.store
+    let small = dir
+        .store
         .search_cost(&base, scope, &filter)
         .ok()
         .flatten()
-        .is_some_and(|n| n <= SMALL_SEARCH_ENTRIES)
+        .is_some_and(|n| n <= SMALL_SEARCH_ENTRIES);
+    if small {
+        // The search runs next on this thread: it takes the parsed base.
+        ParsedBase::keep(&req.base, base);
+    }
+    small
+}
+
+/// The base DN [`is_small_search`] parsed, kept for the search that follows on the same
+/// thread (`search_entries_limited`), so a small search parses its base once. Keyed by
+/// the base's text: parsing is a pure function of it.
+struct ParsedBase {
+    text: String,
+    dn: Dn,
+}
+
+thread_local! {
+    static LAST_BASE: std::cell::RefCell<Option<ParsedBase>> = const { std::cell::RefCell::new(None) };
+}
+
+impl ParsedBase {
+    fn keep(text: &str, dn: Dn) {
+        let memo = ParsedBase {
+            text: text.to_string(),
+            dn,
+        };
+        LAST_BASE.with(|m| *m.borrow_mut() = Some(memo));
+    }
+
+    /// `text` parsed: the kept DN if it was parsed from the same text, else parsed now.
+    fn parse(text: &str) -> Result<Dn, LdapError> {
+        match LAST_BASE.with(|m| m.borrow_mut().take()) {
+            Some(memo) if memo.text == text => Ok(memo.dn),
+            _ => parse_dn(text),
+        }
+    }
 }
 
 /// Whether `f` has at most `budget` nodes (the budget is spent as they are counted).
@@ -798,7 +839,7 @@ fn search_entries_limited(
     cancelled: &dyn Fn() -> bool,
     send: &mut dyn FnMut(&EntryState, Found<'_>) -> bool,
 ) -> Result<SearchEnd, LdapError> {
-    let base = parse_dn(&req.base)?;
+    let base = ParsedBase::parse(&req.base)?;
     let filter = Filter::try_from(&req.filter).map_err(|e| match e {
         FilterError::TooDeep { .. } => {
             LdapError::new(ResultCode::UnwillingToPerform, e.to_string())
@@ -907,21 +948,36 @@ fn search_entries_limited(
         oxldap_store::Computed::Omit
     };
     // Entries read in place (no owned decode): when nothing per entry needs the decoded
-    // entry (no access rule to evaluate, no computed attribute, no EntryState). The store
+    // entry (no computed attribute, for the client or for an access rule's `filter=`; no
+    // EntryState). Access rules are evaluated on the view, its DN decoded alone. The store
     // declines (false) when the filter names a computed attribute.
-    if chk.bypass() && computed == oxldap_store::Computed::Omit && !with_state {
+    if computed == oxldap_store::Computed::Omit && !with_state {
         let searched = dir.store.search_views(&base, scope, &filter, |view| {
             if progress.interrupted(cancelled()) {
                 return SearchControl::Stop;
             }
+            // Access control (slapd.access(5)), as on the owned path below; the DN alone
+            // is decoded and normalized once per entry.
+            let dn;
+            let subject = if chk.bypass() {
+                None
+            } else {
+                dn = view.dn();
+                match chk.subject_with_dn(view, &dn) {
+                    Some(s) if crate::acl::visible(&chk, &s, &filter) => Some(s),
+                    _ => return SearchControl::Continue,
+                }
+            };
             if let Some(skip_or_stop) = progress.admit() {
                 return skip_or_stop;
             }
+            let keep = subject.map(|s| readable(dir, &chk, &s, &sel));
             let found = Found::View(Selected {
                 dir,
                 view,
                 sel: &sel,
                 types_only: req.typesonly,
+                keep,
             });
             if !send(&EntryState::default(), found) {
                 progress.end = SearchEnd::Cancelled;

@@ -109,9 +109,11 @@ impl Store {
         scope: Scope,
         filter: &Filter,
     ) -> Result<Option<u64>, StoreError> {
-        if !self.holds(&self.normalize_dn(base)?) {
+        let norm = self.normalize_dn(base)?;
+        if !self.holds(&norm) {
             return Ok(None);
         }
+        BaseMemo::keep(self, base, norm);
         if scope == Scope::Base {
             return Ok(Some(1));
         }
@@ -279,7 +281,10 @@ impl Store {
         scope: Scope,
         filter: &Filter,
     ) -> Result<(NormDn, u64, Option<RoaringTreemap>), StoreError> {
-        let norm = self.normalize_dn(base)?;
+        let norm = match BaseMemo::take(self, base) {
+            Some(norm) => norm,
+            None => self.normalize_dn(base)?,
+        };
         let Some(base_id) = self.id_of(&norm)? else {
             let matched = if self.holds(&norm) {
                 self.matched(&norm)?
@@ -405,6 +410,38 @@ thread_local! {
     static LAST_PLAN: std::cell::RefCell<Option<PlanMemo>> = const { std::cell::RefCell::new(None) };
 }
 
+/// The base DN [`Store::search_cost`] normalized, kept for the search that follows on the
+/// same thread so the base is normalized once (for a base search of an entry, the
+/// normalization cost as much as the rest of the search). Normalizing is a pure function
+/// of the DN and the store's schema, so the memo holds only if it is the same store and
+/// an equal DN.
+struct BaseMemo {
+    /// The store it was made on ([`Store::instance`]).
+    store: u64,
+    dn: Dn,
+    norm: NormDn,
+}
+
+thread_local! {
+    static LAST_BASE: std::cell::RefCell<Option<BaseMemo>> = const { std::cell::RefCell::new(None) };
+}
+
+impl BaseMemo {
+    fn keep(store: &Store, dn: &Dn, norm: NormDn) {
+        let memo = BaseMemo {
+            store: store.instance,
+            dn: dn.clone(),
+            norm,
+        };
+        LAST_BASE.with(|m| *m.borrow_mut() = Some(memo));
+    }
+
+    fn take(store: &Store, dn: &Dn) -> Option<NormDn> {
+        let memo = LAST_BASE.with(|m| m.borrow_mut().take())?;
+        (memo.store == store.instance && memo.dn == *dn).then_some(memo.norm)
+    }
+}
+
 impl PlanMemo {
     fn keep(store: &Store, epoch: u64, filter: &Filter, ids: Option<RoaringTreemap>, plan: Plan) {
         let memo = (epoch.is_multiple_of(2) && store.write_epoch.load(Ordering::Acquire) == epoch)
@@ -492,5 +529,37 @@ mod tests {
         // Another filter does not take it.
         assert_eq!(s.search_cost(&base, Scope::Sub, &filter).unwrap(), Some(1));
         assert!(dns(&s, &Filter::parse("(cn=a)").unwrap()) == vec!["cn=a,dc=example,dc=com"]);
+    }
+
+    #[test]
+    fn a_normalized_base_is_reused_only_for_an_equal_base() {
+        let s = indexed_store();
+        crate::test_support::add(&s, "dc=example,dc=com", "domain");
+        let mut e = Entry::new(Dn::parse("cn=A B,dc=example,dc=com").unwrap());
+        e.push_value("objectClass", b"person".to_vec());
+        e.push_value("sn", b"x".to_vec());
+        s.add(e, &Default::default()).unwrap();
+        let all = Filter::parse("(objectClass=*)").unwrap();
+        let base_dns = |base: &Dn| {
+            let mut out = Vec::new();
+            s.search_with(base, Scope::Base, &all, Computed::Omit, |e| {
+                out.push(e.dn.to_string());
+                SearchControl::Continue
+            })
+            .unwrap();
+            out
+        };
+        let a = Dn::parse("CN=a b,DC=Example,dc=com").unwrap();
+        let suffix = Dn::parse("dc=example,dc=com").unwrap();
+        // Costed, then searched with the same base: the memo is taken.
+        assert_eq!(s.search_cost(&a, Scope::Base, &all).unwrap(), Some(1));
+        assert!(LAST_BASE.with(|m| m.borrow().is_some()));
+        assert_eq!(base_dns(&a), vec!["cn=A B,dc=example,dc=com"]);
+        assert!(LAST_BASE.with(|m| m.borrow().is_none()));
+        // Costed with one base, searched with another: the other's own form is used.
+        assert_eq!(s.search_cost(&a, Scope::Base, &all).unwrap(), Some(1));
+        assert_eq!(base_dns(&suffix), vec!["dc=example,dc=com"]);
+        assert!(LAST_BASE.with(|m| m.borrow().is_none()));
+        assert_eq!(base_dns(&a), vec!["cn=A B,dc=example,dc=com"]);
     }
 }

@@ -431,6 +431,12 @@ impl Store {
         }
     }
 
+    /// Whether an entry with DN `dn` exists, without reading it (a suffix DN takes its
+    /// stored normalized form).
+    pub fn contains(&self, dn: &Dn) -> Result<bool, StoreError> {
+        Ok(self.id_of(&self.normalize_dn(dn)?)?.is_some())
+    }
+
     /// Reads the entry with DN `dn` like [`Store::get`], but a missing entry is
     /// noSuchObject with matchedDN (RFC 4511 §4.1.9), or unwillingToPerform outside the
     /// naming contexts.

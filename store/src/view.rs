@@ -128,6 +128,32 @@ impl<'a> EntryView<'a> {
         StoredEntry::decode(self.bytes).ok()
     }
 
+    /// The DN alone, decoded into owned RDNs (the same `Dn` as the decoded entry's), for
+    /// what needs it parsed, such as access control's normalized DN; the attributes stay
+    /// in place. A malformed DN cannot occur ([`EntryView::parse`] checked it); it would
+    /// give the RDNs read before it.
+    pub fn dn(&self) -> oxldap_proto::Dn {
+        let mut rest = self.rdns;
+        let mut rdns = Vec::with_capacity(usize::try_from(self.rdn_count).unwrap_or(0).min(64));
+        for _ in 0..self.rdn_count {
+            let avas = take_u64(&mut rest).unwrap_or(0);
+            let mut rdn = oxldap_proto::Rdn {
+                avas: Vec::with_capacity(usize::try_from(avas).unwrap_or(1).min(8)),
+            };
+            for _ in 0..avas {
+                let (Some(attr), Some(value)) = (take_str(&mut rest), take_bytes(&mut rest)) else {
+                    return oxldap_proto::Dn { rdns };
+                };
+                rdn.avas.push(oxldap_proto::Ava {
+                    attr: attr.to_string(),
+                    value: value.to_vec(),
+                });
+            }
+            rdns.push(rdn);
+        }
+        oxldap_proto::Dn { rdns }
+    }
+
     /// Appends the DN in its RFC 4514 string form to `out` (the same text as
     /// `Dn::to_text` of the decoded entry).
     pub fn write_dn(&self, out: &mut String) {
@@ -272,6 +298,7 @@ mod tests {
             let mut dn = String::new();
             v.write_dn(&mut dn);
             prop_assert_eq!(dn, s.entry.dn.to_text());
+            prop_assert_eq!(v.dn(), s.entry.dn.clone());
             let got: Vec<(String, Vec<Vec<u8>>)> = v
                 .attrs()
                 .map(|(d, vals)| (d.to_string(), vals.map(<[u8]>::to_vec).collect()))
