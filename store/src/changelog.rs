@@ -319,9 +319,19 @@ impl Store {
 
     /// Drops the oldest records beyond the bound; remembers the newest CSN dropped.
     pub(crate) fn trim_changelog(&self) -> Result<(), StoreError> {
+        if let Some(k) = self.drop_oldest_records()? {
+            let csn = k.get(..k.len().saturating_sub(8)).unwrap_or_default();
+            self.trees.meta.insert(crate::keys::META_LOG_TRIMMED, csn)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the oldest records beyond the bound; returns the key of the newest one
+    /// dropped (None when the log is within its bound).
+    pub(crate) fn drop_oldest_records(&self) -> Result<Option<sled::IVec>, StoreError> {
         let len = self.trees.changelog.len();
         if len <= self.changelog_limit {
-            return Ok(());
+            return Ok(None);
         }
         let mut newest_dropped = None;
         // One batch: a bulk load trims tens of thousands of records at its end.
@@ -338,11 +348,7 @@ impl Store {
             newest_dropped = Some(k);
         }
         self.trees.changelog.apply_batch(batch)?;
-        if let Some(k) = newest_dropped {
-            let csn = k.get(..k.len().saturating_sub(8)).unwrap_or_default();
-            self.trees.meta.insert(crate::keys::META_LOG_TRIMMED, csn)?;
-        }
-        Ok(())
+        Ok(newest_dropped)
     }
 }
 
