@@ -464,7 +464,7 @@ mod tests {
                 assert!(want == got, "{case}: {name} differs");
             }
             let log = &got.iter().find(|(n, _)| *n == "changelog").unwrap().1;
-            assert_eq!(log.len(), limit.min(log.len()), "{case}");
+            assert!(log.len() <= limit, "{case}: {} records", log.len());
             assert!(store.verify().unwrap().is_empty(), "{case}");
         }
     }

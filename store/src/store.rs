@@ -711,12 +711,15 @@ impl Store {
     }
 
     /// Runs `load` with per-write flushing off (offline import, like slapadd's quick
-    /// mode), then flushes once. Each write still commits its entry, DN links and change
-    /// log record as one transaction, but index postings are collected in memory and
+    /// mode), then flushes once. Each write still commits its entries, DN links and
+    /// change-log counters as one transaction, but index postings are collected in memory and
     /// written once at the end (or before anything reads the index), so a load rewrites
     /// each posting chunk once instead of once per entry. A crash during the load may lose
     /// its most recent writes and leave postings missing; the index fingerprint is removed
     /// for the duration, so the next open rebuilds the indexes (as slapindex would).
+    /// Change-log records are held too, and only those the log's bound keeps are written
+    /// at the end (`crate::bulk_log`; `meta.log_trimmed` says meanwhile that they are
+    /// missing).
     ///
     /// Errors: [`StoreError::Storage`] when the final writes or the flush fail.
     pub fn bulk<T>(&self, load: impl FnOnce() -> T) -> Result<T, StoreError> {
