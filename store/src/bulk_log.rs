@@ -360,8 +360,11 @@ mod tests {
         }
     }
 
+    /// A tree's name and its keys and values, in key order.
+    type TreeDump = (&'static str, Vec<(Vec<u8>, Vec<u8>)>);
+
     /// Every key and value of every tree.
-    fn trees(store: &Store) -> Vec<(&'static str, Vec<(Vec<u8>, Vec<u8>)>)> {
+    fn trees(store: &Store) -> Vec<TreeDump> {
         let t = &store.trees;
         [
             ("entries", &t.entries),
