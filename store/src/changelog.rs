@@ -336,8 +336,23 @@ impl Store {
                 }
             },
         };
+        if let Some(k) = self.drop_oldest_records(len)? {
+            let csn = k.get(..k.len().saturating_sub(8)).unwrap_or_default();
+            self.trees.meta.insert(crate::keys::META_LOG_TRIMMED, csn)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the oldest records of a log holding `len` records beyond the bound; returns
+    /// the key of the newest one dropped (None when the log is within its bound). The end
+    /// of a bulk load counts `len` with a scan: its held log may have written old records
+    /// and dropped newer ones unbuilt, so the numbers there have gaps.
+    pub(crate) fn drop_oldest_records(
+        &self,
+        len: usize,
+    ) -> Result<Option<sled::IVec>, StoreError> {
         if len <= self.changelog_limit {
-            return Ok(());
+            return Ok(None);
         }
         let mut newest_dropped = None;
         // One batch: a bulk load trims tens of thousands of records at its end.
@@ -354,11 +369,7 @@ impl Store {
             newest_dropped = Some(k);
         }
         self.trees.changelog.apply_batch(batch)?;
-        if let Some(k) = newest_dropped {
-            let csn = k.get(..k.len().saturating_sub(8)).unwrap_or_default();
-            self.trees.meta.insert(crate::keys::META_LOG_TRIMMED, csn)?;
-        }
-        Ok(())
+        Ok(newest_dropped)
     }
 }
 

@@ -17,6 +17,7 @@
 
 mod backup;
 mod bulk;
+mod bulk_log;
 mod changelog;
 mod csn;
 mod error;

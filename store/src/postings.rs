@@ -208,10 +208,13 @@ impl Ids {
                     *self = Ids::Many(v.iter().copied().collect());
                 }
             }
+            // `insert`, not `push` then `insert`: roaring's `push` first finds the
+            // bitmap's maximum, which for a bitmap container (a list past 4,096 ids of
+            // one 65,536-id range) scans its 1,024 words from the top down; for the long
+            // lists of a bulk load (objectClass, presence) that scan was 6% of a 10,000-
+            // entry import's instructions. `insert` sets the bit directly.
             Ids::Many(t) => {
-                if !t.push(id) {
-                    t.insert(id);
-                }
+                t.insert(id);
             }
         }
     }

@@ -121,6 +121,10 @@ pub struct Store {
     /// index tree once at the end (index reads meanwhile add them to what the tree
     /// holds); None otherwise.
     pending_postings: Mutex<Option<PendingPostings>>,
+    /// During a bulk load, the change-log records not written yet (only those the bounded
+    /// log keeps are, at the end: `crate::bulk_log`); None otherwise. Taken by writers
+    /// only, under the write lock.
+    held_log: Mutex<Option<crate::bulk_log::HeldLog>>,
     /// Shares one flush among the writers that committed while the previous one ran.
     group: crate::group_commit::GroupCommit,
     /// The change log bound.
@@ -287,6 +291,7 @@ impl Store {
             durable: opts.durable,
             bulk: std::sync::atomic::AtomicBool::new(false),
             pending_postings: Mutex::new(None),
+            held_log: Mutex::new(None),
             group: crate::group_commit::GroupCommit::default(),
             changelog_limit: opts
                 .changelog_limit
@@ -712,16 +717,35 @@ impl Store {
     }
 
     /// Runs `load` with per-write flushing off (offline import, like slapadd's quick
-    /// mode), then flushes once. Each write still commits its entry, DN links and change
-    /// log record as one transaction, but index postings are collected in memory and
+    /// mode), then flushes once. Each write still commits its entries, DN links and
+    /// change-log counters as one transaction, but index postings are collected in memory and
     /// written once at the end (or before anything reads the index), so a load rewrites
     /// each posting chunk once instead of once per entry. A crash during the load may lose
     /// its most recent writes and leave postings missing; the index fingerprint is removed
     /// for the duration, so the next open rebuilds the indexes (as slapindex would).
+    /// Change-log records are held too, and only those the log's bound keeps are written
+    /// at the end (`crate::bulk_log`; `meta.log_trimmed` says meanwhile that they are
+    /// missing).
     ///
     /// Errors: [`StoreError::Storage`] when the final writes or the flush fail.
     pub fn bulk<T>(&self, load: impl FnOnce() -> T) -> Result<T, StoreError> {
+        self.bulk_holding(Some(crate::bulk_log::HELD_LOG_BYTES), load)
+    }
+
+    /// [`Store::bulk`] holding at most `held_log_bytes` of change-log images in memory
+    /// (`crate::bulk_log`), or, for None, writing every record with its write and
+    /// trimming the log at the end (the bulk load before `bulk_log`, which its tests
+    /// compare with).
+    pub(crate) fn bulk_holding<T>(
+        &self,
+        held_log_bytes: Option<usize>,
+        load: impl FnOnce() -> T,
+    ) -> Result<T, StoreError> {
         let fingerprint = self.trees.meta.remove(keys::META_INDEXES)?;
+        // Only the change-log records the bounded log keeps are written, at the end.
+        if let Some(bytes) = held_log_bytes {
+            self.begin_held_log(bytes)?;
+        }
         // Collecting starts before readers look for it and ends (written) before they
         // stop looking, so a reader never misses a posting.
         *self.pending_lock() = Some(PendingPostings {
@@ -730,18 +754,22 @@ impl Store {
         });
         self.bulk.store(true, std::sync::atomic::Ordering::Release);
         let out = load();
-        let written = {
+        let (written, logged) = {
             let _guard = self.lock_writes();
-            self.write_pending_postings()
+            (self.write_pending_postings(), self.finish_held_log())
         };
         self.bulk.store(false, std::sync::atomic::Ordering::Release);
         written?;
-        self.trim_changelog()?;
+        logged?;
         if let Some(f) = fingerprint {
             self.trees.meta.insert(keys::META_INDEXES, f)?;
         }
         self.db.flush()?;
         Ok(out)
+    }
+
+    pub(crate) fn held_log_lock(&self) -> MutexGuard<'_, Option<crate::bulk_log::HeldLog>> {
+        self.held_log.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn pending_lock(&self) -> MutexGuard<'_, Option<PendingPostings>> {

@@ -295,13 +295,22 @@ impl<'s> Txn<'s> {
         }
         let mut number = store.next_change_number()?;
         let first = number;
+        // In a bulk load the records are held, not written (`crate::bulk_log`): numbered
+        // and counted here all the same, made from the images only if the log keeps them.
+        let holding = store.holds_log();
+        let mut held = Vec::new();
         for (key, csn, id) in records {
             let Some(t) = self.touched.get(&id) else {
                 continue;
             };
             let before = t.before.as_ref().map(|s| &s.entry);
             let after = t.after.as_ref().map(|s| &s.entry);
-            if let Some(r) = crate::changelog::record(&csn, number, before, after) {
+            if holding {
+                if let Some(r) = crate::bulk_log::HeldRecord::new(csn, number, before, after) {
+                    number += 1;
+                    held.push((key, r));
+                }
+            } else if let Some(r) = crate::changelog::record(&csn, number, before, after) {
                 number += 1;
                 self.b.changelog.insert(key, r.encode()?);
             }
@@ -311,6 +320,12 @@ impl<'s> Txn<'s> {
                 .meta
                 .insert(keys::META_NEXT_CHANGE, &number.to_be_bytes());
         }
+        if holding {
+            // Committed with the write: the log says it lacks the records held so far.
+            if let Some(csn) = store.log_marker(held.iter().map(|(k, _)| k).max()) {
+                self.b.meta.insert(keys::META_LOG_TRIMMED, csn);
+            }
+        }
         let Txn {
             store,
             csn,
@@ -319,6 +334,9 @@ impl<'s> Txn<'s> {
             ..
         } = self;
         let seq = store.commit(b, csn)?;
+        if holding {
+            store.hold_records(held);
+        }
         // Asked after the commit: a persistent search that subscribes before this point is
         // told; one that subscribes later reads the committed state in its refresh.
         if store.observed() {
