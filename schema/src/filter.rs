@@ -515,6 +515,17 @@ impl Schema {
         let at = self
             .attribute_type(desc)
             .ok_or_else(|| SchemaError::UndefinedAttributeType(desc.to_string()))?;
+        self.equality_key_of(at, value)
+    }
+
+    /// [`Schema::equality_key`] for a type already looked up.
+    ///
+    /// Errors: value invalid for the rule → invalidAttributeSyntax (21).
+    pub fn equality_key_of(
+        &self,
+        at: &AttributeType,
+        value: &[u8],
+    ) -> Result<Vec<u8>, SchemaError> {
         match at.equality_rule().filter(|r| r.is_supported()) {
             Some(rule) => rule
                 .normalize(self, value)
@@ -602,6 +613,47 @@ impl Schema {
         check(value).map_err(bad)
     }
 
+    /// [`Schema::validate_value`] then [`Schema::equality_key_of`], with the same outcome
+    /// (the validation's error first), computing once what both compute: values of the DN
+    /// (RFC 4517 §3.3.9) and Name and Optional UID (§3.3.21) syntaxes are validated by
+    /// normalizing them with the syntax's matching rule, which is also the equality rule
+    /// of `member`, `uniqueMember` and every other DN-valued type of the standard schema,
+    /// so their key is that normalization. A group's member DNs were normalized twice per
+    /// add before (issue 7).
+    ///
+    /// Errors: as [`Schema::validate_value`], then as [`Schema::equality_key_of`].
+    pub fn checked_equality_key(
+        &self,
+        at: &AttributeType,
+        value: &[u8],
+    ) -> Result<Vec<u8>, SchemaError> {
+        let by_rule = match at
+            .effective_syntax()
+            .and_then(|s| s.strip_prefix(RFC4517_SYNTAX))
+        {
+            Some("12") => Some("distinguishedNameMatch"),
+            Some("34") => Some("uniqueMemberMatch"),
+            _ => None,
+        };
+        // Rule names are unique in the rule table, so a rule of that name is the one
+        // validate_value looks up.
+        let same = at.equality_rule().filter(|r| {
+            r.is_supported() && by_rule.is_some_and(|n| r.name.eq_ignore_ascii_case(n))
+        });
+        if let Some(eq) = same {
+            // The validation is this normalization, and so is the key; its error is the
+            // one validate_value and equality_key_of both give.
+            return eq
+                .normalize(self, value)
+                .map_err(|e| SchemaError::InvalidSyntax {
+                    attr: at.name().to_string(),
+                    reason: e.to_string(),
+                });
+        }
+        self.validate_value(at, value)?;
+        self.equality_key_of(at, value)
+    }
+
     /// Whether values of `at` are object class names: `objectClass` (RFC 4512 §3.3) and
     /// `structuralObjectClass` (RFC 4512 §3.4.5), or a subtype.
     fn names_object_classes(&self, at: &AttributeType) -> bool {
@@ -626,6 +678,56 @@ const STRUCTURAL_OBJECT_CLASS_OID: &str = "2.5.21.9";
 mod tests {
     use super::*;
     use oxldap_proto::{Attribute, Ava, Dn, Rdn, Substrings};
+
+    /// `checked_equality_key` answers exactly as `validate_value` then
+    /// `equality_key_of`, keys and errors alike, for DN-valued types (where it
+    /// normalizes once) and others, with valid and invalid values.
+    #[test]
+    fn checked_equality_key_equals_validate_then_key() {
+        let s = Schema::builtin();
+        let values: &[&[u8]] = &[
+            b"uid=Ana.Pop,ou=Users,o=localdomain,dc=localdomain,dc=test",
+            b"CN=Some  One , DC=Example,dc=COM",
+            b"cn=a+sn=b,dc=example,dc=com",
+            b"",
+            b"not a dn",
+            b"cn=x,noSuchType=y",
+            b"cn=a\\00b,dc=example",
+            b"uid=ana,dc=example#'0101'B",
+            b"2.5.6.6",
+            b"person",
+            b"  Mixed   Case  ",
+            b"\xff\xfe",
+            b"42",
+            b"20261130040000Z",
+        ];
+        for attr in [
+            "member",
+            "uniqueMember",
+            "owner",
+            "seeAlso",
+            "cn",
+            "mail",
+            "objectClass",
+            "uidNumber",
+            "createTimestamp",
+            "entryUUID",
+        ] {
+            let at = s.attribute_type(attr).expect("known type");
+            for v in values {
+                let reference = s
+                    .validate_value(at, v)
+                    .and_then(|()| s.equality_key_of(at, v));
+                let got = s.checked_equality_key(at, v);
+                assert_eq!(
+                    format!("{got:?}"),
+                    format!("{reference:?}"),
+                    "{attr}: {:?}",
+                    String::from_utf8_lossy(v)
+                );
+            }
+        }
+    }
 
     fn entry(dn: &[(&str, &str)], attrs: &[(&str, &[&str])]) -> Entry {
         Entry {

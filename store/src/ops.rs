@@ -667,11 +667,15 @@ impl Store {
     /// Syntax, duplicates and SINGLE-VALUE for one attribute.
     fn check_values(&self, a: &Attribute) -> Result<(), StoreError> {
         let mut seen = rustc_hash::FxHashSet::default();
+        // Looked up once per attribute; each value is validated and keyed in one step
+        // (a DN value is normalized once, not twice).
+        let at = self.schema.attribute_type(&a.desc);
         for (i, v) in a.values.iter().enumerate() {
-            if let Some(at) = self.schema.attribute_type(&a.desc) {
-                self.schema.validate_value(at, v)?;
-            }
-            if !seen.insert(self.schema.equality_key(&a.desc, v)?) {
+            let key = match at {
+                Some(at) => self.schema.checked_equality_key(at, v)?,
+                None => self.schema.equality_key(&a.desc, v)?,
+            };
+            if !seen.insert(key) {
                 return Err(StoreError::ValueExists {
                     attr: a.desc.clone(),
                     index: i,

@@ -404,6 +404,14 @@ impl Store {
                 }
             };
             let old: BTreeMap<NormDn, ()> = old.into_iter().map(|m| (m, ())).collect();
+            // The added group's own name, normalized once (not once per member).
+            let added_as = if before.is_none() {
+                new_dn
+                    .as_ref()
+                    .and_then(|d| self.schema.normalize_dn(d).ok())
+            } else {
+                None
+            };
             // Dangling members: only values this write adds are judged.
             let mut dropped = BTreeSet::new();
             for m in &new {
@@ -412,11 +420,7 @@ impl Store {
                 }
                 // A group being added that lists itself names an entry that does not exist
                 // yet when its members are judged: slapd treats it as dangling.
-                let self_on_add = before.is_none()
-                    && new_dn
-                        .as_ref()
-                        .and_then(|d| self.schema.normalize_dn(d).ok())
-                        .is_some_and(|d| &d == m);
+                let self_on_add = added_as.as_ref() == Some(m);
                 if (self_on_add || t.id_of(m)?.is_none()) && Some(m) != old_dn.as_ref() {
                     if old.contains_key(m) {
                         continue;

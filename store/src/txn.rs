@@ -8,7 +8,7 @@ use crate::error::StoreError;
 use crate::keys;
 use crate::store::{Batches, Store, StoredEntry};
 use oxldap_schema::NormDn;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One entry touched by a write.
 #[derive(Debug, Clone)]
@@ -38,6 +38,15 @@ impl ForUpdate {
             committed: Some(committed),
         }
     }
+}
+
+/// The index keys one touched entry changes, computed before the postings lock.
+enum KeyDelta {
+    /// An added entry's keys, unsorted, a key possibly repeated
+    /// ([`crate::index::Indexes::key_list`]).
+    Added(u64, Vec<Vec<u8>>),
+    /// The keys to remove (`old − new`) and to add (`new − old`).
+    Changed(u64, BTreeSet<Vec<u8>>, BTreeSet<Vec<u8>>),
 }
 
 /// A write being planned. Exists only under the store's write lock.
@@ -249,25 +258,35 @@ impl<'s> Txn<'s> {
                     .map(|s| store.indexes.keys(&store.schema, &s.entry))
                     .unwrap_or_default()
             };
-            let (old, new) = match (&t.before, &t.after) {
-                (Some(b), Some(a)) => store
-                    .indexes
-                    .changed_keys(&store.schema, &b.entry, &a.entry),
-                _ => (keys_of(&t.before), keys_of(&t.after)),
-            };
-            (id, old, new)
+            match (&t.before, &t.after) {
+                // An added entry (every entry of a bulk load): its keys need no set, as
+                // nothing is subtracted from them.
+                (None, Some(a)) => {
+                    KeyDelta::Added(id, store.indexes.key_list(&store.schema, &a.entry))
+                }
+                (Some(b), Some(a)) => {
+                    let (old, new) = store
+                        .indexes
+                        .changed_keys(&store.schema, &b.entry, &a.entry);
+                    KeyDelta::Changed(id, old, new)
+                }
+                _ => KeyDelta::Changed(id, keys_of(&t.before), keys_of(&t.after)),
+            }
         });
         store.stage_postings(
             |postings| {
-                for (id, old, new) in deltas {
-                    if old.is_empty() {
-                        // An added entry (every entry of a bulk load): its keys move
-                        // into the delta without a copy.
-                        for k in new {
-                            postings.add_owned(k, id);
+                for delta in deltas {
+                    let (id, old, new) = match delta {
+                        KeyDelta::Added(id, keys) => {
+                            // The keys move into the delta without a copy; a key listed
+                            // twice posts the same id twice, which changes nothing.
+                            for k in keys {
+                                postings.add_owned(k, id);
+                            }
+                            continue;
                         }
-                        continue;
-                    }
+                        KeyDelta::Changed(id, old, new) => (id, old, new),
+                    };
                     for k in old.difference(&new) {
                         postings.remove(k, id);
                     }
