@@ -131,3 +131,89 @@ fn schema_directives_in_slapd_conf() {
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("slapd.conf:3"), "{err}");
 }
+
+fn python_ldap() -> bool {
+    let ok = Command::new("/usr/bin/python3")
+        .args(["-c", "import ldap"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3-ldap is missing (scripts/test.sh installs it)"
+        );
+        eprintln!("skipped: python3-ldap is not installed");
+    }
+    ok
+}
+
+/// RFC 3909 Cancel: advertised in the root DSE; an unknown message id is noSuchOperation
+/// (119) as with slapd; a persistent search (content sync refreshAndPersist) that is
+/// cancelled ends with canceled (118) and the Cancel itself gets success (0), after it.
+#[test]
+fn cancel_extended_operation() {
+    let server = Server::memory();
+    let dse = server.search_anon(&["-b", "", "-s", "base", "supportedExtension"]);
+    assert!(
+        dse.values("supportedExtension")
+            .contains(&"1.3.6.1.1.8".to_string()),
+        "{}",
+        dse.stdout
+    );
+    let out = server.tool("ldapexop", &["-D", ROOTDN, "-w", ROOTPW, "cancel", "1"], None);
+    assert!(
+        out.stderr.contains("(119)") || out.stdout.contains("(119)"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    if !python_ldap() {
+        return;
+    }
+    let script = r#"
+import sys, time, ldap
+from ldap.controls import RequestControl
+url, base, dn, pw = sys.argv[1:5]
+l = ldap.initialize(url)
+l.simple_bind_s(dn, pw)
+try:
+    l.cancel_s(4242)
+    print("unknown id: success?!")
+except ldap.NO_SUCH_OPERATION:
+    print("unknown id: 119")
+# refreshAndPersist (RFC 4533 syncRequestValue: SEQUENCE { mode ENUMERATED 3 })
+sync = RequestControl('1.3.6.1.4.1.4203.1.9.1.1', True, b'\x30\x03\x0a\x01\x03')
+msgid = l.search_ext(base, ldap.SCOPE_SUBTREE, '(objectClass=*)', ['1.1'], serverctrls=[sync])
+seen = 0
+deadline = time.time() + 10
+while time.time() < deadline:
+    rtype, data, _, _ = l.result3(msgid, all=0, timeout=10)
+    seen += len(data or [])
+    if seen >= 1:
+        break
+time.sleep(0.3)
+l.cancel_s(msgid)
+print("cancel: 0")
+try:
+    while True:
+        l.result4(msgid, all=0, timeout=10, add_intermediates=1)
+except ldap.CANCELLED:
+    print("search: 118")
+except Exception as e:
+    print("search:", repr(e))
+# The connection still works.
+print("after:", len(l.search_s(base, ldap.SCOPE_BASE, attrlist=['1.1'])))
+"#;
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", script, &server.url, BASE, ROOTDN, ROOTPW])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        vec!["unknown id: 119", "cancel: 0", "search: 118", "after: 1"],
+        "{stdout}{stderr}\n{}",
+        server.log()
+    );
+}
