@@ -217,3 +217,84 @@ print("after:", len(l.search_s(base, ldap.SCOPE_BASE, attrlist=['1.1'])))
         server.log()
     );
 }
+
+/// RFC 2849 URL values: `attr:< file:///path` reads the local file (percent-decoded path),
+/// in `serve --ldif` as in `import`; another scheme is refused with the line named.
+#[test]
+fn ldif_file_url_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("a photo.bin");
+    let bytes: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(&photo, &bytes).unwrap();
+    let url = format!("file://{}", photo.display()).replace(' ', "%20");
+    let entry = format!(
+        "dn: uid=photo,{USERS}\nobjectClass: inetOrgPerson\nuid: photo\ncn: p\nsn: p\n\
+         jpegPhoto:< {url}\n"
+    );
+    let layout = format!(
+        "dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\no: x\ndc: localdomain\n\n\
+         dn: o=localdomain,{BASE}\nobjectClass: organization\no: localdomain\n\n\
+         dn: {USERS}\nobjectClass: organizationalUnit\nou: Users\n\n{entry}"
+    );
+    let ldif = dir.path().join("url.ldif");
+    std::fs::write(&ldif, &layout).unwrap();
+    let check = |server: &Server| {
+        let out = server.search_root(&["-b", &format!("uid=photo,{USERS}"), "-s", "base", "jpegPhoto"]);
+        out.expect_code(0);
+        let b64 = out
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("jpegPhoto:: "))
+            .unwrap_or_else(|| panic!("no jpegPhoto: {}", out.stdout));
+        let got = Command::new("base64")
+            .arg("-d")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(b64.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert_eq!(got.stdout, bytes);
+    };
+    let server = Server::start(
+        &["--memory", "--no-layout", "--ldif", ldif.to_str().unwrap()],
+        None,
+    );
+    check(&server);
+    drop(server);
+
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path().join("db");
+    let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
+        .args(["import", "--data-dir", d.to_str().unwrap(), ldif.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::start(&["--data-dir", d.to_str().unwrap()], None);
+    check(&server);
+    drop(server);
+
+    let bad = dir.path().join("bad.ldif");
+    std::fs::write(
+        &bad,
+        layout.replace(&url, "http://127.0.0.1:9/x.jpg"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
+        .args(["import", "--data-dir", data.path().join("db2").to_str().unwrap()])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    let line = layout.lines().position(|l| l.starts_with("jpegPhoto")).unwrap() + 1;
+    assert!(err.contains(&format!("line {line}")), "{err}");
+    assert!(err.contains("only file:// URLs"), "{err}");
+}
