@@ -298,3 +298,39 @@ fn ldif_file_url_values() {
     assert!(err.contains(&format!("line {line}")), "{err}");
     assert!(err.contains("only file:// URLs"), "{err}");
 }
+
+/// Two entries with one entryUUID: `import` loads them as slapadd does (slapadd 2.5, with
+/// or without -q, accepts such a file), and `oxldap verify` reports the duplicate (RFC
+/// 4530 §2.1: one UUID per entry; RFC 4533 consumers name entries by it).
+#[test]
+fn verify_reports_duplicate_entry_uuids() {
+    let dir = tempfile::tempdir().unwrap();
+    let uuid = "11111111-2222-3333-4444-555555555555";
+    let mut ldif = format!(
+        "dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\no: x\ndc: localdomain\n"
+    );
+    for (u, case) in [("u1", uuid.to_string()), ("u2", uuid.to_uppercase())] {
+        ldif.push_str(&format!(
+            "\ndn: uid={u},{BASE}\nobjectClass: inetOrgPerson\nuid: {u}\ncn: u\nsn: u\nentryUUID: {case}\n"
+        ));
+    }
+    let file = dir.path().join("dup.ldif");
+    std::fs::write(&file, ldif).unwrap();
+    let data = dir.path().join("db");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_oxldap"))
+            .args(args)
+            .args(["--data-dir", data.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = run(&["import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("entryUUID {uuid} is shared by entries")),
+        "{stdout}"
+    );
+}
