@@ -119,7 +119,10 @@ fn schema_directives_in_slapd_conf() {
     // An error in an inline definition names the configuration file and line.
     std::fs::write(
         &conf,
-        "include /etc/ldap/schema/core.schema\n\nattributetype ( 1.2.3.4 NAME 'x' )\n",
+        format!(
+            "include /etc/ldap/schema/core.schema\n\nattributetype ( 1.2.3.4 NAME 'x' )\n\
+             database mdb\nsuffix \"{BASE}\"\n"
+        ),
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))

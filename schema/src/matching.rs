@@ -345,6 +345,15 @@ pub static MATCHING_RULES: &[MatchingRule] = rules![
         "1.3.6.1.1.15.1",
         Unsupported
     ),
+    // slapd's X.509 attribute certificate rule (RFC 5755 syntax, servers/slapd/
+    // schema_init.c); known by name so that Debian's pmi.schema loads, not implemented.
+    (
+        "2.5.13.45",
+        "attributeCertificateExactMatch",
+        Equality,
+        "1.3.6.1.4.1.4203.666.11.10.2.2",
+        Unsupported
+    ),
     (
         "2.5.13.38",
         "certificateListExactMatch",

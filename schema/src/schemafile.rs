@@ -363,6 +363,9 @@ impl Schema {
             }
             Kind::AttributeType => {
                 let text = self.expand_macros(body)?;
+                if self.redefines_overlay_type(&text) {
+                    return Ok(0);
+                }
                 self.add_attribute_type_str(&text).map_err(ctx)?;
                 Ok(1)
             }
@@ -415,10 +418,27 @@ impl Schema {
             match b[i] {
                 b'\'' => {
                     i += 1;
+                    let start = i;
                     while i < b.len() && b[i] != b'\'' {
                         i += 1;
                     }
+                    let end = i;
                     i += 1;
+                    // A quoted SYNTAX may be a macro too (msuser.schema:
+                    // `SYNTAX 'MSADlargeInteger'`), as slapd accepts.
+                    if after_syntax {
+                        let word = body.get(start..end).unwrap_or("");
+                        let (base, len) = match word.find('{') {
+                            Some(j) => (&word[..j], &word[j..]),
+                            None => (word, ""),
+                        };
+                        if let Some(oid) = self.expand_oid(base)? {
+                            out.push_str(&body[last..start]);
+                            out.push_str(&oid);
+                            out.push_str(len);
+                            last = end;
+                        }
+                    }
                     seen_first = true;
                     after_syntax = false;
                 }
@@ -450,6 +470,27 @@ impl Schema {
         }
         out.push_str(body.get(last..).unwrap_or(""));
         Ok(out)
+    }
+
+    /// Whether `text` defines again, with the same OID and name, an attribute type that
+    /// oxldap's system set has only because a slapd overlay registers it: memberOf
+    /// (slapo-memberof, `1.2.840.113556.1.2.102`). The overlay registers it "dup ok"
+    /// (servers/slapd/overlays/memberof.c), so slapd accepts a schema file that defines
+    /// it too (Debian's msuser.schema does); the built-in definition is kept, with the
+    /// matching rules the overlay needs.
+    fn redefines_overlay_type(&self, text: &str) -> bool {
+        const OVERLAY_TYPES: &[&str] = &["1.2.840.113556.1.2.102"];
+        let Ok(at) = parse::parse_attribute_type(text) else {
+            return false;
+        };
+        OVERLAY_TYPES.contains(&at.oid.as_str())
+            && self.attribute_type(&at.oid).is_some_and(|old| {
+                old.oid == at.oid
+                    && at
+                        .names
+                        .iter()
+                        .all(|n| old.names.iter().any(|o| o.eq_ignore_ascii_case(n)))
+            })
     }
 
     /// The OID macros defined so far (`objectidentifier`), by lowercased name, expanded.
