@@ -12,7 +12,9 @@ use std::process::Command;
 const SCHEMA: &str = "/etc/ldap/schema";
 
 fn have_debian_schema() -> bool {
-    let ok = std::path::Path::new(SCHEMA).join("dyngroup.schema").exists();
+    let ok = std::path::Path::new(SCHEMA)
+        .join("dyngroup.schema")
+        .exists();
     if !ok {
         eprintln!("skipped: {SCHEMA} is not installed (install slapd)");
     }
@@ -92,7 +94,10 @@ fn schema_directives_in_slapd_conf() {
         ),
     )
     .unwrap();
-    let server = Server::start(&["-f", conf.to_str().unwrap(), "--memory", "--no-layout"], None);
+    let server = Server::start(
+        &["-f", conf.to_str().unwrap(), "--memory", "--no-layout"],
+        None,
+    );
     let ldif = format!(
         "dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\no: x\ndc: localdomain\n\n\
          dn: cn=t,{BASE}\nobjectClass: person\nobjectClass: axiObj\ncn: t\nsn: t\n\
@@ -163,7 +168,11 @@ fn cancel_extended_operation() {
         "{}",
         dse.stdout
     );
-    let out = server.tool("ldapexop", &["-D", ROOTDN, "-w", ROOTPW, "cancel", "1"], None);
+    let out = server.tool(
+        "ldapexop",
+        &["-D", ROOTDN, "-w", ROOTPW, "cancel", "1"],
+        None,
+    );
     assert!(
         out.stderr.contains("(119)") || out.stdout.contains("(119)"),
         "{}{}",
@@ -242,7 +251,13 @@ fn ldif_file_url_values() {
     let ldif = dir.path().join("url.ldif");
     std::fs::write(&ldif, &layout).unwrap();
     let check = |server: &Server| {
-        let out = server.search_root(&["-b", &format!("uid=photo,{USERS}"), "-s", "base", "jpegPhoto"]);
+        let out = server.search_root(&[
+            "-b",
+            &format!("uid=photo,{USERS}"),
+            "-s",
+            "base",
+            "jpegPhoto",
+        ]);
         out.expect_code(0);
         let b64 = out
             .stdout
@@ -272,7 +287,12 @@ fn ldif_file_url_values() {
     let data = tempfile::tempdir().unwrap();
     let d = data.path().join("db");
     let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
-        .args(["import", "--data-dir", d.to_str().unwrap(), ldif.to_str().unwrap()])
+        .args([
+            "import",
+            "--data-dir",
+            d.to_str().unwrap(),
+            ldif.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(
@@ -285,19 +305,23 @@ fn ldif_file_url_values() {
     drop(server);
 
     let bad = dir.path().join("bad.ldif");
-    std::fs::write(
-        &bad,
-        layout.replace(&url, "http://127.0.0.1:9/x.jpg"),
-    )
-    .unwrap();
+    std::fs::write(&bad, layout.replace(&url, "http://127.0.0.1:9/x.jpg")).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
-        .args(["import", "--data-dir", data.path().join("db2").to_str().unwrap()])
+        .args([
+            "import",
+            "--data-dir",
+            data.path().join("db2").to_str().unwrap(),
+        ])
         .arg(&bad)
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
-    let line = layout.lines().position(|l| l.starts_with("jpegPhoto")).unwrap() + 1;
+    let line = layout
+        .lines()
+        .position(|l| l.starts_with("jpegPhoto"))
+        .unwrap()
+        + 1;
     assert!(err.contains(&format!("line {line}")), "{err}");
     assert!(err.contains("only file:// URLs"), "{err}");
 }
@@ -328,7 +352,11 @@ fn verify_reports_duplicate_entry_uuids() {
             .unwrap()
     };
     let out = run(&["import", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run(&["verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{stdout}");

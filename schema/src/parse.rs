@@ -589,6 +589,7 @@ mod tests {
             oid,
             desc,
             extensions: ext,
+            names,
         } = parse_syntax_description(
             "( 1.3.6.1.4.1.1466.115.121.1.15 DESC 'Directory String' X-NOT-HUMAN-READABLE 'FALSE' )",
         )
@@ -596,7 +597,11 @@ mod tests {
         assert_eq!(oid, "1.3.6.1.4.1.1466.115.121.1.15");
         assert_eq!(desc.as_deref(), Some("Directory String"));
         assert_eq!(ext.len(), 1);
-        assert!(parse_syntax_description("( 1.2.3 NAME 'x' )").is_err());
+        assert!(names.is_empty());
+        // NAME is accepted as libldap's ldap_str2syntax does (Debian's pmi.schema).
+        let named = parse_syntax_description("( 1.2.3 NAME 'x' DESC 'y' )").expect("NAME");
+        assert_eq!(named.names, vec!["x"]);
+        assert!(parse_syntax_description("( 1.2.3 NAME x )").is_err());
         assert!(parse_syntax_description("( 1.2.3 DESC 'x'").is_err());
     }
 

@@ -753,7 +753,9 @@ ldapsyntax ( 1.3.6.1.4.1.99999.5.3 NAME 'MySyntax' DESC 'named' X-SUBST '1.3.6.1
         assert_eq!(s.add_schema_text(text, "x.schema").expect("loads"), 3);
         let at = s.attribute_type("typoAttr").expect("typoAttr");
         assert_eq!(at.syntax.as_deref(), Some("1.3.6.1.4.1.1466.115.121.1.12"));
-        let rule = s.attribute_type("authzAttr").and_then(|a| a.equality_rule());
+        let rule = s
+            .attribute_type("authzAttr")
+            .and_then(|a| a.equality_rule());
         assert!(rule.is_some_and(|r| r.name == "authzMatch" && !r.is_supported()));
         let syn = s
             .subschema_attributes()
@@ -765,7 +767,13 @@ ldapsyntax ( 1.3.6.1.4.1.99999.5.3 NAME 'MySyntax' DESC 'named' X-SUBST '1.3.6.1
             == b"( 1.3.6.1.4.1.99999.5.3 DESC 'named' X-SUBST '1.3.6.1.4.1.1466.115.121.1.15' )"));
         // slapd's other schema directives match whole words only, and `attributeoptions`
         // is not a schema directive.
-        for word in ["attribut", "objectclas", "objectclassx", "ldapsyntaxx", "attributeoptions"] {
+        for word in [
+            "attribut",
+            "objectclas",
+            "objectclassx",
+            "ldapsyntaxx",
+            "attributeoptions",
+        ] {
             let (line, reason) = file_error(s.add_schema_text(
                 &format!("{word} ( 1.3.6.1.4.1.99999.5.9 NAME 'no' SUP name )\n"),
                 "y.schema",

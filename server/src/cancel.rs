@@ -166,7 +166,11 @@ pub fn canceled_search_done(msgid: i32) -> LdapMsg {
 
 /// Queues the `canceled` SearchResultDone of a search that a Cancel stopped, then lets the
 /// Cancel answer success (after it, on the same queue).
-pub async fn canceled_done(msgid: i32, waiting: oneshot::Sender<bool>, tx: &mpsc::Sender<Outgoing>) {
+pub async fn canceled_done(
+    msgid: i32,
+    waiting: oneshot::Sender<bool>,
+    tx: &mpsc::Sender<Outgoing>,
+) {
     let _ = tx.send(canceled_search_done(msgid).into()).await;
     let _ = waiting.send(true);
 }
@@ -194,7 +198,10 @@ mod tests {
         assert_eq!(decode_cancel_id(&[0x30, 0x02, 0x02, 0x00]), None);
         assert_eq!(decode_cancel_id(&[0x30, 0x03, 0x04, 0x01, 0x05]), None);
         assert_eq!(decode_cancel_id(&[0x30, 0x03, 0x02, 0x01]), None);
-        assert_eq!(decode_cancel_id(&[0x30, 0x03, 0x02, 0x01, 0x05, 0x00]), None);
+        assert_eq!(
+            decode_cancel_id(&[0x30, 0x03, 0x02, 0x01, 0x05, 0x00]),
+            None
+        );
         assert_eq!(decode_cancel_id(&[]), None);
     }
 }

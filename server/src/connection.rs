@@ -710,7 +710,8 @@ async fn run_op(
                 batch.flush();
                 if stopped {
                     if let Some(w) = crate::cancel::take_waiting(&session, msgid) {
-                        let _ = etx.blocking_send(crate::cancel::canceled_search_done(msgid).into());
+                        let _ =
+                            etx.blocking_send(crate::cancel::canceled_search_done(msgid).into());
                         let _ = w.send(true);
                     }
                 }
