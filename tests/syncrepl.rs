@@ -770,9 +770,32 @@ fn ldapsearch_sync_messages() {
     assert!(none.cookies.is_empty(), "{}", out.stdout);
     assert_eq!(none.refresh_deletes, Some(true), "{}", out.stdout);
 
-    // A malformed cookie is protocolError (2).
-    let bad = server.sync_search("ro", Some("csn=garbage"), &["-b", BASE]);
-    assert_eq!(bad.code, 2, "{}{}", bad.stdout, bad.stderr);
+    // A cookie that does not parse is no cookie: a full refresh, as slapd 2.5 answers
+    // (checked against slapd: "garbage", "csn=garbage", "rid=abc,csn=<valid>" and
+    // "sid=zz,csn=<valid>" all get every entry). A bad CSN next to a good one is skipped,
+    // so the cookie still counts ("rid=001,csn=<newest>;garbage,junk=1": nothing new).
+    let (_, now) = sync_search(&server, "ro");
+    let mut want: Vec<&str> = now.entries.iter().map(|e| e.dn.as_str()).collect();
+    want.sort_unstable();
+    assert!(want.len() > 1, "{want:?}");
+    for bad in [
+        "garbage".to_string(),
+        "csn=garbage".to_string(),
+        format!("rid=abc,{cookie2}"),
+        format!("sid=zz,csn={}", csn_of_cookie(&cookie2)),
+    ] {
+        let (out, full) = sync_search(&server, &format!("ro/{bad}"));
+        let mut got: Vec<&str> = full.entries.iter().map(|e| e.dn.as_str()).collect();
+        got.sort_unstable();
+        assert_eq!(got, want, "cookie {bad:?}:\n{}", out.stdout);
+        assert!(full.entries.iter().all(|e| e.state == "added"), "{bad:?}");
+        assert!(full.done, "{bad:?}: {}", out.stdout);
+    }
+    let (out, none) = sync_search(
+        &server,
+        &format!("ro/rid=001,csn={};garbage,junk=1", csn_of_cookie(&cookie2)),
+    );
+    assert!(none.entries.is_empty(), "{}", out.stdout);
 
     // refreshAndPersist: the refresh, the switch to persist, then the changes made while
     // the search is open (modify, add, delete), each with a cookie.

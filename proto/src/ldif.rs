@@ -1,6 +1,7 @@
 //! LDIF (RFC 2849): a streaming reader of content and change records, and an entry writer.
 //!
-//! Not supported (reported as [`LdifError`]): `attr:< URL` values and `control:` lines.
+//! `attr:< file:///path` values are read from the local file (RFC 2849; other URL schemes
+//! are refused). Not supported (reported as [`LdifError`]): `control:` lines.
 
 use crate::dn::{Dn, Rdn};
 use crate::entry::{Attribute, Entry};
@@ -243,7 +244,7 @@ fn is_desc_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b';' | b'.')
 }
 
-/// Splits `desc: value`, `desc:: base64` (decoded); rejects `desc:< url`.
+/// Splits `desc: value`, `desc:: base64` (decoded), `desc:< file:///path` (read).
 fn split_line(no: usize, line: &[u8]) -> Result<(String, Vec<u8>), LdifError> {
     let colon = line
         .iter()
@@ -265,18 +266,39 @@ fn split_line(no: usize, line: &[u8]) -> Result<(String, Vec<u8>), LdifError> {
             B64.decode(&b64)
                 .map_err(|e| LdifError::new(no, format!("invalid base64 value of {desc}: {e}")))?
         }
-        Some(b'<') => {
-            return Err(LdifError::new(
-                no,
-                format!("URL values ({desc}:<) are not supported"),
-            ))
-        }
+        Some(b'<') => url_value(no, &desc, &rest[1..])?,
         _ => {
             let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
             rest[start..].to_vec()
         }
     };
     Ok((desc, value))
+}
+
+/// The value of an RFC 2849 `desc:< URL` line: the contents of a local file named by a
+/// `file://` URL (`file:///path`, or `file://localhost/path`; the path is
+/// percent-decoded), as slapadd and ldapadd read it. Other schemes and remote hosts are
+/// refused (oxldap does no network IO for LDIF), as is a file that cannot be read; the
+/// error names the line.
+fn url_value(no: usize, desc: &str, rest: &[u8]) -> Result<Vec<u8>, LdifError> {
+    let text = std::str::from_utf8(rest)
+        .map_err(|_| LdifError::new(no, format!("the URL of {desc} is not valid UTF-8")))?
+        .trim_matches(' ');
+    let bad = |why: String| LdifError::new(no, format!("URL value of {desc} ({text}): {why}"));
+    let parsed = url::Url::parse(text).map_err(|e| bad(format!("invalid URL: {e}")))?;
+    if parsed.scheme() != "file" {
+        return Err(bad(format!(
+            "only file:// URLs are supported, not {}:",
+            parsed.scheme()
+        )));
+    }
+    if !matches!(parsed.host_str(), None | Some("") | Some("localhost")) {
+        return Err(bad("only local files (file:///path) are supported".into()));
+    }
+    let path = parsed
+        .to_file_path()
+        .map_err(|()| bad("not a local file path".into()))?;
+    std::fs::read(&path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))
 }
 
 fn utf8(no: usize, v: Vec<u8>, what: &str) -> Result<String, LdifError> {
@@ -669,14 +691,39 @@ uidNumber: 1
     }
 
     #[test]
+    fn url_values_read_local_files() {
+        let dir = std::env::temp_dir().join(format!("oxldap-ldif-url-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("a photo.bin");
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        std::fs::write(&path, &bytes).expect("write");
+        let p = path.display().to_string().replace(' ', "%20");
+        for url in [format!("file://{p}"), format!("file://localhost{p}")] {
+            let text = format!("dn: cn=a\ncn: a\njpegPhoto:<  {url}\n");
+            let recs = read_all(text.as_bytes());
+            let (_, e) = content(&recs[0]);
+            let got = e.get("jpegPhoto").map(|a| a.values.clone());
+            assert_eq!(got, Some(vec![bytes.clone()]), "{url}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn errors_name_lines() {
         let e = first_err(b"dn: cn=a\ncn: a\n\ndn: cn=b,\ncn: b\n");
         assert_eq!(e.line, 4);
         assert!(e.reason.contains("DN"), "{e}");
         assert!(e.to_string().starts_with("line 4: "));
-        let e = first_err(b"dn: cn=a\njpegPhoto:< file:///x.jpg\n");
+        let e = first_err(b"dn: cn=a\njpegPhoto:< file:///nonexistent/x.jpg\n");
         assert_eq!(e.line, 2);
-        assert!(e.reason.contains("not supported"));
+        assert!(e.reason.contains("cannot read /nonexistent/x.jpg"), "{e}");
+        let e = first_err(b"dn: cn=a\ncn: a\njpegPhoto:< http://example.com/x.jpg\n");
+        assert_eq!(e.line, 3);
+        assert!(e.reason.contains("only file:// URLs"), "{e}");
+        let e = first_err(b"dn: cn=a\njpegPhoto:< file://otherhost/x.jpg\n");
+        assert!(e.reason.contains("only local files"), "{e}");
+        let e = first_err(b"dn: cn=a\njpegPhoto:< not a url\n");
+        assert!(e.reason.contains("invalid URL"), "{e}");
         let e = first_err(b"dn: cn=a\ncontrol: 1.2.3 true\nchangetype: delete\n");
         assert_eq!(e.line, 2);
         assert!(e.reason.contains("not supported"));

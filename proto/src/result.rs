@@ -115,6 +115,15 @@ result_codes! {
     AffectsMultipleDsas = 71, "affectsMultipleDSAs";
     /// 80
     Other = 80, "other";
+    /// 118 (RFC 3909 §2): the operation was cancelled by a Cancel extended operation.
+    Canceled = 118, "canceled";
+    /// 119 (RFC 3909 §2): Cancel named no outstanding operation.
+    NoSuchOperation = 119, "noSuchOperation";
+    /// 120 (RFC 3909 §2): the operation had got too far to be cancelled.
+    TooLate = 120, "tooLate";
+    /// 121 (RFC 3909 §2): the operation cannot be cancelled (Bind, Unbind, Abandon, Cancel,
+    /// StartTLS).
+    CannotCancel = 121, "cannotCancel";
     /// 122: the assertion control's filter was not True (RFC 4528 §3).
     AssertionFailed = 122, "assertionFailed";
     /// 4096 (RFC 4533 §2.5)
@@ -127,7 +136,11 @@ impl ResultCode {
     pub fn to_ldap3(self) -> Option<LdapResultCode> {
         use LdapResultCode as L;
         Some(match self {
-            ResultCode::AssertionFailed => return None,
+            ResultCode::AssertionFailed
+            | ResultCode::Canceled
+            | ResultCode::NoSuchOperation
+            | ResultCode::TooLate
+            | ResultCode::CannotCancel => return None,
             ResultCode::Success => L::Success,
             ResultCode::OperationsError => L::OperationsError,
             ResultCode::ProtocolError => L::ProtocolError,

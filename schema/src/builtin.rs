@@ -113,6 +113,11 @@ pub const LDAP_SYNTAXES: &[(&str, &str)] = &[
     ("1.3.6.1.1.1.0.0", "RFC2307 NIS Netgroup Triple"),
     ("1.3.6.1.1.1.0.1", "RFC2307 Boot Parameter"),
     ("1.3.6.1.4.1.4203.666.11.2.1", "CSN"),
+    ("1.3.6.1.4.1.4203.666.2.7", "OpenLDAP authz"),
+    (
+        "1.3.6.1.4.1.4203.666.11.10.2.2",
+        "AttributeCertificate Exact Assertion",
+    ),
 ];
 
 /// The RFC 4512 §4.1.5 SyntaxDescription of every entry of [`LDAP_SYNTAXES`].

@@ -42,4 +42,4 @@ pub use schema::{
     option_satisfied, split_description, AttrTypeRef, AttributeType, ObjectClass, ObjectClassKind,
     Schema, Usage, OBJECT_CLASS_OID,
 };
-pub use schemafile::SchemaSource;
+pub use schemafile::{is_schema_directive, SchemaSource};

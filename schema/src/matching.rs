@@ -345,6 +345,15 @@ pub static MATCHING_RULES: &[MatchingRule] = rules![
         "1.3.6.1.1.15.1",
         Unsupported
     ),
+    // slapd's X.509 attribute certificate rule (RFC 5755 syntax, servers/slapd/
+    // schema_init.c); known by name so that Debian's pmi.schema loads, not implemented.
+    (
+        "2.5.13.45",
+        "attributeCertificateExactMatch",
+        Equality,
+        "1.3.6.1.4.1.4203.666.11.10.2.2",
+        Unsupported
+    ),
     (
         "2.5.13.38",
         "certificateListExactMatch",
@@ -393,6 +402,16 @@ pub static MATCHING_RULES: &[MatchingRule] = rules![
         Ordering,
         "1.3.6.1.1.16.1",
         Uuid
+    ),
+    // slapd's authzMatch (servers/slapd/schema_init.c) for its authzTo/authzFrom syntax;
+    // known by name so that Debian's dyngroup.schema (`EQUALITY authzMatch`) loads, not
+    // implemented (oxldap has no SASL authz rules): every match with it is Undefined.
+    (
+        "1.3.6.1.4.1.4203.666.4.12",
+        "authzMatch",
+        Equality,
+        "1.3.6.1.4.1.4203.666.2.7",
+        Unsupported
     ),
     (
         "1.3.6.1.4.1.4203.666.11.2.2",

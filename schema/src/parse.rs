@@ -280,10 +280,13 @@ impl Parser {
         Ok(out)
     }
 
-    /// `noidlen = numericoid [ LCURLY len RCURLY ]` (RFC 4512 §4.1.2).
+    /// `noidlen = numericoid [ LCURLY len RCURLY ]` (RFC 4512 §4.1.2). Like slapd
+    /// (libldap's `LDAP_SCHEMA_ALLOW_QUOTED`, which slapd's schema parser sets), the
+    /// noidlen may also be quoted: `SYNTAX '1.3.6.1.4.1.1466.115.121.1.12'` (Debian's
+    /// `msuser.schema` does that).
     fn noidlen(&mut self) -> Result<(String, Option<u32>), SchemaError> {
         match self.next() {
-            Some((at, Tok::Word(w))) => {
+            Some((at, Tok::Word(w) | Tok::Quoted(w))) => {
                 let (oid, len) = match w.find('{') {
                     None => (w.as_str(), None),
                     Some(i) => {
@@ -442,6 +445,10 @@ pub fn parse_object_class(s: &str) -> Result<ObjectClass, SchemaError> {
 pub struct SyntaxDescription {
     /// The numeric OID.
     pub oid: String,
+    /// NAME: not in RFC 4512's grammar, but libldap's `ldap_str2syntax` (which slapd uses
+    /// for `ldapsyntax`) accepts it, and Debian's `pmi.schema` gives one. Kept only for
+    /// information: like slapd, the published SyntaxDescription does not repeat it.
+    pub names: Vec<String>,
     /// DESC.
     pub desc: Option<String>,
     /// `X-` extensions with their values, in order.
@@ -455,6 +462,7 @@ pub fn parse_syntax_description(s: &str) -> Result<SyntaxDescription, SchemaErro
     let mut p = Parser::new(s)?;
     let oid = p.header()?;
     let mut desc = None;
+    let mut names = Vec::new();
     let mut extensions = Vec::new();
     let mut seen = Vec::new();
     loop {
@@ -474,12 +482,14 @@ pub fn parse_syntax_description(s: &str) -> Result<SyntaxDescription, SchemaErro
         once(&mut seen, &kw, pos)?;
         match kw.as_str() {
             "DESC" => desc = Some(p.qdstring()?),
+            "NAME" => names = p.qdescrs()?,
             _ => return Err(err(pos, format!("unknown keyword {kw:?}"))),
         }
     }
     p.finish()?;
     Ok(SyntaxDescription {
         oid,
+        names,
         desc,
         extensions,
     })
@@ -579,6 +589,7 @@ mod tests {
             oid,
             desc,
             extensions: ext,
+            names,
         } = parse_syntax_description(
             "( 1.3.6.1.4.1.1466.115.121.1.15 DESC 'Directory String' X-NOT-HUMAN-READABLE 'FALSE' )",
         )
@@ -586,7 +597,11 @@ mod tests {
         assert_eq!(oid, "1.3.6.1.4.1.1466.115.121.1.15");
         assert_eq!(desc.as_deref(), Some("Directory String"));
         assert_eq!(ext.len(), 1);
-        assert!(parse_syntax_description("( 1.2.3 NAME 'x' )").is_err());
+        assert!(names.is_empty());
+        // NAME is accepted as libldap's ldap_str2syntax does (Debian's pmi.schema).
+        let named = parse_syntax_description("( 1.2.3 NAME 'x' DESC 'y' )").expect("NAME");
+        assert_eq!(named.names, vec!["x"]);
+        assert!(parse_syntax_description("( 1.2.3 NAME x )").is_err());
         assert!(parse_syntax_description("( 1.2.3 DESC 'x'").is_err());
     }
 

@@ -71,6 +71,14 @@ impl Kind {
 
     /// A `.schema` directive name (slapd.conf(5)), ASCII case-insensitive, with an optional
     /// trailing colon.
+    ///
+    /// slapd matches `attributetype` by prefix: its config table (servers/slapd/bconfig.c)
+    /// gives the entry a match length of 9, so any word whose first nine characters are
+    /// `attribute` (ASCII case-insensitively) selects it, except `attributeoptions`, an
+    /// exact-match directive of its own that is not a schema definition. That is why
+    /// slaptest accepts the `attributeype` typo in Debian's `dsee.schema`. The other schema
+    /// directives have match length 0 in that table (whole word only); checked with
+    /// slaptest 2.5, which refuses `objectclas`, `objectclassx`, `ldapsyntaxx`, ... .
     fn from_directive(word: &str) -> Option<Kind> {
         let w = word.strip_suffix(':').unwrap_or(word).to_ascii_lowercase();
         Some(match w.as_str() {
@@ -79,6 +87,8 @@ impl Kind {
             "attributetype" | "attributetypes" => Kind::AttributeType,
             "objectclass" | "objectclasses" => Kind::ObjectClass,
             "ditcontentrule" | "ditcontentrules" => Kind::DitContentRule,
+            "attributeoptions" => return None,
+            _ if w.starts_with("attribute") => Kind::AttributeType,
             _ => return None,
         })
     }
@@ -95,6 +105,15 @@ impl Kind {
             _ => return None,
         })
     }
+}
+
+/// Whether `word` names a schema directive of the `.schema` format (`attributetype`,
+/// `objectclass`, `objectidentifier`, `ldapsyntax`, `ditcontentrule`, matched the way slapd
+/// matches them; see the [module docs](crate::schemafile)). slapd.conf(5) allows these
+/// directives in the configuration file itself, so a configuration parser uses this to
+/// hand such lines to [`Schema::add_schema_text`].
+pub fn is_schema_directive(word: &str) -> bool {
+    Kind::from_directive(word).is_some()
 }
 
 fn file_err(origin: &str, line: usize, reason: impl Into<String>) -> SchemaError {
@@ -325,6 +344,7 @@ impl Schema {
                     oid,
                     desc,
                     extensions: ext,
+                    ..
                 } = parse::parse_syntax_description(&text).map_err(ctx)?;
                 let known = builtin::LDAP_SYNTAXES.iter().any(|(o, _)| *o == oid)
                     || self.syntaxes.iter().any(|(o, _)| *o == oid);
@@ -343,6 +363,9 @@ impl Schema {
             }
             Kind::AttributeType => {
                 let text = self.expand_macros(body)?;
+                if self.redefines_overlay_type(&text) {
+                    return Ok(0);
+                }
                 self.add_attribute_type_str(&text).map_err(ctx)?;
                 Ok(1)
             }
@@ -395,10 +418,27 @@ impl Schema {
             match b[i] {
                 b'\'' => {
                     i += 1;
+                    let start = i;
                     while i < b.len() && b[i] != b'\'' {
                         i += 1;
                     }
+                    let end = i;
                     i += 1;
+                    // A quoted SYNTAX may be a macro too (msuser.schema:
+                    // `SYNTAX 'MSADlargeInteger'`), as slapd accepts.
+                    if after_syntax {
+                        let word = body.get(start..end).unwrap_or("");
+                        let (base, len) = match word.find('{') {
+                            Some(j) => (&word[..j], &word[j..]),
+                            None => (word, ""),
+                        };
+                        if let Some(oid) = self.expand_oid(base)? {
+                            out.push_str(&body[last..start]);
+                            out.push_str(&oid);
+                            out.push_str(len);
+                            last = end;
+                        }
+                    }
                     seen_first = true;
                     after_syntax = false;
                 }
@@ -430,6 +470,27 @@ impl Schema {
         }
         out.push_str(body.get(last..).unwrap_or(""));
         Ok(out)
+    }
+
+    /// Whether `text` defines again, with the same OID and name, an attribute type that
+    /// oxldap's system set has only because a slapd overlay registers it: memberOf
+    /// (slapo-memberof, `1.2.840.113556.1.2.102`). The overlay registers it "dup ok"
+    /// (servers/slapd/overlays/memberof.c), so slapd accepts a schema file that defines
+    /// it too (Debian's msuser.schema does); the built-in definition is kept, with the
+    /// matching rules the overlay needs.
+    fn redefines_overlay_type(&self, text: &str) -> bool {
+        const OVERLAY_TYPES: &[&str] = &["1.2.840.113556.1.2.102"];
+        let Ok(at) = parse::parse_attribute_type(text) else {
+            return false;
+        };
+        OVERLAY_TYPES.contains(&at.oid.as_str())
+            && self.attribute_type(&at.oid).is_some_and(|old| {
+                old.oid == at.oid
+                    && at
+                        .names
+                        .iter()
+                        .all(|n| old.names.iter().any(|o| o.eq_ignore_ascii_case(n)))
+            })
     }
 
     /// The OID macros defined so far (`objectidentifier`), by lowercased name, expanded.
@@ -678,6 +739,48 @@ objectclass ( OLcfg:4.1 NAME 'myClass' SUP top AUXILIARY
             "{e}"
         );
         assert_eq!(e.code().code(), 80);
+    }
+
+    #[test]
+    fn slapd_leniencies() {
+        let mut s = system();
+        let text = "\
+ATTRIBUTEYPE ( 1.3.6.1.4.1.99999.5.1 NAME 'typoAttr' SYNTAX '1.3.6.1.4.1.1466.115.121.1.12' )
+attributeTypeFoo ( 1.3.6.1.4.1.99999.5.2 NAME 'authzAttr' EQUALITY authzMatch
+  SYNTAX 1.3.6.1.4.1.4203.666.2.7 )
+ldapsyntax ( 1.3.6.1.4.1.99999.5.3 NAME 'MySyntax' DESC 'named' X-SUBST '1.3.6.1.4.1.1466.115.121.1.15' )
+";
+        assert_eq!(s.add_schema_text(text, "x.schema").expect("loads"), 3);
+        let at = s.attribute_type("typoAttr").expect("typoAttr");
+        assert_eq!(at.syntax.as_deref(), Some("1.3.6.1.4.1.1466.115.121.1.12"));
+        let rule = s
+            .attribute_type("authzAttr")
+            .and_then(|a| a.equality_rule());
+        assert!(rule.is_some_and(|r| r.name == "authzMatch" && !r.is_supported()));
+        let syn = s
+            .subschema_attributes()
+            .into_iter()
+            .find(|(n, _)| *n == "ldapSyntaxes")
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        assert!(syn.iter().any(|v| v.as_slice()
+            == b"( 1.3.6.1.4.1.99999.5.3 DESC 'named' X-SUBST '1.3.6.1.4.1.1466.115.121.1.15' )"));
+        // slapd's other schema directives match whole words only, and `attributeoptions`
+        // is not a schema directive.
+        for word in [
+            "attribut",
+            "objectclas",
+            "objectclassx",
+            "ldapsyntaxx",
+            "attributeoptions",
+        ] {
+            let (line, reason) = file_error(s.add_schema_text(
+                &format!("{word} ( 1.3.6.1.4.1.99999.5.9 NAME 'no' SUP name )\n"),
+                "y.schema",
+            ));
+            assert_eq!(line, 1, "{word}");
+            assert!(reason.contains("unknown directive"), "{word}: {reason}");
+        }
     }
 
     #[test]

@@ -180,6 +180,13 @@ pub struct SchemaInclude {
     /// The file does not exist and oxldap's built-in copy of the schema
     /// called `name` is used instead.
     pub builtin: bool,
+    /// A schema directive written in the configuration file itself rather than
+    /// in an included file (slapd.conf(5) allows `objectidentifier`,
+    /// `attributetype`, `objectclass`, `ldapsyntax` and `ditcontentrule` there):
+    /// the directive's text in the `.schema` format, loaded in its place among
+    /// the includes. `path` is then the configuration file and `name` is
+    /// `<path>:<line>`, for error messages. `None` for an included file.
+    pub inline: Option<String>,
 }
 
 /// TLS settings (slapd.conf(5) "TLS OPTIONS"); stored for later use.
@@ -1411,6 +1418,16 @@ impl Parser {
                 let dn = ctx.dn(ctx.one(args)?)?;
                 self.refint(ctx)?.modifiers_name = Some(dn);
             }
+            // slapd.conf(5) "GLOBAL CONFIGURATION OPTIONS": schema definitions may be
+            // written in the configuration file itself; loaded in order with the includes.
+            d if oxldap_schema::is_schema_directive(d) => {
+                self.config.includes.push(SchemaInclude {
+                    path: ctx.file.to_path_buf(),
+                    name: format!("{}:{}", ctx.file.display(), ctx.line),
+                    builtin: false,
+                    inline: Some(format!("{} {raw}", ctx.directive)),
+                });
+            }
             _ => return Err(ctx.unknown()),
         }
         Ok(())
@@ -1436,6 +1453,7 @@ impl Parser {
                     path,
                     name,
                     builtin: false,
+                    inline: None,
                 },
                 None if BUILTIN_SCHEMAS.contains(&name.as_str()) => {
                     // axigen gets one warning when the schema is built (the stand-in
@@ -1451,6 +1469,7 @@ impl Parser {
                         path: written_path.to_path_buf(),
                         name,
                         builtin: true,
+                        inline: None,
                     }
                 }
                 None => {

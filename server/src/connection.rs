@@ -488,6 +488,7 @@ async fn dispatch(
                         session.closing.cancel();
                     }
                     session.finish(msgid);
+                    crate::cancel::finished(&session, msgid);
                     drop(counted);
                     drop(permit);
                 }
@@ -627,6 +628,16 @@ async fn run_op(
             return;
         }
     };
+    // Cancel (RFC 3909) waits for the operation it cancels, on this task.
+    if let LdapOp::ExtendedRequest(req) = &op {
+        if req.name == crate::cancel::CANCEL_OID {
+            let resp = crate::cancel::run(session, msgid, req).await;
+            let _ = tx
+                .send(LdapMsg::new(msgid, LdapOp::ExtendedResponse(resp)).into())
+                .await;
+            return;
+        }
+    }
     if let LdapOp::SearchRequest(req) = &op {
         if let Some(sync) = crate::sync::request_of(&controls) {
             // The assertion is tested on the base entry first (RFC 4528 §3), as slapd
@@ -657,6 +668,8 @@ async fn run_op(
                         LdapMsg::new_with_ctrls(msgid, LdapOp::SearchResultDone(res), ctrl).into(),
                     )
                     .await;
+            } else if let Some(w) = crate::cancel::take_waiting(session, msgid) {
+                crate::cancel::canceled_done(msgid, w, &tx).await;
             }
             return;
         }
@@ -681,6 +694,11 @@ async fn run_op(
                 },
             );
             // The SearchResultDone joins the entries: one message for the writer.
+            let cancel = if done.is_none() {
+                crate::cancel::take_waiting(session, msgid)
+            } else {
+                None
+            };
             if let Some((res, ctrls)) = done {
                 let m = LdapMsg::new_with_ctrls(msgid, LdapOp::SearchResultDone(res), ctrls);
                 if let Err(e) = entries.push_message(m) {
@@ -691,6 +709,9 @@ async fn run_op(
                 }
             }
             let _ = tx.send(entries.take()).await;
+            if let Some(w) = cancel {
+                crate::cancel::canceled_done(msgid, w, &tx).await;
+            }
             return;
         }
     }
@@ -717,6 +738,7 @@ async fn run_op(
                     |e| batch.push(e),
                 );
                 // The SearchResultDone goes out with the last burst.
+                let stopped = done.is_none();
                 if let Some((res, ctrls)) = done {
                     let m = LdapMsg::new_with_ctrls(msgid, LdapOp::SearchResultDone(res), ctrls);
                     if let Err(e) = batch.held.push_message(m) {
@@ -726,6 +748,13 @@ async fn run_op(
                     }
                 }
                 batch.flush();
+                if stopped {
+                    if let Some(w) = crate::cancel::take_waiting(&session, msgid) {
+                        let _ =
+                            etx.blocking_send(crate::cancel::canceled_search_done(msgid).into());
+                        let _ = w.send(true);
+                    }
+                }
                 return None;
             }
             LdapOp::AddRequest(mut req) => Some(LdapOp::AddResponse(result_of(

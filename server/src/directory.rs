@@ -395,6 +395,12 @@ pub fn load_schema(config: &Config) -> Result<Schema, OpenError> {
                 tracing::warn!("{}", oxldap_schema::AXIGEN_STANDIN_NOTE);
             }
             sources.push(SchemaSource::Builtin(inc.name.clone()));
+        } else if let Some(text) = &inc.inline {
+            sources.push(SchemaSource::File {
+                origin: inc.name.clone(),
+                text: text.clone(),
+                ldif: false,
+            });
         } else {
             let text = std::fs::read_to_string(&inc.path)
                 .map_err(|e| OpenError::Schema(format!("{}: {e}", inc.path.display())))?;

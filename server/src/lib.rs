@@ -12,6 +12,7 @@
 
 pub mod acl;
 pub mod backup;
+pub mod cancel;
 pub mod changelog_view;
 pub mod config;
 mod connection;

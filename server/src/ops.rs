@@ -43,6 +43,7 @@ pub const SUPPORTED_CONTROLS: &[&str] = &[
 pub const SUPPORTED_EXTENSIONS: &[&str] = &[
     ldap3_proto::proto::OID_WHOAMI,
     ldap3_proto::proto::OID_PASSWORD_MODIFY,
+    crate::cancel::CANCEL_OID,
 ];
 
 /// The supported features (RFC 4512 §5.1.5): all operational attributes `+` (RFC 3673),

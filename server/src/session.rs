@@ -108,6 +108,8 @@ pub struct Session {
     /// persistent search's client does not read its changes (`sync::PERSIST_QUEUE_LIMIT`).
     /// The reader loop and the writer task both watch it.
     pub closing: CancellationToken,
+    /// Cancel extended operations (RFC 3909) of this connection, see [`crate::cancel`].
+    pub(crate) cancel: crate::cancel::CancelState,
 }
 
 impl Session {
@@ -152,6 +154,14 @@ impl Session {
         {
             t.cancel();
         }
+    }
+
+    /// Whether operation `msgid` is running and has not been abandoned or cancelled.
+    pub fn is_running(&self, msgid: i32) -> bool {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&msgid)
     }
 
     /// Cancels every running operation (connection closing).

@@ -98,30 +98,49 @@ pub struct Cookie {
 }
 
 impl Cookie {
-    /// Parses a cookie; a malformed one is protocolError (RFC 4533 §3.1 leaves the format
-    /// to the server; this is slapd's).
-    pub fn parse(bytes: &[u8]) -> Result<Cookie, LdapError> {
-        let bad = || LdapError::new(ResultCode::ProtocolError, "malformed sync cookie");
-        let s = std::str::from_utf8(bytes).map_err(|_| bad())?;
+    /// Parses a cookie the way slapd 2.5 does (`slap_parse_sync_cookie`; RFC 4533 §3.1
+    /// leaves the format to the server). Never fails: as slapd ("If parse fails, pretend no
+    /// cookie was sent", servers/slapd/controls.c), a cookie it cannot read is treated as
+    /// no cookie, so the consumer gets a full refresh rather than an error. In detail, as
+    /// checked against slapd 2.5: a non-UTF-8 cookie, a `rid=` that is not a decimal
+    /// number up to 999 or a `sid=` that is not a hexadecimal number up to 0xfff make the
+    /// whole cookie unusable; parts slapd does not know (`junk=1`, `garbage`) are ignored;
+    /// a CSN that does not parse is skipped (`csn=A;garbage` keeps A).
+    pub fn parse(bytes: &[u8]) -> Cookie {
+        Cookie::parse_strict(bytes).unwrap_or_default()
+    }
+
+    fn parse_strict(bytes: &[u8]) -> Option<Cookie> {
+        let s = std::str::from_utf8(bytes).ok()?;
         let mut c = Cookie::default();
-        if s.is_empty() {
-            return Ok(c);
-        }
         for part in s.split(',') {
-            let (k, v) = part.split_once('=').ok_or_else(bad)?;
+            let Some((k, v)) = part.split_once('=') else {
+                continue;
+            };
             match k.trim() {
-                "rid" => c.rid = Some(v.to_string()),
-                "sid" => c.sid = Some(v.to_string()),
-                "csn" => {
-                    for one in v.split(';') {
-                        c.csns.push(Csn::parse(one).ok_or_else(bad)?);
+                "rid" => {
+                    let ok = !v.is_empty()
+                        && v.bytes().all(|b| b.is_ascii_digit())
+                        && v.parse::<u32>().is_ok_and(|n| n <= 999);
+                    if !ok {
+                        return None;
                     }
+                    c.rid = Some(v.to_string());
                 }
-                "delcsn" => {}
-                _ => return Err(bad()),
+                "sid" => {
+                    let ok = !v.is_empty()
+                        && v.bytes().all(|b| b.is_ascii_hexdigit())
+                        && u32::from_str_radix(v, 16).is_ok_and(|n| n <= 0xfff);
+                    if !ok {
+                        return None;
+                    }
+                    c.sid = Some(v.to_string());
+                }
+                "csn" => c.csns.extend(v.split(';').filter_map(Csn::parse)),
+                _ => {}
             }
         }
-        Ok(c)
+        Some(c)
     }
 
     /// The consumer's CSN for serverID `sid`. slapd ignores CSNs of serverIDs it does
@@ -166,11 +185,8 @@ pub fn request_of(controls: &[RawControl]) -> Option<Result<SyncRequest, LdapErr
             reload_hint,
             ..
         }) => {
-            let cookie = match cookie {
-                Some(c) => Cookie::parse(&c),
-                None => Ok(Cookie::default()),
-            };
-            cookie.map(|cookie| SyncRequest {
+            let cookie = cookie.map(|c| Cookie::parse(&c)).unwrap_or_default();
+            Ok(SyncRequest {
                 persist: mode == SyncRequestMode::RefreshAndPersist,
                 cookie,
                 reload_hint,
@@ -615,6 +631,29 @@ mod tests {
     use crate::directory::OpenOptions;
     use ldap3_proto::proto::{LdapDerefAliases, LdapFilter, LdapSearchScope};
     use oxldap_proto::{Attribute, Dn};
+
+    #[test]
+    fn unreadable_cookies_are_no_cookie() {
+        let csn = "20261130044800.953542Z#000000#000#000000";
+        let c = Cookie::parse(format!("rid=001,sid=000,csn={csn}").as_bytes());
+        assert_eq!(c.rid.as_deref(), Some("001"));
+        assert_eq!(c.csns.len(), 1);
+        for bad in [
+            "garbage".to_string(),
+            "csn=garbage".to_string(),
+            format!("rid=abc,csn={csn}"),
+            format!("rid=1000,csn={csn}"),
+            format!("sid=zz,csn={csn}"),
+            format!("sid=1000,csn={csn}"),
+        ] {
+            assert!(Cookie::parse(bad.as_bytes()).csns.is_empty(), "{bad}");
+        }
+        assert_eq!(Cookie::parse(&[0xff, 0xfe]), Cookie::default());
+        // Unknown parts are ignored, unreadable CSNs skipped.
+        let c = Cookie::parse(format!("rid=001,csn={csn};garbage,junk=1,delcsn=x").as_bytes());
+        assert_eq!(c.csns.len(), 1);
+        assert_eq!(c.rid.as_deref(), Some("001"));
+    }
 
     fn entry(dn: &str, attrs: &[(&str, &str)]) -> Entry {
         let mut e = Entry::new(Dn::parse(dn).expect("dn"));

@@ -6,6 +6,27 @@ use crate::keys;
 use crate::store::{Store, StoredEntry};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// entryUUID is unique (RFC 4530 §2.1: "the UUID of the entry", one per entry); content
+/// synchronization (RFC 4533) names entries by it, so two entries sharing one would be
+/// confused by every consumer. One line per UUID held by more than one entry, naming the
+/// entry ids (compared as uuidMatch does: case-insensitively).
+fn duplicate_uuids(stamps: &BTreeMap<u64, Option<String>>) -> Vec<String> {
+    let mut by_uuid: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for (id, uuid) in stamps {
+        if let Some(u) = uuid {
+            by_uuid.entry(u.to_ascii_lowercase()).or_default().push(*id);
+        }
+    }
+    by_uuid
+        .into_iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .map(|(u, ids)| {
+            let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+            format!("entryUUID {u} is shared by entries {}", ids.join(", "))
+        })
+        .collect()
+}
+
 impl Store {
     /// Checks the whole database; returns one line per inconsistency (empty when sound).
     /// Reads only; run it on a quiet database (offline, or between tests).
@@ -82,6 +103,7 @@ impl Store {
         if extra > 0 {
             problems.push(format!("index: {extra} stale postings (run oxldap index)"));
         }
+        problems.extend(duplicate_uuids(&stamps));
         problems.extend(self.verify_memberof()?);
         problems.extend(self.verify_changelog(&stamps)?);
         Ok(problems)
