@@ -347,10 +347,7 @@ impl Store {
     /// the key of the newest one dropped (None when the log is within its bound). The end
     /// of a bulk load counts `len` with a scan: its held log may have written old records
     /// and dropped newer ones unbuilt, so the numbers there have gaps.
-    pub(crate) fn drop_oldest_records(
-        &self,
-        len: usize,
-    ) -> Result<Option<sled::IVec>, StoreError> {
+    pub(crate) fn drop_oldest_records(&self, len: usize) -> Result<Option<sled::IVec>, StoreError> {
         if len <= self.changelog_limit {
             return Ok(None);
         }
