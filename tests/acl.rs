@@ -41,44 +41,8 @@ access to *
     by anonymous read
 "#;
 
-const DATA: &str = "dn: cn=admins,ou=Groups,o=localdomain,dc=localdomain,dc=test
-objectClass: groupOfNames
-cn: admins
-member: uid=carol,ou=Users,o=localdomain,dc=localdomain,dc=test
-
-dn: uid=alice,ou=Users,o=localdomain,dc=localdomain,dc=test
-objectClass: inetOrgPerson
-uid: alice
-cn: Alice
-sn: A
-employeeNumber: 1234
-description: alice
-userPassword: alicepw
-
-dn: uid=bob,ou=Users,o=localdomain,dc=localdomain,dc=test
-objectClass: inetOrgPerson
-uid: bob
-cn: Bob
-sn: B
-employeeNumber: 5678
-userPassword: bobpw
-
-dn: uid=carol,ou=Users,o=localdomain,dc=localdomain,dc=test
-objectClass: inetOrgPerson
-uid: carol
-cn: Carol
-sn: C
-userPassword: carolpw
-
-dn: ou=Hidden,o=localdomain,dc=localdomain,dc=test
-objectClass: organizationalUnit
-ou: Hidden
-
-dn: cn=secret,ou=Hidden,o=localdomain,dc=localdomain,dc=test
-objectClass: person
-cn: secret
-sn: S
-";
+/// The users and group the access rules name (shared with `tests/search_views.rs`).
+const DATA: &str = include_str!("fixtures/acl-users.ldif");
 
 /// The database directives shared by both servers' configurations (after `database`).
 fn db_lines() -> String {

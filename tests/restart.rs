@@ -6,6 +6,20 @@ mod common;
 use common::*;
 use std::process::Command;
 
+/// `oxldap import --data-dir DIR FILE`, which must succeed.
+fn import_ok(dir: &str, file: &std::path::Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
+        .args(["import", "--data-dir", dir])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn writes_survive_a_restart() {
     let s = Server::on_disk(tempfile::tempdir().unwrap());
@@ -55,16 +69,7 @@ fn import_then_export_round_trips() {
     let data = tempfile::tempdir().unwrap();
     let d = data.path().to_str().unwrap();
     let bin = env!("CARGO_BIN_EXE_oxldap");
-    let imp = Command::new(bin)
-        .args(["import", "--data-dir", d])
-        .arg(fixture())
-        .output()
-        .unwrap();
-    assert!(
-        imp.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imp.stderr)
-    );
+    import_ok(d, &fixture());
     let exp = Command::new(bin)
         .args(["export", "--data-dir", d])
         .output()
@@ -86,16 +91,7 @@ fn import_then_export_round_trips() {
     std::fs::write(&f, &text).unwrap();
     let data2 = tempfile::tempdir().unwrap();
     let d2 = data2.path().to_str().unwrap();
-    let imp2 = Command::new(bin)
-        .args(["import", "--data-dir", d2])
-        .arg(&f)
-        .output()
-        .unwrap();
-    assert!(
-        imp2.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imp2.stderr)
-    );
+    import_ok(d2, &f);
     let exp2 = Command::new(bin)
         .args(["export", "--data-dir", d2])
         .output()
@@ -217,16 +213,7 @@ fn export_selects_a_subtree_and_a_filter_like_slapcat() {
     let data = tempfile::tempdir().unwrap();
     let d = data.path().to_str().unwrap();
     let bin = env!("CARGO_BIN_EXE_oxldap");
-    let imp = Command::new(bin)
-        .args(["import", "--data-dir", d])
-        .arg(fixture())
-        .output()
-        .unwrap();
-    assert!(
-        imp.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imp.stderr)
-    );
+    import_ok(d, &fixture());
     let out_dir = tempfile::tempdir().unwrap();
     let export = |args: &[&str]| -> Vec<String> {
         let f = out_dir.path().join("out.ldif");
@@ -331,19 +318,7 @@ fn imported_context_csn_is_one_value_per_server_id() {
     )
     .unwrap();
     let db = tempfile::tempdir().unwrap();
-    let run = |ldif: &std::path::Path, dir: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
-            .args(["import", "--data-dir", dir])
-            .arg(ldif)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&ldif, d);
+    import_ok(d, &ldif);
     let s = Server::on_disk(data);
     let csns = s
         .search_root(&["-b", BASE, "-s", "base", "(objectClass=*)", "contextCSN"])
@@ -367,7 +342,7 @@ fn imported_context_csn_is_one_value_per_server_id() {
         ),
     )
     .unwrap();
-    run(&ldif2, db.path().to_str().unwrap());
+    import_ok(db.path().to_str().unwrap(), &ldif2);
     let s = Server::on_disk(db);
     let csns = s
         .search_root(&["-b", BASE, "-s", "base", "(objectClass=*)", "contextCSN"])

@@ -130,44 +130,8 @@ const ALICE: &str = "uid=alice,ou=Users,o=localdomain,dc=localdomain,dc=test";
 const BOB: &str = "uid=bob,ou=Users,o=localdomain,dc=localdomain,dc=test";
 const CAROL: &str = "uid=carol,ou=Users,o=localdomain,dc=localdomain,dc=test";
 
-const ACL_DATA: &str = "dn: cn=admins,ou=Groups,o=localdomain,dc=localdomain,dc=test
-objectClass: groupOfNames
-cn: admins
-member: uid=carol,ou=Users,o=localdomain,dc=localdomain,dc=test
-
-dn: uid=alice,ou=Users,o=localdomain,dc=localdomain,dc=test
-objectClass: inetOrgPerson
-uid: alice
-cn: Alice
-sn: A
-employeeNumber: 1234
-description: alice
-userPassword: alicepw
-
-dn: uid=bob,ou=Users,o=localdomain,dc=localdomain,dc=test
-objectClass: inetOrgPerson
-uid: bob
-cn: Bob
-sn: B
-employeeNumber: 5678
-userPassword: bobpw
-
-dn: uid=carol,ou=Users,o=localdomain,dc=localdomain,dc=test
-objectClass: inetOrgPerson
-uid: carol
-cn: Carol
-sn: C
-userPassword: carolpw
-
-dn: ou=Hidden,o=localdomain,dc=localdomain,dc=test
-objectClass: organizationalUnit
-ou: Hidden
-
-dn: cn=secret,ou=Hidden,o=localdomain,dc=localdomain,dc=test
-objectClass: person
-cn: secret
-sn: S
-";
+/// The users and group of `tests/acl.rs`.
+const ACL_DATA: &str = include_str!("fixtures/acl-users.ldif");
 
 /// Searches by identities other than the rootdn read entries in place too, with access
 /// control evaluated on the view: every identity, filter and selection must print what

@@ -405,6 +405,16 @@ impl Schema {
         Ok(self.oid_macros.get(&word.to_ascii_lowercase()).cloned())
     }
 
+    /// [`Self::expand_oid`] for a word that may carry a `{LENGTH}` bound (a SYNTAX
+    /// value): the expanded OID with the bound kept, or None for no macro.
+    fn expand_syntax_word(&self, word: &str) -> Result<Option<String>, String> {
+        let (base, len) = match word.find('{') {
+            Some(j) => (&word[..j], &word[j..]),
+            None => (word, ""),
+        };
+        Ok(self.expand_oid(base)?.map(|oid| oid + len))
+    }
+
     /// Replaces OID macros in the OID position (the first word) and the SYNTAX position of
     /// a description (slapd.conf(5) "objectidentifier").
     fn expand_macros(&self, body: &str) -> Result<String, String> {
@@ -428,14 +438,9 @@ impl Schema {
                     // `SYNTAX 'MSADlargeInteger'`), as slapd accepts.
                     if after_syntax {
                         let word = body.get(start..end).unwrap_or("");
-                        let (base, len) = match word.find('{') {
-                            Some(j) => (&word[..j], &word[j..]),
-                            None => (word, ""),
-                        };
-                        if let Some(oid) = self.expand_oid(base)? {
+                        if let Some(expanded) = self.expand_syntax_word(word)? {
                             out.push_str(&body[last..start]);
-                            out.push_str(&oid);
-                            out.push_str(len);
+                            out.push_str(&expanded);
                             last = end;
                         }
                     }
@@ -455,14 +460,9 @@ impl Schema {
                     if !expand {
                         continue;
                     }
-                    let (base, len) = match word.find('{') {
-                        Some(j) => (&word[..j], &word[j..]),
-                        None => (word, ""),
-                    };
-                    if let Some(oid) = self.expand_oid(base)? {
+                    if let Some(expanded) = self.expand_syntax_word(word)? {
                         out.push_str(&body[last..start]);
-                        out.push_str(&oid);
-                        out.push_str(len);
+                        out.push_str(&expanded);
                         last = i;
                     }
                 }
