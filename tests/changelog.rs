@@ -14,12 +14,7 @@ fn records(server: &Server, filter: &str) -> (Vec<(u64, String, String)>, ToolOu
     let out = server.search_root(&["-b", "cn=changelog", "-s", "one", filter]);
     out.expect_code(0);
     let mut recs = Vec::new();
-    for block in out.stdout.split("\n\n").filter(|b| !b.trim().is_empty()) {
-        let block = ToolOutput {
-            code: 0,
-            stdout: block.to_string(),
-            stderr: String::new(),
-        };
+    for block in out.entries() {
         let one = |a: &str| block.values(a).first().cloned().unwrap_or_default();
         recs.push((
             one("changeNumber").parse().unwrap(),

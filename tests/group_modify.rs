@@ -48,12 +48,7 @@ fn records_from(s: &Server, from: u64) -> Vec<(String, String, String)> {
     ]);
     out.expect_code(0);
     let mut recs: Vec<(u64, String, String, String)> = Vec::new();
-    for block in out.stdout.split("\n\n").filter(|b| !b.trim().is_empty()) {
-        let block = ToolOutput {
-            code: 0,
-            stdout: block.to_string(),
-            stderr: String::new(),
-        };
+    for block in out.entries() {
         let one = |a: &str| block.values(a).first().cloned().unwrap_or_default();
         recs.push((
             one("changeNumber").parse().unwrap(),

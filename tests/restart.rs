@@ -6,20 +6,6 @@ mod common;
 use common::*;
 use std::process::Command;
 
-/// `oxldap import --data-dir DIR FILE`, which must succeed.
-fn import_ok(dir: &str, file: &std::path::Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
-        .args(["import", "--data-dir", dir])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn writes_survive_a_restart() {
     let s = Server::on_disk(tempfile::tempdir().unwrap());

@@ -286,20 +286,7 @@ fn ldif_file_url_values() {
 
     let data = tempfile::tempdir().unwrap();
     let d = data.path().join("db");
-    let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
-        .args([
-            "import",
-            "--data-dir",
-            d.to_str().unwrap(),
-            ldif.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::import_ok(d.to_str().unwrap(), &ldif);
     let server = Server::start(&["--data-dir", d.to_str().unwrap()], None);
     check(&server);
     drop(server);

@@ -181,10 +181,11 @@ impl Store {
             .normalize_dn(&entry.dn)
             .map_err(StoreError::from);
         let (request, checked) = match &norm {
-            Ok(_) => (
-                self.precheck_add(&entry.attrs, ctx),
-                self.check_new_entry(entry, ctx),
-            ),
+            Ok(_) => {
+                let request = self.precheck_add(&entry.attrs, ctx);
+                let values_checked = request.is_ok();
+                (request, self.check_new_entry(entry, ctx, values_checked))
+            }
             Err(_) => (Ok(()), Err(StoreError::NoObjectClass)),
         };
         PreparedAdd {
@@ -194,8 +195,15 @@ impl Store {
         }
     }
 
-    /// The schema half of [`Store::prepare_add`].
-    fn check_new_entry(&self, entry: Entry, ctx: &WriteCtx) -> Result<Entry, StoreError> {
+    /// The schema half of [`Store::prepare_add`]. `values_checked`: the request passed
+    /// [`Store::precheck_add`], so its values' syntax, duplicates and SINGLE-VALUE need no
+    /// second look (each DN value is normalized once per add, not twice).
+    fn check_new_entry(
+        &self,
+        entry: Entry,
+        ctx: &WriteCtx,
+        values_checked: bool,
+    ) -> Result<Entry, StoreError> {
         let pretty = self.schema.pretty_dn(&entry.dn)?;
         let mut attrs = Vec::<Attribute>::new();
         for a in entry.attrs {
@@ -218,7 +226,9 @@ impl Store {
         let mut new = Entry { dn: pretty, attrs };
         for a in &mut new.attrs {
             self.prettify(a)?;
-            self.check_values(a)?;
+            if !values_checked {
+                self.check_values(a)?;
+            }
             // slapd checks the syntax before NO-USER-MODIFICATION (21 before 19).
             if !ctx.import && self.is_no_user_mod(&a.desc) {
                 return Err(StoreError::NoUserModification {
@@ -812,14 +822,8 @@ impl Store {
             self.prettify(&mut prepared)?;
         }
         let values = prepared.values;
-        for v in &values {
-            if m.op != ModOp::Delete {
-                if let Some(at) = at {
-                    self.schema.validate_value(at, v)?;
-                }
-            }
-        }
-        // slapd checks the syntax before NO-USER-MODIFICATION (21 before 19).
+        // The values' syntax was checked with the request (`Store::precheck_mods`, before
+        // the entry was read; prettifying keeps a valid value valid).
         if !ctx.import && self.is_no_user_mod(&desc) {
             return Err(StoreError::NoUserModification { attr: desc });
         }

@@ -89,16 +89,18 @@ impl Store {
         {
             return Err(StoreError::NotIncrementable { attr: desc });
         }
-        if let Some(at) = at {
-            for v in &a.values {
-                self.schema.validate_value(at, v)?;
-            }
-            // An objectClass value must name a known class, in a delete too (slapd:
-            // "value #N invalid per syntax"); objectIdentifierMatch refuses the others.
-            if at.oid == oxldap_schema::OBJECT_CLASS_OID {
-                for v in &a.values {
-                    self.schema.equality_key(&desc, v)?;
-                }
+        // Each value is checked against the syntax; where a key is needed (the duplicate
+        // check of add and replace; objectClass, whose values must name known classes)
+        // it is made in the same step, so a DN value is normalized once.
+        let keyed = matches!(op, ModOp::Add | ModOp::Replace)
+            || at.is_some_and(|at| at.oid == oxldap_schema::OBJECT_CLASS_OID);
+        let mut keys = Vec::new();
+        for v in &a.values {
+            match at {
+                Some(at) if keyed => keys.push(self.schema.checked_equality_key(at, v)?),
+                Some(at) => self.schema.validate_value(at, v)?,
+                None if keyed => keys.push(self.schema.equality_key(&desc, v)?),
+                None => {}
             }
         }
         if matches!(op, ModOp::Add | ModOp::Replace) {
@@ -106,17 +108,12 @@ impl Store {
                 return Err(StoreError::SingleValued { attr: desc });
             }
             // slapd names the first of the two equal values.
-            let mut keys = std::collections::HashMap::with_capacity(a.values.len());
-            for (i, v) in a.values.iter().enumerate() {
-                match keys.entry(self.schema.equality_key(&desc, v)?) {
-                    std::collections::hash_map::Entry::Occupied(first) => {
-                        let index = *first.get();
-                        return Err(StoreError::DuplicateValue { attr: desc, index });
-                    }
-                    std::collections::hash_map::Entry::Vacant(slot) => {
-                        slot.insert(i);
-                    }
+            let mut first = std::collections::HashMap::with_capacity(keys.len());
+            for (i, key) in keys.into_iter().enumerate() {
+                if let Some(&index) = first.get(&key) {
+                    return Err(StoreError::DuplicateValue { attr: desc, index });
                 }
+                first.insert(key, i);
             }
         }
         Ok(())

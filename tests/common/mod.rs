@@ -200,6 +200,20 @@ impl ToolOutput {
     }
 
     /// Asserts the exit code, showing the output on failure.
+    /// The output's LDIF records one by one (blank-line separated), each as its own
+    /// output, so [`ToolOutput::values`] reads one entry.
+    pub fn entries(&self) -> Vec<ToolOutput> {
+        self.stdout
+            .split("\n\n")
+            .filter(|b| !b.trim().is_empty())
+            .map(|b| ToolOutput {
+                code: self.code,
+                stdout: b.to_string(),
+                stderr: String::new(),
+            })
+            .collect()
+    }
+
     pub fn expect_code(&self, code: i32) -> &Self {
         assert_eq!(
             self.code, code,
@@ -261,6 +275,20 @@ pub fn run_tool_env(
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// `oxldap import --data-dir DIR FILE` (the real binary), which must succeed.
+pub fn import_ok(dir: &str, file: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
+        .args(["import", "--data-dir", dir])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Sorted copy, for order-insensitive comparisons.
