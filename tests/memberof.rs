@@ -432,3 +432,68 @@ fn overlays_run_in_reverse_configuration_order() {
         assert_eq!(memberof(&s, "anna"), vec![g("g")], "{order}");
     }
 }
+
+/// An RDN may not name an operational attribute (slapd's `entry_naming_check`: 64
+/// "naming attribute 'memberOf' is operational"), so a client that may write user entries
+/// cannot forge memberOf (NO-USER-MODIFICATION) by naming an entry with it, on add or on
+/// modify DN. Types without an equality rule cannot name entries either.
+#[test]
+fn rdns_cannot_name_operational_attributes() {
+    let s = Server::memory();
+    setup(&s);
+    let forged = format!("memberOf={}", g("staff").replace(',', "\\,"));
+    let add = s.modify_root(
+        "ldapadd",
+        &format!("dn: {forged},{USERS}\nobjectClass: inetOrgPerson\ncn: x\nsn: x\n"),
+        &[],
+    );
+    add.expect_code(64);
+    assert!(
+        add.stderr
+            .contains("naming attribute 'memberOf' is operational"),
+        "{}",
+        add.stderr
+    );
+    let ren = s.modify_root("ldapmodrdn", "", &[&u("cyd"), &forged]);
+    ren.expect_code(64);
+    // ldapmodrdn prints the result's text on stdout.
+    assert!(
+        ren.stdout
+            .contains("naming attribute 'memberOf' is operational"),
+        "{}",
+        ren.stdout
+    );
+    assert!(memberof(&s, "cyd").is_empty());
+    assert_eq!(
+        s.search_root(&["-b", USERS, &format!("(memberOf={})", g("staff")), "1.1"])
+            .dns()
+            .len(),
+        2,
+        "only ana and bob are staff"
+    );
+    for rdn in [
+        "entryUUID=0e9d1b42-0000-4000-8000-000000000000",
+        "createTimestamp=20000101000000Z",
+        "hasSubordinates=TRUE",
+    ] {
+        s.modify_root(
+            "ldapadd",
+            &format!("dn: {rdn},{USERS}\nobjectClass: inetOrgPerson\ncn: x\nsn: x\n"),
+            &[],
+        )
+        .expect_code(64);
+    }
+    let photo = s.modify_root(
+        "ldapadd",
+        &format!("dn: jpegPhoto=abc,{USERS}\nobjectClass: inetOrgPerson\ncn: x\nsn: x\n"),
+        &[],
+    );
+    photo.expect_code(64);
+    assert!(
+        photo
+            .stderr
+            .contains("naming attribute 'jpegPhoto' has no equality matching rule"),
+        "{}",
+        photo.stderr
+    );
+}

@@ -135,6 +135,18 @@ pub enum SchemaError {
         /// allowed`.
         reason: String,
     },
+    /// An RDN names an attribute type that may not name entries (namingViolation, 64):
+    /// operational, collective or obsolete, or without an equality matching rule. slapd's
+    /// `entry_naming_check` (schema_check.c), run by the schema check of every add and
+    /// modify DN; RFC 4512 §2.3.1 (RDN values are compared by the type's equality rule).
+    #[error("naming attribute '{attr}' {problem}")]
+    NamingAttribute {
+        /// The attribute type as the RDN names it.
+        attr: String,
+        /// slapd's wording: `is operational`, `is collective`, `is obsolete` or `has no
+        /// equality matching rule`.
+        problem: &'static str,
+    },
 }
 
 impl SchemaError {
@@ -160,6 +172,7 @@ impl SchemaError {
             SchemaError::UnknownSchemaSet(_) | SchemaError::File { .. } => ResultCode::Other,
             SchemaError::ObjectClassViolation { .. } => ResultCode::ObjectClassViolation,
             SchemaError::ObjectClassModsProhibited { .. } => ResultCode::ObjectClassModsProhibited,
+            SchemaError::NamingAttribute { .. } => ResultCode::NamingViolation,
         }
     }
 }
@@ -219,6 +232,15 @@ mod tests {
                 .code()
                 .code(),
             69
+        );
+        assert_eq!(
+            SchemaError::NamingAttribute {
+                attr: "memberOf".into(),
+                problem: "is operational"
+            }
+            .code()
+            .code(),
+            64
         );
     }
 }
