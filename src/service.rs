@@ -16,6 +16,17 @@ use tracing_subscriber::{reload, EnvFilter, Registry};
 static FILTER: std::sync::OnceLock<reload::Handle<EnvFilter, Registry>> =
     std::sync::OnceLock::new();
 
+/// What slapd `-d` / `loglevel` values ask for: a tracing level, and whether slapd's
+/// `stats` lines are logged (one per connection, per operation request and per result;
+/// see `oxldap_server::stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogLevel {
+    /// The tracing level: `error`, `warn`, `info`, `debug` or `trace`.
+    pub level: &'static str,
+    /// Whether the `stats` target logs (slapd's `stats` level, 256, or `-1`/`any`).
+    pub stats: bool,
+}
+
 /// The tracing level for slapd `-d` / `loglevel` values (slapd.conf(5) "loglevel"); the
 /// most verbose of several wins. Tracing names (`error`, `warn`, `info`, `debug`,
 /// `trace`) pass through. Numbers may be decimal or `0x` hex and combine bits:
@@ -27,59 +38,76 @@ static FILTER: std::sync::OnceLock<reload::Handle<EnvFilter, Registry>> =
 /// | `stats` (256), `stats2` (512), `sync` (16384) | info          |
 /// | any other level or bit (`packets`=2, `args`=4, `conns`=8, `BER`=16, `filter`=32, `config`=64, `acl`=128, `shell`=1024, `parse`=2048, `cache`=4096, `index`=8192) | debug |
 ///
-/// An empty list is `info`, the default.
-pub fn tracing_level(levels: &[String]) -> &'static str {
+/// An empty list is `info`, the default. The `stats` lines are on when a value includes
+/// slapd's `stats` bit (256, `stats`, `-1`, `any`): slapd's default level is `stats`,
+/// written to syslog; oxldap writes to stderr and keeps them off unless asked for.
+pub fn tracing_level(levels: &[String]) -> LogLevel {
     const ORDER: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
-    let one = |l: &str| -> &'static str {
+    let one = |l: &str| -> (&'static str, bool) {
         let lower = l.to_ascii_lowercase();
         match lower.as_str() {
-            "error" => return "error",
-            "warn" => return "warn",
-            "info" => return "info",
-            "debug" => return "debug",
+            "error" => return ("error", false),
+            "warn" => return ("warn", false),
+            "info" => return ("info", false),
+            "debug" => return ("debug", false),
             // slapd's `trace` (1) traces function calls: the most verbose here too.
-            "any" | "trace" => return "trace",
-            "none" => return "warn",
-            "stats" | "stats2" | "sync" => return "info",
+            "trace" => return ("trace", false),
+            "any" => return ("trace", true),
+            "none" => return ("warn", false),
+            "stats" => return ("info", true),
+            "stats2" | "sync" => return ("info", false),
             _ => {}
         }
         let n = match lower.strip_prefix("0x") {
             Some(hex) => i64::from_str_radix(hex, 16).ok(),
             None => lower.parse::<i64>().ok(),
         };
-        match n {
+        let stats = n.is_some_and(|n| n == -1 || (n > 0 && n & 256 != 0));
+        let level = match n {
             Some(-1) => "trace",
             Some(0) => "warn",
             Some(n) if n > 0 && n & !(256 | 512 | 16384) == 0 => "info",
             // Other slapd levels and bits (names such as `conns`, `acl`, `filter`).
             _ => "debug",
-        }
+        };
+        (level, stats)
     };
-    levels
-        .iter()
-        .map(|l| one(l))
-        .max_by_key(|l| ORDER.iter().position(|o| o == l))
-        .unwrap_or("info")
+    let all: Vec<(&'static str, bool)> = levels.iter().map(|l| one(l)).collect();
+    LogLevel {
+        level: all
+            .iter()
+            .map(|(l, _)| *l)
+            .max_by_key(|l| ORDER.iter().position(|o| o == l))
+            .unwrap_or("info"),
+        stats: all.iter().any(|(_, s)| *s),
+    }
 }
 
 /// The filter directive for a level: the level, with `ldap3_proto` silenced (it logs every
 /// undecodable client message at error level; the server logs those itself, at info, so a
-/// client cannot fill the error log). `RUST_LOG` is used instead when set and no level
-/// was asked for.
-fn directive(level: Option<&str>) -> String {
-    let d = match level {
-        Some(l) => l.to_string(),
+/// client cannot fill the error log), sled's internals kept to warnings below `trace`
+/// (its debug events drown the server's), and the `stats` target on only when asked for.
+/// `RUST_LOG` is used instead when set and no level was asked for.
+fn directive(level: Option<LogLevel>) -> String {
+    let mut d = match level {
+        Some(l) => l.level.to_string(),
         None => std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string()),
     };
-    if d.contains("ldap3_proto") {
-        d
-    } else {
-        format!("{d},ldap3_proto=off")
+    if !d.contains("ldap3_proto") {
+        d.push_str(",ldap3_proto=off");
     }
+    if !d.contains("sled") && !level.is_some_and(|l| l.level == "trace") {
+        d.push_str(",sled=warn");
+    }
+    if !d.contains("stats") {
+        let stats = level.is_some_and(|l| l.stats);
+        d.push_str(if stats { ",stats=info" } else { ",stats=off" });
+    }
+    d
 }
 
 /// Installs the stderr subscriber at `level` (None: `RUST_LOG` or info).
-pub fn init_logging(level: Option<&str>) {
+pub fn init_logging(level: Option<LogLevel>) {
     let (filter, handle) = reload::Layer::new(EnvFilter::new(directive(level)));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
@@ -95,7 +123,7 @@ pub fn init_logging(level: Option<&str>) {
 }
 
 /// Changes the log level of the running process.
-pub fn set_log_level(level: &str) -> Result<()> {
+pub fn set_log_level(level: LogLevel) -> Result<()> {
     let handle = FILTER.get().context("logging is not initialised")?;
     handle
         .reload(EnvFilter::new(directive(Some(level))))

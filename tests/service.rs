@@ -245,3 +245,47 @@ fn other_storage_formats_are_refused_with_a_clear_message() {
         assert!(err.contains("oxldap backup"), "{err}");
     }
 }
+
+/// `loglevel stats` logs slapd's stats lines: the connection, each request with its
+/// arguments, and each result with its code (and the entries a search sent); without it,
+/// none (server/src/stats.rs).
+#[test]
+fn stats_level_logs_each_operation_and_its_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), data.path(), "loglevel stats", "sizelimit 2");
+    let s = Server::start(&["-f", cfg.to_str().unwrap()], Some(data));
+    s.search_anon(&["-b", BASE, "(objectClass=*)", "cn"])
+        .expect_code(4);
+    s.search_root(&["-b", BASE, "-s", "base", "(objectClass=*)"])
+        .expect_code(0);
+    wait_for("the search's result line", || {
+        s.log().matches("SEARCH RESULT").count() == 2
+    });
+    let log = s.log();
+    for want in [
+        "ACCEPT from IP=127.0.0.1:",
+        "op=1 BIND dn=\"\" method=128",
+        "op=1 RESULT tag=97 err=0",
+        &format!("op=2 SRCH base=\"{BASE}\" scope=2 deref=0 filter=\"(objectClass=*)\""),
+        "op=2 SRCH attr=cn",
+        "op=2 SEARCH RESULT tag=101 err=4 nentries=2",
+        "op=2 SEARCH RESULT tag=101 err=0 nentries=1",
+        "BIND dn=\"cn=admin,dc=localdomain,dc=test\" method=128",
+        "UNBIND",
+        " closed",
+    ] {
+        assert!(log.contains(want), "no {want:?} in:\n{log}");
+    }
+    assert!(
+        !log.contains("secret"),
+        "passwords are never logged:\n{log}"
+    );
+
+    // The default level logs no stats lines.
+    let data = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), data.path(), "", "");
+    let s = Server::start(&["-f", cfg.to_str().unwrap()], Some(data));
+    s.search_anon(&["-b", BASE, "1.1"]).expect_code(0);
+    assert!(!s.log().contains("SRCH"), "{}", s.log());
+}

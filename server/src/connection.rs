@@ -70,6 +70,7 @@ pub async fn handle(
     let span = tracing::info_span!("conn", id = conn_id, peer = ?peer);
     async move {
         tracing::debug!("accepted");
+        crate::stats::accepted(conn_id, peer);
         let session = Arc::new(Session::default());
         // Bytes sent are counted on the socket itself (below TLS) for cn=Monitor.
         let mut io: Io = Box::new(crate::monitor::CountingWriter::new(
@@ -99,7 +100,8 @@ pub async fn handle(
         let (ctl, ctl_rx) = mpsc::channel::<Handoff>(1);
         // Closing (Session::closing) drops the socket even while a write is stuck on a
         // client that does not read.
-        let write_task = tokio::spawn(write_loop(writer, rx, ctl_rx, session.closing()));
+        let tap = crate::stats::ResultTap::new(conn_id);
+        let write_task = tokio::spawn(write_loop(writer, rx, ctl_rx, session.closing(), tap));
         let closing = session.closing();
         let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         loop {
@@ -165,6 +167,9 @@ pub async fn handle(
                         }
                         continue;
                     }
+                    if let Ok(op) = &frame.op {
+                        crate::stats::request(conn_id, frame.msgid, op);
+                    }
                     if !dispatch(frame, &dir, &session, &tx, permit).await {
                         break;
                     }
@@ -176,6 +181,7 @@ pub async fn handle(
         drop(ctl);
         let _ = write_task.await;
         tracing::debug!("closed");
+        crate::stats::closed(conn_id);
     }
     .instrument(span)
     .await;
@@ -189,12 +195,14 @@ pub async fn handle(
 /// persistent-search changes that follows the previous flush within
 /// [`pacing::FLUSH_DELAY`] is held until then, collecting what comes meanwhile (see
 /// [`crate::sync::pacing`]). When `closing` is cancelled the socket is dropped at once,
-/// even while a write is stuck on a client that does not read.
+/// even while a write is stuck on a client that does not read. `tap` sees every message
+/// that may carry a result (the `stats` log lines).
 async fn write_loop(
     mut writer: Writer,
     mut rx: mpsc::Receiver<Outgoing>,
     mut ctl: mpsc::Receiver<Handoff>,
     closing: CancellationToken,
+    mut tap: crate::stats::ResultTap,
 ) {
     let mut ctl_open = true;
     let mut pacer = pacing::Pacer::default();
@@ -206,6 +214,7 @@ async fn write_loop(
                 None => ctl_open = false,
                 Some(h) => {
                     while let Ok(m) = rx.try_recv() {
+                        tap.observe(&m);
                         if writer.send(m).await.is_err() {
                             return;
                         }
@@ -224,9 +233,11 @@ async fn write_loop(
                     let sent = tokio::select! {
                         r = async {
                             let mut hold = pacing::is_sync_change(&m);
+                            tap.observe(&m);
                             writer.feed(m).await?;
                             while let Ok(more) = rx.try_recv() {
                                 hold &= pacing::is_sync_change(&more);
+                                tap.observe(&more);
                                 writer.feed(more).await?;
                             }
                             if let Some(until) = pacer.hold_until(Instant::now()).filter(|_| hold) {

@@ -27,6 +27,7 @@ pub mod password;
 pub mod reload;
 pub mod session;
 pub mod sort;
+pub mod stats;
 pub mod sync;
 pub mod testhook;
 pub mod tls;
