@@ -258,7 +258,9 @@ pub enum DnPattern {
 }
 
 impl DnPattern {
-    fn parse(style: Option<&str>, value: &str) -> Result<DnPattern, AclError> {
+    /// Parses a DN selector: `style` is the word after `dn.` (none: exact), `value` the
+    /// DN or regular expression. Errors: unknown style, invalid DN or expression.
+    pub(crate) fn parse(style: Option<&str>, value: &str) -> Result<DnPattern, AclError> {
         let style = match style.map(str::to_ascii_lowercase).as_deref() {
             None | Some("") | Some("base") | Some("baseobject") | Some("exact") => DnStyle::Base,
             Some("one") | Some("onelevel") => DnStyle::One,
@@ -288,7 +290,8 @@ impl DnPattern {
         })
     }
 
-    fn resolve(&mut self, schema: &Schema) -> Result<(), AclError> {
+    /// Normalizes a scoped pattern's DN against `schema` (once, when rules are built).
+    pub(crate) fn resolve(&mut self, schema: &Schema) -> Result<(), AclError> {
         if let DnPattern::Scoped { dn, norm, .. } = self {
             *norm = schema
                 .normalize_dn(dn)
@@ -297,7 +300,8 @@ impl DnPattern {
         Ok(())
     }
 
-    fn matches(&self, ndn: &NormDn, ndn_text: &str) -> bool {
+    /// Whether the normalized DN `ndn` (`ndn_text` its string form) is selected.
+    pub(crate) fn matches(&self, ndn: &NormDn, ndn_text: &str) -> bool {
         match self {
             DnPattern::Scoped { style, norm, .. } => match style {
                 DnStyle::Base => ndn == norm,
@@ -904,31 +908,7 @@ impl<'a> Checker<'a> {
         if let Some(hit) = self.groups.borrow().get(&key) {
             return *hit;
         }
-        let is = match self.store.get(dn) {
-            Ok(Some(g)) => {
-                let oc = self.schema.object_class(class);
-                let has_class = g.values("objectClass").iter().any(|v| {
-                    std::str::from_utf8(v)
-                        .ok()
-                        .and_then(|v| self.schema.object_class(v.trim()))
-                        .zip(oc)
-                        .is_some_and(|(have, want)| have.is_a(want))
-                });
-                has_class
-                    && g.values(member).iter().any(|v| {
-                        std::str::from_utf8(v)
-                            .ok()
-                            .and_then(|v| self.schema.normalize_dn_str(v).ok())
-                            .as_ref()
-                            == Some(me)
-                    })
-            }
-            Ok(None) => false,
-            Err(e) => {
-                tracing::warn!(error = %e, "access control: group lookup failed");
-                false
-            }
-        };
+        let is = group_has_member(self.store, self.schema, dn, class, member, me);
         self.groups.borrow_mut().insert(key, is);
         is
     }
@@ -1284,6 +1264,45 @@ pub fn guard_password(chk: &Checker<'_>, entry: &Entry) -> Result<(), LdapError>
         Ok(())
     } else {
         Err(denied(chk, entry, "no write access to userPassword"))
+    }
+}
+
+/// Whether `me` (a normalized DN) is a value of the `member` attribute of the entry `group`,
+/// which must have the object class `class` (or a subclass): slapd's group selector of
+/// access rules (slapd.access(5) `group[/oc[/at]]=`) and of `limits` (slapd.conf(5)).
+/// A failed lookup is logged and counts as not a member.
+pub(crate) fn group_has_member(
+    store: &oxldap_store::Store,
+    schema: &Schema,
+    group: &Dn,
+    class: &str,
+    member: &str,
+    me: &NormDn,
+) -> bool {
+    match store.get(group) {
+        Ok(Some(g)) => {
+            let oc = schema.object_class(class);
+            let has_class = g.values("objectClass").iter().any(|v| {
+                std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|v| schema.object_class(v.trim()))
+                    .zip(oc)
+                    .is_some_and(|(have, want)| have.is_a(want))
+            });
+            has_class
+                && g.values(member).iter().any(|v| {
+                    std::str::from_utf8(v)
+                        .ok()
+                        .and_then(|v| schema.normalize_dn_str(v).ok())
+                        .as_ref()
+                        == Some(me)
+                })
+        }
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "group lookup failed");
+            false
+        }
     }
 }
 

@@ -699,7 +699,7 @@ fn logical_lines(text: &str) -> Vec<LogicalLine> {
 }
 
 /// Splits a logical line into arguments (slapd's quoting rules).
-fn tokenize(text: &str) -> Result<Vec<String>, &'static str> {
+pub(crate) fn tokenize(text: &str) -> Result<Vec<String>, &'static str> {
     let mut tokens = Vec::new();
     let mut current = String::new();
     let mut in_token = false;
@@ -1292,6 +1292,7 @@ impl Parser {
             }
             "limits" => {
                 ctx.some(args)?;
+                crate::limits::LimitRule::parse(args).map_err(|e| ctx.malformed(e))?;
                 let text = raw.to_owned();
                 self.db(ctx)?.limits.push(text);
             }

@@ -132,6 +132,8 @@ pub struct Directory {
     /// Search limits; replaced on SIGHUP ([`crate::reload`]), read with
     /// [`Directory::limits`]. A std lock: held for a copy only, never across `.await`.
     limits: std::sync::RwLock<Limits>,
+    /// The database's `limits` rules, first match wins ([`Directory::search_limits`]).
+    limit_rules: Vec<crate::limits::LimitRule>,
     /// `allow update_anon`: anonymous clients may attempt writes (slapd refuses them with
     /// strongerAuthRequired before access control otherwise).
     pub allow_update_anon: bool,
@@ -193,6 +195,17 @@ impl Directory {
         };
         let (suffix, suffix_norm) = parse("suffix", &db.suffix)?;
         let acl = crate::acl::Acl::new(&schema, suffix_norm, &db.access, &config.access)?;
+        let limit_rules = db
+            .limits
+            .iter()
+            .map(|text| {
+                let args = crate::config::tokenize(text).map_err(str::to_string)?;
+                let mut rule = crate::limits::LimitRule::parse(&args)?;
+                rule.resolve(&schema)?;
+                Ok(rule)
+            })
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|e| crate::acl::AclError(format!("limits: {e}")))?;
         let rootdn = db
             .rootdn
             .as_deref()
@@ -272,6 +285,7 @@ impl Directory {
             readonly: db.readonly,
             allow_update_anon: config.allow.contains("update_anon"),
             limits: std::sync::RwLock::new(Limits::of(config, db)),
+            limit_rules,
             password_scheme: config
                 .password_hash
                 .first()
@@ -293,6 +307,37 @@ impl Directory {
     /// The search limits in force.
     pub fn limits(&self) -> Limits {
         *self.limits.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The search limits for a search by `who` under `base` (as the client sent it): the
+    /// first `limits` rule that selects the search, over the database's limits
+    /// (slapd.conf(5) `limits`).
+    pub fn search_limits(&self, who: &crate::session::Identity, base: &str) -> Limits {
+        let limits = self.limits();
+        if self.limit_rules.is_empty() {
+            return limits;
+        }
+        let base_norm = if self
+            .limit_rules
+            .iter()
+            .any(crate::limits::LimitRule::uses_base)
+        {
+            Dn::parse(base)
+                .ok()
+                .and_then(|dn| self.schema.normalize_dn(&dn).ok())
+        } else {
+            None
+        };
+        let groups = |group: &Dn, class: &str, member: &str, me: &NormDn| {
+            crate::acl::group_has_member(&self.store, &self.schema, group, class, member, me)
+        };
+        crate::limits::for_search(
+            &self.limit_rules,
+            limits,
+            who.norm(),
+            base_norm.as_ref(),
+            &groups,
+        )
     }
 
     /// Replaces the search limits (SIGHUP).

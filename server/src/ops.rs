@@ -933,7 +933,7 @@ fn search_entries_limited(
     }
 
     crate::acl::guard_search_base(&chk, dir, &base)?;
-    let limits = dir.limits();
+    let limits = dir.search_limits(who, &req.base);
     let size_limit =
         crate::limits::effective(req.sizelimit, who.is_root(), limits.size, limits.size_hard)
             .filter(|_| size_limited);

@@ -473,7 +473,7 @@ fn present_phase(
 /// The size limit of a refresh for `who`: the client's, the configured soft limit, capped
 /// by the hard limit, none for the rootdn unless it asks (slapd.conf(5) `limits`).
 fn size_limit(dir: &Directory, who: &Identity, req: &LdapSearchRequest) -> Option<u64> {
-    let limits = dir.limits();
+    let limits = dir.search_limits(who, &req.base);
     crate::limits::effective(req.sizelimit, who.is_root(), limits.size, limits.size_hard)
         .map(u64::from)
 }
@@ -486,7 +486,7 @@ fn deadline(
     who: &Identity,
     req: &LdapSearchRequest,
 ) -> Option<std::time::Instant> {
-    let limits = dir.limits();
+    let limits = dir.search_limits(who, &req.base);
     crate::limits::effective(req.timelimit, who.is_root(), limits.time, limits.time_hard)
         .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(u64::from(s)))
 }
