@@ -179,8 +179,9 @@ fn cleartext_only_when_asked_and_hashes_kept() {
 }
 
 /// Values produced by slapd's `slappasswd` (Debian's slapd package) are stored as given
-/// and verify in oxldap: {SSHA} built in, {SSHA512} from the pw-sha2 module and
-/// {ARGON2} (argon2i) from the argon2 module, when the modules are installed.
+/// and verify in oxldap: {SSHA} built in, {CRYPT} (libxcrypt's "bigcrypt" for this
+/// 10-character password), {SSHA512} from the pw-sha2 module and {ARGON2} (argon2i) from
+/// the argon2 module, when the modules are installed.
 #[test]
 fn slappasswd_hashes_verify() {
     let slappasswd = "/usr/sbin/slappasswd";
@@ -188,7 +189,7 @@ fn slappasswd_hashes_verify() {
         std::path::Path::new(slappasswd).exists(),
         "slappasswd not found (install the slapd package)"
     );
-    let mut schemes = vec![(vec![], "{SSHA}")];
+    let mut schemes = vec![(vec![], "{SSHA}"), (vec![], "{CRYPT}")];
     if std::path::Path::new("/usr/lib/ldap/pw-sha2.so").exists() {
         schemes.push((vec!["-o", "module-load=pw-sha2"], "{SSHA512}"));
     }
