@@ -302,20 +302,13 @@ fn limits_rules_select_by_dn_group_and_anonymous_as_slapd() {
          limits anonymous size=1\n"
     );
     let (s, _d) = server("", &db);
+    // `users` as an anonymous search with the bind flags in front: a search as `uid`.
     let as_user = |uid: &str, extra: &[&str]| {
         let dn = format!("uid={uid},{USERS}");
         let pw = format!("pw-{uid}");
         let mut a = vec!["-D", &dn, "-w", &pw];
         a.extend_from_slice(extra);
-        a.extend_from_slice(&[
-            "-b",
-            USERS,
-            "-s",
-            "one",
-            "(objectClass=inetOrgPerson)",
-            "1.1",
-        ]);
-        s.tool("ldapsearch", &a, None)
+        users(&s, &a, false)
     };
     let counts = |out: &ToolOutput| (out.code, out.dns().len());
     // Anonymous: 1, whatever the client asks.
