@@ -71,3 +71,102 @@ fn cookies_are_read_and_answered_as_slapd_does() {
         );
     }
 }
+
+/// The `dn:`, `cn:` and `mail:` lines of a content-sync search with a matched values
+/// filter on `url`: refreshAndPersist, with one change made while it persists (stopped
+/// by `timeout` after it).
+fn sync_with_matched_values(url: &str) -> Vec<String> {
+    use std::process::Stdio;
+    let base = "dc=localdomain,dc=test";
+    let bind = [
+        "-x",
+        "-H",
+        url,
+        "-D",
+        "cn=admin,dc=localdomain,dc=test",
+        "-w",
+        "secret",
+    ];
+    let user = format!("uid=mv1,ou=Users,o=localdomain,{base}");
+    let add = Command::new("ldapadd")
+        .args(bind)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    add.stdin.as_ref().unwrap().write_all(
+        format!("dn: {user}\nobjectClass: inetOrgPerson\nuid: mv1\ncn: mv one\nsn: one\nmail: a@x.test\nmail: b@y.test\n").as_bytes(),
+    ).unwrap();
+    assert!(add.wait_with_output().unwrap().status.success());
+    let search = Command::new("timeout")
+        .args(["4", "ldapsearch", "-LLL", "-o", "ldif-wrap=no"])
+        .args(bind)
+        .args([
+            "-b",
+            base,
+            "-E",
+            "sync=rp",
+            "-E",
+            "!mv=(mail=a@x.test)",
+            "(uid=mv1)",
+            "mail",
+            "cn",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let modify = Command::new("ldapmodify")
+        .args(bind)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    modify
+        .stdin
+        .as_ref()
+        .unwrap()
+        .write_all(
+            format!("dn: {user}\nchangetype: modify\nadd: mail\nmail: c@x.test\n").as_bytes(),
+        )
+        .unwrap();
+    assert!(modify.wait_with_output().unwrap().status.success());
+    let out = search.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| ["dn: ", "cn: ", "mail: "].iter().any(|p| l.starts_with(p)))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn matched_values_apply_to_the_refresh_as_slapd_does() {
+    if !Path::new(slapd::SLAPD).exists() {
+        println!("SKIPPED: {} is not installed", slapd::SLAPD);
+        return;
+    }
+    let reference = slapd::Slapd::start("moduleload syncprov\noverlay syncprov\n");
+    let want = sync_with_matched_values(&reference.url);
+    drop(reference);
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/oxldap-reference.conf");
+    let ox = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
+    let got = sync_with_matched_values(&ox.url);
+    let dn = "dn: uid=mv1,ou=Users,o=localdomain,dc=localdomain,dc=test";
+    // The refresh: only the matching value; the persisted change: the whole entry (as
+    // slapd 2.5 sends it).
+    assert_eq!(
+        want,
+        [
+            dn,
+            "mail: a@x.test",
+            dn,
+            "cn: mv one",
+            "mail: a@x.test",
+            "mail: b@y.test",
+            "mail: c@x.test"
+        ],
+        "slapd"
+    );
+    assert_eq!(got, want, "oxldap");
+}

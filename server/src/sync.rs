@@ -394,12 +394,18 @@ fn plan(dir: &Directory, sync: &SyncRequest, context: Option<Csn>) -> Result<Pla
 /// the final SearchResultDone and its controls, or None when there is nothing more to
 /// send (abandoned, the client is gone, or its connection was closed for reading too
 /// slowly through `closing`).
+///
+/// `mv` (RFC 3876 matched values) reduces the values of the entries the refresh sends,
+/// as slapd 2.5 does; the entries of the persist phase go out whole, as slapd sends
+/// them (its syncprov queues them outside the search's response path, where the
+/// valuesReturnFilter is applied; checked with `ldapsearch -E sync=rp -E mv=...`).
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     dir: Arc<Directory>,
     who: Identity,
     req: LdapSearchRequest,
     sync: SyncRequest,
+    mv: crate::controls::ValuesReturn,
     msgid: i32,
     token: CancellationToken,
     closing: CancellationToken,
@@ -448,16 +454,16 @@ pub async fn run(
                 Plan::Log(since) => {
                     let deadline = deadline(&d, &w, &r);
                     let end = delete_phase(
-                        &d, &w, &r, since, context, msgid, deadline, &cancelled, &etx,
+                        &d, &w, &r, since, context, msgid, deadline, &cancelled, &etx, &mv,
                     )?;
                     (end, Phase::Delete)
                 }
                 Plan::Present(since) => (
-                    present_phase(&d, &w, &r, Some(since), msgid, &cancelled, &etx)?,
+                    present_phase(&d, &w, &r, Some(since), msgid, &cancelled, &etx, &mv)?,
                     Phase::Present,
                 ),
                 Plan::Full => (
-                    present_phase(&d, &w, &r, None, msgid, &cancelled, &etx)?,
+                    present_phase(&d, &w, &r, None, msgid, &cancelled, &etx, &mv)?,
                     Phase::Present,
                 ),
             };
@@ -539,6 +545,7 @@ pub async fn run(
 /// answers those from its response callback, before `send_search_entry` counts. When it
 /// is reached the refresh stops without its syncIdSet messages (the consumer's content is
 /// incomplete anyway; the search ends with sizeLimitExceeded and no cookie).
+#[allow(clippy::too_many_arguments)]
 fn present_phase(
     dir: &Directory,
     who: &Identity,
@@ -547,6 +554,7 @@ fn present_phase(
     msgid: i32,
     cancelled: &dyn Fn() -> bool,
     tx: &mpsc::Sender<Outgoing>,
+    mv: &crate::controls::ValuesReturn,
 ) -> Result<SearchEnd, LdapError> {
     let mut present: Vec<Uuid> = Vec::new();
     let mut alive = true;
@@ -569,6 +577,7 @@ fn present_phase(
                 return false;
             }
             sent += 1;
+            let out = mv.apply(dir, out);
             alive = alive && send_entry(tx, msgid, out, SyncStateValue::Add, uuid, None);
             alive
         } else {
@@ -636,6 +645,7 @@ fn delete_phase(
     deadline: Option<std::time::Instant>,
     cancelled: &dyn Fn() -> bool,
     tx: &mpsc::Sender<Outgoing>,
+    mv: &crate::controls::ValuesReturn,
 ) -> Result<SearchEnd, LdapError> {
     let filter = Filter::try_from(&req.filter)
         .map_err(|e| LdapError::new(ResultCode::ProtocolError, e.to_string()))?;
@@ -694,7 +704,7 @@ fn delete_phase(
             return Ok(SearchEnd::TimeLimit);
         }
         let uuid = uuid_of(&e);
-        let out = ops::result_entry(dir, who, e, req);
+        let out = mv.apply(dir, ops::result_entry(dir, who, e, req));
         if !send_entry(tx, msgid, out, SyncStateValue::Add, uuid, None) {
             return Ok(SearchEnd::Cancelled);
         }
@@ -855,6 +865,7 @@ mod tests {
             deadline,
             &|| false,
             &tx,
+            &crate::controls::ValuesReturn::default(),
         )
         .expect("delete phase");
         drop(tx);
