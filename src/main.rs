@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 mod backup;
+mod import;
 mod service;
 
 /// mimalloc: a search allocates per attribute value, and glibc's allocator took about a
@@ -126,6 +127,11 @@ enum Command {
         common: Common,
         /// The LDIF file (`-` for stdin).
         file: PathBuf,
+        /// Continue mode (slapadd -c): report each record that cannot be added (DN, line,
+        /// result code, reason), skip it and load the rest; exit status 1 if any was
+        /// skipped.
+        #[arg(short = 'c', long = "continue")]
+        keep_going: bool,
     },
     /// Write the database as LDIF (like slapcat), parents before children.
     Export {
@@ -247,7 +253,11 @@ fn main() {
             dest,
         } => backup(&common, url.as_deref(), password_file.as_deref(), &dest),
         Command::Restore { common, force, src } => restore(&common, &src, force),
-        Command::Import { common, file } => import(&common, &file),
+        Command::Import {
+            common,
+            file,
+            keep_going,
+        } => import(&common, &file, keep_going),
         Command::Export {
             common,
             output,
@@ -592,8 +602,17 @@ fn load_ldif(dir: &Directory, file: &PathBuf, import: bool) -> Result<u64> {
     Ok(n)
 }
 
-fn import(common: &Common, file: &PathBuf) -> Result<()> {
+fn import(common: &Common, file: &PathBuf, keep_going: bool) -> Result<()> {
     let dir = open(common, false)?;
+    if keep_going {
+        let done = dir.store.bulk(|| import::load_continue(&dir, file))??;
+        eprintln!("imported {} entries", done.added);
+        if done.refused > 0 {
+            // slapadd -c exits 1 when any entry was refused (slapadd 2.5).
+            bail!("{} records were refused and skipped (-c)", done.refused);
+        }
+        return Ok(());
+    }
     let before = dir.store.len();
     let n = dir
         .store

@@ -25,6 +25,10 @@ const FOLD_AT: usize = 76;
 pub struct LdifError {
     /// 1-based physical line number.
     pub line: usize,
+    /// 1-based line where the record holding the problem starts (its `dn:` line), which
+    /// is what slapadd reports (`could not parse entry (line=N)`); `line` when the
+    /// problem is not inside a record.
+    pub record: usize,
     /// What is wrong.
     pub reason: String,
 }
@@ -33,8 +37,14 @@ impl LdifError {
     fn new(line: usize, reason: impl Into<String>) -> LdifError {
         LdifError {
             line,
+            record: line,
             reason: reason.into(),
         }
+    }
+
+    /// `self` as found in the record starting at line `record`.
+    fn in_record(self, record: usize) -> LdifError {
+        LdifError { record, ..self }
     }
 }
 
@@ -211,7 +221,10 @@ impl<R: BufRead> LdifReader<R> {
                     }
                 }
             }
-            return parse_record(&lines).map(Some);
+            let start = lines.first().map_or(0, |(no, _)| *no);
+            return parse_record(&lines)
+                .map(Some)
+                .map_err(|e| e.in_record(start));
         }
     }
 }
@@ -688,6 +701,18 @@ uidNumber: 1
             .into_iter()
             .find_map(Result::err)
             .unwrap_or_else(|| panic!("no error for {:?}", String::from_utf8_lossy(ldif)))
+    }
+
+    #[test]
+    fn errors_name_the_problem_line_and_the_record_line() {
+        // As slapadd's "could not parse entry (line=N)": N is the record's dn: line.
+        let e = first_err(b"version: 1\n\ndn: cn=a\ncn: a\n\n# c\ndn: cn=b\ncn: b\nbroken\n");
+        assert_eq!((e.line, e.record), (9, 7));
+        let e = first_err(b"dn: not a dn\ncn: a\n");
+        assert_eq!((e.line, e.record), (1, 1));
+        // The records after a bad one are still read.
+        let recs = read_all(b"dn: cn=a\nbroken\n\ndn: cn=b\ncn: b\n");
+        assert!(recs[0].is_err() && recs[1].is_ok(), "{recs:?}");
     }
 
     #[test]

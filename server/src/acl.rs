@@ -501,7 +501,8 @@ impl AccessRule {
         Ok(AccessRule { what, by })
     }
 
-    fn resolve(&mut self, schema: &Schema) -> Result<(), AclError> {
+    /// Normalizes the rule's DNs and checks its attribute names against `schema`.
+    pub(crate) fn resolve(&mut self, schema: &Schema) -> Result<(), AclError> {
         if let Some(d) = &mut self.what.dn {
             d.resolve(schema)?;
         }
@@ -509,7 +510,7 @@ impl AccessRule {
             for a in attrs {
                 if let AttrName::Type(t) = a {
                     if schema.attribute_type(t).is_none() {
-                        return Err(err(format!("unknown attribute {t:?} in to clause")));
+                        return Err(err(format!("unknown attr {t:?} in to clause")));
                     }
                 }
             }

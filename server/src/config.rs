@@ -315,6 +315,24 @@ pub struct Config {
     pub access: Vec<String>,
     /// The `database` sections, in order.
     pub databases: Vec<DatabaseConfig>,
+    /// Every directive read, in order (included files' in place), with where it was
+    /// written: the checks that need the schema run after parsing
+    /// (`crate::config_check`) and name the line at fault from these, as slaptest does.
+    pub sites: Vec<DirectiveSite>,
+}
+
+/// A directive as read and where it was written (slaptest's `FILE: line N:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectiveSite {
+    /// The directive name, lowercased (`index`, `access`, `memberof-group-oc`, ...).
+    pub name: String,
+    /// Its arguments after slapd's quoting rules; never kept for `rootpw` (a secret,
+    /// which must not reach `Debug` output).
+    pub args: Vec<String>,
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// The 1-based line it starts on.
+    pub line: usize,
 }
 
 impl Default for Config {
@@ -342,6 +360,7 @@ impl Default for Config {
             security: SecurityConfig::default(),
             access: Vec::new(),
             databases: Vec::new(),
+            sites: Vec::new(),
         }
     }
 }
@@ -971,6 +990,17 @@ impl Parser {
                 line: logical.line,
                 directive,
             };
+            let name = directive.to_ascii_lowercase();
+            self.config.sites.push(DirectiveSite {
+                args: if name == "rootpw" {
+                    Vec::new()
+                } else {
+                    args.to_vec()
+                },
+                name,
+                file: file.to_path_buf(),
+                line: logical.line,
+            });
             self.directive(&ctx, args, rest_after_keyword(&logical.text), depth)?;
         }
         Ok(())

@@ -659,11 +659,14 @@ async fn run_op(
             let out = match sync {
                 Ok(sync) => {
                     let closing = session.closing();
+                    // Matched values (RFC 3876) apply to the refresh's entries.
+                    let mv = crate::controls::ValuesReturn::take(&mut op_ctrls, req);
                     crate::sync::run(
                         dir,
                         who,
                         req.clone(),
                         sync,
+                        mv,
                         msgid,
                         token,
                         closing,

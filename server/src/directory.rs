@@ -56,6 +56,9 @@ pub enum OpenError {
     /// An `access` directive names an unknown attribute or an invalid DN.
     #[error("{0}")]
     Access(#[from] crate::acl::AclError),
+    /// A directive the schema refuses (`crate::config_check`), with its file and line.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
     /// The database could not be opened.
     #[error("cannot open the database in {path}: {source}")]
     Store {
@@ -181,6 +184,7 @@ impl Directory {
         let db: &DatabaseConfig = config.database().ok_or(OpenError::NoDatabase)?;
         let mut schema = load_schema(config)?;
         crate::monitor::add_schema(&mut schema);
+        crate::config_check::check(config, &schema)?;
         let schema = Arc::new(schema);
         let parse = |directive: &'static str, value: &str| -> Result<(Dn, NormDn), OpenError> {
             let bad = |reason: String| OpenError::BadDn {

@@ -15,6 +15,7 @@ pub mod backup;
 pub mod cancel;
 pub mod changelog_view;
 pub mod config;
+pub mod config_check;
 mod connection;
 pub mod controls;
 pub mod directory;

@@ -87,60 +87,123 @@ impl Default for SyncOptions {
 const ID_SET_BATCH: usize = 256;
 
 /// A parsed slapd cookie: `rid=NNN,sid=SSS,csn=CSN` (any part optional).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// RFC 4533 §3.5 leaves the cookie's content to the server; this is slapd 2.5's, read
+/// and written as slapd reads and writes it (`slap_parse_sync_cookie`,
+/// `slap_compose_sync_cookie`, and syncprov's `syncprov_parseCtrl`), checked against
+/// slapd 2.5 with python-ldap (`tests/syncrepl.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cookie {
-    /// The consumer's replica id, echoed back.
-    pub rid: Option<String>,
-    /// The provider's serverID.
-    pub sid: Option<String>,
-    /// The CSNs the consumer has, one per serverID (`csn=A;B`).
+    /// The consumer's replica id as slapd read it, echoed back as `rid=%03d`. `None` is
+    /// slapd's -1: a cookie without `rid=` (`csn=X` alone, `garbage`), which slapd
+    /// treats as no state, answering with empty cookies.
+    pub rid: Option<i64>,
+    /// The provider's serverID the consumer named, if it was readable.
+    pub sid: Option<i64>,
+    /// The CSNs the consumer has, one per serverID (`csn=A;B`); empty when the cookie is
+    /// not usable (no `rid=`, or a part slapd refuses), which asks for a full refresh.
     pub csns: Vec<Csn>,
 }
 
+impl Default for Cookie {
+    /// A request without a cookie: slapd's zeroed `sync_control`, so rid 0 (the cookies
+    /// sent back start `rid=000`) and no state.
+    fn default() -> Cookie {
+        Cookie {
+            rid: Some(0),
+            sid: None,
+            csns: Vec::new(),
+        }
+    }
+}
+
 impl Cookie {
-    /// Parses a cookie the way slapd 2.5 does (`slap_parse_sync_cookie`; RFC 4533 §3.1
-    /// leaves the format to the server). Never fails: as slapd ("If parse fails, pretend no
-    /// cookie was sent", servers/slapd/controls.c), a cookie it cannot read is treated as
-    /// no cookie, so the consumer gets a full refresh rather than an error. In detail, as
-    /// checked against slapd 2.5: a non-UTF-8 cookie, a `rid=` that is not a decimal
-    /// number up to 999 or a `sid=` that is not a hexadecimal number up to 0xfff make the
-    /// whole cookie unusable; parts slapd does not know (`junk=1`, `garbage`) are ignored;
-    /// a CSN that does not parse is skipped (`csn=A;garbage` keeps A).
+    /// Parses a cookie as slapd 2.5 does. Never fails: as slapd ("If parse fails,
+    /// pretend no cookie was sent", syncprov.c), a cookie it cannot use carries no state
+    /// (no CSNs, a full refresh) rather than an error. In detail (each checked against
+    /// slapd 2.5):
+    /// - a cookie of at most 4 bytes is unreadable and leaves rid 0;
+    /// - the parts are found by scanning (`junk,rid=001,csn=X` works); `rid=` is a
+    ///   decimal `strtol` that must end at `,` or the end and lie in 0–999, `sid=` a
+    ///   hexadecimal one in 0–0xfff; a bad one voids the state but the rid read so far
+    ///   is echoed (`rid=01x` gives `rid=001`, `rid=1000` gives `rid=1000`);
+    /// - **no `rid=` at all voids the state too** (`csn=X` alone gets a full refresh)
+    ///   and the cookies sent back are empty;
+    /// - `csn=A;B` is read up to the first CSN that does not parse.
     pub fn parse(bytes: &[u8]) -> Cookie {
-        Cookie::parse_strict(bytes).unwrap_or_default()
+        // `syncprov_parseCtrl`: the state starts zeroed (rid 0); a failed parse or a
+        // missing rid drops the CSNs.
+        let mut c = Cookie::default();
+        if bytes.len() <= "rid=".len() {
+            return c;
+        }
+        c.rid = None;
+        if !c.parse_parts(bytes) || c.rid.is_none() {
+            c.csns.clear();
+        }
+        c
     }
 
-    fn parse_strict(bytes: &[u8]) -> Option<Cookie> {
-        let s = std::str::from_utf8(bytes).ok()?;
-        let mut c = Cookie::default();
-        for part in s.split(',') {
-            let Some((k, v)) = part.split_once('=') else {
-                continue;
-            };
-            match k.trim() {
-                "rid" => {
-                    let ok = !v.is_empty()
-                        && v.bytes().all(|b| b.is_ascii_digit())
-                        && v.parse::<u32>().is_ok_and(|n| n <= 999);
-                    if !ok {
-                        return None;
-                    }
-                    c.rid = Some(v.to_string());
+    /// `slap_parse_sync_cookie`'s scan over `bytes`; false where slapd returns -1.
+    fn parse_parts(&mut self, bytes: &[u8]) -> bool {
+        let mut next = 0;
+        while next < bytes.len() {
+            let rest = bytes.get(next..).unwrap_or_default();
+            if let Some(value) = rest.strip_prefix(b"rid=") {
+                let (rid, used) = strtol(value, 10);
+                self.rid = Some(rid);
+                next += 4 + used;
+                if !ends_part(bytes, next) || !(0..=999).contains(&rid) {
+                    return false;
                 }
-                "sid" => {
-                    let ok = !v.is_empty()
-                        && v.bytes().all(|b| b.is_ascii_hexdigit())
-                        && u32::from_str_radix(v, 16).is_ok_and(|n| n <= 0xfff);
-                    if !ok {
-                        return None;
-                    }
-                    c.sid = Some(v.to_string());
+                next += usize::from(bytes.get(next) == Some(&b','));
+            } else if let Some(value) = rest.strip_prefix(b"sid=") {
+                let (sid, used) = strtol(value, 16);
+                self.sid = Some(sid);
+                next += 4 + used;
+                if !ends_part(bytes, next) || !(0..=0xfff).contains(&sid) {
+                    return false;
                 }
-                "csn" => c.csns.extend(v.split(';').filter_map(Csn::parse)),
-                _ => {}
+                next += usize::from(bytes.get(next) == Some(&b','));
+            } else if rest.starts_with(b"csn=") {
+                next = self.parse_csns(bytes, next + 4, true);
+            } else if rest.starts_with(b"delcsn=") {
+                next = self.parse_csns(bytes, next + 7, false);
+            } else {
+                next += 1;
             }
         }
-        Some(c)
+        true
+    }
+
+    /// Reads `A;B;...` from `at` (or, for `delcsn=`, one CSN, not kept) up to the first
+    /// that does not parse; returns where the scan goes on.
+    fn parse_csns(&mut self, bytes: &[u8], mut at: usize, keep: bool) -> usize {
+        while at < bytes.len() {
+            let rest = bytes.get(at..).unwrap_or_default();
+            let Some(hash) = rest.iter().position(|&b| b == b'#') else {
+                break;
+            };
+            let after_hash = rest.get(hash..).unwrap_or_default();
+            let stop = after_hash
+                .iter()
+                .position(|&b| b == b';')
+                .or_else(|| after_hash.iter().position(|&b| b == b','))
+                .map(|p| hash + p);
+            let stamp = rest.get(..stop.unwrap_or(rest.len())).unwrap_or_default();
+            let Some(csn) = std::str::from_utf8(stamp).ok().and_then(Csn::parse) else {
+                break;
+            };
+            if keep {
+                self.csns.push(csn);
+            }
+            match stop {
+                Some(p) if keep && rest.get(p) == Some(&b';') => at += p + 1,
+                Some(p) => return at + p + 1,
+                None => return bytes.len(),
+            }
+        }
+        at
     }
 
     /// The consumer's CSN for serverID `sid`. slapd ignores CSNs of serverIDs it does
@@ -149,18 +212,74 @@ impl Cookie {
         self.csns.iter().filter(|c| c.sid == sid).max().copied()
     }
 
-    /// The cookie for CSN `csn`, echoing the consumer's rid, with our serverID.
+    /// The cookie for CSN `csn`, echoing the consumer's rid, with our serverID, as
+    /// slapd's `slap_compose_sync_cookie`: `rid=%03d,sid=%03x,csn=CSN`, without `sid=`
+    /// when no serverID is configured (0; syncprov passes -1 then), and empty when the
+    /// consumer's cookie had no `rid=`.
     pub fn encode(&self, csn: Option<&Csn>, sid: u16) -> Vec<u8> {
-        let mut parts = Vec::new();
-        if let Some(rid) = &self.rid {
-            parts.push(format!("rid={rid}"));
+        let Some(rid) = self.rid else {
+            return Vec::new();
+        };
+        let mut s = format!("rid={rid:03}");
+        if sid != 0 {
+            s.push_str(&format!(",sid={sid:03x}"));
         }
-        parts.push(format!("sid={sid:03x}"));
         if let Some(csn) = csn {
-            parts.push(format!("csn={}", csn.to_ldap_string()));
+            s.push_str(",csn=");
+            s.push_str(&csn.to_ldap_string());
         }
-        parts.join(",").into_bytes()
+        s.into_bytes()
     }
+}
+
+/// Whether a number read up to `at` ends its part, as slapd's `*next && *next != ','`
+/// test (the end of the cookie counts as its NUL).
+fn ends_part(bytes: &[u8], at: usize) -> bool {
+    matches!(bytes.get(at), None | Some(b',' | 0))
+}
+
+/// C's `strtol(s, &end, base)` for base 10 or 16: leading white space, a sign, for base
+/// 16 an optional `0x`, then digits; saturates instead of overflowing. Returns the value
+/// and how many bytes it used (0 when there are no digits, as `end == s`).
+fn strtol(s: &[u8], base: u32) -> (i64, usize) {
+    let mut i = s
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .count();
+    let negative = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    if base == 16
+        && matches!(s.get(i..i + 2), Some(b"0x" | b"0X"))
+        && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+    {
+        i += 2;
+    }
+    let digits = s
+        .get(i..)
+        .unwrap_or_default()
+        .iter()
+        .map_while(|&b| char::from(b).to_digit(base))
+        .fold((0i64, 0usize), |(v, n), d| {
+            (
+                v.saturating_mul(i64::from(base))
+                    .saturating_add(i64::from(d)),
+                n + 1,
+            )
+        });
+    if digits.1 == 0 {
+        return (0, 0);
+    }
+    let value = if negative { -digits.0 } else { digits.0 };
+    (value, i + digits.1)
 }
 
 /// A sync search as requested.
@@ -275,12 +394,18 @@ fn plan(dir: &Directory, sync: &SyncRequest, context: Option<Csn>) -> Result<Pla
 /// the final SearchResultDone and its controls, or None when there is nothing more to
 /// send (abandoned, the client is gone, or its connection was closed for reading too
 /// slowly through `closing`).
+///
+/// `mv` (RFC 3876 matched values) reduces the values of the entries the refresh sends,
+/// as slapd 2.5 does; the entries of the persist phase go out whole, as slapd sends
+/// them (its syncprov queues them outside the search's response path, where the
+/// valuesReturnFilter is applied; checked with `ldapsearch -E sync=rp -E mv=...`).
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     dir: Arc<Directory>,
     who: Identity,
     req: LdapSearchRequest,
     sync: SyncRequest,
+    mv: crate::controls::ValuesReturn,
     msgid: i32,
     token: CancellationToken,
     closing: CancellationToken,
@@ -329,16 +454,16 @@ pub async fn run(
                 Plan::Log(since) => {
                     let deadline = deadline(&d, &w, &r);
                     let end = delete_phase(
-                        &d, &w, &r, since, context, msgid, deadline, &cancelled, &etx,
+                        &d, &w, &r, since, context, msgid, deadline, &cancelled, &etx, &mv,
                     )?;
                     (end, Phase::Delete)
                 }
                 Plan::Present(since) => (
-                    present_phase(&d, &w, &r, Some(since), msgid, &cancelled, &etx)?,
+                    present_phase(&d, &w, &r, Some(since), msgid, &cancelled, &etx, &mv)?,
                     Phase::Present,
                 ),
                 Plan::Full => (
-                    present_phase(&d, &w, &r, None, msgid, &cancelled, &etx)?,
+                    present_phase(&d, &w, &r, None, msgid, &cancelled, &etx, &mv)?,
                     Phase::Present,
                 ),
             };
@@ -420,6 +545,7 @@ pub async fn run(
 /// answers those from its response callback, before `send_search_entry` counts. When it
 /// is reached the refresh stops without its syncIdSet messages (the consumer's content is
 /// incomplete anyway; the search ends with sizeLimitExceeded and no cookie).
+#[allow(clippy::too_many_arguments)]
 fn present_phase(
     dir: &Directory,
     who: &Identity,
@@ -428,6 +554,7 @@ fn present_phase(
     msgid: i32,
     cancelled: &dyn Fn() -> bool,
     tx: &mpsc::Sender<Outgoing>,
+    mv: &crate::controls::ValuesReturn,
 ) -> Result<SearchEnd, LdapError> {
     let mut present: Vec<Uuid> = Vec::new();
     let mut alive = true;
@@ -450,6 +577,7 @@ fn present_phase(
                 return false;
             }
             sent += 1;
+            let out = mv.apply(dir, out);
             alive = alive && send_entry(tx, msgid, out, SyncStateValue::Add, uuid, None);
             alive
         } else {
@@ -517,6 +645,7 @@ fn delete_phase(
     deadline: Option<std::time::Instant>,
     cancelled: &dyn Fn() -> bool,
     tx: &mpsc::Sender<Outgoing>,
+    mv: &crate::controls::ValuesReturn,
 ) -> Result<SearchEnd, LdapError> {
     let filter = Filter::try_from(&req.filter)
         .map_err(|e| LdapError::new(ResultCode::ProtocolError, e.to_string()))?;
@@ -575,7 +704,7 @@ fn delete_phase(
             return Ok(SearchEnd::TimeLimit);
         }
         let uuid = uuid_of(&e);
-        let out = ops::result_entry(dir, who, e, req);
+        let out = mv.apply(dir, ops::result_entry(dir, who, e, req));
         if !send_entry(tx, msgid, out, SyncStateValue::Add, uuid, None) {
             return Ok(SearchEnd::Cancelled);
         }
@@ -633,26 +762,63 @@ mod tests {
     use oxldap_proto::{Attribute, Dn};
 
     #[test]
-    fn unreadable_cookies_are_no_cookie() {
+    fn cookies_are_read_and_written_as_slapd_does() {
         let csn = "20261130044800.953542Z#000000#000#000000";
         let c = Cookie::parse(format!("rid=001,sid=000,csn={csn}").as_bytes());
-        assert_eq!(c.rid.as_deref(), Some("001"));
-        assert_eq!(c.csns.len(), 1);
-        for bad in [
-            "garbage".to_string(),
-            "csn=garbage".to_string(),
-            format!("rid=abc,csn={csn}"),
-            format!("rid=1000,csn={csn}"),
-            format!("sid=zz,csn={csn}"),
-            format!("sid=1000,csn={csn}"),
-        ] {
-            assert!(Cookie::parse(bad.as_bytes()).csns.is_empty(), "{bad}");
+        assert_eq!((c.rid, c.sid, c.csns.len()), (Some(1), Some(0), 1));
+        // (cookie, whether its CSN is kept, the rid echoed back; None: empty cookies),
+        // each as slapd 2.5 answered it (python-ldap, 2026-11-30).
+        let cases: &[(String, bool, Option<i64>)] = &[
+            (String::new(), false, Some(0)),
+            ("abc".into(), false, Some(0)),
+            ("rid=".into(), false, Some(0)),
+            ("rid=5".into(), false, Some(5)),
+            ("garbage".into(), false, None),
+            (format!("csn={csn}"), false, None),
+            (format!("sid=001,csn={csn}"), false, None),
+            (format!("rid=1,csn={csn}"), true, Some(1)),
+            (format!("rid=+1,csn={csn}"), true, Some(1)),
+            (format!("rid= 1,csn={csn}"), true, Some(1)),
+            (format!("junk,rid=001,csn={csn}"), true, Some(1)),
+            (format!("csn={csn},rid=001"), true, Some(1)),
+            (format!("rid=-5,csn={csn}"), false, Some(-5)),
+            (format!("rid=abc,csn={csn}"), false, Some(0)),
+            (format!("rid=01x,csn={csn}"), false, Some(1)),
+            (format!("rid=001;csn={csn}"), false, Some(1)),
+            (format!("rid=1000,csn={csn}"), false, Some(1000)),
+            (format!("rid=001,sid=zz,csn={csn}"), false, Some(1)),
+            (format!("rid=001,sid=1000,csn={csn}"), false, Some(1)),
+            (
+                format!("rid=001,csn={csn};garbage,junk=1,delcsn=x"),
+                true,
+                Some(1),
+            ),
+            (format!("rid=001,csn=garbage;{csn}"), false, Some(1)),
+        ];
+        for (cookie, kept, rid) in cases {
+            let c = Cookie::parse(cookie.as_bytes());
+            assert_eq!(c.csns.len(), usize::from(*kept), "{cookie:?}");
+            assert_eq!(c.rid, *rid, "{cookie:?}");
         }
         assert_eq!(Cookie::parse(&[0xff, 0xfe]), Cookie::default());
-        // Unknown parts are ignored, unreadable CSNs skipped.
-        let c = Cookie::parse(format!("rid=001,csn={csn};garbage,junk=1,delcsn=x").as_bytes());
-        assert_eq!(c.csns.len(), 1);
-        assert_eq!(c.rid.as_deref(), Some("001"));
+        let at = Csn::parse(csn).expect("csn");
+        assert_eq!(
+            Cookie::parse(b"rid=1000").encode(Some(&at), 1),
+            format!("rid=1000,sid=001,csn={csn}").into_bytes()
+        );
+        assert_eq!(
+            Cookie::parse(b"rid=-5,csn=x").encode(Some(&at), 0x12),
+            format!("rid=-05,sid=012,csn={csn}").into_bytes()
+        );
+        assert!(Cookie::parse(b"garbage").encode(Some(&at), 1).is_empty());
+        assert_eq!(
+            Cookie::default().encode(None, 1),
+            b"rid=000,sid=001".to_vec()
+        );
+        assert_eq!(
+            Cookie::default().encode(Some(&at), 0),
+            format!("rid=000,csn={csn}").into_bytes()
+        );
     }
 
     fn entry(dn: &str, attrs: &[(&str, &str)]) -> Entry {
@@ -699,6 +865,7 @@ mod tests {
             deadline,
             &|| false,
             &tx,
+            &crate::controls::ValuesReturn::default(),
         )
         .expect("delete phase");
         drop(tx);

@@ -19,7 +19,8 @@
 //! - Its outcome: the first failing entry of a chunk stops the load with its own error
 //!   (outcomes in the order of [`Store::add`]); the entries before it
 //!   in the chunk are committed, those after it are not, so the load ends exactly where
-//!   a per-entry load would have.
+//!   a per-entry load would have. In continue mode ([`BulkAdd::keep_going`], slapadd's
+//!   `-c`) a refused entry is set aside instead and the rest of the chunk goes on.
 //!
 //! memberOf is derived once per chunk over all its entries: a group and its members in
 //! the same chunk, in either order, get the values separate writes would have given them.
@@ -67,6 +68,12 @@ pub struct BulkAdd<'s, T> {
     chunk: usize,
     /// Entries written so far.
     added: u64,
+    /// slapadd's continue mode (`-c`, [`BulkAdd::keep_going`]): a refused entry is set
+    /// aside in `skipped` and the load goes on with the next one.
+    keep_going: bool,
+    /// Entries refused in continue mode and not yet taken by [`BulkAdd::take_skipped`],
+    /// in input order.
+    skipped: Vec<BulkAddError<T>>,
 }
 
 impl<T> std::fmt::Debug for BulkAdd<'_, T> {
@@ -99,6 +106,8 @@ impl Store {
             pending: Vec::with_capacity(chunk),
             chunk,
             added: 0,
+            keep_going: false,
+            skipped: Vec::new(),
         }
     }
 }
@@ -160,11 +169,32 @@ impl<T: Send> BulkAdd<'_, T> {
         self.added
     }
 
+    /// Continue mode, as slapadd's `-c`: an entry the store refuses with an LDAP outcome
+    /// (a schema violation, an existing DN, a missing parent, ...) is set aside for
+    /// [`BulkAdd::take_skipped`] and the entries after it are still added, in the same
+    /// chunk write; only a failure of the store itself ([`StoreError::is_failure`])
+    /// still stops the load. Skipping changes nothing for the entries that are added:
+    /// a refused entry is never staged, so the indexes, memberOf and the change log see
+    /// exactly the entries written, and one that needed it (a child of a refused entry)
+    /// is refused in turn (noSuchObject).
+    pub fn keep_going(mut self) -> Self {
+        self.keep_going = true;
+        self
+    }
+
+    /// The entries refused in continue mode since the last call, in input order. They
+    /// are known once their chunk is written (after [`BulkAdd::push`] wrote it,
+    /// [`BulkAdd::flush`]), so call this after those to report them as they come.
+    pub fn take_skipped(&mut self) -> Vec<BulkAddError<T>> {
+        std::mem::take(&mut self.skipped)
+    }
+
     /// Places, stamps and stages `items` in one [`Txn`] and commits it, under the write
     /// lock. Returns how many entries were committed, the tag of the last of them, and
-    /// the first refusal.
+    /// the first refusal (in continue mode, outcomes go to `skipped` instead and only a
+    /// failure of the store is returned).
     fn write_locked(
-        &self,
+        &mut self,
         items: Vec<(T, PreparedAdd)>,
     ) -> (u64, Option<T>, Result<(), BulkAddError<T>>) {
         let store = self.store;
@@ -190,6 +220,10 @@ impl<T: Send> BulkAdd<'_, T> {
             };
             let (norm, parent, mut entry) = match placed {
                 Ok(p) => p,
+                Err(error) if self.keep_going && !error.is_failure() => {
+                    self.skipped.push(BulkAddError { tag, error });
+                    continue;
+                }
                 Err(error) => {
                     refused = Some(BulkAddError { tag, error });
                     break;

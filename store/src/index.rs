@@ -76,6 +76,18 @@ pub(crate) struct Indexes {
     tunables: SubstrTunables,
 }
 
+impl IndexConfig {
+    /// Whether `schema` can serve these indexes: every attribute is defined, none is
+    /// computed on read, and each kind has the matching rule it needs (equality and
+    /// approx an EQUALITY rule, substrings a SUBSTR rule). The configuration checks
+    /// (`oxldap_server::config_check`) call it per `index` line, to name the line.
+    ///
+    /// Errors: [`StoreError::IndexConfig`] with slaptest's wording.
+    pub fn check(&self, schema: &Schema) -> Result<(), StoreError> {
+        Indexes::resolve(schema, self).map(|_| ())
+    }
+}
+
 /// Why an index directive cannot be served.
 fn config_error(reason: String) -> StoreError {
     StoreError::IndexConfig { reason }
@@ -97,9 +109,10 @@ impl Indexes {
             .iter()
             .filter(|(a, _)| !a.eq_ignore_ascii_case("default"))
         {
-            let at = schema.attribute_type(name).ok_or_else(|| {
-                config_error(format!("index attribute {name:?} is not in the schema"))
-            })?;
+            // Messages as slaptest's (slapd 2.5 `slap_index2prefix` checks).
+            let at = schema
+                .attribute_type(name)
+                .ok_or_else(|| config_error(format!("index attribute {name:?} undefined")))?;
             // Attributes the store computes on read have no stored values to index
             // (slapd refuses them too: "index of attribute ... disallowed").
             if [
@@ -112,8 +125,7 @@ impl Indexes {
             .any(|c| at.name().eq_ignore_ascii_case(c))
             {
                 return Err(config_error(format!(
-                    "index of attribute {:?} disallowed: its values are computed, not stored",
-                    at.name()
+                    "index of attribute {name:?} disallowed: its values are computed, not stored"
                 )));
             }
             let kinds = if kinds.is_empty() { &defaults } else { kinds };
@@ -124,15 +136,16 @@ impl Indexes {
                     IndexKind::Substrings => at.substr_rule().is_some(),
                 };
                 if !ok {
+                    let (kind, rule) = match k {
+                        IndexKind::Equality => ("equality", "equality"),
+                        IndexKind::Approx => ("approx", "equality"),
+                        IndexKind::Substrings => ("substr", "substrings"),
+                        IndexKind::Presence => ("presence", "any"),
+                    };
                     return Err(config_error(format!(
-                        "index {name} {}: attribute type {} has no {} matching rule",
-                        kind_name(*k),
+                        "{kind} index of attribute {name:?} disallowed: {} has no {rule} \
+                         matching rule",
                         at.name(),
-                        if *k == IndexKind::Substrings {
-                            "substrings"
-                        } else {
-                            "equality"
-                        }
                     )));
                 }
             }

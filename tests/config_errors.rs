@@ -1,0 +1,149 @@
+//! Configuration errors found after parsing (those that need the schema: index types
+//! against matching rules, unknown attributes in `index`, ACL attribute names, overlay
+//! options) name the file and line of the directive at fault, and the same line as
+//! `slaptest -f` on the same file, with slaptest's wording where slapd has one.
+//! Each case is a slapd.conf both programs read (oxldap accepts slapd's module lines);
+//! oxldap opens it through `oxldap import` of an empty LDIF, which opens the directory
+//! and stops there.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::Command;
+
+const SLAPTEST: &str = "/usr/sbin/slaptest";
+
+/// The configuration, with `extra` after the database directives.
+fn conf(dir: &Path, extra: &str) -> String {
+    format!(
+        "include /etc/ldap/schema/core.schema\n\
+         include /etc/ldap/schema/cosine.schema\n\
+         include /etc/ldap/schema/inetorgperson.schema\n\
+         include /etc/ldap/schema/misc.schema\n\
+         modulepath /usr/lib/ldap\n\
+         moduleload back_mdb\n\
+         moduleload memberof\n\
+         moduleload refint\n\
+         database mdb\n\
+         suffix \"dc=localdomain,dc=test\"\n\
+         rootdn \"cn=admin,dc=localdomain,dc=test\"\n\
+         rootpw secret\n\
+         directory {}\n\
+         index objectClass eq,pres\n\
+         {extra}\n",
+        dir.join("db").display()
+    )
+}
+
+/// (exit status, stderr) of oxldap opening `file`.
+fn oxldap(dir: &Path, file: &Path) -> (bool, String) {
+    let empty = dir.join("empty.ldif");
+    std::fs::write(&empty, "").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
+        .args(["import", "-f", file.to_str().unwrap(), "--data-dir"])
+        .arg(dir.join("oxdata"))
+        .arg(&empty)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// (exit status, stdout and stderr) of `slaptest -u -f file`.
+fn slaptest(file: &Path) -> (bool, String) {
+    let out = Command::new(SLAPTEST)
+        .args(["-u", "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn post_parse_errors_name_the_line_slaptest_names() {
+    if !Path::new(SLAPTEST).exists() {
+        println!("SKIPPED: {SLAPTEST} is not installed");
+        return;
+    }
+    // (the directives, the message oxldap gives after "FILE:LINE: \"directive\": ",
+    // whether slaptest names the line: for memberof-group-oc it only says "bad
+    // configuration file!").
+    let cases: &[(&str, &str, bool)] = &[
+        (
+            "index cn,nosuchattr eq",
+            "index attribute \"nosuchattr\" undefined",
+            true,
+        ),
+        (
+            "index objectClass sub",
+            "substr index of attribute \"objectClass\" disallowed",
+            true,
+        ),
+        (
+            "index audio eq",
+            "equality index of attribute \"audio\" disallowed",
+            true,
+        ),
+        ("index cn", "no indexes selected", true),
+        (
+            "access to * by * read\naccess to attrs=cn,nosuch by * read",
+            "unknown attr \"nosuch\" in to clause",
+            true,
+        ),
+        (
+            "overlay memberof\nmemberof-group-oc nosuchclass",
+            "<memberof-group-oc> unable to find objectClass \"nosuchclass\"",
+            false,
+        ),
+        (
+            "overlay memberof\nmemberof-member-ad nosuchattr",
+            "<memberof-member-ad> invalid AttributeDescription",
+            true,
+        ),
+        (
+            "overlay memberof\nmemberof-memberof-ad nosuchattr",
+            "<memberof-memberof-ad> invalid AttributeDescription",
+            true,
+        ),
+        (
+            "overlay refint\nrefint_attributes member nosuchattr",
+            "refint_attributes <nosuchattr>: attribute type undefined",
+            true,
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slapd.conf");
+    // The base configuration is accepted by both.
+    std::fs::create_dir_all(dir.path().join("db")).unwrap();
+    std::fs::write(&file, conf(dir.path(), "index default eq\nindex cn,mail")).unwrap();
+    let (ok, text) = slaptest(&file);
+    assert!(ok, "slaptest: {text}");
+    let (ok, text) = oxldap(dir.path(), &file);
+    assert!(ok, "oxldap: {text}");
+
+    for (extra, message, slaptest_names_line) in cases {
+        let text = conf(dir.path(), extra);
+        std::fs::write(&file, &text).unwrap();
+        // The last line is the directive at fault.
+        let line = text.lines().count();
+        let (ok, sl) = slaptest(&file);
+        assert!(!ok, "slaptest accepted {extra:?}");
+        if *slaptest_names_line {
+            assert!(
+                sl.contains(&format!("slapd.conf: line {line}: ")),
+                "{extra:?}: slaptest: {sl}"
+            );
+        }
+        let (ok, ox) = oxldap(dir.path(), &file);
+        assert!(!ok, "oxldap accepted {extra:?}");
+        let directive = extra
+            .lines()
+            .last()
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap();
+        let want = format!("{}:{line}: \"{directive}\": {message}", file.display());
+        assert!(ox.contains(&want), "{extra:?}: want {want:?} in: {ox}");
+    }
+}
