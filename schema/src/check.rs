@@ -257,6 +257,35 @@ impl Schema {
     }
 }
 
+impl Schema {
+    /// Whether the attribute type `attr` may name an entry in an RDN: not operational,
+    /// collective or obsolete, and with an equality matching rule (slapd's
+    /// `entry_naming_check`, schema_check.c). Unknown types pass here: an RDN naming one
+    /// is refused earlier as an invalid DN (34).
+    ///
+    /// Errors: [`SchemaError::NamingAttribute`] (namingViolation, 64).
+    pub fn check_naming_attribute(&self, attr: &str) -> Result<(), SchemaError> {
+        let Some(at) = self.attribute_type(attr) else {
+            return Ok(());
+        };
+        let problem = if at.is_operational() {
+            "is operational"
+        } else if at.collective {
+            "is collective"
+        } else if at.obsolete {
+            "is obsolete"
+        } else if at.equality_rule().is_none() {
+            "has no equality matching rule"
+        } else {
+            return Ok(());
+        };
+        Err(SchemaError::NamingAttribute {
+            attr: attr.to_string(),
+            problem,
+        })
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -595,34 +624,5 @@ pub(crate) mod tests {
                 && u.contains("member")
         }));
         assert!(!get("ldapSyntaxes").is_empty() && !get("matchingRules").is_empty());
-    }
-}
-
-impl Schema {
-    /// Whether the attribute type `attr` may name an entry in an RDN: not operational,
-    /// collective or obsolete, and with an equality matching rule (slapd's
-    /// `entry_naming_check`, schema_check.c). Unknown types pass here: an RDN naming one
-    /// is refused earlier as an invalid DN (34).
-    ///
-    /// Errors: [`SchemaError::NamingAttribute`] (namingViolation, 64).
-    pub fn check_naming_attribute(&self, attr: &str) -> Result<(), SchemaError> {
-        let Some(at) = self.attribute_type(attr) else {
-            return Ok(());
-        };
-        let problem = if at.is_operational() {
-            "is operational"
-        } else if at.collective {
-            "is collective"
-        } else if at.obsolete {
-            "is obsolete"
-        } else if at.equality_rule().is_none() {
-            "has no equality matching rule"
-        } else {
-            return Ok(());
-        };
-        Err(SchemaError::NamingAttribute {
-            attr: attr.to_string(),
-            problem,
-        })
     }
 }
