@@ -29,7 +29,7 @@ impl Csn {
     pub fn to_ldap_string(&self) -> String {
         let (dt, frac) = self.datetime();
         if !(0..=9999).contains(&dt.year()) {
-            return self.to_ldap_string_fmt();
+            return self.ldap_string_fmt();
         }
         let mut out = String::with_capacity(40);
         push_datetime(&mut out, &dt);
@@ -48,7 +48,7 @@ impl Csn {
     pub fn to_generalized_time(&self) -> String {
         let (dt, _) = self.datetime();
         if !(0..=9999).contains(&dt.year()) {
-            return self.to_generalized_time_fmt();
+            return self.generalized_time_fmt();
         }
         let mut out = String::with_capacity(15);
         push_datetime(&mut out, &dt);
@@ -67,7 +67,7 @@ impl Csn {
 
     /// [`Csn::to_ldap_string`] with `format!`: the reference, and the path for years
     /// outside 0..=9999.
-    fn to_ldap_string_fmt(&self) -> String {
+    fn ldap_string_fmt(&self) -> String {
         let (dt, frac) = self.datetime();
         format!(
             "{:04}{:02}{:02}{:02}{:02}{:02}.{:06}Z#{:06x}#{:03x}#000000",
@@ -83,8 +83,8 @@ impl Csn {
         )
     }
 
-    /// [`Csn::to_generalized_time`] with `format!` (see [`Csn::to_ldap_string_fmt`]).
-    fn to_generalized_time_fmt(&self) -> String {
+    /// [`Csn::to_generalized_time`] with `format!` (see [`Csn::ldap_string_fmt`]).
+    fn generalized_time_fmt(&self) -> String {
         let (dt, _) = self.datetime();
         format!(
             "{:04}{:02}{:02}{:02}{:02}{:02}Z",
@@ -283,12 +283,8 @@ mod tests {
         ];
         for (micros, count, sid) in cases {
             let c = Csn { micros, count, sid };
-            assert_eq!(c.to_ldap_string(), c.to_ldap_string_fmt(), "{c:?}");
-            assert_eq!(
-                c.to_generalized_time(),
-                c.to_generalized_time_fmt(),
-                "{c:?}"
-            );
+            assert_eq!(c.to_ldap_string(), c.ldap_string_fmt(), "{c:?}");
+            assert_eq!(c.to_generalized_time(), c.generalized_time_fmt(), "{c:?}");
         }
     }
 
@@ -300,8 +296,8 @@ mod tests {
             sid in 0u16..=u16::MAX,
         ) {
             let c = Csn { micros, count, sid };
-            proptest::prop_assert_eq!(c.to_ldap_string(), c.to_ldap_string_fmt());
-            proptest::prop_assert_eq!(c.to_generalized_time(), c.to_generalized_time_fmt());
+            proptest::prop_assert_eq!(c.to_ldap_string(), c.ldap_string_fmt());
+            proptest::prop_assert_eq!(c.to_generalized_time(), c.generalized_time_fmt());
         }
     }
 }
