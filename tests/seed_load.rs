@@ -73,6 +73,42 @@ fn serve_ldif_without_the_suffix_still_gets_the_layout() {
     assert_eq!(out.dns().len(), 5);
 }
 
+/// A seed loaded after the default layout: the bulk load starts over a small index (the
+/// layout's postings), copies it and writes the seed's postings against the copy
+/// (issue 7). Keys the layout and the seed share (chunk 0 holds both) must keep both
+/// sides' ids; keys only the layout has must stay.
+#[test]
+fn serve_ldif_after_the_layout_keeps_the_layouts_postings() {
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let records: Vec<&str> = text
+        .split("\n\n")
+        .filter(|r| !r.trim().is_empty())
+        .collect();
+    // Without the suffix and the three layout entries: the layout is created first.
+    let seed: Vec<&str> = records.get(4..).unwrap().to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("seed.ldif");
+    std::fs::write(&f, seed.join("\n\n") + "\n").unwrap();
+    let s = Server::start(&["--memory", "--ldif", f.to_str().unwrap()], None);
+    let count = |filter: &str| {
+        let out = s.search_root(&["-b", BASE, filter, "1.1"]);
+        out.expect_code(0);
+        out.dns().len()
+    };
+    let seed_with = |line: &str| seed.iter().filter(|r| r.contains(line)).count();
+    // Only the layout's: the suffix and o=localdomain.
+    assert_eq!(count("(objectClass=organization)"), 2);
+    // Shared by layout (ou=Groups, ou=Users) and seed (users' ou values).
+    assert_eq!(count("(ou=*)"), 2 + seed_with("\nou: "));
+    assert_eq!(count("(ou=Users)"), 1);
+    assert_eq!(count("(objectClass=organizationalUnit)"), 2);
+    assert_eq!(
+        count("(objectClass=inetOrgPerson)"),
+        seed_with("objectClass: inetOrgPerson")
+    );
+    assert_eq!(count("(objectClass=*)"), 4 + seed.len());
+}
+
 #[test]
 fn serve_ldif_reports_the_refused_entry_line() {
     let dir = tempfile::tempdir().unwrap();

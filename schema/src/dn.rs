@@ -86,8 +86,32 @@ impl fmt::Display for NormDn {
 /// leading `#` or space and a trailing space get a backslash; NUL, other control bytes and,
 /// in values that are not UTF-8, every non-ASCII byte become `\hh`.
 pub fn escape_value(v: &[u8]) -> String {
-    let utf8 = std::str::from_utf8(v).is_ok();
     let mut out = String::with_capacity(v.len() + 4);
+    escape_value_into(&mut out, v);
+    out
+}
+
+/// [`escape_value`] appended to `out`. A value with nothing to escape (printable ASCII
+/// without `"+,;<>\`, no leading `#` or space, no trailing space: nearly every
+/// normalized RDN value) is copied as it is, without the byte-by-byte pass.
+pub fn escape_value_into(out: &mut String, v: &[u8]) {
+    let plain = |b: &u8| {
+        matches!(b, 0x20..=0x7e) && !matches!(b, b'"' | b'+' | b',' | b';' | b'<' | b'>' | b'\\')
+    };
+    if v.iter().all(plain)
+        && v.first().is_none_or(|b| *b != b'#' && *b != b' ')
+        && v.last().is_none_or(|b| *b != b' ')
+    {
+        // All printable ASCII: valid UTF-8.
+        out.push_str(std::str::from_utf8(v).unwrap_or_default());
+        return;
+    }
+    escape_bytes_into(out, v);
+}
+
+/// The byte-by-byte pass of [`escape_value_into`].
+fn escape_bytes_into(out: &mut String, v: &[u8]) {
+    let utf8 = std::str::from_utf8(v).is_ok();
     let last = v.len().saturating_sub(1);
     let mut i = 0;
     while i < v.len() {
@@ -100,8 +124,8 @@ pub fn escape_value(v: &[u8]) -> String {
             }
             b'#' if i == 0 => out.push_str("\\#"),
             b' ' if i == 0 || i == last => out.push_str("\\ "),
-            0..=0x1f | 0x7f => hex(&mut out, b),
-            0x80..=0xff if !utf8 => hex(&mut out, b),
+            0..=0x1f | 0x7f => hex(out, b),
+            0x80..=0xff if !utf8 => hex(out, b),
             0x80..=0xff => {
                 // Copy the whole UTF-8 sequence starting here.
                 let len = match b {
@@ -118,7 +142,6 @@ pub fn escape_value(v: &[u8]) -> String {
         }
         i += 1;
     }
-    out
 }
 
 fn dn_err(at: usize, reason: &'static str) -> SchemaError {
@@ -175,8 +198,45 @@ impl Schema {
     }
 
     fn normalize_rdn_at(&self, rdn: &Rdn, depth: usize) -> Result<String, SchemaError> {
+        if let [ava] = rdn.avas.as_slice() {
+            // One AVA (nearly every RDN): `type=value`, written into one string.
+            let (at, norm) = self.normalize_ava_at(ava, depth, &[])?;
+            let name = at.name();
+            let mut out = String::with_capacity(name.len() + 1 + norm.len() + 2);
+            out.push_str(name);
+            out.make_ascii_lowercase();
+            out.push('=');
+            escape_value_into(&mut out, &norm);
+            return Ok(out);
+        }
         let mut parts: Vec<(&str, String, String)> = Vec::with_capacity(rdn.avas.len());
         for ava in &rdn.avas {
+            let seen: Vec<&str> = parts.iter().map(|(oid, _, _)| *oid).collect();
+            let (at, norm) = self.normalize_ava_at(ava, depth, &seen)?;
+            parts.push((&at.oid, at.name().to_ascii_lowercase(), escape_value(&norm)));
+        }
+        if parts.is_empty() {
+            return Err(dn_err(0, "empty RDN"));
+        }
+        let mut avas: Vec<String> = parts
+            .into_iter()
+            .map(|(_, ty, v)| format!("{ty}={v}"))
+            .collect();
+        avas.sort();
+        Ok(avas.join("+"))
+    }
+
+    /// One AVA of [`Schema::normalize_rdn_at`]: its type, and its value normalized by
+    /// the type's equality rule (not yet escaped). `seen`: the OIDs of the RDN's earlier
+    /// AVAs (a type twice is [`SchemaError::DuplicateAvaType`], checked after NUL and
+    /// before the value, as before this was split out).
+    fn normalize_ava_at(
+        &self,
+        ava: &Ava,
+        depth: usize,
+        seen: &[&str],
+    ) -> Result<(&crate::AttributeType, Vec<u8>), SchemaError> {
+        {
             let at = self.dn_type(&ava.attr)?;
             // RFC 4518 §2.2 maps NUL to nothing, so `cn=a\00b` would name `cn=ab`; slapd
             // refuses such DNs (invalidDNSyntax), and so does this.
@@ -186,7 +246,7 @@ impl Schema {
                     reason: "a DN value must not contain NUL (\\00)".into(),
                 });
             }
-            if parts.iter().any(|(oid, _, _)| *oid == at.oid) {
+            if seen.contains(&at.oid.as_str()) {
                 return Err(SchemaError::DuplicateAvaType(ava.attr.clone()));
             }
             // The value must be valid in its attribute's syntax (`cn=` is an empty
@@ -213,25 +273,8 @@ impl Schema {
                     })?,
                 None => ava.value.clone(),
             };
-            parts.push((&at.oid, at.name().to_ascii_lowercase(), escape_value(&norm)));
+            Ok((at, norm))
         }
-        if parts.is_empty() {
-            return Err(dn_err(0, "empty RDN"));
-        }
-        if let [(_, ty, v)] = parts.as_slice() {
-            // One AVA (nearly every RDN): `type=value` without the sort and join.
-            let mut out = String::with_capacity(ty.len() + 1 + v.len());
-            out.push_str(ty);
-            out.push('=');
-            out.push_str(v);
-            return Ok(out);
-        }
-        let mut avas: Vec<String> = parts
-            .into_iter()
-            .map(|(_, ty, v)| format!("{ty}={v}"))
-            .collect();
-        avas.sort();
-        Ok(avas.join("+"))
     }
 
     fn dn_type(&self, attr: &str) -> Result<&crate::AttributeType, SchemaError> {
@@ -498,6 +541,24 @@ mod tests {
                 let n2 = schema.normalize_dn(&dn(&[&[("cn", v.as_str())]]));
                 proptest::prop_assert_eq!(n1, n2);
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// The plain-value shortcut of `escape_value_into` writes what the byte-by-byte
+        /// pass writes, for any bytes (escapes, edges, non-UTF-8 included).
+        #[test]
+        fn escape_shortcut_matches_the_full_pass(
+            v in proptest::collection::vec(proptest::prop_oneof![
+                0x20u8..0x7f, proptest::num::u8::ANY,
+                proptest::sample::select(vec![b'#', b' ', b'+', b'\\', b'"'])
+            ], 0..24)
+        ) {
+            let mut fast = String::new();
+            escape_value_into(&mut fast, &v);
+            let mut full = String::new();
+            escape_bytes_into(&mut full, &v);
+            proptest::prop_assert_eq!(fast, full);
         }
     }
 }

@@ -394,6 +394,64 @@ pub fn split_description(desc: &str) -> (&str, &str) {
     }
 }
 
+/// The options half of [`Schema::check_options`] for `desc`, whose type is `at` (its
+/// characters are checked again here, so the function stands alone).
+fn check_options_of(desc: &str, at: &AttributeType) -> Result<(), SchemaError> {
+    let fail = |reason: &str| SchemaError::InvalidAttributeDescription {
+        desc: desc.to_string(),
+        reason: reason.to_string(),
+    };
+    if !desc
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b';'))
+    {
+        return Err(fail(
+            "AttributeDescription contains inappropriate characters",
+        ));
+    }
+    let (_, opts) = split_description(desc);
+    let needs_binary = at
+        .effective_syntax()
+        .is_some_and(|s| BINARY_TRANSFER_SYNTAXES.contains(&s));
+    let mut binary = false;
+    for opt in opts.split(';').skip(1) {
+        if opt.is_empty() {
+            return Err(fail("zero length option is invalid"));
+        }
+        if opt.eq_ignore_ascii_case("binary") {
+            if !needs_binary {
+                return Err(fail("option \"binary\" not supported with type"));
+            }
+            if binary {
+                return Err(fail("option \"binary\" specified multiple times"));
+            }
+            binary = true;
+        } else if opt
+            .get(..LANG_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(LANG_PREFIX))
+        {
+            if opt.ends_with('-') {
+                return Err(fail("inappropriate use of tag range option"));
+            }
+        } else {
+            return Err(fail("unrecognized option"));
+        }
+    }
+    if needs_binary && !binary {
+        return Err(fail("requires ;binary transfer"));
+    }
+    Ok(())
+}
+
+/// `at`'s primary name followed by `opts` (empty, or `;option...` as written).
+fn canonical_desc_of(at: &AttributeType, opts: &str) -> String {
+    let name = at.name();
+    let mut out = String::with_capacity(name.len() + opts.len());
+    out.push_str(name);
+    out.push_str(opts);
+    out
+}
+
 /// Whether an attribute carrying the option `have` satisfies the requested option `want`
 /// (one option each, without the `;`): options compare case-insensitively (RFC 4512
 /// §2.5), and a language range (RFC 3866 §3: a `lang-` option ending in `-`) is satisfied
@@ -746,8 +804,7 @@ impl Schema {
     /// written: `CN;lang-EN` → `cn;lang-EN`. `None` for an unknown type.
     pub fn canonical_desc(&self, desc: &str) -> Option<String> {
         let (ty, opts) = split_description(desc);
-        let at = self.lookup_type(ty)?;
-        Some(format!("{}{}", at.name(), opts))
+        Some(canonical_desc_of(self.lookup_type(ty)?, opts))
     }
 
     /// Checks the options of an attribute description (RFC 4512 §2.5: `attributedescription
@@ -782,41 +839,24 @@ impl Schema {
                 "AttributeDescription contains inappropriate characters",
             ));
         }
-        let (ty, opts) = split_description(desc);
+        let (ty, _) = split_description(desc);
         let at = self
             .lookup_type(ty)
             .ok_or_else(|| SchemaError::UndefinedAttributeType(desc.to_string()))?;
-        let needs_binary = at
-            .effective_syntax()
-            .is_some_and(|s| BINARY_TRANSFER_SYNTAXES.contains(&s));
-        let mut binary = false;
-        for opt in opts.split(';').skip(1) {
-            if opt.is_empty() {
-                return Err(fail("zero length option is invalid"));
-            }
-            if opt.eq_ignore_ascii_case("binary") {
-                if !needs_binary {
-                    return Err(fail("option \"binary\" not supported with type"));
-                }
-                if binary {
-                    return Err(fail("option \"binary\" specified multiple times"));
-                }
-                binary = true;
-            } else if opt
-                .get(..LANG_PREFIX.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(LANG_PREFIX))
-            {
-                if opt.ends_with('-') {
-                    return Err(fail("inappropriate use of tag range option"));
-                }
-            } else {
-                return Err(fail("unrecognized option"));
-            }
-        }
-        if needs_binary && !binary {
-            return Err(fail("requires ;binary transfer"));
-        }
-        Ok(())
+        check_options_of(desc, at)
+    }
+
+    /// [`Schema::check_options`] and [`Schema::canonical_desc`] with one lookup of the
+    /// type: the canonical description of `desc` once its options pass, `Ok(None)` when
+    /// the type is unknown (for which [`Schema::check_options`] would fail with
+    /// undefinedAttributeType, or with inappropriate characters).
+    pub fn checked_canonical_desc(&self, desc: &str) -> Result<Option<String>, SchemaError> {
+        let (ty, opts) = split_description(desc);
+        let Some(at) = self.lookup_type(ty) else {
+            return Ok(None);
+        };
+        check_options_of(desc, at)?;
+        Ok(Some(canonical_desc_of(at, opts)))
     }
 
     /// All superclasses of `oc`, transitively, nearest first (RFC 4512 §2.4).

@@ -21,10 +21,54 @@ pub struct Csn {
 
 impl Csn {
     /// The CSN as slapd prints it, e.g. `20261129134633.123456Z#000000#000#000000`.
+    ///
+    /// Written digit by digit ([`push_padded`]): a bulk load formats two CSN strings
+    /// and a timestamp per entry, and `format!` made them ~4,000 instructions each
+    /// (issue 7). A year outside 0..=9999 takes the `format!` path, whose output the
+    /// fast one equals everywhere else (`fast_format_matches_format` pins it).
     pub fn to_ldap_string(&self) -> String {
+        let (dt, frac) = self.datetime();
+        if !(0..=9999).contains(&dt.year()) {
+            return self.ldap_string_fmt();
+        }
+        let mut out = String::with_capacity(40);
+        push_datetime(&mut out, &dt);
+        out.push('.');
+        push_padded(&mut out, u64::try_from(frac).unwrap_or(0), 10, 6);
+        out.push_str("Z#");
+        push_padded(&mut out, u64::from(self.count), 16, 6);
+        out.push('#');
+        push_padded(&mut out, u64::from(self.sid), 16, 3);
+        out.push_str("#000000");
+        out
+    }
+
+    /// The GeneralizedTime (RFC 4517 §3.3.13) of the CSN, second precision, as slapd
+    /// writes createTimestamp/modifyTimestamp: `YYYYmmddHHMMSSZ`.
+    pub fn to_generalized_time(&self) -> String {
+        let (dt, _) = self.datetime();
+        if !(0..=9999).contains(&dt.year()) {
+            return self.generalized_time_fmt();
+        }
+        let mut out = String::with_capacity(15);
+        push_datetime(&mut out, &dt);
+        out.push('Z');
+        out
+    }
+
+    /// The UTC date and time of the CSN's second (the epoch when out of range), and the
+    /// microseconds within it.
+    fn datetime(&self) -> (OffsetDateTime, i64) {
         let secs = self.micros.div_euclid(1_000_000);
         let frac = self.micros.rem_euclid(1_000_000);
         let dt = OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        (dt, frac)
+    }
+
+    /// [`Csn::to_ldap_string`] with `format!`: the reference, and the path for years
+    /// outside 0..=9999.
+    fn ldap_string_fmt(&self) -> String {
+        let (dt, frac) = self.datetime();
         format!(
             "{:04}{:02}{:02}{:02}{:02}{:02}.{:06}Z#{:06x}#{:03x}#000000",
             dt.year(),
@@ -39,11 +83,9 @@ impl Csn {
         )
     }
 
-    /// The GeneralizedTime (RFC 4517 §3.3.13) of the CSN, second precision, as slapd
-    /// writes createTimestamp/modifyTimestamp: `YYYYmmddHHMMSSZ`.
-    pub fn to_generalized_time(&self) -> String {
-        let secs = self.micros.div_euclid(1_000_000);
-        let dt = OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    /// [`Csn::to_generalized_time`] with `format!` (see [`Csn::ldap_string_fmt`]).
+    fn generalized_time_fmt(&self) -> String {
+        let (dt, _) = self.datetime();
         format!(
             "{:04}{:02}{:02}{:02}{:02}{:02}Z",
             dt.year(),
@@ -85,6 +127,38 @@ impl Csn {
             count,
             sid,
         })
+    }
+}
+
+/// Appends `YYYYmmddHHMMSS` of `dt` (a year in 0..=9999) to `out`.
+fn push_datetime(out: &mut String, dt: &OffsetDateTime) {
+    push_padded(out, u64::try_from(dt.year()).unwrap_or(0), 10, 4);
+    push_padded(out, u64::from(u8::from(dt.month())), 10, 2);
+    push_padded(out, u64::from(dt.day()), 10, 2);
+    push_padded(out, u64::from(dt.hour()), 10, 2);
+    push_padded(out, u64::from(dt.minute()), 10, 2);
+    push_padded(out, u64::from(dt.second()), 10, 2);
+}
+
+/// Appends `value` in `radix` (10 or 16, lowercase) with at least `width` digits,
+/// zero-padded on the left, as `format!("{:0width$}")` / `{:0width$x}` do: a wider
+/// value keeps all its digits.
+fn push_padded(out: &mut String, mut value: u64, radix: u64, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    // u64::MAX has 20 decimal digits.
+    let mut buf = [b'0'; 20];
+    let mut at = buf.len();
+    while value > 0 && at > 0 {
+        at -= 1;
+        let digit = usize::try_from(value % radix).unwrap_or(0);
+        if let Some(slot) = buf.get_mut(at) {
+            *slot = DIGITS.get(digit).copied().unwrap_or(b'0');
+        }
+        value /= radix;
+    }
+    let start = at.min(buf.len().saturating_sub(width));
+    for &b in buf.get(start..).unwrap_or_default() {
+        out.push(char::from(b));
     }
 }
 
@@ -192,5 +266,38 @@ mod tests {
         };
         let clock = CsnClock::new(0, Some(future));
         assert!(clock.next() > future);
+    }
+
+    #[test]
+    fn fast_format_matches_format() {
+        let cases = [
+            (0i64, 0u32, 0u16),
+            (1_796_045_193_123_456, 3, 1),
+            (-1, 0, 0),
+            (-1_000_001, 5, 0xfff),
+            (253_402_300_799_999_999, 0xff_ffff, 0xfff), // 9999-12-31T23:59:59.999999
+            (253_402_300_800_000_000, 1, 1),             // year 10000: format! path
+            (i64::MAX / 4, 0x1_000_000, 0xffff),         // out of range: the epoch
+            (86_399_999_999, 0xabc, 0x7),
+            (-62_167_219_200_000_001, 2, 3), // year -1: format! path
+        ];
+        for (micros, count, sid) in cases {
+            let c = Csn { micros, count, sid };
+            assert_eq!(c.to_ldap_string(), c.ldap_string_fmt(), "{c:?}");
+            assert_eq!(c.to_generalized_time(), c.generalized_time_fmt(), "{c:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_format_matches_format_everywhere(
+            micros in -62_167_219_200_000_000i64..253_402_300_800_000_000,
+            count in 0u32..=u32::MAX,
+            sid in 0u16..=u16::MAX,
+        ) {
+            let c = Csn { micros, count, sid };
+            proptest::prop_assert_eq!(c.to_ldap_string(), c.ldap_string_fmt());
+            proptest::prop_assert_eq!(c.to_generalized_time(), c.generalized_time_fmt());
+        }
     }
 }

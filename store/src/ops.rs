@@ -89,7 +89,7 @@ impl Namespace for Store {
         Store::id_of(self, dn)
     }
     fn dn_of(&self, id: u64) -> Result<Option<Dn>, StoreError> {
-        Ok(self.load(id)?.map(|(_, s)| s.entry.dn))
+        self.load_dn(id)
     }
 }
 
@@ -98,7 +98,7 @@ impl Namespace for Txn<'_> {
         Txn::id_of(self, dn)
     }
     fn dn_of(&self, id: u64) -> Result<Option<Dn>, StoreError> {
-        Ok(self.get(id)?.map(|s| s.entry.dn))
+        Txn::dn_of(self, id)
     }
 }
 
@@ -623,24 +623,26 @@ impl Store {
 
     /// The schema's primary name for an attribute description (options kept).
     pub(crate) fn canonical(&self, desc: &str) -> Result<String, StoreError> {
-        // Options must be ones the type takes (RFC 4512 §2.5: lang- tags, ;binary).
-        if desc.contains(';') || self.schema.attribute_type(desc).is_some() {
+        // Options must be ones the type takes (RFC 4512 §2.5: lang- tags, ;binary). One
+        // lookup of the type for both the check and the name (issue 7: three before).
+        if let Some(canonical) = self.schema.checked_canonical_desc(desc)? {
+            return Ok(canonical);
+        }
+        // An unknown type: with options, the options check's own error.
+        if desc.contains(';') {
             self.schema.check_options(desc)?;
         }
-        self.schema
-            .canonical_desc(desc)
-            .ok_or_else(|| StoreError::UndefinedAttributeType {
-                attr: desc.to_string(),
-            })
+        Err(StoreError::UndefinedAttributeType {
+            attr: desc.to_string(),
+        })
     }
 
     pub(crate) fn is_no_user_mod(&self, desc: &str) -> bool {
-        STAMPED
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(desc_type(desc)))
+        let ty = desc_type(desc);
+        STAMPED.iter().any(|s| s.eq_ignore_ascii_case(ty))
             || self
                 .schema
-                .attribute_type(desc)
+                .attribute_type(ty)
                 .is_some_and(|at| at.no_user_modification)
     }
 
@@ -1024,7 +1026,7 @@ impl Store {
 
 /// The attribute type part of a description (`cn;lang-en` → `cn`).
 fn desc_type(desc: &str) -> &str {
-    desc.split(';').next().unwrap_or(desc)
+    oxldap_schema::split_description(desc).0
 }
 
 /// An operand of a modify increment (RFC 4525 §2) as a 128-bit integer. Errors: not an

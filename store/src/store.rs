@@ -164,10 +164,20 @@ const TEMPORARY_SEGMENT_SIZE: usize = 8 << 20;
 struct PendingPostings {
     /// The posting changes of every write of the load so far.
     delta: crate::postings::PostingDelta,
-    /// The index tree held nothing when the load began, and nothing writes to it until
-    /// the load ends, so the collected postings are written without reading chunks back.
-    fresh: bool,
+    /// The index tree's content when the load began, if it held at most
+    /// [`SMALL_INDEX_BASE`] chunks (none, for a fresh store). Nothing writes the tree
+    /// until the load ends (every write's postings go into `delta`), so the collected
+    /// postings are written against this copy instead of reading each chunk back; `None`:
+    /// read back from the tree.
+    base: Option<std::collections::BTreeMap<Vec<u8>, sled::IVec>>,
 }
+
+/// The most index chunks a bulk load copies into memory at its start
+/// ([`PendingPostings::base`]) instead of reading back the chunks it writes at its end.
+/// A seed loaded after the default layout (four entries, ~30 chunks) then reads nothing
+/// back; a larger index is not copied, since the copy would cost more than the reads of
+/// a small load. 1,024 chunks are at most a few hundred KiB.
+const SMALL_INDEX_BASE: usize = 1024;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -492,6 +502,17 @@ impl Store {
         }
     }
 
+    /// The DN of the stored entry `id`, read in place ([`crate::view::EntryView::dn`])
+    /// without decoding its attributes.
+    pub(crate) fn load_dn(&self, id: u64) -> Result<Option<Dn>, StoreError> {
+        match self.trees.entries.get(keys::id_key(id))? {
+            Some(bytes) => crate::view::EntryView::parse(&bytes)
+                .map(|v| Some(v.dn()))
+                .ok_or(StoreError::Corrupt { tree: "entries" }),
+            None => Ok(None),
+        }
+    }
+
     pub(crate) fn has_children(&self, id: u64) -> Result<bool, StoreError> {
         Ok(self
             .trees
@@ -747,12 +768,19 @@ impl Store {
             self.begin_held_log(bytes)?;
         }
         // Collecting starts before readers look for it and ends (written) before they
-        // stop looking, so a reader never misses a posting.
-        *self.pending_lock() = Some(PendingPostings {
-            delta: crate::postings::PostingDelta::default(),
-            fresh: self.trees.index.is_empty(),
-        });
-        self.bulk.store(true, std::sync::atomic::Ordering::Release);
+        // stop looking, so a reader never misses a posting. Under the write lock, so a
+        // concurrent write's postings are either in the tree (and the copy) or collected.
+        {
+            let _guard = self.lock_writes();
+            // A storage error while copying falls back to reading back, which meets
+            // the error again (and reports it) when the postings are written.
+            let base = self.small_index_base().ok().flatten();
+            *self.pending_lock() = Some(PendingPostings {
+                delta: crate::postings::PostingDelta::default(),
+                base,
+            });
+            self.bulk.store(true, std::sync::atomic::Ordering::Release);
+        }
         let out = load();
         let (written, logged) = {
             let _guard = self.lock_writes();
@@ -766,6 +794,21 @@ impl Store {
         }
         self.db.flush()?;
         Ok(out)
+    }
+
+    /// A copy of the index tree when it holds at most [`SMALL_INDEX_BASE`] chunks.
+    fn small_index_base(
+        &self,
+    ) -> Result<Option<std::collections::BTreeMap<Vec<u8>, sled::IVec>>, StoreError> {
+        let mut base = std::collections::BTreeMap::new();
+        for kv in self.trees.index.iter() {
+            if base.len() >= SMALL_INDEX_BASE {
+                return Ok(None);
+            }
+            let (k, v) = kv?;
+            base.insert(k.to_vec(), v);
+        }
+        Ok(Some(base))
     }
 
     pub(crate) fn held_log_lock(&self) -> MutexGuard<'_, Option<crate::bulk_log::HeldLog>> {
@@ -786,11 +829,15 @@ impl Store {
         // them neither collected nor written.
         let mut pending = self.pending_lock();
         if let Some(p) = pending.take().filter(|p| !p.delta.is_empty()) {
-            // Into an empty tree nothing is read back. The writes need not be atomic:
-            // the fingerprint is restored only after them (a crash before makes the next
-            // open rebuild the index), and readers wait on the pending lock held here.
-            let tree = (!p.fresh).then_some(&self.trees.index);
-            crate::postings::apply_sorted(&self.trees.index, p.delta.changes(tree)?)?;
+            // Into a small (or empty) tree nothing is read back. The writes need not be
+            // atomic: the fingerprint is restored only after them (a crash before makes
+            // the next open rebuild the index), and readers wait on the pending lock
+            // held here.
+            let changes = match &p.base {
+                Some(base) => p.delta.changes_over(base)?,
+                None => p.delta.changes(Some(&self.trees.index))?,
+            };
+            crate::postings::apply_sorted(&self.trees.index, changes)?;
         }
         Ok(())
     }

@@ -126,6 +126,16 @@ impl<'s> Txn<'s> {
         }
     }
 
+    /// The DN of entry `id` as this write sees it. Reads only the DN: every add of a
+    /// bulk chunk asks for its parent's, and a copy of the whole parent (a group with
+    /// its members, say) was most of the cost of placing an entry (issue 7).
+    pub fn dn_of(&self, id: u64) -> Result<Option<oxldap_proto::Dn>, StoreError> {
+        match self.touched.get(&id) {
+            Some(t) => Ok(t.after.as_ref().map(|s| s.entry.dn.clone())),
+            None => self.store.load_dn(id),
+        }
+    }
+
     /// The id of the entry with normalized DN `dn`, seeing this write's own renames.
     pub fn id_of(&self, dn: &NormDn) -> Result<Option<u64>, StoreError> {
         let key = keys::dn_key(dn);
