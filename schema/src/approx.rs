@@ -485,9 +485,6 @@ mod tests {
             ApproxRule::for_equality(rule("caseIgnoreIA5Match")),
             Some(ApproxRule::Ia5String)
         );
-        assert_eq!(
-            ApproxRule::for_equality(rule("telephoneNumberMatch")),
-            None
-        );
+        assert_eq!(ApproxRule::for_equality(rule("telephoneNumberMatch")), None);
     }
 }

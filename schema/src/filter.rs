@@ -195,12 +195,12 @@ impl PreparedFilter<'_> {
                     })),
                     Test::Compare(rule, a) => any_value(values.map(|v| a.test(schema, rule, v))),
                     Test::Approx(a) => any_value(values.map(|v| {
-                        std::str::from_utf8(v)
-                            .map(|v| a.matches(v))
-                            .map_err(|_| SchemaError::InvalidValue {
+                        std::str::from_utf8(v).map(|v| a.matches(v)).map_err(|_| {
+                            SchemaError::InvalidValue {
                                 rule: "directoryStringApproxMatch",
                                 reason: "a value is not UTF-8".to_string(),
-                            })
+                            }
+                        })
                     })),
                 }
             }
@@ -350,11 +350,24 @@ impl Schema {
             return self.prepare_equality(desc, value);
         }
         self.prepare_item(desc, |at| {
-            let rule = at.equality_rule()?;
-            rule.normalize(self, value).ok()?;
-            let text = std::str::from_utf8(value).ok()?;
-            Some(Test::Approx(ApproxAssertion::new(text)))
+            self.approx_assertion(at, value).map(Test::Approx)
         })
+    }
+
+    /// The approximate assertion of `value` on `at`, a type whose equality rule has an
+    /// approximate rule ([`ApproxRule::for_equality`]). None when the item is Undefined:
+    /// the value is invalid for the equality rule (slapd normalizes the assertion with it
+    /// first: a non-ASCII value for an IA5 rule, an empty Directory String, which RFC 4517
+    /// §3.3.6 does not allow and slapd's `UTF8StringValidate` refuses) or `at` has no
+    /// equality rule.
+    pub fn approx_assertion(&self, at: &AttributeType, value: &[u8]) -> Option<ApproxAssertion> {
+        let rule = at.equality_rule()?;
+        if rule.syntax == DIRECTORY_STRING_SYNTAX && value.is_empty() {
+            return None;
+        }
+        rule.normalize(self, value).ok()?;
+        let text = std::str::from_utf8(value).ok()?;
+        Some(ApproxAssertion::new(text))
     }
 
     fn prepare_ordering<'f>(
@@ -879,8 +892,14 @@ mod tests {
             (Filter::Approx("commonName".into(), b"smith".to_vec()), T),
             (Filter::Approx("cn".into(), b"smith alice".to_vec()), F),
             (Filter::Approx("cn".into(), b"   ".to_vec()), F),
+            (Filter::Approx("cn".into(), b"".to_vec()), U),
+            (Filter::Approx("cn".into(), "ø".as_bytes().to_vec()), F),
+            (Filter::Approx("mail".into(), b"".to_vec()), F),
             (Filter::Approx("mail".into(), b"alis".to_vec()), T),
-            (Filter::Approx("mail".into(), "ålice".as_bytes().to_vec()), U),
+            (
+                Filter::Approx("mail".into(), "ålice".as_bytes().to_vec()),
+                U,
+            ),
             (
                 Filter::Approx("telephoneNumber".into(), b"+1 555 123-4567".to_vec()),
                 T,

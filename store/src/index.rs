@@ -584,10 +584,7 @@ impl Indexes {
                 Ok((Some(acc), Plan::Or(plans)))
             }
             Filter::Approx(desc, value)
-                if schema
-                    .attribute_type(desc)
-                    .and_then(approx_rule)
-                    .is_some() =>
+                if schema.attribute_type(desc).and_then(approx_rule).is_some() =>
             {
                 self.approx_candidates(schema, src, desc, value)
             }
@@ -704,13 +701,8 @@ impl Indexes {
             return Ok((None, Plan::Scan));
         };
         let what = format!("{} approx", at.name());
-        let valid = at
-            .equality_rule()
-            .is_some_and(|r| r.normalize(schema, value).is_ok());
-        let assertion = std::str::from_utf8(value)
-            .ok()
-            .filter(|_| valid)
-            .map(ApproxAssertion::new)
+        let assertion = schema
+            .approx_assertion(at, value)
             .filter(ApproxAssertion::has_words);
         let Some(assertion) = assertion else {
             return Ok((Some(RoaringTreemap::new()), Plan::Index { what, ids: 0 }));
