@@ -111,11 +111,6 @@ fn value_from(pool: &'static [&'static str]) -> BoxedStrategy<String> {
         .boxed()
 }
 
-/// A value of one to four of [`WORDS`].
-fn value() -> BoxedStrategy<String> {
-    value_from(WORDS)
-}
-
 /// An IA5 mail value: ASCII words joined by dots, an @ and a domain.
 fn mail() -> BoxedStrategy<String> {
     let ascii: Vec<&str> = WORDS.iter().copied().filter(|w| w.is_ascii()).collect();
