@@ -97,7 +97,8 @@ fn every_filter_type() {
     assert!(dns("(createTimestamp<=19700101000000Z)").is_empty());
     // Ordering on an attribute without one is Undefined (RFC 4511 §4.5.1.7): no entries.
     assert!(dns("(uid>=a)").is_empty());
-    // Approx (locally defined; equality after normalization here).
+    // Approx: slapd's phonetic match (`tests/approx_vs_slapd.rs`); no other sn in the
+    // fixture sounds like Horvat.
     assert_eq!(
         dns("(sn~=HORVAT)"),
         users_where(|e| e.get("sn").iter().any(|c| c.eq_ignore_ascii_case("horvat")))

@@ -10,6 +10,7 @@ use std::cmp::Ordering;
 
 use oxldap_proto::{Attributes, Entry, Filter};
 
+use crate::approx::{ApproxAssertion, ApproxRule};
 use crate::error::SchemaError;
 use crate::matching::{parse_substring_assertion, MatchingRule, PreparedSubstrings, RuleKind};
 use crate::parse::is_oid;
@@ -163,6 +164,8 @@ pub enum Test<'f> {
     ObjectClass(&'f crate::schema::ObjectClass),
     /// A normalized assertion under a matching rule.
     Compare(&'f MatchingRule, Assertion),
+    /// An approximate assertion under slapd's phonetic rule ([`crate::approx`]).
+    Approx(ApproxAssertion),
 }
 
 impl PreparedFilter<'_> {
@@ -191,6 +194,14 @@ impl PreparedFilter<'_> {
                             .is_some_and(|c| c.is_a(target))
                     })),
                     Test::Compare(rule, a) => any_value(values.map(|v| a.test(schema, rule, v))),
+                    Test::Approx(a) => any_value(values.map(|v| {
+                        std::str::from_utf8(v).map(|v| a.matches(v)).map_err(|_| {
+                            SchemaError::InvalidValue {
+                                rule: "directoryStringApproxMatch",
+                                reason: "a value is not UTF-8".to_string(),
+                            }
+                        })
+                    })),
                 }
             }
             PreparedFilter::Extensible(Filter::Extensible {
@@ -231,9 +242,11 @@ impl Schema {
     ///   assertion value invalid for the rule gives Undefined.
     /// * `objectClass` equality also matches superclasses of the entry's classes, and class
     ///   names and OIDs are interchangeable.
-    /// * Approximate matching uses the equality rule. (slapd uses a phonetic algorithm for
-    ///   directory strings; this is a documented simplification, which RFC 4511 §4.5.1.7.6
-    ///   allows: "the server may use equality matching".)
+    /// * Approximate matching (RFC 4511 §4.5.1.7.6 leaves the algorithm to the server) is
+    ///   slapd's: attributes whose equality rule is caseIgnoreMatch, caseExactMatch,
+    ///   caseIgnoreIA5Match or caseExactIA5Match compare the phonetic codes of their
+    ///   words ([`crate::approx`]); every other attribute uses its equality rule. The
+    ///   assertion value must still be valid for the equality rule (else Undefined).
     /// * Extensible match (§4.5.1.7.7): with a rule, the rule is applied to the named
     ///   attribute, or to every attribute whose syntax suits the rule; without a rule the
     ///   attribute's equality rule is used; `:dn:` also tests the AVAs of the entry's DN.
@@ -265,9 +278,8 @@ impl Schema {
             Filter::And(parts) => P::And(all(parts)),
             Filter::Or(parts) => P::Or(all(parts)),
             Filter::Not(inner) => P::Not(Box::new(self.prepare_at(inner, depth + 1))),
-            Filter::Equality(desc, value) | Filter::Approx(desc, value) => {
-                self.prepare_equality(desc, value)
-            }
+            Filter::Equality(desc, value) => self.prepare_equality(desc, value),
+            Filter::Approx(desc, value) => self.prepare_approx(desc, value),
             Filter::Substrings(desc, sub) => self.prepare_item(desc, |at| {
                 let rule = at.substr_rule()?;
                 let p = rule.prepare_substrings(sub).ok()?;
@@ -323,6 +335,39 @@ impl Schema {
             let a = rule.normalize(self, value).ok()?;
             Some(Test::Compare(rule, Assertion::Equal(a)))
         })
+    }
+
+    /// An approximate item (RFC 4511 §4.5.1.7.6): slapd's phonetic rule where the
+    /// attribute's equality rule has one ([`ApproxRule::for_equality`]), else equality,
+    /// as slapd's `test_ava_filter` falls back. slapd normalizes the assertion with the
+    /// equality rule first, so a value invalid for it makes the item Undefined.
+    fn prepare_approx<'f>(&'f self, desc: &'f str, value: &'f [u8]) -> PreparedFilter<'f> {
+        let approx = self
+            .resolve(desc)
+            .and_then(|(at, _)| at.equality_rule())
+            .and_then(ApproxRule::for_equality);
+        if approx.is_none() {
+            return self.prepare_equality(desc, value);
+        }
+        self.prepare_item(desc, |at| {
+            self.approx_assertion(at, value).map(Test::Approx)
+        })
+    }
+
+    /// The approximate assertion of `value` on `at`, a type whose equality rule has an
+    /// approximate rule ([`ApproxRule::for_equality`]). None when the item is Undefined:
+    /// the value is invalid for the equality rule (slapd normalizes the assertion with it
+    /// first: a non-ASCII value for an IA5 rule, an empty Directory String, which RFC 4517
+    /// §3.3.6 does not allow and slapd's `UTF8StringValidate` refuses) or `at` has no
+    /// equality rule.
+    pub fn approx_assertion(&self, at: &AttributeType, value: &[u8]) -> Option<ApproxAssertion> {
+        let rule = at.equality_rule()?;
+        if rule.syntax == DIRECTORY_STRING_SYNTAX && value.is_empty() {
+            return None;
+        }
+        rule.normalize(self, value).ok()?;
+        let text = std::str::from_utf8(value).ok()?;
+        Some(ApproxAssertion::new(text))
     }
 
     fn prepare_ordering<'f>(
@@ -843,6 +888,24 @@ mod tests {
             (eq("userPassword", "secret"), T),
             (Filter::Approx("cn".into(), b"ALLY".to_vec()), T),
             (Filter::Approx("nosuch".into(), b"x".to_vec()), U),
+            (Filter::Approx("cn".into(), b"alis smyth".to_vec()), T),
+            (Filter::Approx("commonName".into(), b"smith".to_vec()), T),
+            (Filter::Approx("cn".into(), b"smith alice".to_vec()), F),
+            (Filter::Approx("cn".into(), b"   ".to_vec()), F),
+            (Filter::Approx("cn".into(), b"".to_vec()), U),
+            (Filter::Approx("cn".into(), "ø".as_bytes().to_vec()), F),
+            (Filter::Approx("mail".into(), b"".to_vec()), F),
+            (Filter::Approx("mail".into(), b"alis".to_vec()), T),
+            (
+                Filter::Approx("mail".into(), "ålice".as_bytes().to_vec()),
+                U,
+            ),
+            (
+                Filter::Approx("telephoneNumber".into(), b"+1 555 123-4567".to_vec()),
+                T,
+            ),
+            (Filter::Approx("uidNumber".into(), b"1000".to_vec()), T),
+            (Filter::Approx("uidNumber".into(), b"abc".to_vec()), U),
             (sub("cn", Some("ali"), &[], None), T),
             (sub("cn", None, &["CE SM"], Some("th")), T),
             (sub("cn", Some("bob"), &[], None), F),

@@ -11,6 +11,7 @@
 //!   published subschema ([`Schema::subschema_attributes`]);
 //! * [`Schema`]: the registry, looked up by any name or OID;
 //! * [`matching`]: matching rules and value normalization;
+//! * [`approx`]: slapd's phonetic approximate matching (`~=`) and its index keys;
 //! * [`dn`]: [`NormDn`], DN normalization and prettying;
 //! * [`filter`]: RFC 4511 §4.5.1.7 filter evaluation, Compare, value validation (with the
 //!   RFC 4517 §3.3 syntax validators of the private `syntax` module).
@@ -22,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+pub mod approx;
 pub mod builtin;
 pub mod check;
 pub mod dn;
@@ -33,6 +35,7 @@ pub mod schema;
 pub mod schemafile;
 mod syntax;
 
+pub use approx::{ApproxAssertion, ApproxRule};
 pub use builtin::{AXIGEN_STANDIN_NOTE, BUILTIN_SETS};
 pub use dn::NormDn;
 pub use error::SchemaError;

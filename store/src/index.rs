@@ -10,6 +10,7 @@
 use crate::error::StoreError;
 use crate::postings::PostingReader;
 use oxldap_proto::{Entry, Filter};
+use oxldap_schema::approx::{index_keys as approx_keys, ApproxAssertion, ApproxRule};
 use oxldap_schema::{AttributeType, Schema, OBJECT_CLASS_OID};
 use roaring::RoaringTreemap;
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,7 +24,9 @@ pub enum IndexKind {
     Presence,
     /// Substrings: initial, any and final n-grams of the normalized value.
     Substrings,
-    /// Approximate: as equality (approximate matching is equality after normalization).
+    /// Approximate: one key per phonetic code of a value's words (slapd's
+    /// `approxIndexer`, [`oxldap_schema::approx`]); only for attributes whose equality
+    /// rule has an approximate rule.
     Approx,
 }
 
@@ -131,10 +134,21 @@ impl Indexes {
             let kinds = if kinds.is_empty() { &defaults } else { kinds };
             for k in kinds {
                 let ok = match k {
-                    IndexKind::Equality | IndexKind::Approx => at.equality_rule().is_some(),
+                    IndexKind::Equality => at.equality_rule().is_some(),
                     IndexKind::Presence => true,
                     IndexKind::Substrings => at.substr_rule().is_some(),
+                    IndexKind::Approx => approx_rule(at).is_some(),
                 };
+                // slapd (back-mdb's index configuration) refuses an approx index on an
+                // attribute without an approximate rule: "approx index of attribute ...
+                // disallowed".
+                if *k == IndexKind::Approx && !ok {
+                    return Err(config_error(format!(
+                        "approx index of attribute {name:?} disallowed: attribute type {} \
+                         has no approximate matching rule",
+                        at.name()
+                    )));
+                }
                 if !ok {
                     let (kind, rule) = match k {
                         IndexKind::Equality => ("equality", "equality"),
@@ -184,6 +198,11 @@ impl Indexes {
             for k in kinds {
                 s.push(' ');
                 s.push_str(kind_name(*k));
+                // Approx keys were equality keys before they were phonetic codes; the
+                // suffix makes a store indexed the old way rebuild at open.
+                if *k == IndexKind::Approx {
+                    s.push_str("/phonetic");
+                }
             }
             s.push(';');
         }
@@ -226,10 +245,10 @@ impl Indexes {
     /// `before` into those of `after`.
     ///
     /// Attributes whose values did not change contribute nothing. An attribute with only
-    /// equality, approx and presence indexes contributes the keys of the values removed
-    /// and added (an entry never holds two values equal under the equality rule, so a
-    /// value's key belongs to that value alone); others (substrings keys are shared
-    /// between values, objectClass keys between classes) contribute all their keys. So
+    /// equality and presence indexes contributes the keys of the values removed and added
+    /// (an entry never holds two values equal under the equality rule, so a value's key
+    /// belongs to that value alone); others (substrings and approx keys are shared between
+    /// values, objectClass keys between classes) contribute all their keys. So
     /// adding one member to a 50,000-member group computes one key, not 100,000.
     pub fn changed_keys(
         &self,
@@ -257,6 +276,7 @@ impl Indexes {
                 continue;
             };
             let per_value = !kinds.contains(&IndexKind::Substrings)
+                && !kinds.contains(&IndexKind::Approx)
                 && !at.name().eq_ignore_ascii_case("objectClass")
                 && bv.len() <= 1
                 && av.len() <= 1;
@@ -350,15 +370,19 @@ impl Indexes {
                         out.push(prefix(TAG_PRES, oid, b""));
                     }
                 }
-                IndexKind::Equality | IndexKind::Approx => {
-                    let tag = if *k == IndexKind::Equality {
-                        TAG_EQ
-                    } else {
-                        TAG_APPROX
-                    };
+                IndexKind::Equality => {
                     for v in values {
                         if let Ok(key) = schema.equality_key_of(at, v) {
-                            out.push(prefix(tag, oid, &key));
+                            out.push(prefix(TAG_EQ, oid, &key));
+                        }
+                    }
+                }
+                IndexKind::Approx => {
+                    for v in values {
+                        if let Ok(v) = std::str::from_utf8(v) {
+                            for code in approx_keys(v) {
+                                out.push(prefix(TAG_APPROX, oid, code.as_bytes()));
+                            }
                         }
                     }
                 }
@@ -572,25 +596,23 @@ impl Indexes {
                 }
                 Ok((Some(acc), Plan::Or(plans)))
             }
+            Filter::Approx(desc, value)
+                if schema.attribute_type(desc).and_then(approx_rule).is_some() =>
+            {
+                self.approx_candidates(schema, src, desc, value)
+            }
+            // An approximate item on a type without an approximate rule is an equality
+            // item (slapd's filter evaluation and index lookup both fall back so).
             Filter::Equality(desc, value) | Filter::Approx(desc, value) => {
-                let approx = matches!(filter, Filter::Approx(..));
-                let kind = if approx {
-                    IndexKind::Approx
-                } else {
-                    IndexKind::Equality
-                };
-                let Some((at, _)) = self.indexed(schema, desc, kind) else {
+                let Some((at, _)) = self.indexed(schema, desc, IndexKind::Equality) else {
                     return Ok((None, Plan::Scan));
                 };
                 let ids = match schema.equality_key(at.name(), value) {
-                    Ok(key) => lookup(
-                        src,
-                        &prefix(if approx { TAG_APPROX } else { TAG_EQ }, &at.oid, &key),
-                    )?,
+                    Ok(key) => lookup(src, &prefix(TAG_EQ, &at.oid, &key))?,
                     // An assertion invalid for the rule is Undefined: nothing matches.
                     Err(_) => RoaringTreemap::new(),
                 };
-                let what = format!("{} {}", at.name(), kind_name(kind));
+                let what = format!("{} eq", at.name());
                 let n = ids.len();
                 Ok((Some(ids), Plan::Index { what, ids: n }))
             }
@@ -672,6 +694,51 @@ impl Indexes {
             | Filter::GreaterOrEqual(..)
             | Filter::LessOrEqual(..)
             | Filter::Extensible { .. } => Ok((None, Plan::Scan)),
+        }
+    }
+
+    /// Candidates of an approximate item on a type with an approximate rule: the entries
+    /// posted under every non-empty phonetic code of the assertion's words (a matching
+    /// value has a word of each code). A word with the empty code narrows nothing (no
+    /// value is indexed under it; slapd looks it up anyway and so misses `3Com` for
+    /// `~=9`), so an assertion made only of such words is answered by a scan. An
+    /// assertion invalid for the equality rule, or without words, matches nothing.
+    fn approx_candidates(
+        &self,
+        schema: &Schema,
+        src: &PostingReader<'_>,
+        desc: &str,
+        value: &[u8],
+    ) -> Result<(Option<RoaringTreemap>, Plan), StoreError> {
+        let Some((at, _)) = self.indexed(schema, desc, IndexKind::Approx) else {
+            return Ok((None, Plan::Scan));
+        };
+        let what = format!("{} approx", at.name());
+        let assertion = schema
+            .approx_assertion(at, value)
+            .filter(ApproxAssertion::has_words);
+        let Some(assertion) = assertion else {
+            return Ok((Some(RoaringTreemap::new()), Plan::Index { what, ids: 0 }));
+        };
+        let mut acc: Option<RoaringTreemap> = None;
+        for code in assertion.index_keys() {
+            let ids = lookup(src, &prefix(TAG_APPROX, &at.oid, code.as_bytes()))?;
+            let ids = match acc.take() {
+                Some(a) => a & ids,
+                None => ids,
+            };
+            let empty = ids.is_empty();
+            acc = Some(ids);
+            if empty {
+                break;
+            }
+        }
+        match acc {
+            Some(ids) => {
+                let n = ids.len();
+                Ok((Some(ids), Plan::Index { what, ids: n }))
+            }
+            None => Ok((None, Plan::Scan)),
         }
     }
 
@@ -792,6 +859,12 @@ impl Indexes {
                 .insert(IndexKind::Equality);
         }
     }
+}
+
+/// The approximate rule of an attribute type: the one slapd associates with its equality
+/// rule, if any.
+fn approx_rule(at: &AttributeType) -> Option<ApproxRule> {
+    at.equality_rule().and_then(ApproxRule::for_equality)
 }
 
 /// Every id posted under `key` (see [`crate::postings`] for the layout).

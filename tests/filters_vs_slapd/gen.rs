@@ -4,7 +4,7 @@
 //! timestamps and entryCSN against bounds far from any load time, and on types without an
 //! ordering rule, which is Undefined on both servers), objectClass and DN-valued
 //! equality, extensible matches with `:dn:` and explicit rules, and and/or/not
-//! combinations. No approximate filters (slapd's approx is phonetic, oxldap's is equality)
+//! combinations. No approximate filters (`tests/approx_vs_slapd.rs` compares those)
 //! and no filters on actual timestamps, CSNs or entryUUIDs (they differ between the
 //! servers), nor on memberOf (oxldap's `--ldif` load runs the memberof overlay, slapadd
 //! does not).
