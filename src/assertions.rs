@@ -246,7 +246,7 @@ impl Server {
             let dups: Vec<String> = expected
                 .iter()
                 .filter_map(|v| {
-                    seen.insert(key(v.as_bytes()), v)
+                    seen.insert(key(v.as_bytes()), *v)
                         .map(|first| format!("{first:?} and {v:?}"))
                 })
                 .collect();

@@ -74,9 +74,7 @@ fn dn_error(text: &str) -> Option<LdapError> {
     } else {
         line.strip_prefix("dn:")?.trim().to_string()
     };
-    oxldap_proto::Dn::parse(&value)
-        .err()
-        .map(|e| LdapError::from(e))
+    oxldap_proto::Dn::parse(&value).err().map(LdapError::from)
 }
 
 impl ToEntry for &String {

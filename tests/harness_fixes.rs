@@ -188,21 +188,25 @@ fn restore_invalidates_sync_cookies_bug_07_1() {
 fn restore_ends_persistent_searches_bug_07_1() {
     let s = Server::builder().start_blocking().unwrap();
     let snap = s.snapshot().unwrap();
-    let mut child = Command::new("ldapsearch")
-        .args([
-            "-x",
-            "-H",
-            s.url(),
-            "-D",
-            ROOTDN,
-            "-w",
-            ROOTPW,
-            "-E",
-            "sync=rp",
-            "-b",
-            BASE,
-            "1.1",
-        ])
+    // ldapsearch keeps waiting after the SearchResultDone of a refreshAndPersist
+    // search, so python-ldap drives it and prints how it ended.
+    let script = r#"
+import sys, ldap
+from ldap.syncrepl import SyncRequestControl
+c = ldap.initialize(sys.argv[1])
+c.simple_bind_s(sys.argv[2], sys.argv[3])
+msgid = c.search_ext(sys.argv[4], ldap.SCOPE_SUBTREE, '(objectClass=*)', ['1.1'],
+                     serverctrls=[SyncRequestControl(mode='refreshAndPersist')])
+try:
+    while True:
+        rtype, rdata, rmsgid, ctrls, n, v = c.result4(msgid, all=0, timeout=20)
+        if rtype == ldap.RES_SEARCH_RESULT:
+            print('RESULT 0'); break
+except ldap.LDAPError as e:
+    print('RESULT', e.args[0].get('result'), e.args[0].get('info', b''))
+"#;
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", script, s.url(), ROOTDN, ROOTPW, BASE])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -228,7 +232,14 @@ fn restore_ends_persistent_searches_bug_07_1() {
         .unwrap()
         .read_to_string(&mut out)
         .unwrap();
-    assert!(out.contains("result: 4096"), "{out}");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(out.starts_with("RESULT 4096"), "{out}{err}");
 }
 
 fn conf_with(replace: &str, with: &str) -> tempfile::NamedTempFile {
