@@ -137,7 +137,7 @@ fn restore_invalidates_sync_cookies_bug_07_1() {
     // After the snapshot: an add and a modify the consumer sees.
     s.add(user("tmp")).unwrap();
     let ana = format!("uid=ana,{USERS}");
-    s.modify(&ana, [mods::replace("cn", &["Ana Changed"])])
+    s.modify(&ana, [mods::replace("cn", ["Ana Changed"])])
         .unwrap();
     let r1 = refresh(s.url(), Some(&c0));
     let tmp_uuid = uuids(&s)[&format!("uid=tmp,{USERS}").to_ascii_lowercase()].clone();
@@ -146,7 +146,7 @@ fn restore_invalidates_sync_cookies_bug_07_1() {
     let numbers_before = change_numbers(&s);
 
     s.restore(&snap).unwrap();
-    s.modify(GROUPS, [mods::replace("description", &["unrelated write"])])
+    s.modify(GROUPS, [mods::replace("description", ["unrelated write"])])
         .unwrap();
 
     // The consumer at c1 must converge: every entry the server holds is sent (in full or
@@ -446,7 +446,7 @@ fn in_process_writes_hash_passwords_like_the_wire_bug_07_6() {
     assert!(pw.starts_with("{SSHA}"), "{pw}");
     s.modify(
         &format!("uid=ana,{USERS}"),
-        [mods::replace("userPassword", &["new-pw"])],
+        [mods::replace("userPassword", ["new-pw"])],
     )
     .unwrap();
     let stored = s.get(&format!("uid=ana,{USERS}")).unwrap().unwrap();
