@@ -10,6 +10,7 @@ use base64::Engine;
 use oxldap_proto::ldif::{LdifReader, LdifRecord};
 use oxldap_proto::{Dn, Entry};
 use oxldap_schema::Schema;
+use oxldap_server::error::LdapError;
 use oxldap_store::Scope;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -19,6 +20,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssertionError {
     message: String,
+    /// The operation error that made the check impossible (a malformed filter, a missing
+    /// base), as opposed to a state that differs from the expected one.
+    ldap: Option<LdapError>,
 }
 
 impl AssertionError {
@@ -26,12 +30,29 @@ impl AssertionError {
     pub fn new(message: impl Into<String>) -> AssertionError {
         AssertionError {
             message: message.into(),
+            ldap: None,
+        }
+    }
+
+    /// An assertion that could not be checked because the operation it runs failed with
+    /// `error` (`what` says what was checked); [`AssertionError::ldap_error`] returns it.
+    pub fn failed(what: &str, error: LdapError) -> AssertionError {
+        AssertionError {
+            message: format!("{what}: the search failed ({})", describe(&error)),
+            ldap: Some(error),
         }
     }
 
     /// The message (the same as Display).
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The LDAP error when the check's own operation failed (for example
+    /// `Server::await_search` with a malformed filter: protocolError, or a base that does
+    /// not exist: noSuchObject); None for a timeout or a state that differs.
+    pub fn ldap_error(&self) -> Option<&LdapError> {
+        self.ldap.as_ref()
     }
 
     pub(crate) fn timeout(what: &str, timeout: Duration) -> AssertionError {
@@ -218,6 +239,23 @@ impl Server {
             .iter()
             .map(|v| (key(v.as_bytes()), v.as_bytes()))
             .collect();
+        if want.len() != expected.len() {
+            // Two expected values equal under the equality rule can never both be
+            // stored (RFC 4512 §2.3: no two values of an attribute are equal).
+            let mut seen: BTreeMap<Vec<u8>, &str> = BTreeMap::new();
+            let dups: Vec<String> = expected
+                .iter()
+                .filter_map(|v| {
+                    seen.insert(key(v.as_bytes()), *v)
+                        .map(|first| format!("{first:?} and {v:?}"))
+                })
+                .collect();
+            return Err(AssertionError::new(format!(
+                "attribute {attr} of {dn}: the expected values list the same value twice under \
+                 the equality rule of {name}: {}",
+                dups.join(", ")
+            )));
+        }
         let missing: Vec<&[u8]> = want
             .iter()
             .filter(|(k, _)| !have.contains_key(*k))

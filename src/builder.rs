@@ -363,6 +363,10 @@ impl ServerBuilder {
     /// Store work runs on the calling task (it takes milliseconds). Use a multi-thread
     /// runtime if the same test also talks to the server with a blocking client.
     pub async fn start(self) -> Result<Server, StartError> {
+        if let Some(path) = &self.data_dir {
+            // A server on this folder dropped a moment ago may still hold its store.
+            crate::server::await_release(path).await;
+        }
         let (dir, rootpw) = self.open()?;
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
@@ -385,7 +389,14 @@ impl ServerBuilder {
             opts,
             token.clone(),
         ));
-        Ok(Server::new(dir, addr, rootpw, token, task))
+        Ok(Server::new(
+            dir,
+            self.data_dir.clone(),
+            addr,
+            rootpw,
+            token,
+            task,
+        ))
     }
 
     /// Starts the server on a tokio runtime of its own (one worker thread), for tests

@@ -15,8 +15,9 @@ use oxldap_store::{Mod, ModOp, WriteCtx};
 /// Something [`crate::Server::add`] accepts as one entry: an [`Entry`], or LDIF text
 /// holding exactly one content record.
 pub trait ToEntry {
-    /// The entry; LDIF that does not parse, or holds no or several records, is an
-    /// [`LdapError`] with result code other (80) and the LDIF line in the message.
+    /// The entry; a DN that does not parse is invalidDNSyntax (34), as on the wire; other
+    /// LDIF that does not parse, or holds no or several records, is an [`LdapError`] with
+    /// result code other (80) and the LDIF line in the message.
     fn to_entry(self) -> Result<Entry, LdapError>;
 }
 
@@ -38,7 +39,11 @@ impl ToEntry for &str {
         let first = records
             .next()
             .ok_or_else(|| other("invalid LDIF: no record"))?
-            .map_err(|e| other(format!("invalid LDIF: {e}")))?;
+            .map_err(|e| {
+                // A DN that does not parse is what the wire answers invalidDNSyntax (34)
+                // for (RFC 4511 §4.7); other LDIF faults have no wire counterpart.
+                dn_error(self).unwrap_or_else(|| other(format!("invalid LDIF: {e}")))
+            })?;
         if records.next().is_some() {
             return Err(other(
                 "invalid LDIF: more than one record (use load_ldif for several)",
@@ -51,6 +56,25 @@ impl ToEntry for &str {
             ))),
         }
     }
+}
+
+/// The invalidDNSyntax error of the first record's `dn:` line (`dn::` base64 too), if
+/// that DN does not parse (RFC 4514); None when it parses or there is none.
+fn dn_error(text: &str) -> Option<LdapError> {
+    let line = text.lines().find(|l| {
+        let l = l.trim_start();
+        !l.is_empty() && !l.starts_with('#') && !l.starts_with("version:")
+    })?;
+    let value = if let Some(b64) = line.strip_prefix("dn::") {
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .ok()?;
+        String::from_utf8(raw).ok()?
+    } else {
+        line.strip_prefix("dn:")?.trim().to_string()
+    };
+    oxldap_proto::Dn::parse(&value).err().map(LdapError::from)
 }
 
 impl ToEntry for &String {
@@ -144,10 +168,14 @@ pub(crate) fn moddn_request(
 /// change-log records, fewer writes. Queued adds are written before any change record,
 /// so a change sees every entry above it.
 pub(crate) fn apply_ldif(dir: &Directory, who: &Identity, text: &str) -> Result<usize, LdapError> {
+    // As `oxldap import` (slapadd): content records keep the operational attributes
+    // they carry (entryUUID, entryCSN, timestamps, creatorsName, modifiersName,
+    // structuralObjectClass, contextCSN, memberOf), so `export_ldif` / `oxldap export`
+    // output seeds another server as is; userPassword is stored as written.
     let mut bulk = who.is_root().then(|| {
         dir.store.bulk_add::<(usize, String)>(WriteCtx {
             modifier: who.dn(),
-            import: false,
+            import: true,
         })
     });
     let refused = |e: oxldap_store::BulkAddError<(usize, String)>| {

@@ -414,7 +414,9 @@ fn serve(
     }
     for file in ldif {
         // A bulk load: postings are collected and written once at the end.
-        let n = dir.store.bulk(|| load_ldif(&dir, file, false))??;
+        // As `import` (slapadd): operational attributes in the seed are kept, so
+        // `oxldap export` output is a valid seed.
+        let n = dir.store.bulk(|| load_ldif(&dir, file, true))??;
         tracing::info!(file = %file.display(), entries = n, "loaded LDIF");
     }
     let dir = Arc::new(dir);

@@ -38,9 +38,15 @@ pub(crate) fn root_identity(dir: &Directory) -> Identity {
 /// they are synchronous (the store is) and take microseconds on a test-sized directory.
 ///
 /// Dropping the handle cancels the server (connections get a Notice of Disconnection);
-/// [`Server::shutdown`] also waits for it to stop.
+/// [`Server::shutdown`] also waits for it to stop. The store of a dropped server closes
+/// when its task has stopped, a few milliseconds later; a new server on the same
+/// `data_dir` waits for that ([`ServerBuilder::start`]), so reopening at once works
+/// either way.
 pub struct Server {
     dir: Arc<Directory>,
+    /// The data folder (None in memory), to let a later server on it wait for this
+    /// store to close after a drop (`await_release`).
+    data_dir: Option<std::path::PathBuf>,
     who: Identity,
     addr: SocketAddr,
     url: String,
@@ -61,6 +67,47 @@ impl std::fmt::Debug for Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        if let Some(path) = self.data_dir.take() {
+            // The serve task still holds the Directory (and so the sled lock on the
+            // folder) until it notices the cancellation: let a new server wait for it.
+            let mut closing = CLOSING.lock().unwrap_or_else(|p| p.into_inner());
+            closing.retain(|(_, d)| d.strong_count() > 0);
+            closing.push((release_key(&path), Arc::downgrade(&self.dir)));
+        }
+    }
+}
+
+/// Data folders of servers dropped without [`Server::shutdown`] whose store may still be
+/// open, with the Directory that holds it. A std Mutex, held only to push or scan.
+static CLOSING: std::sync::Mutex<Vec<(std::path::PathBuf, std::sync::Weak<Directory>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// How long a new server waits for a dropped server's store on the same folder to close
+/// (its task stops within milliseconds unless an operation is still running).
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+fn release_key(path: &Path) -> std::path::PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Waits (asynchronously, so the dropped server's task can run on the same runtime)
+/// until no dropped server of this process still holds the store in `path`, or
+/// [`RELEASE_WAIT`] passed (opening then reports the folder as in use).
+pub(crate) async fn await_release(path: &Path) {
+    let key = release_key(path);
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let busy = {
+            let mut closing = CLOSING.lock().unwrap_or_else(|p| p.into_inner());
+            closing.retain(|(_, d)| d.strong_count() > 0);
+            closing.iter().any(|(p, _)| *p == key)
+        };
+        if !busy || start.elapsed() >= RELEASE_WAIT {
+            return;
+        }
+        tokio::time::sleep(pause).await;
+        pause = next_pause(pause);
     }
 }
 
@@ -86,6 +133,7 @@ impl Server {
 
     pub(crate) fn new(
         dir: Arc<Directory>,
+        data_dir: Option<std::path::PathBuf>,
         addr: SocketAddr,
         rootpw: String,
         shutdown: CancellationToken,
@@ -94,6 +142,7 @@ impl Server {
         Server {
             who: root_identity(&dir),
             dir,
+            data_dir,
             addr,
             url: format!("ldap://{addr}/"),
             rootpw,
@@ -220,7 +269,11 @@ impl Server {
     /// ```
     pub fn add(&self, entry: impl ToEntry) -> Result<(), LdapError> {
         let entry = entry.to_entry()?;
-        ops::add(&self.dir, &self.who, add_request(entry))
+        let mut req = add_request(entry);
+        // As from a client: cleartext userPassword values are hashed with the
+        // `password-hash` scheme (`{SSHA}` by default), like a wire add.
+        ops::hash_passwords_in_add(&self.dir, &mut req)?;
+        ops::add(&self.dir, &self.who, req)
     }
 
     /// Modify (RFC 4511 §4.6); build the changes with [`crate::mods`].
@@ -229,7 +282,9 @@ impl Server {
         dn: &str,
         changes: impl IntoIterator<Item = Mod>,
     ) -> Result<(), LdapError> {
-        let (req, increments) = modify_request(dn, changes.into_iter().collect());
+        let (mut req, increments) = modify_request(dn, changes.into_iter().collect());
+        // userPassword as from a client (see `Server::add`).
+        ops::hash_passwords_in_modify(&self.dir, &mut req)?;
         ops::modify(&self.dir, &self.who, req, &increments)
     }
 
@@ -274,6 +329,11 @@ impl Server {
     /// Applies LDIF text as the rootdn: content records are added, change records
     /// (`changetype: add/delete/modify/modrdn`) applied, in order. Returns the number of
     /// records; stops at the first failure, whose message names the line and DN.
+    ///
+    /// Content records load as `oxldap import` (slapadd) loads them: operational
+    /// attributes they carry (entryUUID, entryCSN, timestamps, ...) are kept, so
+    /// [`Server::export_ldif`] output loads as is, and userPassword is stored as written
+    /// (not hashed, unlike [`Server::add`]). Seed LDIF of the builder loads the same way.
     pub fn load_ldif(&self, text: &str) -> Result<usize, LdapError> {
         apply_ldif(&self.dir, &self.who, text)
     }
@@ -315,14 +375,30 @@ impl Server {
 
     /// Puts the store back to `snapshot` (taken from this server or one with the same
     /// configuration). Clients reading during the restore may see a partial state.
+    ///
+    /// Content sync stays correct across it (RFC 4533): a cookie issued before the
+    /// restore is answered with every entry (a present phase from nothing, so the
+    /// consumer drops what the restore removed), and open refreshAndPersist searches end
+    /// with e-syncRefreshRequired (4096). `cn=changelog` numbers keep counting from
+    /// where they were (see `oxldap_store::Store::restore`).
+    ///
+    /// Errors: unwillingToPerform (53) naming what differs when the snapshot comes from a
+    /// server with other suffixes, indexes or schema (nothing is written).
     pub fn restore(&self, snapshot: &Snapshot) -> Result<(), LdapError> {
-        Ok(self.dir.store.restore(snapshot)?)
+        let out = self.dir.store.restore(snapshot);
+        if !matches!(out, Err(oxldap_store::StoreError::SnapshotMismatch { .. })) {
+            self.dir.fanout.require_refresh();
+        }
+        Ok(out?)
     }
 
     /// Removes every entry, the suffix entry included (reload with
-    /// [`Server::load_ldif`] or [`Server::bootstrap_layout`]).
+    /// [`Server::load_ldif`] or [`Server::bootstrap_layout`]). Content sync is told as
+    /// for [`Server::restore`].
     pub fn clear(&self) -> Result<(), LdapError> {
-        Ok(self.dir.store.clear()?)
+        let out = self.dir.store.clear();
+        self.dir.fanout.require_refresh();
+        Ok(out?)
     }
 
     /// Creates the suffix entry and the Axigen layout if the directory is empty; returns
@@ -379,6 +455,11 @@ impl Server {
 
     /// Waits until a subtree search of `base` with `filter` returns exactly `count`
     /// entries, and returns them.
+    ///
+    /// Errors: a search that fails never counts as "0 entries". A malformed filter (or any
+    /// error but noSuchObject) ends the wait at once; a missing base (noSuchObject, 32)
+    /// is waited out, since the awaited write may create it, and is returned if it still
+    /// fails at the timeout. Either way [`AssertionError::ldap_error`] holds the error.
     pub async fn await_search(
         &self,
         base: &str,
@@ -386,16 +467,12 @@ impl Server {
         count: usize,
         timeout: Duration,
     ) -> Result<Vec<Entry>, AssertionError> {
-        let mut last = Vec::new();
         let what = format!("{count} entries under {base} matching {filter}");
-        self.wait_for(timeout, &what, |s| {
-            last = s
-                .search(base, Scope::Sub, filter, &["*", "+"])
-                .unwrap_or_default();
-            last.len() == count
-        })
-        .await?;
-        Ok(last)
+        let mut probe = SearchProbe::default();
+        let waited = self
+            .wait_for(timeout, &what, |s| probe.check(s, base, filter, count))
+            .await;
+        probe.finish(&what, waited)
     }
 
     /// The blocking form of [`Server::wait_for`] (sleeps the thread between polls).
@@ -417,6 +494,43 @@ impl Server {
             std::thread::sleep(pause.min(timeout.saturating_sub(start.elapsed())));
             pause = next_pause(pause);
         }
+    }
+}
+
+/// The state of an `await_search`: the last entries found, or the error that ended it.
+#[derive(Default)]
+struct SearchProbe {
+    last: Vec<Entry>,
+    error: Option<LdapError>,
+}
+
+impl SearchProbe {
+    /// One try: true when done (the count matches, or an error that waiting cannot cure).
+    fn check(&mut self, s: &Server, base: &str, filter: &str, count: usize) -> bool {
+        match s.search(base, Scope::Sub, filter, &["*", "+"]) {
+            Ok(found) => {
+                self.error = None;
+                self.last = found;
+                self.last.len() == count
+            }
+            Err(e) => {
+                let fatal = e.code != ResultCode::NoSuchObject;
+                self.error = Some(e);
+                fatal
+            }
+        }
+    }
+
+    /// The result of the wait: the error of the last try if it failed, else the entries.
+    fn finish(
+        self,
+        what: &str,
+        waited: Result<(), AssertionError>,
+    ) -> Result<Vec<Entry>, AssertionError> {
+        if let Some(e) = self.error {
+            return Err(AssertionError::failed(&format!("waiting for {what}"), e));
+        }
+        waited.map(|()| self.last)
     }
 }
 
@@ -480,15 +594,12 @@ impl BlockingServer {
         count: usize,
         timeout: Duration,
     ) -> Result<Vec<Entry>, AssertionError> {
-        let mut last = Vec::new();
         let what = format!("{count} entries under {base} matching {filter}");
-        self.inner().wait_for_blocking(timeout, &what, |s| {
-            last = s
-                .search(base, Scope::Sub, filter, &["*", "+"])
-                .unwrap_or_default();
-            last.len() == count
-        })?;
-        Ok(last)
+        let mut probe = SearchProbe::default();
+        let waited = self
+            .inner()
+            .wait_for_blocking(timeout, &what, |s| probe.check(s, base, filter, count));
+        probe.finish(&what, waited)
     }
 
     /// Polls `check` like [`Server::wait_for`], sleeping the thread.
@@ -529,7 +640,13 @@ impl Drop for BlockingServer {
         // Cancel first, then stop the runtime without waiting on blocking tasks for long.
         drop(self.server.take());
         if let Some(rt) = self.runtime.take() {
-            rt.shutdown_timeout(Duration::from_secs(1));
+            if tokio::runtime::Handle::try_current().is_ok() {
+                // Dropped inside an async context (a BlockingServer held by an async
+                // test): a runtime may not block there, so it stops in the background.
+                rt.shutdown_background();
+            } else {
+                rt.shutdown_timeout(Duration::from_secs(1));
+            }
         }
     }
 }

@@ -115,7 +115,8 @@ fn directory_equals_ldif_shows_a_line_diff() {
         [mods::replace("mail", ["ana.pop@localdomain.test"])],
     )
     .unwrap();
-    s.add(user("bob").as_str()).unwrap();
+    // Loaded, not added: an in-process add hashes userPassword (salted) as the wire does.
+    s.load_ldif(&user("bob")).unwrap();
     let err = s.check_directory_equals_ldif(&layout_and_ana).unwrap_err();
     assert_eq!(
         err.to_string(),

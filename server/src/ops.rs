@@ -170,8 +170,9 @@ fn hash_cleartext(dir: &Directory, values: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>,
 }
 
 /// Hashes the cleartext userPassword values of an Add request from a client, as slapd
-/// with `ppolicy_hash_cleartext` (see [`hash_cleartext`]). Loads (`--ldif`, `import`) and
-/// the embedded API's in-process writes store values as given, like slapadd.
+/// with `ppolicy_hash_cleartext` (see [`hash_cleartext`]); the embedded API's in-process
+/// `Server::add`/`modify` call it too. Loads (`--ldif`, `import`, seed LDIF) store values
+/// as given, like slapadd.
 pub fn hash_passwords_in_add(dir: &Directory, req: &mut LdapAddRequest) -> Result<(), LdapError> {
     for a in &mut req.attributes {
         if is_user_password(dir, &a.atype) {

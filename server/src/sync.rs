@@ -375,11 +375,20 @@ fn plan(dir: &Directory, sync: &SyncRequest, context: Option<Csn>) -> Result<Pla
     if since == context {
         return Ok(Plan::Unchanged);
     }
-    if dir.store.changes_since(Some(&since))?.covers {
+    // A cookie from before a snapshot restore or clear (`Store::restored_at`): the change
+    // log does not say what the restore reverted, and entries it put back carry their old
+    // entryCSN, so neither the log nor a present phase since the cookie is correct: every
+    // entry is sent (a present phase from nothing; the consumer drops the rest).
+    let stale = dir.store.restored_at()?.is_some_and(|r| since < r);
+    if !stale && dir.store.changes_since(Some(&since))?.covers {
         return Ok(Plan::Log(since));
     }
     if !dir.sync_options.nopresent {
-        return Ok(Plan::Present(since));
+        return Ok(if stale {
+            Plan::Full
+        } else {
+            Plan::Present(since)
+        });
     }
     if dir.sync_options.reloadhint && !sync.reload_hint {
         return Err(LdapError::new(

@@ -184,11 +184,15 @@ impl CsnClock {
         }
     }
 
-    /// A clock that reads a fixed time instead of the system clock (reproducible tests).
-    pub fn fixed(sid: u16, micros: i64) -> CsnClock {
+    /// A clock that reads a fixed time instead of the system clock (reproducible tests),
+    /// and, like [`CsnClock::new`], never goes below `last` (the newest CSN already
+    /// stored): a fresh store gets the same CSNs on every run, and a reopened one keeps
+    /// stamping after what it stored (the count, then the time, increases), so CSNs never
+    /// go backwards across a restart.
+    pub fn fixed(sid: u16, micros: i64, last: Option<Csn>) -> CsnClock {
         CsnClock {
             sid,
-            last: Mutex::new(None),
+            last: Mutex::new(last),
             fixed_micros: Some(micros),
         }
     }
@@ -248,7 +252,7 @@ mod tests {
 
     #[test]
     fn strictly_increasing_with_fixed_clock() {
-        let clock = CsnClock::fixed(2, 1_000_000);
+        let clock = CsnClock::fixed(2, 1_000_000, None);
         let a = clock.next();
         let b = clock.next();
         let c = clock.next();

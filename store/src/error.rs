@@ -149,6 +149,21 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// A [`crate::Snapshot`] was taken from a store configured differently from the one it
+    /// is restored into (its entries would be unreachable, or its postings would not
+    /// match the configured indexes); nothing was written.
+    #[error(
+        "cannot restore a snapshot of a differently configured server: the {what} differ \
+         (snapshot: {snapshot}; this server: {store})"
+    )]
+    SnapshotMismatch {
+        /// What differs: `suffixes`, `index configurations` or `schemas`.
+        what: &'static str,
+        /// The snapshot's side, as text.
+        snapshot: String,
+        /// The target store's side, as text.
+        store: String,
+    },
     /// Schema refused a DN or value.
     #[error(transparent)]
     Schema(#[from] SchemaError),
@@ -191,9 +206,9 @@ impl StoreError {
             StoreError::AlreadyExists => ResultCode::EntryAlreadyExists,
             StoreError::NotAllowedOnNonLeaf => ResultCode::NotAllowedOnNonLeaf,
             StoreError::RenameBetweenContexts => ResultCode::AffectsMultipleDsas,
-            StoreError::OutsideNamingContexts | StoreError::MoveUnderSelf => {
-                ResultCode::UnwillingToPerform
-            }
+            StoreError::OutsideNamingContexts
+            | StoreError::MoveUnderSelf
+            | StoreError::SnapshotMismatch { .. } => ResultCode::UnwillingToPerform,
             StoreError::ValueExists { .. }
             | StoreError::DuplicateValue { .. }
             | StoreError::DuplicateAttribute { .. } => ResultCode::AttributeOrValueExists,

@@ -46,6 +46,10 @@ pub const META_INDEXES: &[u8] = b"indexes";
 pub const META_LOG_TRIMMED: &[u8] = b"log_trimmed";
 /// `meta` key: the changeNumber the next change log record gets (u64 BE; 1 when absent).
 pub const META_NEXT_CHANGE: &[u8] = b"next_change";
+/// `meta` key: the CSN of the last snapshot restore or clear (`crate::snapshot`): the
+/// entries and the change log were replaced then, so a content-sync cookie older than it
+/// describes a state the change log does not lead from (see `Store::restored_at`).
+pub const META_RESTORED: &[u8] = b"restored_at";
 /// `meta` key: the storage format version.
 pub const META_FORMAT: &[u8] = b"format";
 /// The storage format this code writes and reads.

@@ -8,6 +8,23 @@
 //! When that is unknown (another store, too many changes), each tree is merged with the
 //! copy and only the differences are written.
 //!
+//! A snapshot remembers the configuration of its store (suffixes, index fingerprint,
+//! schema) and refuses to be restored into a store configured differently
+//! ([`StoreError::SnapshotMismatch`]): its entries would lie outside the served naming
+//! contexts, or its postings would not be those of the configured indexes.
+//!
+//! Content sync and the change log across a restore (RFC 4533 §3.3/§3.4): a restore (or a
+//! clear) replaces entries without writing change-log records, so a cookie issued before
+//! it describes a state the log does not lead from (an entry added after the snapshot and
+//! reverted would never be reported deleted). Each restore and clear therefore stamps a
+//! fresh CSN from the clock as the contextCSN and as `meta.restored_at`
+//! ([`Store::restored_at`]); the sync provider answers any older cookie with a full
+//! present phase (every entry sent, the consumer drops the others), as for a cookie the
+//! log does not cover. The change numbers of `cn=changelog` keep counting from where
+//! they were before the restore (`meta.next_change` is not put back), so a number is
+//! never given to two different changes; the restored log holds the snapshot's records,
+//! whose numbers and content are what they were when the snapshot was taken.
+//!
 //! Restore and clear hold the write lock, so no write interleaves with them, but sled
 //! trees cannot be swapped atomically: a concurrent reader may see a partial state while a
 //! restore or clear runs. This is meant for test harnesses that reset between tests.
@@ -30,6 +47,80 @@ const TREES: usize = 6;
 pub struct Snapshot {
     data: Arc<[Vec<(IVec, IVec)>; TREES]>,
     tracker: Option<Arc<Tracker>>,
+    /// The configuration of the store it was taken from, checked on restore.
+    origin: Origin,
+}
+
+/// What a store's content depends on besides itself: restoring a snapshot into a store
+/// that differs in any of these is refused.
+#[derive(Clone)]
+struct Origin {
+    /// The naming contexts as configured, normalized (RFC 4514 spellings compare equal).
+    suffixes: Vec<String>,
+    /// [`crate::index::Indexes::fingerprint`] of the resolved index configuration.
+    indexes: String,
+    /// The schema; compared by pointer first, then by [`schema_digest`].
+    schema: Arc<oxldap_schema::Schema>,
+}
+
+impl Origin {
+    fn of(store: &Store) -> Origin {
+        Origin {
+            suffixes: store.suffixes.iter().map(ToString::to_string).collect(),
+            indexes: store.indexes.fingerprint(),
+            schema: store.schema.clone(),
+        }
+    }
+
+    /// Errors: [`StoreError::SnapshotMismatch`] naming the first difference from `store`.
+    fn check(&self, store: &Store) -> Result<(), StoreError> {
+        let here = store
+            .suffixes
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>();
+        if here != self.suffixes {
+            return Err(StoreError::SnapshotMismatch {
+                what: "suffixes",
+                snapshot: self.suffixes.join(" | "),
+                store: here.join(" | "),
+            });
+        }
+        let indexes = store.indexes.fingerprint();
+        if indexes != self.indexes {
+            return Err(StoreError::SnapshotMismatch {
+                what: "index configurations",
+                snapshot: self.indexes.clone(),
+                store: indexes,
+            });
+        }
+        if !Arc::ptr_eq(&self.schema, &store.schema) {
+            let (a, b) = (schema_digest(&self.schema), schema_digest(&store.schema));
+            if a != b {
+                return Err(StoreError::SnapshotMismatch {
+                    what: "schemas",
+                    snapshot: format!("{} definitions, digest {:016x}", a.0, a.1),
+                    store: format!("{} definitions, digest {:016x}", b.0, b.1),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The number of attribute type and object class definitions of `schema` and a hash of
+/// their RFC 4512 descriptions (in OID order). Only compared within one process.
+fn schema_digest(schema: &oxldap_schema::Schema) -> (usize, u64) {
+    use std::hash::{Hash, Hasher};
+    let mut defs: Vec<String> = schema
+        .attribute_types()
+        .map(|a| a.to_description())
+        .chain(schema.object_classes().map(|o| o.to_description()))
+        .collect();
+    defs.sort();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    defs.hash(&mut h);
+    (defs.len(), h.finish())
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -260,6 +351,7 @@ impl Store {
         Ok(Snapshot {
             data: Arc::new(data),
             tracker: Some(tracker),
+            origin: Origin::of(self),
         })
     }
 
@@ -273,10 +365,16 @@ impl Store {
     /// cannot be swapped atomically). Nothing is flushed: call [`Store::flush`] for a
     /// durable store. The CSN clock keeps counting forward, so CSNs stay increasing.
     ///
-    /// Errors: [`StoreError::Storage`] when a tree cannot be written; the store may then
-    /// hold a mix of both states.
+    /// Content sync and the change log: see the module documentation (cookies issued
+    /// before the restore get a full present phase; change numbers are not reused).
+    ///
+    /// Errors: [`StoreError::SnapshotMismatch`] (nothing written) when the snapshot comes
+    /// from a store with other suffixes, indexes or schema; [`StoreError::Storage`] when
+    /// a tree cannot be written; the store may then hold a mix of both states.
     pub fn restore(&self, snap: &Snapshot) -> Result<(), StoreError> {
+        snap.origin.check(self)?;
         let _guard = self.lock_writes();
+        let next_change = self.next_change_number()?;
         let trees = self.tree_list();
         let tracker = snap
             .tracker
@@ -314,6 +412,7 @@ impl Store {
                 }
             }
         }
+        self.mark_reset(next_change)?;
         if let Some(t) = tracker {
             // The restore's own writes are not changes relative to the snapshot.
             t.reset();
@@ -321,13 +420,43 @@ impl Store {
         Ok(())
     }
 
+    /// After the entries were replaced (restore, clear; under the write lock): stamps a
+    /// fresh CSN as the contextCSN and as `meta.restored_at`, and keeps the change numbers
+    /// counting from `next_change` (the number the next change would have had before).
+    fn mark_reset(&self, next_change: u64) -> Result<(), StoreError> {
+        let now = self.clock.next().to_ldap_string();
+        let next_change = next_change.max(self.next_change_number()?);
+        let mut batch = sled::Batch::default();
+        batch.insert(keys::META_LAST_CSN, now.as_bytes());
+        batch.insert(keys::META_RESTORED, now.as_bytes());
+        batch.insert(keys::META_NEXT_CHANGE, &next_change.to_be_bytes());
+        self.trees.meta.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// The CSN of the last snapshot restore or clear of this store, if any: a content-sync
+    /// cookie older than it must be answered with every entry (a full present phase,
+    /// RFC 4533 §3.3.1), since the change log does not record what the restore reverted.
+    ///
+    /// Errors: [`StoreError::Storage`] when the meta tree cannot be read.
+    pub fn restored_at(&self) -> Result<Option<crate::Csn>, StoreError> {
+        Ok(self
+            .trees
+            .meta
+            .get(keys::META_RESTORED)?
+            .and_then(|v| std::str::from_utf8(&v).ok().and_then(crate::Csn::parse)))
+    }
+
     /// Removes every entry and the change log (under the write lock), keeping the format marker, the index
     /// fingerprint and the last CSN, so the store stays valid and CSNs stay increasing.
+    /// Like a restore, it stamps a new contextCSN and `meta.restored_at` (older content-sync
+    /// cookies get a full present phase) and keeps the change numbers counting.
     /// Concurrent readers may see a partial state while it runs.
     ///
     /// Errors: [`StoreError::Storage`] when a tree cannot be written.
     pub fn clear(&self) -> Result<(), StoreError> {
         let _guard = self.lock_writes();
+        let next_change = self.next_change_number()?;
         self.trees.entries.clear()?;
         self.trees.dn2id.clear()?;
         self.trees.children.clear()?;
@@ -342,7 +471,7 @@ impl Store {
             }
         }
         self.trees.meta.apply_batch(batch)?;
-        Ok(())
+        self.mark_reset(next_change)
     }
 }
 

@@ -269,7 +269,7 @@ impl Store {
             .and_then(|v| std::str::from_utf8(&v).ok().and_then(Csn::parse));
         let sid = opts.server_id;
         let clock = match opts.fixed_clock {
-            Some(micros) => CsnClock::fixed(sid, micros),
+            Some(micros) => CsnClock::fixed(sid, micros, last_csn),
             None => CsnClock::new(sid, last_csn),
         };
         let mut indexes = crate::index::Indexes::resolve(&schema, &opts.indexes)?;

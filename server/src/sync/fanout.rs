@@ -119,6 +119,9 @@ struct Backlog {
     queue: VecDeque<(Arc<Change>, usize)>,
     /// The search was abandoned or ended: send it nothing more.
     gone: bool,
+    /// The directory's content was replaced without change records (a snapshot restore
+    /// or clear, [`Fanout::require_refresh`]): the search ends with e-syncRefreshRequired.
+    refresh_required: bool,
 }
 
 /// What one committed write means to one group's search.
@@ -175,6 +178,9 @@ impl Subscription {
         {
             // What waited while the refresh ran and the refresh already covered.
             let mut st = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+            if st.refresh_required {
+                return Some(refresh_required());
+            }
             st.queue.retain(|(c, _)| context.is_none_or(|k| c.csn > k));
             st.context = st.context.max(context);
         }
@@ -182,6 +188,9 @@ impl Subscription {
             // Take the next change off the backlog, or go live when it is empty.
             let next = {
                 let mut st = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+                if st.refresh_required {
+                    return Some(refresh_required());
+                }
                 let next = st.queue.pop_front();
                 st.draining = next.is_some();
                 st.live = true;
@@ -203,6 +212,21 @@ impl Subscription {
             }
         }
     }
+}
+
+/// The end of a persistent search whose directory was restored or cleared: RFC 4533
+/// §3.4 lets the provider end the persist phase with e-syncRefreshRequired (§2.5,
+/// 4096), after which the consumer refreshes again with its cookie (answered then with
+/// every entry, `sync::plan`).
+fn refresh_required() -> (LdapResult, Vec<LdapControl>) {
+    (
+        crate::error::LdapError::new(
+            oxldap_proto::ResultCode::SyncRefreshRequired,
+            "the directory was restored from a snapshot or cleared; refresh again",
+        )
+        .to_result(),
+        Vec::new(),
+    )
 }
 
 /// The messages of `change` from its entry `from` on, for the member with `msgid` and
@@ -292,6 +316,29 @@ impl Fanout {
             hub: dir.fanout.hub.clone(),
             shared,
         }
+    }
+
+    /// Ends every registered persistent search with e-syncRefreshRequired (RFC 4533
+    /// §3.4): called after the directory's content was replaced without change records
+    /// (`Server::restore`, `Server::clear` of the embedded harness), which the persist
+    /// phase cannot express. A search still in its refresh ends so when the refresh is
+    /// done. Returns how many searches were told.
+    pub fn require_refresh(&self) -> usize {
+        let mut hub = self.hub.lock().unwrap_or_else(|p| p.into_inner());
+        let mut told = 0;
+        for g in hub.groups.drain(..) {
+            for m in g.members {
+                {
+                    let mut st = m.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+                    st.refresh_required = true;
+                    st.queue.clear();
+                }
+                // Stores a permit when the task is not waiting yet.
+                m.shared.wake.notify_one();
+                told += 1;
+            }
+        }
+        told
     }
 
     /// The number of distinct searches and of open persistent searches (for tests and
