@@ -156,6 +156,9 @@ impl Drop for WriteGuard<'_> {
 /// generated directory has about 6 million postings, written in a few rounds).
 const REINDEX_BATCH_POSTINGS: usize = 2_000_000;
 
+/// Entries a rebuild decodes and keys at a time (on two threads, as a bulk-load chunk).
+const REINDEX_BATCH_ENTRIES: usize = 1024;
+
 /// sled's log segment size for temporary stores (sled's default is 512 KiB), in bytes.
 const TEMPORARY_SEGMENT_SIZE: usize = 8 << 20;
 
@@ -340,16 +343,32 @@ impl Store {
             let tree = (!std::mem::take(&mut first)).then_some(&self.trees.index);
             crate::postings::apply_sorted(&self.trees.index, delta.changes(tree)?)
         };
-        for kv in self.trees.entries.iter() {
-            let (k, v) = kv?;
-            let id = keys::decode_id(&k).ok_or(StoreError::Corrupt { tree: "entries" })?;
-            let stored = StoredEntry::decode(&v)?;
-            for key in self.indexes.keys(&self.schema, &stored.entry) {
-                delta.add(&key, id);
-                pending += 1;
+        // Entries are decoded and keyed a batch at a time on two threads
+        // (`bulk::par_map`); their keys are posted in id order on this one. A key listed
+        // twice for an entry posts the same id twice, which changes nothing.
+        let mut entries = self.trees.entries.iter();
+        loop {
+            let batch = entries
+                .by_ref()
+                .take(REINDEX_BATCH_ENTRIES)
+                .collect::<Result<Vec<_>, sled::Error>>()?;
+            if batch.is_empty() {
+                break;
             }
-            n += 1;
-            progress(n, total);
+            let keyed = crate::bulk::par_map(batch, |(k, v)| {
+                let id = keys::decode_id(&k).ok_or(StoreError::Corrupt { tree: "entries" })?;
+                let stored = StoredEntry::decode(&v)?;
+                Ok::<_, StoreError>((id, self.indexes.key_buf(&self.schema, &stored.entry)))
+            });
+            for item in keyed {
+                let (id, keys) = item?;
+                pending += keys.len();
+                for key in keys.iter() {
+                    delta.add(key, id);
+                }
+                n += 1;
+                progress(n, total);
+            }
             // Bounds the memory of the rebuild; chunks are read back and extended.
             if pending > REINDEX_BATCH_POSTINGS {
                 write(std::mem::take(&mut delta))?;
