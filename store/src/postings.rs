@@ -63,7 +63,8 @@ fn base(start: u64) -> u64 {
 /// `id`'s offset in the chunk starting at block `start`, if the chunk can hold it (it is
 /// not before the chunk and fits a u32).
 fn offset(start: u64, id: u64) -> Option<u32> {
-    id.checked_sub(base(start)).and_then(|o| u32::try_from(o).ok())
+    id.checked_sub(base(start))
+        .and_then(|o| u32::try_from(o).ok())
 }
 
 /// The start block of a chunk key of `prefix`; None for a key of another shape.
@@ -100,7 +101,11 @@ fn encode(bits: &RoaringBitmap) -> Result<Vec<u8>, StoreError> {
 ///
 /// Errors: [`StoreError::Storage`] on a sled failure, [`StoreError::Corrupt`] when the
 /// chunk does not decode.
-fn locate(tree: &sled::Tree, prefix: &[u8], b: u64) -> Result<Option<(u64, RoaringBitmap)>, StoreError> {
+fn locate(
+    tree: &sled::Tree,
+    prefix: &[u8],
+    b: u64,
+) -> Result<Option<(u64, RoaringBitmap)>, StoreError> {
     if let Some(v) = tree.get(chunk_key(prefix, b))? {
         return Ok(Some((b, decode(&v)?)));
     }
@@ -847,7 +852,12 @@ mod tests {
         // Remove everything in the first chunk, and a scattering elsewhere.
         let first_end = chunks.get(1).map(|c| base(c.0)).expect("two chunks");
         let mut d = PostingDelta::default();
-        for id in model.iter().copied().filter(|id| *id < first_end || id % 5 == 0).collect::<Vec<_>>() {
+        for id in model
+            .iter()
+            .copied()
+            .filter(|id| *id < first_end || id % 5 == 0)
+            .collect::<Vec<_>>()
+        {
             d.remove(b"k", id);
             model.remove(&id);
         }
@@ -868,7 +878,10 @@ mod tests {
             tree: &t,
             pending: None,
         };
-        let asked: RoaringTreemap = (0..420_000u64).step_by(7).chain([1 << 33, (1 << 33) + 1]).collect();
+        let asked: RoaringTreemap = (0..420_000u64)
+            .step_by(7)
+            .chain([1 << 33, (1 << 33) + 1])
+            .collect();
         let mut probed = asked.clone();
         reader.retain_posted(b"k", &mut probed).expect("probe");
         let expected: Vec<u64> = asked.iter().filter(|id| model.contains(id)).collect();

@@ -367,7 +367,9 @@ impl<'s> Txn<'s> {
             let mut records = Vec::with_capacity(held.len());
             for (key, csn, id, number) in held {
                 let images = if observed {
-                    touched.get(&id).map(|t| (t.before.clone(), t.after.clone()))
+                    touched
+                        .get(&id)
+                        .map(|t| (t.before.clone(), t.after.clone()))
                 } else {
                     touched.remove(&id).map(|t| (t.before, t.after))
                 };
