@@ -462,7 +462,7 @@ impl KeyBuf {
     }
 
     /// How many keys it holds.
-    pub(crate) fn len(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.ends.len()
     }
 }

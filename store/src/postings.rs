@@ -789,7 +789,7 @@ mod tests {
         assert_eq!(t.len(), 0);
     }
 
-    /// Every chunk of `t`: (prefix length, start, number of ids), checked to hold only
+    /// Every chunk of `prefix` in `t`: (start, number of ids), checked to hold only
     /// ids below the next chunk's start and at most [`MAX_CHUNK_IDS`].
     fn chunks_of(t: &sled::Tree, prefix: &[u8]) -> Vec<(u64, u64)> {
         let mut out: Vec<(u64, u64)> = Vec::new();

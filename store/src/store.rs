@@ -362,7 +362,7 @@ impl Store {
             });
             for item in keyed {
                 let (id, keys) = item?;
-                pending += keys.len();
+                pending += keys.count();
                 for key in keys.iter() {
                     delta.add(key, id);
                 }
