@@ -58,22 +58,24 @@ pub(crate) struct HeldRecord {
 impl HeldRecord {
     /// The record of a change to `before`/`after` at `csn`, numbered `number`; None when
     /// there is no change (no image: an entry added and removed by the same write), as
-    /// [`crate::changelog::record`].
+    /// [`crate::changelog::record`]. The images are taken, not copied: a committed
+    /// write's images move here (`Txn::commit`), so a record the bounded log drops later
+    /// (90% of a 100,000-entry load's) costs no copy of its entry.
     pub(crate) fn new(
         csn: Csn,
         number: u64,
-        before: Option<&Entry>,
-        after: Option<&Entry>,
+        before: Option<Entry>,
+        after: Option<Entry>,
     ) -> Option<HeldRecord> {
         if before.is_none() && after.is_none() {
             return None;
         }
-        let bytes = before.map_or(0, image_bytes) + after.map_or(0, image_bytes);
+        let bytes = before.as_ref().map_or(0, image_bytes) + after.as_ref().map_or(0, image_bytes);
         Some(HeldRecord {
             csn,
             number,
-            before: before.cloned(),
-            after: after.cloned(),
+            before,
+            after,
             bytes,
         })
     }

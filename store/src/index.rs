@@ -183,11 +183,12 @@ impl Indexes {
     }
 
     /// A stable description of the resolved configuration and of the posting layout
-    /// (the leading version: v2 is [`crate::postings`]' chunked bitmaps); when it changes
-    /// the store rebuilds the index tree at open.
+    /// (the leading version: v2 was [`crate::postings`]' one-block chunks, v3 its chunks
+    /// of whole blocks up to 1,024 ids); when it changes the store rebuilds the index tree
+    /// at open.
     pub fn fingerprint(&self) -> String {
         let mut s = format!(
-            "v2 {} {} {} {};",
+            "v3 {} {} {} {};",
             self.tunables.if_minlen,
             self.tunables.if_maxlen,
             self.tunables.any_len,
@@ -229,6 +230,23 @@ impl Indexes {
     /// keys into a set cost a seed load ~6% of its instructions (issue 7).
     pub fn key_list(&self, schema: &Schema, entry: &Entry) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
+        for a in &entry.attrs {
+            let Some(at) = schema.attribute_type(&a.desc) else {
+                continue;
+            };
+            if let Some(kinds) = self.kinds(at) {
+                self.value_keys(schema, at, kinds, &a.values, true, &mut out);
+            }
+        }
+        out
+    }
+
+    /// The posting keys of `entry` as [`Indexes::key_list`], written one after another
+    /// into one buffer: a bulk load posts about a hundred keys per entry, most of them to
+    /// lists that already exist, where a key of its own would be allocated only to be
+    /// dropped (11 million allocations for 100,000 entries).
+    pub(crate) fn key_buf(&self, schema: &Schema, entry: &Entry) -> KeyBuf {
+        let mut out = KeyBuf::default();
         for a in &entry.attrs {
             let Some(at) = schema.attribute_type(&a.desc) else {
                 continue;
@@ -340,7 +358,7 @@ impl Indexes {
         kinds: &BTreeSet<IndexKind>,
         values: &[Vec<u8>],
         presence: bool,
-        out: &mut Vec<Vec<u8>>,
+        out: &mut impl KeySink,
     ) {
         let oid = at.oid.as_str();
         // objectClass keys include every superclass, so (objectClass=person) finds
@@ -367,13 +385,13 @@ impl Indexes {
             match k {
                 IndexKind::Presence => {
                     if presence {
-                        out.push(prefix(TAG_PRES, oid, b""));
+                        out.push_key(TAG_PRES, oid, b"");
                     }
                 }
                 IndexKind::Equality => {
                     for v in values {
                         if let Ok(key) = schema.equality_key_of(at, v) {
-                            out.push(prefix(TAG_EQ, oid, &key));
+                            out.push_key(TAG_EQ, oid, &key);
                         }
                     }
                 }
@@ -381,7 +399,7 @@ impl Indexes {
                     for v in values {
                         if let Ok(v) = std::str::from_utf8(v) {
                             for code in approx_keys(v) {
-                                out.push(prefix(TAG_APPROX, oid, code.as_bytes()));
+                                out.push_key(TAG_APPROX, oid, code.as_bytes());
                             }
                         }
                     }
@@ -401,19 +419,19 @@ impl Indexes {
         }
     }
 
-    fn substring_keys(&self, oid: &str, v: &[u8], out: &mut Vec<Vec<u8>>) {
+    fn substring_keys(&self, oid: &str, v: &[u8], out: &mut impl KeySink) {
         let t = &self.tunables;
         for len in t.if_minlen..=t.if_maxlen.min(v.len()) {
             if let Some(p) = v.get(..len) {
-                out.push(prefix(TAG_SUB_INITIAL, oid, p));
+                out.push_key(TAG_SUB_INITIAL, oid, p);
             }
             if let Some(s) = v.get(v.len() - len..) {
-                out.push(prefix(TAG_SUB_FINAL, oid, s));
+                out.push_key(TAG_SUB_FINAL, oid, s);
             }
         }
         if t.any_len > 0 {
             for w in v.windows(t.any_len) {
-                out.push(prefix(TAG_SUB_ANY, oid, w));
+                out.push_key(TAG_SUB_ANY, oid, w);
             }
         }
     }
@@ -430,16 +448,67 @@ fn key_set(mut keys: Vec<Vec<u8>>) -> BTreeSet<Vec<u8>> {
 
 /// `kind ‖ len(oid) ‖ oid ‖ len(key) ‖ key`: everything of a posting key but the id.
 fn prefix(tag: u8, oid: &str, key: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(4 + oid.len() + key.len() + 8);
+    write_prefix(&mut p, tag, oid, key);
+    p
+}
+
+/// Appends [`prefix`]`(tag, oid, key)` to `out`.
+fn write_prefix(out: &mut Vec<u8>, tag: u8, oid: &str, key: &[u8]) {
     let oid = oid.as_bytes();
     let klen = u16::try_from(key.len()).unwrap_or(u16::MAX);
     let key = key.get(..usize::from(klen)).unwrap_or(key);
-    let mut p = Vec::with_capacity(4 + oid.len() + key.len() + 8);
-    p.push(tag);
-    p.push(u8::try_from(oid.len()).unwrap_or(u8::MAX));
-    p.extend_from_slice(oid);
-    p.extend_from_slice(&klen.to_be_bytes());
-    p.extend_from_slice(key);
-    p
+    out.push(tag);
+    out.push(u8::try_from(oid.len()).unwrap_or(u8::MAX));
+    out.extend_from_slice(oid);
+    out.extend_from_slice(&klen.to_be_bytes());
+    out.extend_from_slice(key);
+}
+
+/// Where [`Indexes`] puts the posting keys it makes.
+trait KeySink {
+    /// Takes the key [`prefix`]`(tag, oid, key)`.
+    fn push_key(&mut self, tag: u8, oid: &str, key: &[u8]);
+}
+
+impl KeySink for Vec<Vec<u8>> {
+    fn push_key(&mut self, tag: u8, oid: &str, key: &[u8]) {
+        self.push(prefix(tag, oid, key));
+    }
+}
+
+/// Posting keys (without the id) stored back to back in one buffer
+/// ([`Indexes::key_buf`]).
+#[derive(Debug, Default)]
+pub(crate) struct KeyBuf {
+    /// The keys, concatenated.
+    bytes: Vec<u8>,
+    /// Where each key ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl KeyBuf {
+    /// The keys, in the order they were made (possibly repeated).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut from = 0;
+        self.ends.iter().map(move |&end| {
+            let key = self.bytes.get(from..end).unwrap_or_default();
+            from = end;
+            key
+        })
+    }
+
+    /// How many keys it holds.
+    pub(crate) fn count(&self) -> usize {
+        self.ends.len()
+    }
+}
+
+impl KeySink for KeyBuf {
+    fn push_key(&mut self, tag: u8, oid: &str, key: &[u8]) {
+        write_prefix(&mut self.bytes, tag, oid, key);
+        self.ends.push(self.bytes.len());
+    }
 }
 
 /// `key ‖ id`: one posting as a byte string (the form `verify` compares).

@@ -181,11 +181,10 @@ impl Store {
             .normalize_dn(&entry.dn)
             .map_err(StoreError::from);
         let (request, checked) = match &norm {
-            Ok(_) => {
-                let request = self.precheck_add(&entry.attrs, ctx);
-                let values_checked = request.is_ok();
-                (request, self.check_new_entry(entry, ctx, values_checked))
-            }
+            Ok(_) => match self.precheck_add(&entry.attrs, ctx) {
+                Ok(descs) => (Ok(()), self.check_new_entry(entry, ctx, Some(descs))),
+                Err(e) => (Err(e), self.check_new_entry(entry, ctx, None)),
+            },
             Err(_) => (Ok(()), Err(StoreError::NoObjectClass)),
         };
         PreparedAdd {
@@ -195,19 +194,25 @@ impl Store {
         }
     }
 
-    /// The schema half of [`Store::prepare_add`]. `values_checked`: the request passed
-    /// [`Store::precheck_add`], so its values' syntax, duplicates and SINGLE-VALUE need no
-    /// second look (each DN value is normalized once per add, not twice).
+    /// The schema half of [`Store::prepare_add`]. `checked`: the request passed
+    /// [`Store::precheck_add`], which gave its attributes' canonical descriptions, so its
+    /// values' syntax, duplicates and SINGLE-VALUE need no second look (each DN value is
+    /// normalized once per add, not twice) and its names no second lookup.
     fn check_new_entry(
         &self,
         entry: Entry,
         ctx: &WriteCtx,
-        values_checked: bool,
+        checked: Option<Vec<String>>,
     ) -> Result<Entry, StoreError> {
         let pretty = self.schema.pretty_dn(&entry.dn)?;
-        let mut attrs = Vec::<Attribute>::new();
+        let values_checked = checked.is_some();
+        let mut descs = checked.unwrap_or_default().into_iter();
+        let mut attrs = Vec::<Attribute>::with_capacity(entry.attrs.len());
         for a in entry.attrs {
-            let desc = self.canonical(&a.desc)?;
+            let desc = match descs.next() {
+                Some(d) => d,
+                None => self.canonical(&a.desc)?,
+            };
             if a.values.is_empty() {
                 return Err(StoreError::NoValues { attr: desc });
             }

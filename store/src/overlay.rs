@@ -27,7 +27,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// One member's memberOf change in a write: group DNs to remove, group DNs to add, and
 /// the CSN of the newest group change causing it.
-type MemberOfDelta = (Vec<NormDn>, Vec<Dn>, Option<Csn>);
+/// Group DNs to add come with their normalized form, made once per group rather than
+/// once per member (a bulk load's group adds thousands of members at once).
+type MemberOfDelta = (Vec<NormDn>, Vec<(Dn, NormDn)>, Option<Csn>);
 
 /// What memberof does with member DNs that name no entry (`memberof-dangling`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -497,12 +499,16 @@ impl Store {
                 }
             }
             if let Some(n) = &new_dn {
+                let norm = match &added_as {
+                    Some(norm) => norm.clone(),
+                    None => self.schema.normalize_dn(n)?,
+                };
                 for id in new_ids
                     .iter()
                     .filter(|id| !(same_name && old_ids.contains(id)))
                 {
                     let d = delta.entry(*id).or_default();
-                    d.1.push(n.clone());
+                    d.1.push((n.clone(), norm.clone()));
                     d.2 = d.2.max(Some(t.csn_of(gid)));
                 }
             }
@@ -543,7 +549,8 @@ impl Store {
                     continue;
                 };
                 if gid != id && self.is_group(&g.entry, mo) {
-                    delta.entry(id).or_default().1.push(g.entry.dn.clone());
+                    let norm = self.schema.normalize_dn(&g.entry.dn)?;
+                    delta.entry(id).or_default().1.push((g.entry.dn, norm));
                 }
             }
         }
@@ -568,8 +575,8 @@ impl Store {
                 }
                 values.push(v.clone());
             }
-            for g in add {
-                if present.insert(self.schema.normalize_dn(&g)?) {
+            for (g, norm) in add {
+                if present.insert(norm) {
                     values.push(g.to_string().into_bytes());
                 }
             }

@@ -55,39 +55,56 @@ impl Store {
     /// placed, in its order: an attribute without values (2); [`Store::precheck_mods`]'s
     /// step 2 with every attribute an add change; an attribute type listed twice (20);
     /// an attribute clients may not write (19; not on import).
+    ///
+    /// Returns the attributes' canonical descriptions ([`Store::canonical`]), in order,
+    /// so that the add's schema half does not look them up again.
     pub(crate) fn precheck_add(
         &self,
         attrs: &[Attribute],
         ctx: &WriteCtx,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         if let Some(a) = attrs.iter().find(|a| a.values.is_empty()) {
             return Err(StoreError::NoValues {
                 attr: a.desc.clone(),
             });
         }
+        let mut descs = Vec::with_capacity(attrs.len());
         for a in attrs {
-            self.precheck_values(a, ModOp::Add)?;
+            let desc = self.canonical(&a.desc)?;
+            self.precheck_values_as(a, &desc, ModOp::Add)?;
+            descs.push(desc);
         }
-        let mut seen = HashSet::new();
-        for a in attrs {
-            let ty = self.canonical(&a.desc)?.to_ascii_lowercase();
-            if !seen.insert(ty) {
+        let mut seen = HashSet::with_capacity(descs.len());
+        for (a, desc) in attrs.iter().zip(&descs) {
+            if !seen.insert(desc.to_ascii_lowercase()) {
                 return Err(StoreError::DuplicateAttribute {
                     attr: a.desc.clone(),
                 });
             }
         }
-        self.precheck_user_mod(attrs.iter(), ctx)
+        if !ctx.import {
+            if let Some(desc) = descs.iter().find(|d| self.is_no_user_mod(d)) {
+                return Err(StoreError::NoUserModification { attr: desc.clone() });
+            }
+        }
+        Ok(descs)
     }
 
     /// Step 2 of [`Store::precheck_mods`] for one change.
     fn precheck_values(&self, a: &Attribute, op: ModOp) -> Result<(), StoreError> {
         let desc = self.canonical(&a.desc)?;
-        let at = self.schema.attribute_type(&desc);
+        self.precheck_values_as(a, &desc, op)
+    }
+
+    /// [`Store::precheck_values`] of `a`, whose canonical description is `desc`.
+    fn precheck_values_as(&self, a: &Attribute, desc: &str, op: ModOp) -> Result<(), StoreError> {
+        let at = self.schema.attribute_type(desc);
         if op == ModOp::Increment
             && at.is_none_or(|at| at.effective_syntax() != Some(INTEGER_SYNTAX))
         {
-            return Err(StoreError::NotIncrementable { attr: desc });
+            return Err(StoreError::NotIncrementable {
+                attr: desc.to_string(),
+            });
         }
         // Each value is checked against the syntax; where a key is needed (the duplicate
         // check of add and replace; objectClass, whose values must name known classes)
@@ -99,19 +116,28 @@ impl Store {
             match at {
                 Some(at) if keyed => keys.push(self.schema.checked_equality_key(at, v)?),
                 Some(at) => self.schema.validate_value(at, v)?,
-                None if keyed => keys.push(self.schema.equality_key(&desc, v)?),
+                None if keyed => keys.push(self.schema.equality_key(desc, v)?),
                 None => {}
             }
         }
         if matches!(op, ModOp::Add | ModOp::Replace) {
             if at.is_some_and(|at| at.single_value) && a.values.len() > 1 {
-                return Err(StoreError::SingleValued { attr: desc });
+                return Err(StoreError::SingleValued {
+                    attr: desc.to_string(),
+                });
+            }
+            if keys.len() < 2 {
+                // No two values to compare (most attributes of an entry).
+                return Ok(());
             }
             // slapd names the first of the two equal values.
             let mut first = std::collections::HashMap::with_capacity(keys.len());
             for (i, key) in keys.into_iter().enumerate() {
                 if let Some(&index) = first.get(&key) {
-                    return Err(StoreError::DuplicateValue { attr: desc, index });
+                    return Err(StoreError::DuplicateValue {
+                        attr: desc.to_string(),
+                        index,
+                    });
                 }
                 first.insert(key, i);
             }

@@ -156,6 +156,9 @@ impl Drop for WriteGuard<'_> {
 /// generated directory has about 6 million postings, written in a few rounds).
 const REINDEX_BATCH_POSTINGS: usize = 2_000_000;
 
+/// Entries a rebuild decodes and keys at a time (on two threads, as a bulk-load chunk).
+const REINDEX_BATCH_ENTRIES: usize = 1024;
+
 /// sled's log segment size for temporary stores (sled's default is 512 KiB), in bytes.
 const TEMPORARY_SEGMENT_SIZE: usize = 8 << 20;
 
@@ -164,20 +167,10 @@ const TEMPORARY_SEGMENT_SIZE: usize = 8 << 20;
 struct PendingPostings {
     /// The posting changes of every write of the load so far.
     delta: crate::postings::PostingDelta,
-    /// The index tree's content when the load began, if it held at most
-    /// [`SMALL_INDEX_BASE`] chunks (none, for a fresh store). Nothing writes the tree
-    /// until the load ends (every write's postings go into `delta`), so the collected
-    /// postings are written against this copy instead of reading each chunk back; `None`:
-    /// read back from the tree.
-    base: Option<std::collections::BTreeMap<Vec<u8>, sled::IVec>>,
+    /// The index tree held nothing when the load began, and nothing writes to it until
+    /// the load ends, so the collected postings are written without reading chunks back.
+    fresh: bool,
 }
-
-/// The most index chunks a bulk load copies into memory at its start
-/// ([`PendingPostings::base`]) instead of reading back the chunks it writes at its end.
-/// A seed loaded after the default layout (four entries, ~30 chunks) then reads nothing
-/// back; a larger index is not copied, since the copy would cost more than the reads of
-/// a small load. 1,024 chunks are at most a few hundred KiB.
-const SMALL_INDEX_BASE: usize = 1024;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -350,16 +343,32 @@ impl Store {
             let tree = (!std::mem::take(&mut first)).then_some(&self.trees.index);
             crate::postings::apply_sorted(&self.trees.index, delta.changes(tree)?)
         };
-        for kv in self.trees.entries.iter() {
-            let (k, v) = kv?;
-            let id = keys::decode_id(&k).ok_or(StoreError::Corrupt { tree: "entries" })?;
-            let stored = StoredEntry::decode(&v)?;
-            for key in self.indexes.keys(&self.schema, &stored.entry) {
-                delta.add(&key, id);
-                pending += 1;
+        // Entries are decoded and keyed a batch at a time on two threads
+        // (`bulk::par_map`); their keys are posted in id order on this one. A key listed
+        // twice for an entry posts the same id twice, which changes nothing.
+        let mut entries = self.trees.entries.iter();
+        loop {
+            let batch = entries
+                .by_ref()
+                .take(REINDEX_BATCH_ENTRIES)
+                .collect::<Result<Vec<_>, sled::Error>>()?;
+            if batch.is_empty() {
+                break;
             }
-            n += 1;
-            progress(n, total);
+            let keyed = crate::bulk::par_map(batch, |(k, v)| {
+                let id = keys::decode_id(&k).ok_or(StoreError::Corrupt { tree: "entries" })?;
+                let stored = StoredEntry::decode(&v)?;
+                Ok::<_, StoreError>((id, self.indexes.key_buf(&self.schema, &stored.entry)))
+            });
+            for item in keyed {
+                let (id, keys) = item?;
+                pending += keys.count();
+                for key in keys.iter() {
+                    delta.add(key, id);
+                }
+                n += 1;
+                progress(n, total);
+            }
             // Bounds the memory of the rebuild; chunks are read back and extended.
             if pending > REINDEX_BATCH_POSTINGS {
                 write(std::mem::take(&mut delta))?;
@@ -772,12 +781,9 @@ impl Store {
         // concurrent write's postings are either in the tree (and the copy) or collected.
         {
             let _guard = self.lock_writes();
-            // A storage error while copying falls back to reading back, which meets
-            // the error again (and reports it) when the postings are written.
-            let base = self.small_index_base().ok().flatten();
             *self.pending_lock() = Some(PendingPostings {
                 delta: crate::postings::PostingDelta::default(),
-                base,
+                fresh: self.trees.index.is_empty(),
             });
             self.bulk.store(true, std::sync::atomic::Ordering::Release);
         }
@@ -794,21 +800,6 @@ impl Store {
         }
         self.db.flush()?;
         Ok(out)
-    }
-
-    /// A copy of the index tree when it holds at most [`SMALL_INDEX_BASE`] chunks.
-    fn small_index_base(
-        &self,
-    ) -> Result<Option<std::collections::BTreeMap<Vec<u8>, sled::IVec>>, StoreError> {
-        let mut base = std::collections::BTreeMap::new();
-        for kv in self.trees.index.iter() {
-            if base.len() >= SMALL_INDEX_BASE {
-                return Ok(None);
-            }
-            let (k, v) = kv?;
-            base.insert(k.to_vec(), v);
-        }
-        Ok(Some(base))
     }
 
     pub(crate) fn held_log_lock(&self) -> MutexGuard<'_, Option<crate::bulk_log::HeldLog>> {
@@ -829,15 +820,11 @@ impl Store {
         // them neither collected nor written.
         let mut pending = self.pending_lock();
         if let Some(p) = pending.take().filter(|p| !p.delta.is_empty()) {
-            // Into a small (or empty) tree nothing is read back. The writes need not be
-            // atomic: the fingerprint is restored only after them (a crash before makes
-            // the next open rebuild the index), and readers wait on the pending lock
-            // held here.
-            let changes = match &p.base {
-                Some(base) => p.delta.changes_over(base)?,
-                None => p.delta.changes(Some(&self.trees.index))?,
-            };
-            crate::postings::apply_sorted(&self.trees.index, changes)?;
+            // Into an empty tree nothing is read back. The writes need not be atomic:
+            // the fingerprint is restored only after them (a crash before makes the next
+            // open rebuild the index), and readers wait on the pending lock held here.
+            let tree = (!p.fresh).then_some(&self.trees.index);
+            crate::postings::apply_sorted(&self.trees.index, p.delta.changes(tree)?)?;
         }
         Ok(())
     }

@@ -43,8 +43,8 @@ impl ForUpdate {
 /// The index keys one touched entry changes, computed before the postings lock.
 enum KeyDelta {
     /// An added entry's keys, unsorted, a key possibly repeated
-    /// ([`crate::index::Indexes::key_list`]).
-    Added(u64, Vec<Vec<u8>>),
+    /// ([`crate::index::Indexes::key_buf`]).
+    Added(u64, crate::index::KeyBuf),
     /// The keys to remove (`old − new`) and to add (`new − old`).
     Changed(u64, BTreeSet<Vec<u8>>, BTreeSet<Vec<u8>>),
 }
@@ -272,7 +272,7 @@ impl<'s> Txn<'s> {
                 // An added entry (every entry of a bulk load): its keys need no set, as
                 // nothing is subtracted from them.
                 (None, Some(a)) => {
-                    KeyDelta::Added(id, store.indexes.key_list(&store.schema, &a.entry))
+                    KeyDelta::Added(id, store.indexes.key_buf(&store.schema, &a.entry))
                 }
                 (Some(b), Some(a)) => {
                     let (old, new) = store
@@ -288,10 +288,11 @@ impl<'s> Txn<'s> {
                 for delta in deltas {
                     let (id, old, new) = match delta {
                         KeyDelta::Added(id, keys) => {
-                            // The keys move into the delta without a copy; a key listed
-                            // twice posts the same id twice, which changes nothing.
-                            for k in keys {
-                                postings.add_owned(k, id);
+                            // A key is copied only for a list the delta does not hold
+                            // yet; a key listed twice posts the same id twice, which
+                            // changes nothing.
+                            for k in keys.iter() {
+                                postings.add(k, id);
                             }
                             continue;
                         }
@@ -327,19 +328,25 @@ impl<'s> Txn<'s> {
         // In a bulk load the records are held, not written (`crate::bulk_log`): numbered
         // and counted here all the same, made from the images only if the log keeps them.
         let holding = store.holds_log();
+        // Held records (key, CSN, id, number): their images are taken from the write once
+        // it has committed (moved, not copied, unless a persistent search needs them too).
         let mut held = Vec::new();
         for (key, csn, id) in records {
             let Some(t) = self.touched.get(&id) else {
                 continue;
             };
+            if t.before.is_none() && t.after.is_none() {
+                // No image, no record (as `changelog::record`).
+                continue;
+            }
+            if holding {
+                held.push((key, csn, id, number));
+                number += 1;
+                continue;
+            }
             let before = t.before.as_ref().map(|s| &s.entry);
             let after = t.after.as_ref().map(|s| &s.entry);
-            if holding {
-                if let Some(r) = crate::bulk_log::HeldRecord::new(csn, number, before, after) {
-                    number += 1;
-                    held.push((key, r));
-                }
-            } else if let Some(r) = crate::changelog::record(&csn, number, before, after) {
+            if let Some(r) = crate::changelog::record(&csn, number, before, after) {
                 number += 1;
                 self.b.changelog.insert(key, r.encode()?);
             }
@@ -351,7 +358,7 @@ impl<'s> Txn<'s> {
         }
         if holding {
             // Committed with the write: the log says it lacks the records held so far.
-            if let Some(csn) = store.log_marker(held.iter().map(|(k, _)| k).max()) {
+            if let Some(csn) = store.log_marker(held.iter().map(|(k, ..)| k).max()) {
                 self.b.meta.insert(keys::META_LOG_TRIMMED, csn);
             }
         }
@@ -359,16 +366,34 @@ impl<'s> Txn<'s> {
             store,
             csn,
             b,
-            touched,
+            mut touched,
             ..
         } = self;
         let seq = store.commit(b, csn)?;
-        if holding {
-            store.hold_records(held);
-        }
         // Asked after the commit: a persistent search that subscribes before this point is
         // told; one that subscribes later reads the committed state in its refresh.
-        if store.observed() {
+        let observed = store.observed();
+        if holding {
+            let mut records = Vec::with_capacity(held.len());
+            for (key, csn, id, number) in held {
+                let images = if observed {
+                    touched
+                        .get(&id)
+                        .map(|t| (t.before.clone(), t.after.clone()))
+                } else {
+                    touched.remove(&id).map(|t| (t.before, t.after))
+                };
+                let Some((before, after)) = images else {
+                    continue;
+                };
+                let (before, after) = (before.map(|s| s.entry), after.map(|s| s.entry));
+                if let Some(r) = crate::bulk_log::HeldRecord::new(csn, number, before, after) {
+                    records.push((key, r));
+                }
+            }
+            store.hold_records(records);
+        }
+        if observed {
             let committed = crate::changelog::Committed {
                 csn,
                 changes: touched
