@@ -515,7 +515,18 @@ fn compare_whoami_passwd_and_binds() {
     assert_eq!(root.stdout.trim(), format!("dn:{}", ROOTDN));
     let user = s.tool("ldapwhoami", &["-D", &dn, "-w", "pw-sven.horvat.1"], None);
     user.expect_code(0);
-    assert_eq!(user.stdout.trim(), format!("dn:{}", dn.to_lowercase()));
+    assert_eq!(user.stdout.trim(), format!("dn:{dn}"));
+    // As slapd: a user is named by its entry's DN as stored, however it spelled the bind
+    // DN; the rootdn by the DN as spelled (pretty form: types by name, values as written).
+    let shouted = format!("UID=SVEN.HORVAT.1, {}", USERS.to_uppercase());
+    let user = s.tool("ldapwhoami", &["-D", &shouted, "-w", "pw-sven.horvat.1"], None);
+    assert_eq!(user.stdout.trim(), format!("dn:{dn}"), "{}", user.stderr);
+    let root = s.tool(
+        "ldapwhoami",
+        &["-D", "CN=Admin , DC=LocalDomain,dc=test", "-w", ROOTPW],
+        None,
+    );
+    assert_eq!(root.stdout.trim(), "dn:cn=Admin,dc=LocalDomain,dc=test");
     // Wrong password and unknown DN give the same answer (49); DN without password is 53.
     s.tool("ldapwhoami", &["-D", &dn, "-w", "wrong"], None)
         .expect_code(49);
