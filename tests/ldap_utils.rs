@@ -519,7 +519,11 @@ fn compare_whoami_passwd_and_binds() {
     // As slapd: a user is named by its entry's DN as stored, however it spelled the bind
     // DN; the rootdn by the DN as spelled (pretty form: types by name, values as written).
     let shouted = format!("UID=SVEN.HORVAT.1, {}", USERS.to_uppercase());
-    let user = s.tool("ldapwhoami", &["-D", &shouted, "-w", "pw-sven.horvat.1"], None);
+    let user = s.tool(
+        "ldapwhoami",
+        &["-D", &shouted, "-w", "pw-sven.horvat.1"],
+        None,
+    );
     assert_eq!(user.stdout.trim(), format!("dn:{dn}"), "{}", user.stderr);
     let root = s.tool(
         "ldapwhoami",

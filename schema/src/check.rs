@@ -619,7 +619,10 @@ pub(crate) mod tests {
         ] {
             let r = crate::matching_rule(rule).expect("rule");
             let t = s.attribute_type(at).expect("type");
-            assert!(!r.usable_with(t.equality_rule(), t.effective_syntax()), "{rule} with {at}");
+            assert!(
+                !r.usable_with(t.equality_rule(), t.effective_syntax()),
+                "{rule} with {at}"
+            );
         }
         assert!(get("matchingRules")
             .iter()

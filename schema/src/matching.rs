@@ -126,7 +126,6 @@ pub struct MatchingRule {
     algo: Algo,
 }
 
-
 macro_rules! rules {
     ($(($oid:literal, $name:literal, $kind:ident, $syn:literal, $($algo:tt)+)),* $(,)?) => {
         &[$(MatchingRule {
