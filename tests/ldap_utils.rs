@@ -485,6 +485,24 @@ fn modrdn_rename_and_move_subtree() {
         .expect_code(71);
 }
 
+/// An attribute description with an empty option (`cn;`) selects nothing, as in slapd
+/// (RFC 4512 §2.5: an option has at least one character); oxldap returned cn.
+#[test]
+fn empty_option_in_attribute_list_bug_10() {
+    let s = Server::with_fixture();
+    let dn = format!("uid=sven.horvat.1,{USERS}");
+    let base = ["-b", dn.as_str(), "-s", "base", "(objectClass=*)"];
+    let out = s.search_root(&[&base[..], &["cn;"]].concat());
+    out.expect_code(0);
+    assert_eq!(out.dns().len(), 1);
+    assert!(out.values("cn").is_empty(), "{}", out.stdout);
+    let out = s.search_root(&[&base[..], &["cn;", "sn", "cn;;x"]].concat());
+    assert!(out.values("cn").is_empty(), "{}", out.stdout);
+    assert_eq!(out.values("sn").len(), 1, "{}", out.stdout);
+    let out = s.search_root(&[&base[..], &["cn"]].concat());
+    assert!(!out.values("cn").is_empty(), "{}", out.stdout);
+}
+
 #[test]
 fn compare_whoami_passwd_and_binds() {
     let s = Server::with_fixture();

@@ -372,6 +372,11 @@ impl<'d> Selection<'d> {
             return s;
         }
         let mut name = |desc: &str| {
+            // An empty option (`cn;`, `cn;;x`) makes the description invalid (RFC 4512
+            // §2.5: `option = 1*keychar`); slapd returns nothing for it.
+            if desc.split(';').skip(1).any(str::is_empty) {
+                return;
+            }
             if let Some(at) = dir.schema.attribute_type(desc) {
                 let options = oxldap_schema::split_description(desc).1.to_string();
                 s.named.push(Requested { at, options });
