@@ -126,6 +126,7 @@ fn controls_match_slapd() {
         "  post-read:",
         "mv (mail=*@x.test): rc=0",
         "sorted cn by 5 page 2: rc=0 paged cookie=empty sortResult=0",
+        "sorted cn limit 3 page 0: rc=4 Apple banana Cherry",
     ] {
         assert!(
             got.iter().any(|l| l.contains(needle)),

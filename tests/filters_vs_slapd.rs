@@ -43,6 +43,26 @@ const PINNED: &[&str] = &[
     // its negation matches nothing (oxldap answered False, so the NOT matched all).
     "(!(noSuchAttr=*))",
     "(|(noSuchAttr=*)(!(noSuchAttr=*))(uid=aerin.johnson.330))",
+    // An extensible match whose rule is not usable with the attribute type (RFC 4512
+    // §4.1.4 matchingRuleUse; uid is a Directory String, caseExactIA5Match an IA5 rule):
+    // Undefined in slapd, so neither it nor its negation matches; oxldap applied the rule.
+    "(uid:caseExactIA5Match:=sven.horvat.1)",
+    "(!(uid:caseExactIA5Match:=sven.horvat.1))",
+    "(cn:integerMatch:=1)",
+    "(uid:caseExactMatch:=sven.horvat.1)",
+    "(mail:caseExactIA5Match:=sven.horvat.1@localdomain.test)",
+    "(:caseExactIA5Match:=sven.horvat.1)",
+    // OpenLDAP's DN relation rules on entryDN and member (slapd evaluates them; oxldap
+    // knew none of them and matched nothing).
+    "(entryDN:dnSubtreeMatch:=ou=Users,o=localdomain,dc=localdomain,dc=test)",
+    "(entryDN:dnSubtreeMatch:=OU=groups,O=localdomain,dc=localdomain,dc=test)",
+    "(entryDN:dnOneLevelMatch:=o=localdomain,dc=localdomain,dc=test)",
+    "(entryDN:dnSubordinateMatch:=ou=Groups,o=localdomain,dc=localdomain,dc=test)",
+    "(entryDN:dnSuperiorMatch:=uid=sven.horvat.1,ou=Users,o=localdomain,dc=localdomain,dc=test)",
+    "(entryDN:1.3.6.1.4.1.4203.666.4.9:=ou=Groups,o=localdomain,dc=localdomain,dc=test)",
+    "(!(entryDN:dnSubtreeMatch:=not a dn))",
+    "(member:dnSubtreeMatch:=uid=sven.horvat.1,ou=Users,o=localdomain,dc=localdomain,dc=test)",
+    "(uid:dnSubtreeMatch:=ou=Users,o=localdomain,dc=localdomain,dc=test)",
 ];
 
 /// A slapd started by `start-slapd.sh`; stopped (SIGTERM, then SIGKILL) on drop.

@@ -486,6 +486,24 @@ fn modrdn_rename_and_move_subtree() {
         .expect_code(71);
 }
 
+/// An attribute description with an empty option (`cn;`) selects nothing, as in slapd
+/// (RFC 4512 §2.5: an option has at least one character); oxldap returned cn.
+#[test]
+fn empty_option_in_attribute_list_bug_10() {
+    let s = Server::with_fixture();
+    let dn = format!("uid=sven.horvat.1,{USERS}");
+    let base = ["-b", dn.as_str(), "-s", "base", "(objectClass=*)"];
+    let out = s.search_root(&[&base[..], &["cn;"]].concat());
+    out.expect_code(0);
+    assert_eq!(out.dns().len(), 1);
+    assert!(out.values("cn").is_empty(), "{}", out.stdout);
+    let out = s.search_root(&[&base[..], &["cn;", "sn", "cn;;x"]].concat());
+    assert!(out.values("cn").is_empty(), "{}", out.stdout);
+    assert_eq!(out.values("sn").len(), 1, "{}", out.stdout);
+    let out = s.search_root(&[&base[..], &["cn"]].concat());
+    assert!(!out.values("cn").is_empty(), "{}", out.stdout);
+}
+
 #[test]
 fn compare_whoami_passwd_and_binds() {
     let s = Server::with_fixture();
@@ -516,7 +534,22 @@ fn compare_whoami_passwd_and_binds() {
     assert_eq!(root.stdout.trim(), format!("dn:{}", ROOTDN));
     let user = s.tool("ldapwhoami", &["-D", &dn, "-w", "pw-sven.horvat.1"], None);
     user.expect_code(0);
-    assert_eq!(user.stdout.trim(), format!("dn:{}", dn.to_lowercase()));
+    assert_eq!(user.stdout.trim(), format!("dn:{dn}"));
+    // As slapd: a user is named by its entry's DN as stored, however it spelled the bind
+    // DN; the rootdn by the DN as spelled (pretty form: types by name, values as written).
+    let shouted = format!("UID=SVEN.HORVAT.1, {}", USERS.to_uppercase());
+    let user = s.tool(
+        "ldapwhoami",
+        &["-D", &shouted, "-w", "pw-sven.horvat.1"],
+        None,
+    );
+    assert_eq!(user.stdout.trim(), format!("dn:{dn}"), "{}", user.stderr);
+    let root = s.tool(
+        "ldapwhoami",
+        &["-D", "CN=Admin , DC=LocalDomain,dc=test", "-w", ROOTPW],
+        None,
+    );
+    assert_eq!(root.stdout.trim(), "dn:cn=Admin,dc=LocalDomain,dc=test");
     // Wrong password and unknown DN give the same answer (49); DN without password is 53.
     s.tool("ldapwhoami", &["-D", &dn, "-w", "wrong"], None)
         .expect_code(49);

@@ -207,8 +207,8 @@ impl Schema {
     /// The subschema subentry's schema attributes (RFC 4512 §4.2), as RFC 4512 §4.1
     /// description strings: `ldapSyntaxes` (§4.1.5: the built-in syntaxes and those of
     /// `ldapsyntax` directives), `matchingRules` (§4.1.3), `matchingRuleUse` (§4.1.4: for
-    /// each rule, the attribute types whose equality, ordering or substrings rule it is;
-    /// rules no type uses are left out), `attributeTypes` (§4.1.2) and `objectClasses`
+    /// each rule, the attribute types it is usable with, [`crate::MatchingRule::usable_with`], the
+    /// relation extensible matches are evaluated under; rules no type uses are left out), `attributeTypes` (§4.1.2) and `objectClasses`
     /// (§4.1.1), in definition order (superiors first). Every `attributeTypes` and
     /// `objectClasses` value parses back (see [`crate::parse`]) to the definition.
     pub fn subschema_attributes(&self) -> Vec<(&'static str, Vec<Vec<u8>>)> {
@@ -219,17 +219,14 @@ impl Schema {
             .collect();
         let rules: Vec<Vec<u8>> = MATCHING_RULES
             .iter()
+            .filter(|r| r.is_published())
             .map(|r| r.to_description().into_bytes())
             .collect();
         let mut uses: Vec<Vec<u8>> = Vec::new();
-        for r in MATCHING_RULES {
+        for r in MATCHING_RULES.iter().filter(|r| r.is_published()) {
             let applies: Vec<&str> = self
                 .attribute_types()
-                .filter(|t| {
-                    [t.equality_rule(), t.ordering_rule(), t.substr_rule()]
-                        .iter()
-                        .any(|x| x.is_some_and(|x| x.oid == r.oid))
-                })
+                .filter(|t| r.usable_with(t.equality_rule(), t.effective_syntax()))
                 .map(|t| t.name())
                 .collect();
             let list = match applies.as_slice() {
@@ -624,5 +621,47 @@ pub(crate) mod tests {
                 && u.contains("member")
         }));
         assert!(!get("ldapSyntaxes").is_empty() && !get("matchingRules").is_empty());
+        // matchingRuleUse is the relation extensible matches use (slapd's
+        // mr_usable_with_at): caseExactMatch applies to uid (Directory String), the IA5
+        // rules do not; DN relation rules are evaluated but not published.
+        let applies = |rule: &str| -> String {
+            uses.iter()
+                .map(|u| String::from_utf8_lossy(u).into_owned())
+                .find(|u| u.contains(&format!("NAME '{rule}' ")))
+                .unwrap_or_default()
+        };
+        assert!(applies("caseExactMatch").contains(" uid "));
+        assert!(!applies("caseExactIA5Match").contains(" uid "));
+        assert!(applies("caseExactIA5Match").contains(" mail "));
+        assert!(!applies("integerMatch").contains("employeeNumber"));
+        for (rule, at) in [
+            ("caseExactMatch", "uid"),
+            ("caseIgnoreOrderingMatch", "cn"),
+            ("caseExactIA5Match", "mail"),
+            ("dnSubtreeMatch", "entryDN"),
+            ("dnOneLevelMatch", "member"),
+        ] {
+            let r = crate::matching_rule(rule).expect("rule");
+            let t = s.attribute_type(at).expect("type");
+            let ok = r.usable_with(t.equality_rule(), t.effective_syntax());
+            assert!(ok, "{rule} with {at}");
+            let published = applies(rule).contains(&format!(" {at} "));
+            assert_eq!(published, r.is_published(), "{rule} with {at}");
+        }
+        for (rule, at) in [
+            ("caseExactIA5Match", "uid"),
+            ("integerMatch", "employeeNumber"),
+            ("dnSubtreeMatch", "uid"),
+        ] {
+            let r = crate::matching_rule(rule).expect("rule");
+            let t = s.attribute_type(at).expect("type");
+            assert!(
+                !r.usable_with(t.equality_rule(), t.effective_syntax()),
+                "{rule} with {at}"
+            );
+        }
+        assert!(get("matchingRules")
+            .iter()
+            .all(|r| !String::from_utf8_lossy(r).contains("dnSubtreeMatch")));
     }
 }

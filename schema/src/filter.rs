@@ -98,7 +98,7 @@ impl Assertion {
     ) -> Result<bool, SchemaError> {
         let v = rule.normalize(schema, value)?;
         Ok(match self {
-            Assertion::Equal(a) => v == *a,
+            Assertion::Equal(a) => rule.equal_normalized(&v, a),
             Assertion::Less(a) => rule.cmp_normalized(&v, a) == Ordering::Less,
             Assertion::Greater(a) => rule.cmp_normalized(&v, a) != Ordering::Less,
             Assertion::LessOrEqual(a) => rule.cmp_normalized(&v, a) != Ordering::Greater,
@@ -462,6 +462,14 @@ impl Schema {
             },
             (None, None) => return Ternary::Undefined,
         };
+        // RFC 4511 §4.5.1.7.7: a rule not usable with the named type (RFC 4512 §4.1.4, the
+        // subschema's matchingRuleUse) makes the item Undefined, as slapd's get_mra answers
+        // inappropriateMatching for it.
+        if let Some((a, _)) = &at {
+            if !rule.usable_with(a.equality_rule(), a.effective_syntax()) {
+                return Ternary::Undefined;
+            }
+        }
         let assertion = match rule.kind {
             RuleKind::Equality => rule.normalize(self, value).map(Assertion::Equal),
             RuleKind::Ordering => rule.normalize(self, value).map(Assertion::Less),
@@ -476,9 +484,7 @@ impl Schema {
         let suits = |t: &AttributeType| -> bool {
             match &at {
                 Some((a, _)) => self.is_subtype(t, a),
-                None => t
-                    .effective_syntax()
-                    .is_some_and(|s| rule.applies_to_syntax(s)),
+                None => rule.usable_with(t.equality_rule(), t.effective_syntax()),
             }
         };
         let mut values: Vec<&[u8]> = match &at {
@@ -998,6 +1004,8 @@ mod tests {
                 ),
                 F,
             ),
+            // slapd's matchingRuleUse: caseIgnoreSubstringsMatch (assertion syntax 58) is
+            // not usable with cn (Directory String), so the item is Undefined.
             (
                 ext(
                     Some("caseIgnoreSubstringsMatch"),
@@ -1005,7 +1013,7 @@ mod tests {
                     "al*sm*",
                     false,
                 ),
-                T,
+                U,
             ),
             (
                 ext(

@@ -62,23 +62,53 @@ enum Algo {
     Uuid,
     Csn,
     BitString,
+    /// OpenLDAP's DN relation rules (`dnSubtreeMatch`, `dnOneLevelMatch`,
+    /// `dnSubordinateMatch`, `dnSuperiorMatch`, servers/slapd/schema_init.c): values are
+    /// normalized as DNs; the rule holds when the value stands in the relation to the
+    /// assertion DN ([`DnRelation`]).
+    DnRelation(DnRelation),
     /// Known by name so that definitions using it load, but not implemented: any match
     /// with it is Undefined.
     Unsupported,
 }
 
-impl Algo {
-    fn is_string(self) -> bool {
-        matches!(
-            self,
-            Algo::CaseIgnore
-                | Algo::CaseExact
-                | Algo::CaseIgnoreIa5
-                | Algo::CaseExactIa5
-                | Algo::CaseIgnoreList
-                | Algo::NumericString
-                | Algo::Telephone
-        )
+/// How an attribute value's DN must relate to the assertion DN for one of OpenLDAP's DN
+/// relation rules to hold (checked against slapd 2.5: `(entryDN:dnSubtreeMatch:=X)`
+/// matches X and every entry below it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum DnRelation {
+    /// dnSubtreeMatch (1.3.6.1.4.1.4203.666.4.9): the value is the assertion DN or below it.
+    Subtree,
+    /// dnOneLevelMatch (1.3.6.1.4.1.4203.666.4.8): the value's parent is the assertion DN.
+    OneLevel,
+    /// dnSubordinateMatch (1.3.6.1.4.1.4203.666.4.10): the value is strictly below it.
+    Subordinate,
+    /// dnSuperiorMatch (1.3.6.1.4.1.4203.666.4.11): the value is strictly above it.
+    Superior,
+}
+
+impl DnRelation {
+    /// Whether the normalized DN `value` relates to the normalized DN `asserted`.
+    fn holds(self, value: &[u8], asserted: &[u8]) -> bool {
+        let parse = |b: &[u8]| {
+            std::str::from_utf8(b)
+                .ok()
+                .and_then(|s| oxldap_proto::Dn::parse(s).ok())
+        };
+        let (Some(v), Some(a)) = (parse(value), parse(asserted)) else {
+            return false;
+        };
+        // Strictly below: more RDNs, ending with the other's (values are normalized, so
+        // RDNs compare as written).
+        let below = |x: &oxldap_proto::Dn, y: &oxldap_proto::Dn| {
+            x.rdns.len() > y.rdns.len() && x.rdns.ends_with(&y.rdns)
+        };
+        match self {
+            DnRelation::Subtree => v == a || below(&v, &a),
+            DnRelation::OneLevel => v.rdns.len() == a.rdns.len() + 1 && below(&v, &a),
+            DnRelation::Subordinate => below(&v, &a),
+            DnRelation::Superior => below(&a, &v),
+        }
     }
 }
 
@@ -96,16 +126,14 @@ pub struct MatchingRule {
     algo: Algo,
 }
 
-const S: &str = "1.3.6.1.4.1.1466.115.121.1.";
-
 macro_rules! rules {
-    ($(($oid:literal, $name:literal, $kind:ident, $syn:literal, $algo:ident)),* $(,)?) => {
+    ($(($oid:literal, $name:literal, $kind:ident, $syn:literal, $($algo:tt)+)),* $(,)?) => {
         &[$(MatchingRule {
             oid: $oid,
             name: $name,
             kind: RuleKind::$kind,
             syntax: $syn,
-            algo: Algo::$algo,
+            algo: Algo::$($algo)+,
         }),*]
     };
 }
@@ -427,11 +455,37 @@ pub static MATCHING_RULES: &[MatchingRule] = rules![
         "1.3.6.1.4.1.4203.666.11.2.1",
         Csn
     ),
+    // OpenLDAP's DN relation rules (schema_init.c), usable with DN-syntax attributes such
+    // as entryDN; slapd does not list them in the subschema ([`MatchingRule::is_published`]).
+    (
+        "1.3.6.1.4.1.4203.666.4.9",
+        "dnSubtreeMatch",
+        Equality,
+        "1.3.6.1.4.1.1466.115.121.1.12",
+        DnRelation(DnRelation::Subtree)
+    ),
+    (
+        "1.3.6.1.4.1.4203.666.4.8",
+        "dnOneLevelMatch",
+        Equality,
+        "1.3.6.1.4.1.1466.115.121.1.12",
+        DnRelation(DnRelation::OneLevel)
+    ),
+    (
+        "1.3.6.1.4.1.4203.666.4.10",
+        "dnSubordinateMatch",
+        Equality,
+        "1.3.6.1.4.1.1466.115.121.1.12",
+        DnRelation(DnRelation::Subordinate)
+    ),
+    (
+        "1.3.6.1.4.1.4203.666.4.11",
+        "dnSuperiorMatch",
+        Equality,
+        "1.3.6.1.4.1.1466.115.121.1.12",
+        DnRelation(DnRelation::Superior)
+    ),
 ];
-
-/// Syntaxes whose values are character strings; string rules apply to attributes of these
-/// syntaxes in an extensible match without an attribute type (RFC 4511 §4.5.1.7.7).
-const STRING_SYNTAXES: &[&str] = &["11", "15", "26", "36", "41", "44", "50"];
 
 /// Looks a matching rule up by name or numeric OID, ASCII case-insensitively.
 pub fn matching_rule(name_or_oid: &str) -> Option<&'static MatchingRule> {
@@ -462,6 +516,59 @@ impl MatchingRule {
         self.algo != Algo::Unsupported
     }
 
+    /// Whether the subschema lists the rule (`matchingRules`, `matchingRuleUse`): not
+    /// OpenLDAP's DN relation rules, which slapd 2.5 evaluates but does not publish.
+    pub fn is_published(&self) -> bool {
+        !matches!(self.algo, Algo::DnRelation(_))
+    }
+
+    /// Whether a normalized attribute value matches a normalized equality assertion under
+    /// this rule: the same key, or for a DN relation rule, the relation between the DNs.
+    pub fn equal_normalized(&self, value: &[u8], asserted: &[u8]) -> bool {
+        match self.algo {
+            Algo::DnRelation(r) => r.holds(value, asserted),
+            _ => value == asserted,
+        }
+    }
+
+    /// Whether the rule may be used with values of an attribute type whose EQUALITY rule is
+    /// `equality` and whose syntax is `syntax` (RFC 4512 §4.1.4 matchingRuleUse; RFC 4511
+    /// §4.5.1.7.7: otherwise an extensible match with the rule is Undefined). As slapd's
+    /// `mr_usable_with_at` (servers/slapd/mr.c): the type's own equality rule, a rule of the
+    /// type's syntax, or a syntax the rule declares compatible (slapd's
+    /// `directoryStringSyntaxes` for the caseIgnore/caseExact families, countryString for
+    /// the IA5 rules). The subschema's `matchingRuleUse` publishes exactly this relation.
+    pub fn usable_with(&self, equality: Option<&MatchingRule>, syntax: Option<&str>) -> bool {
+        if !self.is_supported() {
+            return false;
+        }
+        if equality.is_some_and(|e| e.oid == self.oid) {
+            return true;
+        }
+        let Some(syntax) = syntax else {
+            return false;
+        };
+        syntax == self.syntax || self.compat_syntaxes().contains(&syntax)
+    }
+
+    /// Syntaxes other than its own the rule applies to (slapd's `smr_compat_syntaxes`).
+    fn compat_syntaxes(&self) -> &'static [&'static str] {
+        // countryString, printableString, telephoneNumber (slapd: directoryStringSyntaxes).
+        const DIRECTORY_STRING_COMPAT: &[&str] = &[
+            "1.3.6.1.4.1.1466.115.121.1.11",
+            "1.3.6.1.4.1.1466.115.121.1.44",
+            "1.3.6.1.4.1.1466.115.121.1.50",
+        ];
+        const IA5_COMPAT: &[&str] = &["1.3.6.1.4.1.1466.115.121.1.11"];
+        match self.algo {
+            Algo::CaseIgnore | Algo::CaseExact => DIRECTORY_STRING_COMPAT,
+            Algo::CaseIgnoreIa5 | Algo::CaseExactIa5 if self.kind == RuleKind::Equality => {
+                IA5_COMPAT
+            }
+            _ => &[],
+        }
+    }
+
     /// The RFC 4512 §4.1.3 MatchingRuleDescription, for the subschema's `matchingRules`.
     pub fn to_description(&self) -> String {
         format!(
@@ -474,22 +581,6 @@ impl MatchingRule {
     /// caseIgnoreSubstringsMatch).
     pub fn same_family(&self, other: &MatchingRule) -> bool {
         self.algo == other.algo
-    }
-
-    /// Whether the rule can be applied to values of the syntax `syntax_oid` in an extensible
-    /// match that names no attribute (RFC 4511 §4.5.1.7.7 "attributes that support that
-    /// matchingRule").
-    pub fn applies_to_syntax(&self, syntax_oid: &str) -> bool {
-        if !self.is_supported() {
-            return false;
-        }
-        if syntax_oid == self.syntax {
-            return true;
-        }
-        let string_syntax = syntax_oid
-            .strip_prefix(S)
-            .is_some_and(|n| STRING_SYNTAXES.contains(&n));
-        self.algo.is_string() && string_syntax
     }
 
     /// The canonical form of `value` under this rule: the key that equality compares.
@@ -525,7 +616,7 @@ impl MatchingRule {
                 let lines: Vec<String> = s.split('$').map(|line| prep_whole(line, true)).collect();
                 Ok(lines.join("$").into_bytes())
             }
-            Algo::Dn => {
+            Algo::Dn | Algo::DnRelation(_) => {
                 let s = utf8(self, value)?;
                 Ok(schema
                     .normalize_dn_str_at(s, depth)?

@@ -925,7 +925,7 @@ fn search(
     token: &CancellationToken,
     mut send: impl FnMut(Found<'_>) -> bool,
 ) -> Option<(LdapResult, Vec<LdapControl>)> {
-    use crate::sort::{self, MAX_SORT_ENTRIES};
+    use crate::sort;
     // slapd (controls.c, parsePagedResults): a second paged results control is a
     // protocolError, critical or not.
     if controls
@@ -992,16 +992,14 @@ fn search(
             return send_sorted_page(session, key.clone(), returned, *size, rest, &mut send);
         }
     }
+    // As sssvlv: the whole candidate set is sorted, then the size limit applies to the
+    // sorted result (the first `limit` entries of the order), page by page when paged.
     let cancelled = || token.is_cancelled();
-    let mut got = Vec::new();
+    let mut sorter = sort::Sorter::new(dir, &keys, ops::size_limit(dir, who, req));
     let mut over = false;
-    let end = ops::search_found(dir, who, req, None, &cancelled, &mut |e| {
-        if got.len() >= MAX_SORT_ENTRIES {
-            over = true;
-            return false;
-        }
-        got.push(e.into_entry());
-        true
+    let end = ops::search_found_unsized(dir, who, req, &cancelled, &mut |e| {
+        over = !sorter.push(e.into_entry());
+        !over
     });
     if over {
         return unsorted(ResultCode::AdminLimitExceeded, "too many entries to sort");
@@ -1010,7 +1008,11 @@ fn search(
         Ok(end) => end,
         Err(e) => return Some((e.to_result(), Vec::new())),
     };
-    let sorted = sort::sort(dir, &keys, got);
+    let (sorted, cut) = sorter.finish();
+    let end = match end {
+        SearchEnd::Done if cut => SearchEnd::SizeLimit,
+        end => end,
+    };
     if let (Some((size, _)), Some(key)) = (paged, key) {
         let rest = crate::session::SortedRest {
             entries: sorted.into(),

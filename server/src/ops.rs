@@ -373,6 +373,11 @@ impl<'d> Selection<'d> {
             return s;
         }
         let mut name = |desc: &str| {
+            // An empty option (`cn;`, `cn;;x`) makes the description invalid (RFC 4512
+            // §2.5: `option = 1*keychar`); slapd returns nothing for it.
+            if desc.split(';').skip(1).any(str::is_empty) {
+                return;
+            }
             if let Some(at) = dir.schema.attribute_type(desc) {
                 let options = oxldap_schema::split_description(desc).1.to_string();
                 s.named.push(Requested { at, options });
@@ -778,6 +783,32 @@ pub fn search_found(
     })
 }
 
+/// [`search_found`] without the size limit, for a sorting search (RFC 2891): slapd's
+/// sssvlv sorts the whole candidate set and applies the limit to the sorted result
+/// (`sort::Sorter`, with [`size_limit`]). The time limit still applies.
+pub fn search_found_unsized(
+    dir: &Directory,
+    who: &Identity,
+    req: &LdapSearchRequest,
+    cancelled: &dyn Fn() -> bool,
+    send: &mut dyn FnMut(Found<'_>) -> bool,
+) -> Result<SearchEnd, LdapError> {
+    let mut owned = |e| send(Found::Entry(e));
+    if let Some(r) = crate::changelog_view::search(dir, who, req, cancelled, &mut owned) {
+        return r;
+    }
+    search_entries_limited(dir, who, req, None, false, false, cancelled, &mut |_, f| {
+        send(f)
+    })
+}
+
+/// The size limit `who`'s search `req` runs under (None: unlimited): the client's limit
+/// within the server's (`limits::effective`).
+pub fn size_limit(dir: &Directory, who: &Identity, req: &LdapSearchRequest) -> Option<u32> {
+    let limits = dir.search_limits(who, &req.base);
+    crate::limits::effective(req.sizelimit, who.is_root(), limits.size, limits.size_hard)
+}
+
 /// The replication state of a matching entry, whatever attributes the client asked for.
 #[derive(Debug, Clone, Default)]
 pub struct EntryState {
@@ -935,9 +966,7 @@ fn search_entries_limited(
 
     crate::acl::guard_search_base(&chk, dir, &base)?;
     let limits = dir.search_limits(who, &req.base);
-    let size_limit =
-        crate::limits::effective(req.sizelimit, who.is_root(), limits.size, limits.size_hard)
-            .filter(|_| size_limited);
+    let size_limit = size_limit(dir, who, req).filter(|_| size_limited);
     let time_limit =
         crate::limits::effective(req.timelimit, who.is_root(), limits.time, limits.time_hard);
     let deadline = time_limit.map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
@@ -1224,11 +1253,13 @@ pub fn lookup_simple_bind(
     // The rootdn may also exist as an entry with its own userPassword (tried second).
     if dir.is_rootdn(&norm) {
         if let Some(pw) = dir.rootpw() {
-            let pretty = dir.rootdn.as_ref().map_or(dn.clone(), |(d, _)| d.clone());
+            // As slapd (be_rootdn_bind): the identity is the DN as the client spelled it
+            // (its pretty form: `CN=Admin ,DC=X` is `cn=Admin,dc=X`), not the configured
+            // one; Who am I? answers with it.
             tries.push((
                 vec![pw.to_vec()],
                 Identity::Root {
-                    dn: pretty,
+                    dn: dir.schema.pretty_dn(&dn).unwrap_or_else(|_| dn.clone()),
                     norm: norm.clone(),
                 },
             ));

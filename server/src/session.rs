@@ -14,7 +14,8 @@ pub enum Identity {
     Anonymous,
     /// The configured rootdn: unrestricted.
     Root {
-        /// The rootdn as configured (pretty form).
+        /// The rootdn as the client spelled it in the bind (pretty form, as slapd), or the
+        /// entry's DN when it bound with the entry's own userPassword.
         dn: Dn,
         /// Its normalized form.
         norm: NormDn,
@@ -50,11 +51,13 @@ impl Identity {
         matches!(self, Identity::Root { .. })
     }
 
-    /// The RFC 4532 authzId: `dn:<normalized DN>` or empty for anonymous (as slapd).
+    /// The RFC 4532 authzId: `dn:<DN>` or empty for anonymous. As slapd, the DN is the
+    /// bound entry's DN as stored (a user who bound as `UID=ANA,OU=USERS,...` is
+    /// `dn:uid=ana,ou=Users,...`), and for the rootdn the DN as the client spelled it.
     pub fn authz_id(&self) -> String {
-        match self.norm() {
-            Some(n) => format!("dn:{n}"),
-            None => String::new(),
+        match self {
+            Identity::Anonymous => String::new(),
+            Identity::Root { dn, .. } | Identity::User { dn, .. } => format!("dn:{}", dn.to_text()),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Server-side sorting of search results (RFC 2891) for small result sets.
 //!
 //! The request control (1.2.840.113556.1.4.473) names sort keys; the server collects the
-//! matching entries (at most [`MAX_SORT_ENTRIES`]), orders them and answers with the sort
+//! matching entries (at most [`MAX_SORT_ENTRIES`]), orders them, then applies the size
+//! limit to the sorted result (as sssvlv: [`Sorter`]) and answers with the sort
 //! response control (1.2.840.113556.1.4.474) on the SearchResultDone. As slapd's sssvlv
 //! overlay, a larger result is not sorted: a critical request fails with
 //! adminLimitExceeded, a non-critical one is answered unsorted, and the response control
@@ -27,15 +28,18 @@ use oxldap_proto::controls::raw_control;
 use oxldap_proto::{Dn, ResultCode};
 use oxldap_schema::MatchingRule;
 use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 
 /// The sort request control (RFC 2891 §1.1).
 pub const SORT_REQUEST_OID: &str = "1.2.840.113556.1.4.473";
 /// The sort response control (RFC 2891 §1.2).
 pub const SORT_RESPONSE_OID: &str = "1.2.840.113556.1.4.474";
 
-/// The most entries a search sorts: the sorted result is held in memory until it is
-/// complete, so this bounds one sorting search's memory (slapd's sssvlv keeps results in
-/// memory too; its `sssvlv-max` bounds concurrent sorts instead).
+/// The most entries a sorting search holds: the sorted result is held in memory until it
+/// is complete, so this bounds one sorting search's memory (slapd's sssvlv keeps results
+/// in memory too; its `sssvlv-max` bounds concurrent sorts instead). A search under a
+/// smaller size limit holds only that many ([`Sorter`]), so it sorts any number of
+/// candidates.
 pub const MAX_SORT_ENTRIES: usize = 1000;
 
 /// One sort key (RFC 2891 §1.1).
@@ -162,42 +166,101 @@ pub fn resolve(dir: &Directory, keys: &[SortKey]) -> Result<ResolvedKeys, Result
         .map(ResolvedKeys)
 }
 
-/// Sorts `entries` by `keys` (RFC 2891 §2.2): each entry is keyed by the least of its
-/// values under the rule (normalized; values the rule refuses sort as raw bytes after the
-/// valid ones); entries without the attribute sort after all others; `reverse` inverts a
-/// key. Sort key values come from the stored entry, so the key attribute need not be among
-/// those returned.
-pub fn sort(
-    dir: &Directory,
-    keys: &ResolvedKeys,
-    entries: Vec<LdapSearchResultEntry>,
-) -> Vec<LdapSearchResultEntry> {
-    let keys = &keys.0;
-    let mut keyed: Vec<(Vec<Option<Vec<u8>>>, LdapSearchResultEntry)> = entries
-        .into_iter()
-        .map(|e| {
-            let stored = Dn::parse(&e.dn)
-                .ok()
-                .and_then(|dn| dir.store.get(&dn).ok().flatten());
-            let ks = keys
-                .iter()
-                .map(|k| {
-                    let values = stored.as_ref().map(|s| s.values(&k.attr)).unwrap_or(&[]);
-                    values
-                        .iter()
-                        .map(|v| {
-                            k.rule
-                                .normalize(&dir.schema, v)
-                                .unwrap_or_else(|_| v.clone())
-                        })
-                        .min_by(|a, b| cmp_values(k.rule, a, b))
-                })
-                .collect();
-            (ks, e)
-        })
-        .collect();
-    keyed.sort_by(|(a, _), (b, _)| {
-        for (k, (x, y)) in keys.iter().zip(a.iter().zip(b.iter())) {
+/// Collects the entries of a sorting search and orders them by the keys (RFC 2891 §2.2):
+/// each entry is keyed by the least of its values under the rule (normalized; values the
+/// rule refuses sort as raw bytes after the valid ones); entries without the attribute
+/// sort after all others; `reverse` inverts a key; entries with equal keys keep the order
+/// the store met them in. Sort key values come from the stored entry, so the key attribute
+/// need not be among those returned.
+///
+/// As slapd's sssvlv, the whole candidate set is sorted before the size limit applies: a
+/// search limited to `n` entries returns the first `n` of the sorted result, not `n`
+/// entries sorted (sssvlv runs the backend search unlimited and applies the limits when it
+/// sends the sorted list). With a limit only the best `n` are held (a bounded max-heap,
+/// O(log n) per entry); without one at most [`MAX_SORT_ENTRIES`] are.
+pub struct Sorter<'a> {
+    dir: &'a Directory,
+    keys: &'a [Resolved],
+    /// The entries held so far; with a limit, the top of the heap is the last to keep.
+    held: BinaryHeap<Keyed<'a>>,
+    /// The size limit: the most entries the sorted result returns.
+    limit: Option<usize>,
+    /// Entries met so far (their order breaks ties).
+    seen: u64,
+}
+
+impl<'a> Sorter<'a> {
+    /// A sorter for `keys`, keeping the first `limit` entries of the order (None: all).
+    pub fn new(dir: &'a Directory, keys: &'a ResolvedKeys, limit: Option<u32>) -> Sorter<'a> {
+        Sorter {
+            dir,
+            keys: &keys.0,
+            held: BinaryHeap::new(),
+            limit: limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
+            seen: 0,
+        }
+    }
+
+    /// Adds a matching entry. False when more entries would have to be held than
+    /// [`MAX_SORT_ENTRIES`] (the search is then too big to sort).
+    pub fn push(&mut self, e: LdapSearchResultEntry) -> bool {
+        let key = self.key_of(&e);
+        self.held.push(Keyed {
+            key,
+            seq: self.seen,
+            rules: self.keys,
+            entry: e,
+        });
+        self.seen += 1;
+        if self.limit.is_some_and(|l| self.held.len() > l) {
+            // The greatest held entry cannot be among the first `limit`.
+            self.held.pop();
+        }
+        self.held.len() <= MAX_SORT_ENTRIES
+    }
+
+    /// The sorted entries (at most the limit) and whether the limit cut the result
+    /// (sizeLimitExceeded, RFC 4511 §4.5.1.4).
+    pub fn finish(self) -> (Vec<LdapSearchResultEntry>, bool) {
+        let cut = self.seen > self.held.len() as u64;
+        let sorted = self.held.into_sorted_vec();
+        (sorted.into_iter().map(|k| k.entry).collect(), cut)
+    }
+
+    fn key_of(&self, e: &LdapSearchResultEntry) -> Vec<Option<Vec<u8>>> {
+        let dir = self.dir;
+        let stored = Dn::parse(&e.dn)
+            .ok()
+            .and_then(|dn| dir.store.get(&dn).ok().flatten());
+        self.keys
+            .iter()
+            .map(|k| {
+                let values = stored.as_ref().map(|s| s.values(&k.attr)).unwrap_or(&[]);
+                values
+                    .iter()
+                    .map(|v| {
+                        k.rule
+                            .normalize(&dir.schema, v)
+                            .unwrap_or_else(|_| v.clone())
+                    })
+                    .min_by(|a, b| cmp_values(k.rule, a, b))
+            })
+            .collect()
+    }
+}
+
+/// A held entry with its sort key values (one per key), ordered by the keys, then by when
+/// it was met.
+struct Keyed<'a> {
+    key: Vec<Option<Vec<u8>>>,
+    seq: u64,
+    rules: &'a [Resolved],
+    entry: LdapSearchResultEntry,
+}
+
+impl Ord for Keyed<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        for (k, (x, y)) in self.rules.iter().zip(self.key.iter().zip(other.key.iter())) {
             let o = match (x, y) {
                 (Some(x), Some(y)) => cmp_values(k.rule, x, y),
                 (Some(_), None) => Ordering::Less,
@@ -209,10 +272,23 @@ pub fn sort(
                 return o;
             }
         }
-        Ordering::Equal
-    });
-    keyed.into_iter().map(|(_, e)| e).collect()
+        self.seq.cmp(&other.seq)
+    }
 }
+
+impl PartialOrd for Keyed<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Keyed<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Keyed<'_> {}
 
 fn cmp_values(rule: &MatchingRule, a: &[u8], b: &[u8]) -> Ordering {
     rule.cmp_normalized(a, b)

@@ -276,6 +276,42 @@ paged_walk("sorted cookie with other keys", ["-" + CN], 5, cookie=first, pages=1
 paged_walk("sorted noSuchAttr critical", ["noSuchAttr"], 5, pages=1)
 paged_walk("sorted cn no ordering rule critical", ["cn"], 5, pages=1)
 paged_walk("sorted cn no ordering rule non-critical", ["cn"], 5, crit=False)
+
+
+# ---- sorted under a size limit (sssvlv sorts the whole candidate set, then the limit takes
+# the first entries of the order, across pages when paged): entries as received, then rc
+def limited_walk(label, sort, sizelimit, size=0):
+    cookie = b""
+    for n in range(10):
+        ctrls = [SSSRequestControl(True, sort)]
+        if size:
+            ctrls.append(SimplePagedResultsControl(True, size=size, cookie=cookie))
+        msgid = l.search_ext(OU, ldap.SCOPE_ONELEVEL, "(sn=s*)", ["cn"], serverctrls=ctrls, sizelimit=sizelimit)
+        got, rc, cookie = [], 0, b""
+        while True:
+            try:
+                rtype, data, _, rctrls = l.result3(msgid, all=0)
+            except ldap.LDAPError as e:
+                d = e.args[0] if e.args and isinstance(e.args[0], dict) else {}
+                rc = d.get("result", "?")
+                break
+            if rtype == ldap.RES_SEARCH_RESULT:
+                for c in rctrls or []:
+                    if isinstance(c, SimplePagedResultsControl):
+                        cookie = c.cookie
+                break
+            got += [b",".join(a.get("cn", [])).decode() for _, a in data]
+        print("%s page %d: rc=%s %s" % (label, n, rc, " ".join(got)))
+        if not cookie:
+            return
+
+
+limited_walk("sorted cn limit 3", [CN], 3)
+limited_walk("sorted -cn limit 2", ["-" + CN], 2)
+limited_walk("sorted cn limit 12", [CN], 12)
+# Sorted, paged and size-limited together: both servers page through the first entries of
+# the sorted set, but sssvlv cuts a later page short (limit 7 by 3: 3 entries, then 1 and
+# sizeLimitExceeded) by a rule not yet matched; not compared here.
 wipe()
 
 # ---- access control (only with the rules of tests/controls_vs_slapd.rs ACL): a writer
