@@ -527,5 +527,40 @@ fn readme_shell_examples_run() {
         if script.contains("seed.ldif") {
             assert!(stdout.contains("dn: uid=readme,"), "{script}\n{stdout}");
         }
+        // The example's `kill` stopped its server: no process is left in its folder.
+        let left = processes_in(dir.path());
+        for p in &left {
+            let pid = p.split(':').next().unwrap_or_default();
+            let _ = std::process::Command::new("kill").arg(pid).status();
+        }
+        assert!(left.is_empty(), "{script}\nstill running: {left:?}");
     }
+}
+
+/// The processes whose working directory is `dir` (a script's servers inherit it), as
+/// `pid: command line`, once they had a moment to exit after being killed.
+fn processes_in(dir: &std::path::Path) -> Vec<String> {
+    let dir = dir.canonicalize().unwrap();
+    let scan = || {
+        let mut found = Vec::new();
+        for p in std::fs::read_dir("/proc").unwrap().flatten() {
+            let cwd = std::fs::read_link(p.path().join("cwd"));
+            if cwd.is_ok_and(|c| c == dir) {
+                let cmd = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+                found.push(format!(
+                    "{}: {}",
+                    p.file_name().to_string_lossy(),
+                    String::from_utf8_lossy(&cmd).replace('\0', " ")
+                ));
+            }
+        }
+        found
+    };
+    for _ in 0..100 {
+        if scan().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    scan()
 }
