@@ -103,10 +103,8 @@ fn cleartext_is_hashed_with_the_configured_scheme() {
         assert!(!values[0].contains("first-Pass1"));
         let ok = whoami(&s, "ana", "first-Pass1");
         ok.expect_code(0);
-        assert_eq!(
-            ok.stdout.trim(),
-            format!("dn:uid=ana,{}", USERS.to_lowercase())
-        );
+        // Who am I? answers the stored entry's DN, as slapd (RFC 4532).
+        assert_eq!(ok.stdout.trim(), format!("dn:uid=ana,{USERS}"));
         whoami(&s, "ana", "first-pass1").expect_code(49);
 
         // The user replaces its own password the classic way: delete the old cleartext
