@@ -21,3 +21,5 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 cargo test --workspace --all-targets --no-fail-fast "$@"
+# --all-targets leaves out doc tests (the harness API's runnable examples).
+cargo test --workspace --doc "$@"
