@@ -52,31 +52,8 @@ const WHO: &str = "oxldap import";
 /// Errors: the file cannot be opened or read, or the store fails (not an LDAP outcome);
 /// the entries written before stay.
 pub(crate) fn load_continue(dir: &Directory, file: &Path) -> Result<Outcome> {
-    let (reader, len): (Box<dyn Read>, u64) = if file.as_os_str() == "-" {
-        (Box::new(std::io::stdin()), 0)
-    } else {
-        let f =
-            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        (Box::new(f), len)
-    };
-    // indicatif draws only when stderr is a terminal.
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {bytes}/{total_bytes} {per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let buffered: Box<dyn BufRead> = Box::new(BufReader::new(bar.wrap_read(reader)));
-    let ctx = WriteCtx {
-        modifier: dir
-            .rootdn
-            .as_ref()
-            .map(|(d, _)| d.clone())
-            .unwrap_or_default(),
-        import: true,
-    };
+    let (buffered, bar) = open_ldif(file)?;
+    let ctx = load_ctx(dir, true);
     let mut adder = dir.store.bulk_add::<(usize, String)>(ctx).keep_going();
     let mut refused = 0u64;
     for record in LdifReader::new(buffered) {
@@ -164,4 +141,41 @@ fn failure(file: &Path, e: BulkAddError<(usize, String)>) -> anyhow::Error {
         e.error,
         e.error.code()
     )
+}
+
+/// `file` (`-`: stdin) as a buffered reader, read through a progress bar of its size
+/// (indicatif draws it only when stderr is a terminal), and the bar.
+///
+/// Errors: the file cannot be opened.
+pub(crate) fn open_ldif(file: &Path) -> Result<(Box<dyn BufRead>, indicatif::ProgressBar)> {
+    let (reader, len): (Box<dyn Read>, u64) = if file.as_os_str() == "-" {
+        (Box::new(std::io::stdin()), 0)
+    } else {
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        (Box::new(f), len)
+    };
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let buffered: Box<dyn BufRead> = Box::new(BufReader::new(bar.wrap_read(reader)));
+    Ok((buffered, bar))
+}
+
+/// The write context of a load: modifiersName/creatorsName are the rootdn (none without
+/// one); `import` keeps operational attributes given in the input, as slapadd.
+pub(crate) fn load_ctx(dir: &Directory, import: bool) -> WriteCtx {
+    WriteCtx {
+        modifier: dir
+            .rootdn
+            .as_ref()
+            .map(|(d, _)| d.clone())
+            .unwrap_or_default(),
+        import,
+    }
 }

@@ -10,8 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use oxldap_proto::ldif::{write_entry, LdifReader, LdifRecord};
 use oxldap_server::config::{self, Config};
 use oxldap_server::{CancellationToken, Directory, OpenOptions, ServeOptions};
-use oxldap_store::WriteCtx;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -539,32 +538,9 @@ impl Signals {
 
 /// Loads content records from an LDIF file; `import` keeps operational attributes given
 /// in the input (slapadd), otherwise they are refused as from a client.
-fn load_ldif(dir: &Directory, file: &PathBuf, import: bool) -> Result<u64> {
-    let (reader, len): (Box<dyn Read>, u64) = if file.as_os_str() == "-" {
-        (Box::new(std::io::stdin()), 0)
-    } else {
-        let f =
-            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        (Box::new(f), len)
-    };
-    // indicatif draws only when stderr is a terminal.
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {bytes}/{total_bytes} {per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let buffered: Box<dyn BufRead> = Box::new(BufReader::new(bar.wrap_read(reader)));
-    let ctx = WriteCtx {
-        modifier: dir
-            .rootdn
-            .as_ref()
-            .map(|(d, _)| d.clone())
-            .unwrap_or_default(),
-        import,
-    };
+fn load_ldif(dir: &Directory, file: &std::path::Path, import: bool) -> Result<u64> {
+    let (buffered, bar) = import::open_ldif(file)?;
+    let ctx = import::load_ctx(dir, import);
     // Adds go through the store's chunked bulk path (issues 4 and 7): the first refused
     // entry stops the load with its line, after the entries before it are written.
     let refused = |e: oxldap_store::BulkAddError<(usize, String)>| {
@@ -604,7 +580,7 @@ fn load_ldif(dir: &Directory, file: &PathBuf, import: bool) -> Result<u64> {
     Ok(n)
 }
 
-fn import(common: &Common, file: &PathBuf, keep_going: bool) -> Result<()> {
+fn import(common: &Common, file: &std::path::Path, keep_going: bool) -> Result<()> {
     let dir = open(common, false)?;
     if keep_going {
         let done = dir.store.bulk(|| import::load_continue(&dir, file))??;
@@ -730,7 +706,7 @@ fn backup(
     Ok(())
 }
 
-fn restore(common: &Common, src: &PathBuf, force: bool) -> Result<()> {
+fn restore(common: &Common, src: &std::path::Path, force: bool) -> Result<()> {
     let (csn, count) = backup::read_header(src)?;
     let dir = open(common, false)?;
     if !dir.store.is_empty() {
