@@ -772,15 +772,7 @@ pub fn search_found(
     cancelled: &dyn Fn() -> bool,
     send: &mut dyn FnMut(Found<'_>) -> bool,
 ) -> Result<SearchEnd, LdapError> {
-    // The read-only change log view (cn=changelog) lives outside the store's suffix.
-    let mut owned = |e| send(Found::Entry(e));
-    if let Some(r) = crate::changelog_view::search(dir, who, req, cancelled, &mut owned) {
-        return r;
-    }
-    // No EntryState: copying entryUUID and entryCSN out of every entry is for content sync.
-    search_entries_limited(dir, who, req, page, true, false, cancelled, &mut |_, f| {
-        send(f)
-    })
+    search_found_with(dir, who, req, page, true, cancelled, send)
 }
 
 /// [`search_found`] without the size limit, for a sorting search (RFC 2891): slapd's
@@ -793,13 +785,35 @@ pub fn search_found_unsized(
     cancelled: &dyn Fn() -> bool,
     send: &mut dyn FnMut(Found<'_>) -> bool,
 ) -> Result<SearchEnd, LdapError> {
+    search_found_with(dir, who, req, None, false, cancelled, send)
+}
+
+/// [`search_found`] with or without the size limit (`size_limited`).
+fn search_found_with(
+    dir: &Directory,
+    who: &Identity,
+    req: &LdapSearchRequest,
+    page: Option<Page>,
+    size_limited: bool,
+    cancelled: &dyn Fn() -> bool,
+    send: &mut dyn FnMut(Found<'_>) -> bool,
+) -> Result<SearchEnd, LdapError> {
+    // The read-only change log view (cn=changelog) lives outside the store's suffix.
     let mut owned = |e| send(Found::Entry(e));
     if let Some(r) = crate::changelog_view::search(dir, who, req, cancelled, &mut owned) {
         return r;
     }
-    search_entries_limited(dir, who, req, None, false, false, cancelled, &mut |_, f| {
-        send(f)
-    })
+    // No EntryState: copying entryUUID and entryCSN out of every entry is for content sync.
+    search_entries_limited(
+        dir,
+        who,
+        req,
+        page,
+        size_limited,
+        false,
+        cancelled,
+        &mut |_, f| send(f),
+    )
 }
 
 /// The size limit `who`'s search `req` runs under (None: unlimited): the client's limit
