@@ -587,6 +587,23 @@ fn compare_whoami_passwd_and_binds() {
         .expect_code(0);
     s.tool("ldapwhoami", &["-D", &dn, "-w", "pw-sven.horvat.1"], None)
         .expect_code(49);
+    // A wrong old password: slapd 2.5 answers 53 "unwilling to verify old password".
+    let wrong_old = s.tool(
+        "ldappasswd",
+        &["-D", &dn, "-w", "n3w", "-a", "not-it", "-s", "x"],
+        None,
+    );
+    assert!(
+        wrong_old.stdout.contains("unwilling to perform (53)")
+            && wrong_old
+                .stdout
+                .contains("unwilling to verify old password"),
+        "{}{}",
+        wrong_old.stdout,
+        wrong_old.stderr
+    );
+    s.tool("ldapwhoami", &["-D", &dn, "-w", "n3w"], None)
+        .expect_code(0);
     let stored = s.search_root(&["-b", &dn, "-s", "base", "(objectClass=*)", "userPassword"]);
     assert!(
         stored.values("userPassword")[0].starts_with("{SSHA}"),

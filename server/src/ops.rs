@@ -1351,10 +1351,11 @@ pub fn password_modify(
             .values(USER_PASSWORD)
             .iter()
             .any(|stored| crate::password::verify(stored, old));
+        // slapd's passwd.c: unwillingToPerform (53), "unwilling to verify old password".
         if !ok {
             return Err(LdapError::new(
-                ResultCode::InvalidCredentials,
-                "old password does not match",
+                ResultCode::UnwillingToPerform,
+                "unwilling to verify old password",
             ));
         }
     }
