@@ -394,21 +394,28 @@ pub fn split_description(desc: &str) -> (&str, &str) {
     }
 }
 
-/// The options half of [`Schema::check_options`] for `desc`, whose type is `at` (its
-/// characters are checked again here, so the function stands alone).
+/// slapd's character check of an attribute description (letters, digits, `-`, `.`, `;`).
+fn check_desc_chars(desc: &str) -> Result<(), SchemaError> {
+    if desc
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b';'))
+    {
+        return Ok(());
+    }
+    Err(SchemaError::InvalidAttributeDescription {
+        desc: desc.to_string(),
+        reason: "AttributeDescription contains inappropriate characters".to_string(),
+    })
+}
+
+/// [`Schema::check_options`] for `desc`, whose type is `at`: its characters, then its
+/// options.
 fn check_options_of(desc: &str, at: &AttributeType) -> Result<(), SchemaError> {
     let fail = |reason: &str| SchemaError::InvalidAttributeDescription {
         desc: desc.to_string(),
         reason: reason.to_string(),
     };
-    if !desc
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b';'))
-    {
-        return Err(fail(
-            "AttributeDescription contains inappropriate characters",
-        ));
-    }
+    check_desc_chars(desc)?;
     let (_, opts) = split_description(desc);
     let needs_binary = at
         .effective_syntax()
@@ -827,23 +834,15 @@ impl Schema {
     /// undefinedAttributeType (17), as in slapd; option failures are
     /// [`SchemaError::InvalidAttributeDescription`] with slapd's wording.
     pub fn check_options(&self, desc: &str) -> Result<(), SchemaError> {
-        let fail = |reason: &str| SchemaError::InvalidAttributeDescription {
-            desc: desc.to_string(),
-            reason: reason.to_string(),
-        };
-        if !desc
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b';'))
-        {
-            return Err(fail(
-                "AttributeDescription contains inappropriate characters",
-            ));
-        }
         let (ty, _) = split_description(desc);
-        let at = self
-            .lookup_type(ty)
-            .ok_or_else(|| SchemaError::UndefinedAttributeType(desc.to_string()))?;
-        check_options_of(desc, at)
+        match self.lookup_type(ty) {
+            Some(at) => check_options_of(desc, at),
+            // Inappropriate characters are reported before an unknown type.
+            None => {
+                check_desc_chars(desc)?;
+                Err(SchemaError::UndefinedAttributeType(desc.to_string()))
+            }
+        }
     }
 
     /// [`Schema::check_options`] and [`Schema::canonical_desc`] with one lookup of the
