@@ -47,6 +47,41 @@ fn scopes_base_one_sub() {
     assert_eq!(all.dns().len(), fixture_entries().len());
 }
 
+/// RFC 4511 §4.5.1.8: `1.1` alone selects no attributes; with other descriptions it is
+/// ignored; an unknown name selects nothing, beside `*` it changes nothing.
+#[test]
+fn attribute_selection_with_1_1() {
+    let s = Server::with_fixture();
+    let ana = format!("uid=sven.horvat.1,{USERS}");
+    let one = |attrs: &[&str]| {
+        let mut args = vec!["-b", ana.as_str(), "-s", "base", "(objectClass=*)"];
+        args.extend_from_slice(attrs);
+        let out = s.search_root(&args);
+        out.expect_code(0);
+        assert_eq!(out.dns(), vec![ana.clone()]);
+        let mut names: Vec<String> = out
+            .stdout
+            .lines()
+            .filter(|l| !l.starts_with("dn:") && !l.starts_with(' ') && l.contains(':'))
+            .map(|l| l.split(':').next().unwrap().to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    assert!(one(&["1.1"]).is_empty());
+    assert!(one(&["1.1", "noSuchAttribute"]).is_empty());
+    assert_eq!(one(&["1.1", "uid"]), vec!["uid".to_string()]);
+    let all = one(&[]);
+    assert!(all.contains(&"cn".to_string()) && all.contains(&"mail".to_string()));
+    assert!(
+        !all.contains(&"entryUUID".to_string()),
+        "no operational attributes"
+    );
+    assert_eq!(one(&["*", "noSuchAttribute"]), all);
+    assert!(one(&["1.1", "+"]).contains(&"entryUUID".to_string()));
+}
+
 #[test]
 fn every_filter_type() {
     let s = Server::with_fixture();

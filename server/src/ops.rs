@@ -424,6 +424,10 @@ impl<'d> Selection<'d> {
     }
 
     fn wants(&self, dir: &Directory, desc: &str) -> bool {
+        // `1.1` alone (RFC 4511 §4.5.1.8), or only unknown names: nothing to look up.
+        if !self.all_user && !self.all_operational && self.named.is_empty() {
+            return false;
+        }
         let Some(at) = dir.schema.attribute_type(desc) else {
             return false;
         };
