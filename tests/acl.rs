@@ -23,10 +23,19 @@ const SECRET: &str = "cn=secret,ou=Hidden,o=localdomain,dc=localdomain,dc=test";
 
 /// The access lines under test (database level), in slapd.conf syntax with continuation
 /// lines. carol is the only member of cn=admins.
+///
+/// The commented-out rule inside the first one is slapd.conf(5)'s "continuation of the
+/// previous line (even if the previous line is a comment)": its indented `by * write`
+/// and `by * none` belong to the comment, so the first rule ends at `by anonymous auth`
+/// (then slapd's implicit `by * none`). Joined to the rule instead, `by * write` would
+/// let bob set alice's password, which `check` refuses (tester 11).
 const ACCESS: &str = r#"access to attrs=userPassword
     by self write
     by group.exact="cn=admins,ou=Groups,o=localdomain,dc=localdomain,dc=test" write
     by anonymous auth
+# access to attrs=description
+#    by users read
+    by * write
     by * none
 access to dn.subtree="ou=Hidden,o=localdomain,dc=localdomain,dc=test"
     by group.exact="cn=admins,ou=Groups,o=localdomain,dc=localdomain,dc=test" write

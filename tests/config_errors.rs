@@ -147,3 +147,59 @@ fn post_parse_errors_name_the_line_slaptest_names() {
         assert!(ox.contains(&want), "{extra:?}: want {want:?} in: {ox}");
     }
 }
+
+/// slapd serves every `database` section; oxldap serves one and refuses a second one with
+/// its line, instead of parsing it and serving only the first (tester 11: the second
+/// database's rootdn got 49 and its suffix was missing from the root DSE).
+#[test]
+fn a_second_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slapd.conf");
+    let text = conf(
+        dir.path(),
+        "database mdb\nsuffix \"dc=example,dc=com\"\nrootdn \"cn=admin,dc=example,dc=com\"",
+    );
+    std::fs::write(&file, &text).unwrap();
+    let line = text.lines().position(|l| l == "database mdb").unwrap();
+    let second = text
+        .lines()
+        .skip(line + 1)
+        .position(|l| l == "database mdb")
+        .unwrap()
+        + line
+        + 2;
+    let (ok, ox) = oxldap(dir.path(), &file);
+    assert!(!ok, "oxldap accepted two databases");
+    assert!(
+        ox.contains(&format!(
+            "slapd.conf:{second}: \"database\": oxldap serves one database"
+        )),
+        "{ox}"
+    );
+}
+
+/// slapd.conf(5): an indented line continues the previous line "even if the previous line
+/// is a comment". slaptest accepts this file (the `20` belongs to the comment), and so
+/// does oxldap (it read `20` as a second argument of `sizelimit` before).
+#[test]
+fn a_comment_swallows_its_continuation_lines_as_slaptest_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slapd.conf");
+    std::fs::create_dir_all(dir.path().join("db")).unwrap();
+    std::fs::write(
+        &file,
+        conf(
+            dir.path(),
+            "sizelimit 10\n# a note\n  20\n# access to *\n\tby * write",
+        ),
+    )
+    .unwrap();
+    if Path::new(SLAPTEST).exists() {
+        let (ok, sl) = slaptest(&file);
+        assert!(ok, "slaptest: {sl}");
+    } else {
+        println!("slaptest not installed: checking oxldap only");
+    }
+    let (ok, ox) = oxldap(dir.path(), &file);
+    assert!(ok, "oxldap: {ox}");
+}

@@ -11,7 +11,9 @@
 //!
 //! * a line whose first non-blank character is `#` is a comment; blank lines
 //!   are ignored;
-//! * a line starting with white space continues the previous line;
+//! * a line starting with white space continues the previous line, even when that
+//!   line is a comment (so it is part of the comment); a line ending in `\` is joined
+//!   to the next; an empty line ends a logical line (slapd's `fp_getline`);
 //! * arguments are separated by white space; an argument may be enclosed in
 //!   double quotes to contain white space, and `\"` / `\\` stand for a
 //!   literal quote / backslash;
@@ -378,7 +380,7 @@ impl Config {
         self.allow.contains("bind_v2")
     }
 
-    /// The first database section, which oxldap serves.
+    /// The database section oxldap serves (the parser refuses a second one).
     pub fn database(&self) -> Option<&DatabaseConfig> {
         self.databases.first()
     }
@@ -692,28 +694,69 @@ struct LogicalLine {
     text: String,
 }
 
-/// Splits text into logical lines: drops comments and blank lines, and joins
-/// lines that start with white space to the previous one.
+/// Splits text into logical lines as slapd's `fp_getline` does (slapd.conf(5)): a
+/// physical line starting with white space continues the logical line before it **even
+/// when that line is a comment** ("considered a continuation of the previous line (even
+/// if the previous line is a comment)"), so a commented-out directive's continuation
+/// lines stay commented out; a line ending in a single `\` is joined to the next one; an
+/// empty line ends the logical line. Comment lines (`#` in the first column, with their
+/// continuations) and blank lines are dropped. One leniency kept from before: an
+/// indented line whose first non-blank character is `#` is dropped rather than appended
+/// (slapd would append its words to the directive).
 fn logical_lines(text: &str) -> Vec<LogicalLine> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out: Vec<LogicalLine> = Vec::new();
-    for (idx, raw) in text.lines().enumerate() {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let continues = raw.starts_with(char::is_whitespace);
-        match out.last_mut() {
-            Some(prev) if continues => {
-                prev.text.push(' ');
-                prev.text.push_str(trimmed);
+    // The logical line being built: its first line number, text, and whether it is a
+    // comment (to be dropped whole).
+    let mut cur: Option<(LogicalLine, bool)> = None;
+    let mut joined_by_backslash = false;
+    let mut finish = |cur: &mut Option<(LogicalLine, bool)>| {
+        if let Some((l, comment)) = cur.take() {
+            if !comment && !l.text.trim().is_empty() {
+                out.push(LogicalLine {
+                    line: l.line,
+                    text: l.text.trim().to_owned(),
+                });
             }
-            _ => out.push(LogicalLine {
-                line: idx + 1,
-                text: trimmed.to_owned(),
-            }),
+        }
+    };
+    for (idx, raw) in text.lines().enumerate() {
+        let (raw, backslash) = match raw.strip_suffix('\\') {
+            Some(r) if !r.ends_with('\\') => (r, true),
+            _ => (raw, false),
+        };
+        let joined = joined_by_backslash;
+        let continues = raw.starts_with(char::is_whitespace);
+        joined_by_backslash = backslash;
+        match cur.as_mut() {
+            // slapd drops the backslash and appends the next line as it is.
+            Some((l, _)) if joined => l.text.push_str(raw),
+            Some((l, _)) if continues => {
+                let trimmed = raw.trim();
+                if trimmed.starts_with('#') {
+                    continue;
+                }
+                if !trimmed.is_empty() {
+                    l.text.push(' ');
+                    l.text.push_str(trimmed);
+                }
+            }
+            _ => {
+                finish(&mut cur);
+                if raw.is_empty() {
+                    continue;
+                }
+                cur = Some((
+                    LogicalLine {
+                        line: idx + 1,
+                        text: raw.to_owned(),
+                    },
+                    raw.trim_start().starts_with('#'),
+                ));
+            }
         }
     }
+    finish(&mut cur);
     out
 }
 
@@ -1263,6 +1306,17 @@ impl Parser {
                     return Err(ctx.malformed(format!("database {backend} is not supported")));
                 }
                 self.finish_database()?;
+                // slapd serves every database section; oxldap serves one directory, so a
+                // second section would be parsed and silently ignored (tester 11).
+                if let Some(first) = self.config.databases.first() {
+                    return Err(ctx.malformed(format!(
+                        "oxldap serves one database; the first is at {}:{} (suffix \"{}\"); \
+                         put each directory in its own configuration and server",
+                        first.file.display(),
+                        first.line,
+                        first.suffix
+                    )));
+                }
                 tracing::info!(
                     "{}:{}: database {backend} is served by oxldap's sled backend",
                     ctx.file.display(),
@@ -1660,13 +1714,47 @@ mod tests {
         );
         let cfg = parse(&text).expect("parses");
         let db = cfg.database().expect("db");
+        // slapd.conf(5): a line starting with white space continues the previous line
+        // "even if the previous line is a comment": `by * none` is commented out too.
         assert_eq!(
             db.access,
             [
-                "to attrs=userPassword by self write by anonymous auth by * none",
+                "to attrs=userPassword by self write by anonymous auth",
                 "to * by * read"
             ]
         );
+    }
+
+    /// A commented-out directive's continuation lines must not join the directive
+    /// before the comment (tester 11: `by * write` under a commented-out rule gave
+    /// every user write access to userPassword).
+    #[test]
+    fn continuation_of_a_comment_is_a_comment() {
+        let text = format!(
+            "{DB}access to attrs=userPassword\n\tby self write\n\tby anonymous auth\n\n# access to attrs=description\n#\tby users read\n\tby * write\nsizelimit 10\n# note\n  20\n"
+        );
+        let cfg = parse(&text).expect("parses");
+        let db = cfg.database().expect("db");
+        assert_eq!(
+            db.access,
+            ["to attrs=userPassword by self write by anonymous auth"]
+        );
+        assert_eq!(
+            db.size_limit,
+            Some(10),
+            "the continuation of `# note` is a comment"
+        );
+    }
+
+    /// slapd's other joining rules: a trailing backslash joins the next line; an empty
+    /// line ends the logical line, so an indented line after it starts a directive of
+    /// its own (here an unknown one, refused with its line number).
+    #[test]
+    fn backslash_and_empty_lines() {
+        let cfg = parse("database mdb\nsuffix dc=x,\\\ndc=y\n").expect("parses");
+        assert_eq!(cfg.database().expect("db").suffix, "dc=x,dc=y");
+        let e = err("database mdb\nsuffix dc=x,dc=y\naccess to * by * read\n\n  by self write\n");
+        assert!(e.contains(":5:"), "{e}");
     }
 
     #[test]
@@ -1753,6 +1841,11 @@ mod tests {
         assert!(err("database config\n").contains("database config is not supported"));
         assert!(err("database mdb\n").contains("no \"suffix\""));
         assert!(err("database mdb\ndatabase mdb\nsuffix dc=x\n").contains(":1:"));
+        let e = err("database mdb\nsuffix dc=x\ndatabase mdb\nsuffix dc=y\n");
+        assert!(
+            e.contains(":3:") && e.contains("serves one database"),
+            "{e}"
+        );
     }
 
     #[test]
