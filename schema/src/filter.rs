@@ -17,9 +17,11 @@ use crate::parse::is_oid;
 use crate::schema::{option_satisfied, split_description, AttributeType, Schema, OBJECT_CLASS_OID};
 use crate::syntax;
 
-/// Filters nested deeper than this evaluate to Undefined (protects the stack; the protocol
-/// layer normally refuses such filters long before).
-const MAX_FILTER_DEPTH: usize = 256;
+/// Filters nested deeper than this evaluate to Undefined (a bound on the recursion even for
+/// filters built in code; the protocol layer refuses deeper ones). The protocol's limit, so
+/// every filter a client may send is evaluated in full; each level runs through
+/// `oxldap_proto::stack::guard`, so the depth is safe on any thread.
+const MAX_FILTER_DEPTH: usize = oxldap_proto::filter::MAX_DEPTH;
 
 /// The three-valued result of a filter item (RFC 4511 §4.5.1.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -178,6 +180,11 @@ impl PreparedFilter<'_> {
     /// The filter's three-valued result for `entry`, as [`Schema::evaluate`] documents.
     /// `schema` must be the one that prepared it.
     pub fn evaluate<E: Attributes + ?Sized>(&self, schema: &Schema, entry: &E) -> Ternary {
+        oxldap_proto::stack::guard(|| self.evaluate_level(schema, entry))
+    }
+
+    /// One level of [`PreparedFilter::evaluate`] (nested parts go through `evaluate`).
+    fn evaluate_level<E: Attributes + ?Sized>(&self, schema: &Schema, entry: &E) -> Ternary {
         match self {
             PreparedFilter::And(parts) => combine(parts, Ternary::False, schema, entry),
             PreparedFilter::Or(parts) => combine(parts, Ternary::True, schema, entry),
@@ -264,6 +271,11 @@ impl Schema {
     }
 
     fn prepare_at<'f>(&'f self, filter: &'f Filter, depth: usize) -> PreparedFilter<'f> {
+        oxldap_proto::stack::guard(|| self.prepare_level(filter, depth))
+    }
+
+    /// One level of [`Schema::prepare`] (nested parts go through `prepare_at`).
+    fn prepare_level<'f>(&'f self, filter: &'f Filter, depth: usize) -> PreparedFilter<'f> {
         use PreparedFilter as P;
         if depth > MAX_FILTER_DEPTH {
             return P::Constant(Ternary::Undefined);
@@ -1044,9 +1056,12 @@ mod tests {
     fn deep_filter_is_undefined_not_a_crash() {
         let s = Schema::builtin();
         let mut f = eq("cn", "ally");
-        for _ in 0..400 {
+        // 1,000 levels (the protocol's limit) are evaluated; deeper is Undefined.
+        for _ in 0..500 {
             f = Filter::Not(Box::new(Filter::Not(Box::new(f))));
         }
+        assert_eq!(s.evaluate(&f, &alice()), T);
+        let f = Filter::Not(Box::new(Filter::Not(Box::new(f))));
         assert_eq!(s.evaluate(&f, &alice()), U);
     }
 

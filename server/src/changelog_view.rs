@@ -229,6 +229,11 @@ fn select(e: Entry, req: &LdapSearchRequest) -> LdapSearchResultEntry {
 /// lacks is false). changeNumber compares as an integer, every other attribute as
 /// case-insensitive strings (which orders CSNs and GeneralizedTimes correctly).
 fn matches(f: &Filter, e: &Entry) -> bool {
+    oxldap_proto::stack::guard(|| matches_level(f, e))
+}
+
+/// One level of [`matches`].
+fn matches_level(f: &Filter, e: &Entry) -> bool {
     let values = |d: &str| e.values(d);
     let cmp = |d: &str, v: &[u8], want: &dyn Fn(std::cmp::Ordering) -> bool| {
         values(d).iter().any(|x| want(compare(d, x, v)))

@@ -887,11 +887,12 @@ fn search_entries_limited(
     send: &mut dyn FnMut(&EntryState, Found<'_>) -> bool,
 ) -> Result<SearchEnd, LdapError> {
     let base = ParsedBase::parse(&req.base)?;
+    // Both are protocolError, as slapd (a filter nested deeper than 1,000 levels is
+    // `SLAPD_DISCONNECT` in get_filter0, sent as protocolError).
     let filter = Filter::try_from(&req.filter).map_err(|e| match e {
-        FilterError::TooDeep { .. } => {
-            LdapError::new(ResultCode::UnwillingToPerform, e.to_string())
+        FilterError::TooDeep { .. } | FilterError::Syntax { .. } => {
+            LdapError::new(ResultCode::ProtocolError, e.to_string())
         }
-        FilterError::Syntax { .. } => LdapError::new(ResultCode::ProtocolError, e.to_string()),
     })?;
     let sel = Selection::new(dir, &req.attrs);
     let scope = scope_of(&req.scope);
