@@ -122,6 +122,8 @@ pub fn add_with(
         dn,
         attrs: to_attrs(req.attributes),
     };
+    // slapd's frontend checks before the backend's access control.
+    dir.store.precheck_add_frontend(&entry.attrs, &ctx(who))?;
     crate::acl::guard_add(&dir.checker(who), dir, &entry)?;
     Ok(dir.store.add_with(entry, &ctx(who), hook)?)
 }
@@ -267,6 +269,8 @@ pub fn modify_with(
     writable(dir)?;
     let dn = parse_dn(&req.dn)?;
     let mods = to_mods(req.changes, increments);
+    // slapd's frontend checks before the backend's access control.
+    dir.store.precheck_modify_frontend(&mods, &ctx(who))?;
     crate::acl::guard_modify(
         &dir.checker(who),
         dir,
