@@ -46,6 +46,10 @@ fn write(url: &str, who: (&str, &str), ldif: &str, add: bool) -> (i32, String) {
     (out.code, info)
 }
 
+/// What a case does: label, who binds, the LDIF, whether it is an add, the expected exit
+/// code and server text.
+type Case<'a> = (&'a str, (&'a str, &'a str), String, bool, i32, &'a str);
+
 fn check(url: &str, label: &str) {
     let root = (ROOTDN, ROOTPW);
     let alice = (ALICE, "alicepw");
@@ -58,7 +62,7 @@ fn check(url: &str, label: &str) {
         }
         l
     };
-    let cases: &[(&str, (&str, &str), String, bool, i32, &str)] = &[
+    let cases: &[Case<'_>] = &[
         // NO-USER-MODIFICATION is checked before access: 19, not 50.
         (
             "self add memberOf",
