@@ -99,3 +99,51 @@ fn dn_escaping_matches_slapd() {
     let s = slapd::Slapd::start("");
     check(&s.url, "slapd");
 }
+
+/// An RDN type with options (`cn;lang-en=optcn`): slapd takes it and drops the options
+/// (libldap's ldap_str2dn), in an add, a search base and a modify DN's new RDN; the
+/// entry is `cn=optcn` with the plain value `cn: optcn`.
+fn check_rdn_options(url: &str, label: &str) {
+    let root = ["-D", ROOTDN, "-w", ROOTPW];
+    let ldif = format!("dn: cn;lang-en=optcn,{USERS}\nobjectClass: person\ncn: optcn\nsn: s\n");
+    let out = run_tool("ldapadd", url, &root, Some(&ldif));
+    assert_eq!(out.code, 0, "{label}: add: {}", out.stderr);
+    let read = |base: &str| {
+        let mut a = root.to_vec();
+        a.extend(["-LLL", "-o", "ldif-wrap=no", "-b", base, "-s", "base", "cn"]);
+        run_tool("ldapsearch", url, &a, None)
+    };
+    for base in [
+        format!("cn=optcn,{USERS}"),
+        format!("CN;LANG-EN;x-foo=optcn,{USERS}"),
+    ] {
+        let out = read(&base);
+        assert_eq!(out.code, 0, "{label}: {base}: {}", out.stderr);
+        assert_eq!(out.dns(), vec![format!("cn=optcn,{USERS}")], "{label}");
+        assert_eq!(out.values("cn"), vec!["optcn".to_string()], "{label}");
+    }
+    let mut a = root.to_vec();
+    let old = format!("cn=optcn,{USERS}");
+    a.extend(["-r", old.as_str(), "cn;lang-en=opt2"]);
+    let out = run_tool("ldapmodrdn", url, &a, None);
+    assert_eq!(out.code, 0, "{label}: modrdn: {}", out.stderr);
+    let out = read(&format!("cn=opt2,{USERS}"));
+    assert_eq!(out.dns(), vec![format!("cn=opt2,{USERS}")], "{label}");
+    assert_eq!(out.values("cn"), vec!["opt2".to_string()], "{label}");
+}
+
+#[test]
+fn rdn_type_options_are_dropped_as_slapd() {
+    let s = Server::memory();
+    check_rdn_options(&s.url, "oxldap");
+}
+
+#[test]
+fn rdn_type_options_match_slapd() {
+    if !std::path::Path::new(slapd::SLAPD).exists() {
+        eprintln!("skipping: {} is not installed", slapd::SLAPD);
+        return;
+    }
+    let s = slapd::Slapd::start("");
+    check_rdn_options(&s.url, "slapd");
+}

@@ -117,6 +117,16 @@ impl<'a> DnParser<'a> {
             _ => return Err(DnError::at(start, "expected an attribute type")),
         }
         let t = &self.s[start..self.pos];
+        // Options after the type (`cn;lang-en=x`) are not RFC 4514 §3 syntax, but slapd
+        // 2.5 takes them and drops them (libldap's ldap_str2dn skips `;` and option
+        // characters after the type): `cn;lang-en=x` names `cn=x`, in an add, a modify
+        // DN's new RDN and a search base alike.
+        if self.peek() == Some(b';') {
+            while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == b'-' || c == b';')
+            {
+                self.pos += 1;
+            }
+        }
         // Only ASCII was consumed, so this cannot fail; map defensively anyway.
         std::str::from_utf8(t)
             .map(str::to_owned)
