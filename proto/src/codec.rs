@@ -180,15 +180,18 @@ enum WalkError {
 
 /// Checks, without recursion, that `data` is a sequence of well-formed definite-length
 /// TLVs whose lengths nest consistently and whose constructed depth is ≤ `max_depth`.
-fn walk(data: &[u8], max_depth: usize) -> Result<(), WalkError> {
+/// Returns the constructed depth found (what the recursive decoders of `lber` and
+/// `ldap3_proto` will recurse, see [`crate::stack::with_levels`]).
+fn walk(data: &[u8], max_depth: usize) -> Result<usize, WalkError> {
     let mut ends: Vec<usize> = Vec::new();
+    let mut deepest = 0;
     let mut pos = 0;
     loop {
         while ends.last() == Some(&pos) {
             ends.pop();
         }
         if pos >= data.len() {
-            return Ok(());
+            return Ok(deepest);
         }
         let cur_end = ends.last().copied().unwrap_or(data.len());
         let slice = data.get(pos..cur_end).unwrap_or_default();
@@ -208,6 +211,7 @@ fn walk(data: &[u8], max_depth: usize) -> Result<(), WalkError> {
                     if ends.len() > max_depth {
                         return Err(WalkError::TooDeep);
                     }
+                    deepest = deepest.max(ends.len());
                     pos = start;
                 } else {
                     pos = end;
@@ -349,8 +353,8 @@ fn bind_version(op: &mut StructureTag) -> Result<u8, String> {
 
 /// Decodes one complete PDU (its outer header is `hlen` bytes).
 fn decode_pdu(pdu: &[u8], hlen: usize) -> Result<Frame, CodecError> {
-    match walk(pdu, MAX_BER_DEPTH) {
-        Ok(()) => {}
+    let levels = match walk(pdu, MAX_BER_DEPTH) {
+        Ok(levels) => levels,
         Err(WalkError::Bad(r)) => return Err(CodecError::Malformed(r.into())),
         Err(WalkError::TooDeep) => {
             let (msgid, op_tag) = salvage(pdu, hlen).ok_or_else(|| {
@@ -367,7 +371,13 @@ fn decode_pdu(pdu: &[u8], hlen: usize) -> Result<Frame, CodecError> {
                 increments: Vec::new(),
             });
         }
-    }
+    };
+    // `lber` and `ldap3_proto` decode recursively, one call per nesting level.
+    crate::stack::with_levels(levels, || decode_walked(pdu))
+}
+
+/// Decodes a PDU that [`walk`] accepted.
+fn decode_walked(pdu: &[u8]) -> Result<Frame, CodecError> {
     let (rem, tag) = lber::parse::Parser::new()
         .parse(pdu)
         .map_err(|e| CodecError::Malformed(format!("BER parse error: {e:?}")))?;
@@ -677,8 +687,9 @@ impl RawControl {
     /// is absent, too deep, malformed or followed by trailing bytes.
     pub fn value_tag(&self) -> Option<StructureTag> {
         let v = self.value.as_ref()?;
-        walk(v, MAX_BER_DEPTH).ok()?;
-        let (rem, tag) = lber::parse::Parser::new().parse(v).ok()?;
+        let levels = walk(v, MAX_BER_DEPTH).ok()?;
+        let (rem, tag) =
+            crate::stack::with_levels(levels, || lber::parse::Parser::new().parse(v).ok())?;
         rem.is_empty().then_some(tag)
     }
 
@@ -688,11 +699,21 @@ impl RawControl {
     /// deeper than [`MAX_BER_DEPTH`] (checked first, so parsing cannot overflow the stack).
     /// Unknown OIDs give `LdapControl::Unknown`.
     pub fn to_ldap3(&self) -> Option<LdapControl> {
-        if let Some(v) = &self.value {
-            if matches!(walk(v, MAX_BER_DEPTH), Err(WalkError::TooDeep)) {
-                return None;
-            }
-        }
+        let levels = match &self.value {
+            Some(v) => match walk(v, MAX_BER_DEPTH) {
+                Ok(levels) => levels,
+                Err(WalkError::TooDeep) => return None,
+                // Malformed values are left for `ldap3_proto` to refuse.
+                Err(WalkError::Bad(_)) => 0,
+            },
+            None => 0,
+        };
+        // `ldap3_proto` parses the value recursively (two levels more for the Control).
+        crate::stack::with_levels(levels + 2, || self.to_ldap3_walked())
+    }
+
+    /// [`RawControl::to_ldap3`] once the value's depth is known.
+    fn to_ldap3_walked(&self) -> Option<LdapControl> {
         let octets = |v: Vec<u8>| StructureTag {
             class: TagClass::Universal,
             id: 4,

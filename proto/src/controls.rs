@@ -63,10 +63,14 @@ fn malformed(c: &RawControl) -> ControlValueError {
 }
 
 fn to_filter(c: &RawControl, tag: StructureTag) -> Result<Filter, ControlValueError> {
-    let lf = LdapFilter::try_from(tag).map_err(|_| malformed(c))?;
-    Filter::try_from(&lf).map_err(|source| ControlValueError::Filter {
-        oid: c.oid.clone(),
-        source,
+    // `ldap3_proto` converts (and `tag` and `lf` drop) recursively: room for a value of
+    // the deepest BER the codec lets through (`RawControl::value_tag` checked it).
+    crate::stack::with_levels(crate::codec::MAX_BER_DEPTH, || {
+        let lf = LdapFilter::try_from(tag).map_err(|_| malformed(c))?;
+        Filter::try_from(&lf).map_err(|source| ControlValueError::Filter {
+            oid: c.oid.clone(),
+            source,
+        })
     })
 }
 

@@ -117,6 +117,16 @@ impl<'a> DnParser<'a> {
             _ => return Err(DnError::at(start, "expected an attribute type")),
         }
         let t = &self.s[start..self.pos];
+        // Options after the type (`cn;lang-en=x`) are not RFC 4514 §3 syntax, but slapd
+        // 2.5 takes them and drops them (libldap's ldap_str2dn skips `;` and option
+        // characters after the type): `cn;lang-en=x` names `cn=x`, in an add, a modify
+        // DN's new RDN and a search base alike.
+        if self.peek() == Some(b';') {
+            while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == b'-' || c == b';')
+            {
+                self.pos += 1;
+            }
+        }
         // Only ASCII was consumed, so this cannot fail; map defensively anyway.
         std::str::from_utf8(t)
             .map(str::to_owned)
@@ -340,6 +350,14 @@ impl Ava {
     }
 }
 
+/// Characters written as `\XX` anywhere in a value: RFC 4514 §2.4's and `=`, which
+/// slapd 2.5 also escapes in the DNs it returns (`cn=a\3Db`; libldap's
+/// `LDAP_DN_NEEDESCAPE`). Both forms are valid §2.4 strings; this one matches slapd byte
+/// for byte. Output only: stored keys use the normalized form (`oxldap_schema::NormDn`).
+fn is_written_escaped(c: char) -> bool {
+    is_always_escaped(c) || c == '='
+}
+
 /// Writes a value escaped as RFC 4514 §2.4 requires. Special characters are written as
 /// `\XX` hex pairs (`,` → `\2C`), which §2.4 allows and slapd's "pretty" DNs use, so
 /// DNs print as slapd returns them.
@@ -349,7 +367,7 @@ fn write_escaped_value<W: std::fmt::Write + ?Sized>(f: &mut W, value: &[u8]) -> 
     if let Ok(plain) = std::str::from_utf8(value) {
         let inner_ok = plain
             .bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && !is_always_escaped(char::from(b)));
+            .all(|b| (0x20..0x7f).contains(&b) && !is_written_escaped(char::from(b)));
         let ends_ok = !plain.starts_with([' ', '#']) && !plain.ends_with(' ');
         if inner_ok && ends_ok {
             return f.write_str(plain);
@@ -361,7 +379,7 @@ fn write_escaped_value<W: std::fmt::Write + ?Sized>(f: &mut W, value: &[u8]) -> 
         for c in chunk.valid().chars() {
             let at = offset;
             offset += c.len_utf8();
-            if is_always_escaped(c)
+            if is_written_escaped(c)
                 || (at == 0 && (c == ' ' || c == '#'))
                 || (at == last && c == ' ')
             {

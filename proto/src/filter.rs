@@ -6,7 +6,17 @@
 use serde::{Deserialize, Serialize};
 
 /// A search filter (RFC 4511 §4.5.1.7). Attribute descriptions are kept as written.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// `Clone`, `PartialEq` and `Debug` are written by hand so that each level runs through
+/// [`crate::stack::guard`]: the server clones and compares filters as deep as
+/// [`MAX_DEPTH`] (the plan memo of a search), and the derived forms use about 1.3 KiB of
+/// stack per level in a debug build (`proto/examples/filter_stack.rs`). The derived
+/// `Drop` (about 140 bytes per level, so 140 KiB at the deepest) and the derived `Hash`
+/// and serde forms (not used by the server) are left as they are.
+// The hand-written `PartialEq` compares exactly what the derived one would (variant,
+// then fields), so the derived `Hash` agrees with it.
+#[allow(clippy::derived_hash_with_manual_eq)]
+#[derive(Eq, Hash, Serialize, Deserialize)]
 pub enum Filter {
     /// `(&...)`; an empty set is absolute true (RFC 4526).
     And(Vec<Filter>),
@@ -37,6 +47,105 @@ pub enum Filter {
         /// `:dn:`: also match against the AVAs of the entry's DN.
         dn_attributes: bool,
     },
+}
+
+impl Clone for Filter {
+    fn clone(&self) -> Filter {
+        crate::stack::guard(|| match self {
+            Filter::And(v) => Filter::And(v.clone()),
+            Filter::Or(v) => Filter::Or(v.clone()),
+            Filter::Not(c) => Filter::Not(c.clone()),
+            Filter::Equality(a, v) => Filter::Equality(a.clone(), v.clone()),
+            Filter::Substrings(a, s) => Filter::Substrings(a.clone(), s.clone()),
+            Filter::GreaterOrEqual(a, v) => Filter::GreaterOrEqual(a.clone(), v.clone()),
+            Filter::LessOrEqual(a, v) => Filter::LessOrEqual(a.clone(), v.clone()),
+            Filter::Present(a) => Filter::Present(a.clone()),
+            Filter::Approx(a, v) => Filter::Approx(a.clone(), v.clone()),
+            Filter::Extensible {
+                rule,
+                attr,
+                value,
+                dn_attributes,
+            } => Filter::Extensible {
+                rule: rule.clone(),
+                attr: attr.clone(),
+                value: value.clone(),
+                dn_attributes: *dn_attributes,
+            },
+        })
+    }
+}
+
+impl PartialEq for Filter {
+    fn eq(&self, other: &Filter) -> bool {
+        crate::stack::guard(|| match (self, other) {
+            (Filter::And(a), Filter::And(b)) | (Filter::Or(a), Filter::Or(b)) => a == b,
+            (Filter::Not(a), Filter::Not(b)) => a == b,
+            (Filter::Equality(a, v), Filter::Equality(b, w))
+            | (Filter::GreaterOrEqual(a, v), Filter::GreaterOrEqual(b, w))
+            | (Filter::LessOrEqual(a, v), Filter::LessOrEqual(b, w))
+            | (Filter::Approx(a, v), Filter::Approx(b, w)) => a == b && v == w,
+            (Filter::Substrings(a, s), Filter::Substrings(b, t)) => a == b && s == t,
+            (Filter::Present(a), Filter::Present(b)) => a == b,
+            (
+                Filter::Extensible {
+                    rule,
+                    attr,
+                    value,
+                    dn_attributes,
+                },
+                Filter::Extensible {
+                    rule: rule2,
+                    attr: attr2,
+                    value: value2,
+                    dn_attributes: dn2,
+                },
+            ) => rule == rule2 && attr == attr2 && value == value2 && dn_attributes == dn2,
+            (
+                Filter::And(_)
+                | Filter::Or(_)
+                | Filter::Not(_)
+                | Filter::Equality(..)
+                | Filter::Substrings(..)
+                | Filter::GreaterOrEqual(..)
+                | Filter::LessOrEqual(..)
+                | Filter::Present(_)
+                | Filter::Approx(..)
+                | Filter::Extensible { .. },
+                _,
+            ) => false,
+        })
+    }
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::stack::guard(|| match self {
+            Filter::And(v) => f.debug_tuple("And").field(v).finish(),
+            Filter::Or(v) => f.debug_tuple("Or").field(v).finish(),
+            Filter::Not(c) => f.debug_tuple("Not").field(c).finish(),
+            Filter::Equality(a, v) => f.debug_tuple("Equality").field(a).field(v).finish(),
+            Filter::Substrings(a, s) => f.debug_tuple("Substrings").field(a).field(s).finish(),
+            Filter::GreaterOrEqual(a, v) => {
+                f.debug_tuple("GreaterOrEqual").field(a).field(v).finish()
+            }
+            Filter::LessOrEqual(a, v) => f.debug_tuple("LessOrEqual").field(a).field(v).finish(),
+            Filter::Present(a) => f.debug_tuple("Present").field(a).finish(),
+            Filter::Approx(a, v) => f.debug_tuple("Approx").field(a).field(v).finish(),
+            Filter::Extensible {
+                rule,
+                attr,
+                value,
+                dn_attributes,
+            } => f
+                .debug_struct("Extensible")
+                .field("rule", rule)
+                .field("attr", attr)
+                .field("value", value)
+                .field("dn_attributes", dn_attributes)
+                .finish(),
+        })
+    }
 }
 
 /// The parts of a substrings assertion (RFC 4511 §4.5.1.7.2).
@@ -74,11 +183,14 @@ pub enum FilterError {
 use ldap3_proto::proto::{LdapFilter, LdapMatchingRuleAssertion, LdapSubstringFilter};
 
 /// The maximum nesting depth of a filter: every filter counts as one level, so an item
-/// such as `(cn=x)` has depth 1 and at most `MAX_DEPTH - 1` `&`/`|`/`!` operators may
-/// enclose it (RFC 4511 §4.5.1.7 sets no limit; this is an implementation limit, the
-/// equivalent of slapd's `search_stack_depth`). Deeper filters give
-/// [`FilterError::TooDeep`].
-pub const MAX_DEPTH: usize = 256;
+/// such as `(cn=x)` has depth 1 and at most `MAX_DEPTH - 1` = 1,000 `&`/`|`/`!`
+/// operators may enclose it. RFC 4511 §4.5.1.7 sets no limit; this is slapd's
+/// (`SLAPD_MAX_FILTER_DEPTH` 1000 in servers/slapd/filter.c, counted from 0 at the
+/// outermost filter: slapd 2.5 takes 1,000 nested `(&`, `(|` or `(!` around an item and
+/// answers 1,001 with protocolError). Deeper filters give [`FilterError::TooDeep`].
+/// Every recursion over a filter runs its levels through [`crate::stack::guard`], so
+/// this depth is safe on any thread's stack.
+pub const MAX_DEPTH: usize = 1001;
 
 impl FilterError {
     fn syntax(at: usize, reason: &'static str) -> FilterError {
@@ -153,6 +265,10 @@ impl FilterParser<'_> {
 
     /// `filter = LPAREN filtercomp RPAREN`, at nesting level `level` (1-based).
     fn filter(&mut self, level: usize) -> Result<Filter, FilterError> {
+        crate::stack::guard(|| self.filter_at(level))
+    }
+
+    fn filter_at(&mut self, level: usize) -> Result<Filter, FilterError> {
         if level > MAX_DEPTH {
             return Err(FilterError::too_deep());
         }
@@ -419,6 +535,14 @@ fn write_value(f: &mut std::fmt::Formatter<'_>, v: &[u8]) -> std::fmt::Result {
 /// The RFC 4515 §3 string form.
 impl std::fmt::Display for Filter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::stack::guard(|| self.write_to(f))
+    }
+}
+
+impl Filter {
+    /// One level of the `Display` form (each nested filter goes through `Display` again,
+    /// so through [`crate::stack::guard`]).
+    fn write_to(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("(")?;
         match self {
             Filter::And(v) | Filter::Or(v) => {
@@ -510,6 +634,10 @@ fn ldap_filter_depth(f: &LdapFilter) -> usize {
 }
 
 fn from_ldap(f: &LdapFilter) -> Filter {
+    crate::stack::guard(|| from_ldap_level(f))
+}
+
+fn from_ldap_level(f: &LdapFilter) -> Filter {
     let b = |s: &String| s.as_bytes().to_vec();
     match f {
         LdapFilter::And(v) => Filter::And(v.iter().map(from_ldap).collect()),
@@ -554,36 +682,42 @@ impl TryFrom<&LdapFilter> for Filter {
 /// converted lossily (`ldap3_proto` stores them as `String`).
 impl From<&Filter> for LdapFilter {
     fn from(f: &Filter) -> LdapFilter {
-        let s = |v: &Vec<u8>| String::from_utf8_lossy(v).into_owned();
-        match f {
-            Filter::And(v) => LdapFilter::And(v.iter().map(LdapFilter::from).collect()),
-            Filter::Or(v) => LdapFilter::Or(v.iter().map(LdapFilter::from).collect()),
-            Filter::Not(c) => LdapFilter::Not(Box::new(LdapFilter::from(c.as_ref()))),
-            Filter::Equality(a, v) => LdapFilter::Equality(a.clone(), s(v)),
-            Filter::Substrings(a, sub) => LdapFilter::Substring(
-                a.clone(),
-                LdapSubstringFilter {
-                    initial: sub.initial.as_ref().map(s),
-                    any: sub.any.iter().map(s).collect(),
-                    final_: sub.final_.as_ref().map(s),
-                },
-            ),
-            Filter::GreaterOrEqual(a, v) => LdapFilter::GreaterOrEqual(a.clone(), s(v)),
-            Filter::LessOrEqual(a, v) => LdapFilter::LessOrEqual(a.clone(), s(v)),
-            Filter::Present(a) => LdapFilter::Present(a.clone()),
-            Filter::Approx(a, v) => LdapFilter::Approx(a.clone(), s(v)),
-            Filter::Extensible {
-                rule,
-                attr,
-                value,
-                dn_attributes,
-            } => LdapFilter::Extensible(LdapMatchingRuleAssertion {
-                matching_rule: rule.clone(),
-                type_: attr.clone(),
-                match_value: s(value),
-                dn_attributes: *dn_attributes,
-            }),
-        }
+        crate::stack::guard(|| to_ldap_level(f))
+    }
+}
+
+/// One level of the conversion to `ldap3_proto`'s filter (nested filters go through
+/// `From` again, so through [`crate::stack::guard`]).
+fn to_ldap_level(f: &Filter) -> LdapFilter {
+    let s = |v: &Vec<u8>| String::from_utf8_lossy(v).into_owned();
+    match f {
+        Filter::And(v) => LdapFilter::And(v.iter().map(LdapFilter::from).collect()),
+        Filter::Or(v) => LdapFilter::Or(v.iter().map(LdapFilter::from).collect()),
+        Filter::Not(c) => LdapFilter::Not(Box::new(LdapFilter::from(c.as_ref()))),
+        Filter::Equality(a, v) => LdapFilter::Equality(a.clone(), s(v)),
+        Filter::Substrings(a, sub) => LdapFilter::Substring(
+            a.clone(),
+            LdapSubstringFilter {
+                initial: sub.initial.as_ref().map(s),
+                any: sub.any.iter().map(s).collect(),
+                final_: sub.final_.as_ref().map(s),
+            },
+        ),
+        Filter::GreaterOrEqual(a, v) => LdapFilter::GreaterOrEqual(a.clone(), s(v)),
+        Filter::LessOrEqual(a, v) => LdapFilter::LessOrEqual(a.clone(), s(v)),
+        Filter::Present(a) => LdapFilter::Present(a.clone()),
+        Filter::Approx(a, v) => LdapFilter::Approx(a.clone(), s(v)),
+        Filter::Extensible {
+            rule,
+            attr,
+            value,
+            dn_attributes,
+        } => LdapFilter::Extensible(LdapMatchingRuleAssertion {
+            matching_rule: rule.clone(),
+            type_: attr.clone(),
+            match_value: s(value),
+            dn_attributes: *dn_attributes,
+        }),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod entry_ber;
 pub mod filter;
 pub mod ldif;
 pub mod result;
+pub mod stack;
 
 pub use codec::{CodecError, Frame, MalformedOp, Outgoing, RawControl, ServerCodec};
 pub use dn::{Ava, Dn, DnError, Rdn};

@@ -17,9 +17,11 @@ use crate::parse::is_oid;
 use crate::schema::{option_satisfied, split_description, AttributeType, Schema, OBJECT_CLASS_OID};
 use crate::syntax;
 
-/// Filters nested deeper than this evaluate to Undefined (protects the stack; the protocol
-/// layer normally refuses such filters long before).
-const MAX_FILTER_DEPTH: usize = 256;
+/// Filters nested deeper than this evaluate to Undefined (a bound on the recursion even for
+/// filters built in code; the protocol layer refuses deeper ones). The protocol's limit, so
+/// every filter a client may send is evaluated in full; each level runs through
+/// `oxldap_proto::stack::guard`, so the depth is safe on any thread.
+const MAX_FILTER_DEPTH: usize = oxldap_proto::filter::MAX_DEPTH;
 
 /// The three-valued result of a filter item (RFC 4511 §4.5.1.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -178,6 +180,11 @@ impl PreparedFilter<'_> {
     /// The filter's three-valued result for `entry`, as [`Schema::evaluate`] documents.
     /// `schema` must be the one that prepared it.
     pub fn evaluate<E: Attributes + ?Sized>(&self, schema: &Schema, entry: &E) -> Ternary {
+        oxldap_proto::stack::guard(|| self.evaluate_level(schema, entry))
+    }
+
+    /// One level of [`PreparedFilter::evaluate`] (nested parts go through `evaluate`).
+    fn evaluate_level<E: Attributes + ?Sized>(&self, schema: &Schema, entry: &E) -> Ternary {
         match self {
             PreparedFilter::And(parts) => combine(parts, Ternary::False, schema, entry),
             PreparedFilter::Or(parts) => combine(parts, Ternary::True, schema, entry),
@@ -218,6 +225,27 @@ impl PreparedFilter<'_> {
             ),
             PreparedFilter::Extensible(_) => Ternary::Undefined,
         }
+    }
+}
+
+/// The IA5 String syntax (RFC 4517 §3.3.15).
+const IA5_STRING_SYNTAX: &str = "1.3.6.1.4.1.1466.115.121.1.26";
+
+/// The syntax of one of slapd's approximate matching rules named (by name or OID) in an
+/// extensible match: `directoryStringApproxMatch` (1.3.6.1.4.1.4203.666.4.4, Directory
+/// String) and `IA5StringApproxMatch` (1.3.6.1.4.1.4203.666.4.5, IA5 String). slapd 2.5
+/// takes both in `(cn:directoryStringApproxMatch:=x)` though its subschema does not list
+/// them (servers/slapd/schema_init.c registers them without publishing).
+fn approx_rule_syntax(rule: &str) -> Option<&'static str> {
+    if rule == "1.3.6.1.4.1.4203.666.4.4" || rule.eq_ignore_ascii_case("directoryStringApproxMatch")
+    {
+        Some(DIRECTORY_STRING_SYNTAX)
+    } else if rule == "1.3.6.1.4.1.4203.666.4.5"
+        || rule.eq_ignore_ascii_case("IA5StringApproxMatch")
+    {
+        Some(IA5_STRING_SYNTAX)
+    } else {
+        None
     }
 }
 
@@ -264,6 +292,11 @@ impl Schema {
     }
 
     fn prepare_at<'f>(&'f self, filter: &'f Filter, depth: usize) -> PreparedFilter<'f> {
+        oxldap_proto::stack::guard(|| self.prepare_level(filter, depth))
+    }
+
+    /// One level of [`Schema::prepare`] (nested parts go through `prepare_at`).
+    fn prepare_level<'f>(&'f self, filter: &'f Filter, depth: usize) -> PreparedFilter<'f> {
         use PreparedFilter as P;
         if depth > MAX_FILTER_DEPTH {
             return P::Constant(Ternary::Undefined);
@@ -451,6 +484,9 @@ impl Schema {
             },
             None => None,
         };
+        if let Some(syntax) = rule.and_then(approx_rule_syntax) {
+            return self.eval_extensible_approx(syntax, at, value, dn_attributes, entry);
+        }
         let rule: &MatchingRule = match (rule, &at) {
             (Some(r), _) => match self.matching_rule(r) {
                 Some(m) if m.is_supported() => m,
@@ -506,6 +542,61 @@ impl Schema {
             }
         }
         any_value(values.iter().map(|v| assertion.test(self, rule, v)))
+    }
+
+    /// An extensible match naming one of slapd's approximate rules ([`approx_rule_syntax`]):
+    /// the rule applies to types of its syntax only (slapd's `mr_usable_with_at`: Directory
+    /// String for directoryStringApproxMatch, IA5 String for IA5StringApproxMatch), else
+    /// the item is Undefined; values are compared with the phonetic codes of
+    /// [`crate::approx`], as a `~=` item on such a type.
+    fn eval_extensible_approx(
+        &self,
+        syntax: &str,
+        at: Option<(&AttributeType, Vec<&str>)>,
+        value: &[u8],
+        dn_attributes: bool,
+        entry: &Entry,
+    ) -> Ternary {
+        let Ok(text) = std::str::from_utf8(value) else {
+            return Ternary::Undefined;
+        };
+        if syntax == IA5_STRING_SYNTAX && !text.is_ascii() {
+            return Ternary::Undefined;
+        }
+        let of_syntax = |t: &AttributeType| t.effective_syntax() == Some(syntax);
+        if at.as_ref().is_some_and(|(a, _)| !of_syntax(a)) {
+            return Ternary::Undefined;
+        }
+        let suits = |t: &AttributeType| -> bool {
+            match &at {
+                Some((a, _)) => self.is_subtype(t, a),
+                None => of_syntax(t),
+            }
+        };
+        let mut values: Vec<&[u8]> = match &at {
+            Some((a, opts)) => self.values_of(entry, a, opts),
+            None => entry
+                .attrs
+                .iter()
+                .filter(|attr| self.attribute_type(&attr.desc).is_some_and(suits))
+                .flat_map(|attr| attr.values.iter().map(Vec::as_slice))
+                .collect(),
+        };
+        if dn_attributes {
+            for rdn in &entry.dn.rdns {
+                for ava in &rdn.avas {
+                    if self.lookup_type(&ava.attr).is_some_and(suits) {
+                        values.push(&ava.value);
+                    }
+                }
+            }
+        }
+        let assertion = ApproxAssertion::new(text);
+        Ternary::from_bool(
+            values
+                .iter()
+                .any(|v| std::str::from_utf8(v).is_ok_and(|v| assertion.matches(v))),
+        )
     }
 
     /// The Compare operation (RFC 4511 §4.10): whether `entry` has a value of `desc` (or of a
@@ -1044,9 +1135,12 @@ mod tests {
     fn deep_filter_is_undefined_not_a_crash() {
         let s = Schema::builtin();
         let mut f = eq("cn", "ally");
-        for _ in 0..400 {
+        // 1,000 levels (the protocol's limit) are evaluated; deeper is Undefined.
+        for _ in 0..500 {
             f = Filter::Not(Box::new(Filter::Not(Box::new(f))));
         }
+        assert_eq!(s.evaluate(&f, &alice()), T);
+        let f = Filter::Not(Box::new(Filter::Not(Box::new(f))));
         assert_eq!(s.evaluate(&f, &alice()), U);
     }
 

@@ -933,7 +933,17 @@ impl<'a> Checker<'a> {
         filter: &Filter,
         depth: usize,
     ) -> bool {
-        if depth > 256 {
+        oxldap_proto::stack::guard(|| self.all_items_searchable_level(s, filter, depth))
+    }
+
+    /// One level of [`Checker::all_items_searchable`].
+    fn all_items_searchable_level<E: Attributes + ?Sized>(
+        &self,
+        s: &Subject<'_, E>,
+        filter: &Filter,
+        depth: usize,
+    ) -> bool {
+        if depth > oxldap_proto::filter::MAX_DEPTH {
             return false;
         }
         match filter {
@@ -962,8 +972,18 @@ impl<'a> Checker<'a> {
         filter: &Filter,
         depth: usize,
     ) -> Ternary {
+        oxldap_proto::stack::guard(|| self.eval_level(s, filter, depth))
+    }
+
+    /// One level of [`Checker::eval`].
+    fn eval_level<E: Attributes + ?Sized>(
+        &self,
+        s: &Subject<'_, E>,
+        filter: &Filter,
+        depth: usize,
+    ) -> Ternary {
         // The filter was already depth-checked when decoded; this bounds recursion anyway.
-        if depth > 256 {
+        if depth > oxldap_proto::filter::MAX_DEPTH {
             return Ternary::Undefined;
         }
         let leaf = |desc: &str| {

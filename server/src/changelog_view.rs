@@ -30,6 +30,7 @@ use crate::session::Identity;
 use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchRequest, LdapSearchResultEntry};
 use ldap3_proto::LdapSearchScope;
 use oxldap_proto::{Dn, Entry, Filter, ResultCode};
+use oxldap_schema::Schema;
 use oxldap_store::{ChangeKind, ChangeRecord, Csn};
 
 /// The DN of the change log container (draft-good-ldap-changelog §2).
@@ -155,7 +156,7 @@ fn run(
         if cancelled() {
             return Ok(SearchEnd::Cancelled);
         }
-        if matches(&filter, &e) && !send(select(e, req)) {
+        if matches(&dir.schema, &filter, &e) && !send(select(e, req)) {
             return Ok(SearchEnd::Cancelled);
         }
     }
@@ -228,16 +229,39 @@ fn select(e: Entry, req: &LdapSearchRequest) -> LdapSearchResultEntry {
 /// Evaluates `f` against a view entry (two-valued: an assertion on an attribute the entry
 /// lacks is false). changeNumber compares as an integer, every other attribute as
 /// case-insensitive strings (which orders CSNs and GeneralizedTimes correctly).
-fn matches(f: &Filter, e: &Entry) -> bool {
+///
+/// An approximate item (`~=`) on a type whose equality rule has slapd's phonetic
+/// approximate rule (changeType, and any other Directory or IA5 String type of the
+/// schema) uses it, as the main tree does (`oxldap_schema::approx`); other types compare
+/// as for equality, as slapd falls back.
+fn matches(schema: &Schema, f: &Filter, e: &Entry) -> bool {
+    oxldap_proto::stack::guard(|| matches_level(schema, f, e))
+}
+
+/// One level of [`matches`].
+fn matches_level(schema: &Schema, f: &Filter, e: &Entry) -> bool {
     let values = |d: &str| e.values(d);
     let cmp = |d: &str, v: &[u8], want: &dyn Fn(std::cmp::Ordering) -> bool| {
         values(d).iter().any(|x| want(compare(d, x, v)))
     };
     match f {
-        Filter::And(fs) => fs.iter().all(|f| matches(f, e)),
-        Filter::Or(fs) => fs.iter().any(|f| matches(f, e)),
-        Filter::Not(f) => !matches(f, e),
-        Filter::Equality(d, v) | Filter::Approx(d, v) => cmp(d, v, &|o| o.is_eq()),
+        Filter::And(fs) => fs.iter().all(|f| matches(schema, f, e)),
+        Filter::Or(fs) => fs.iter().any(|f| matches(schema, f, e)),
+        Filter::Not(f) => !matches(schema, f, e),
+        Filter::Approx(d, v) => match schema.attribute_type(d).filter(|at| {
+            at.equality_rule()
+                .and_then(oxldap_schema::ApproxRule::for_equality)
+                .is_some()
+        }) {
+            // An assertion invalid for the equality rule matches nothing (Undefined).
+            Some(at) => schema.approx_assertion(at, v).is_some_and(|a| {
+                values(d)
+                    .iter()
+                    .any(|x| std::str::from_utf8(x).is_ok_and(|x| a.matches(x)))
+            }),
+            None => cmp(d, v, &|o| o.is_eq()),
+        },
+        Filter::Equality(d, v) => cmp(d, v, &|o| o.is_eq()),
         Filter::GreaterOrEqual(d, v) => cmp(d, v, &|o| o.is_ge()),
         Filter::LessOrEqual(d, v) => cmp(d, v, &|o| o.is_le()),
         Filter::Present(d) => !values(d).is_empty(),

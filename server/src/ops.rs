@@ -122,6 +122,8 @@ pub fn add_with(
         dn,
         attrs: to_attrs(req.attributes),
     };
+    // slapd's frontend checks before the backend's access control.
+    dir.store.precheck_add_frontend(&entry.attrs, &ctx(who))?;
     crate::acl::guard_add(&dir.checker(who), dir, &entry)?;
     Ok(dir.store.add_with(entry, &ctx(who), hook)?)
 }
@@ -267,6 +269,8 @@ pub fn modify_with(
     writable(dir)?;
     let dn = parse_dn(&req.dn)?;
     let mods = to_mods(req.changes, increments);
+    // slapd's frontend checks before the backend's access control.
+    dir.store.precheck_modify_frontend(&mods, &ctx(who))?;
     crate::acl::guard_modify(
         &dir.checker(who),
         dir,
@@ -891,11 +895,12 @@ fn search_entries_limited(
     send: &mut dyn FnMut(&EntryState, Found<'_>) -> bool,
 ) -> Result<SearchEnd, LdapError> {
     let base = ParsedBase::parse(&req.base)?;
+    // Both are protocolError, as slapd (a filter nested deeper than 1,000 levels is
+    // `SLAPD_DISCONNECT` in get_filter0, sent as protocolError).
     let filter = Filter::try_from(&req.filter).map_err(|e| match e {
-        FilterError::TooDeep { .. } => {
-            LdapError::new(ResultCode::UnwillingToPerform, e.to_string())
+        FilterError::TooDeep { .. } | FilterError::Syntax { .. } => {
+            LdapError::new(ResultCode::ProtocolError, e.to_string())
         }
-        FilterError::Syntax { .. } => LdapError::new(ResultCode::ProtocolError, e.to_string()),
     })?;
     let sel = Selection::new(dir, &req.attrs);
     let scope = scope_of(&req.scope);

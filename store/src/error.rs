@@ -96,6 +96,13 @@ pub enum StoreError {
         /// The attribute description as given.
         attr: String,
     },
+    /// An operational attribute type written with options (`memberOf;lang-en`): slapd's
+    /// `slap_mods_check` refuses these as undefined (17) before looking at the options.
+    #[error("{attr}: operational attribute with options undefined")]
+    OperationalWithOptions {
+        /// The attribute description as given.
+        attr: String,
+    },
     /// An attribute clients may not write (NO-USER-MODIFICATION, RFC 4512 §4.1.2).
     #[error("{attr}: no user modification allowed")]
     NoUserModification {
@@ -218,7 +225,8 @@ impl StoreError {
             StoreError::NotAnInteger { .. } | StoreError::IncrementOutOfRange { .. } => {
                 ResultCode::ConstraintViolation
             }
-            StoreError::UndefinedAttributeType { .. } => ResultCode::UndefinedAttributeType,
+            StoreError::UndefinedAttributeType { .. }
+            | StoreError::OperationalWithOptions { .. } => ResultCode::UndefinedAttributeType,
             StoreError::NoUserModification { .. } | StoreError::SingleValued { .. } => {
                 ResultCode::ConstraintViolation
             }

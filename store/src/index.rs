@@ -548,6 +548,14 @@ pub enum Plan {
 
 impl std::fmt::Display for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Nested as deep as the filter: one guarded level per `write!` of a part.
+        oxldap_proto::stack::guard(|| self.write_level(f))
+    }
+}
+
+impl Plan {
+    /// One level of the `Display` form.
+    fn write_level(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Plan::Scan => f.write_str("scan"),
             Plan::Index { what, ids } => write!(f, "index {what} ({ids} ids)"),
@@ -601,6 +609,17 @@ impl Indexes {
     /// narrowed (every entry in scope is a candidate). Candidates are a superset of the
     /// matches: the caller re-checks the full filter on every entry.
     pub fn candidates(
+        &self,
+        schema: &Schema,
+        src: &PostingReader<'_>,
+        filter: &Filter,
+        budget: &mut usize,
+    ) -> Result<(Option<RoaringTreemap>, Plan), StoreError> {
+        oxldap_proto::stack::guard(|| self.candidates_level(schema, src, filter, budget))
+    }
+
+    /// One level of [`Indexes::candidates`] (nested terms go through `candidates`).
+    fn candidates_level(
         &self,
         schema: &Schema,
         src: &PostingReader<'_>,

@@ -628,6 +628,18 @@ impl Store {
 
     /// The schema's primary name for an attribute description (options kept).
     pub(crate) fn canonical(&self, desc: &str) -> Result<String, StoreError> {
+        // An operational type takes no options in a write, whatever they are (slapd
+        // 2.5: "operational attribute with options undefined", 17, also for `;x-foo`).
+        if desc.contains(';')
+            && self
+                .schema
+                .attribute_type(desc_type(desc))
+                .is_some_and(|at| at.is_operational())
+        {
+            return Err(StoreError::OperationalWithOptions {
+                attr: desc.to_string(),
+            });
+        }
         // Options must be ones the type takes (RFC 4512 §2.5: lang- tags, ;binary). One
         // lookup of the type for both the check and the name (issue 7: three before).
         if let Some(canonical) = self.schema.checked_canonical_desc(desc)? {

@@ -145,6 +145,40 @@ impl Store {
         Ok(())
     }
 
+    /// The checks slapd's frontend makes before the backend checks access
+    /// (`slap_mods_check`, then `slap_mods_no_user_mod_check`, in do_modify before
+    /// `be_modify` and its ACLs), for a modify: so a user without write access who writes
+    /// `memberOf` gets 19 and `memberOf;lang-en` 17, not 50, as with slapd. Only the
+    /// descriptions are looked at first (cheap); when one is bad or names a
+    /// NO-USER-MODIFICATION type, the full [`Store::precheck_mods`] runs, so the error is
+    /// the one slapd reports first (a value invalid for its syntax in an earlier change
+    /// is 21). The write itself runs `precheck_mods` again under the write lock.
+    pub fn precheck_modify_frontend(&self, mods: &[Mod], ctx: &WriteCtx) -> Result<(), StoreError> {
+        if mods.iter().any(|m| self.suspect(&m.attr.desc, ctx)) {
+            self.precheck_mods(mods, ctx)?;
+        }
+        Ok(())
+    }
+
+    /// [`Store::precheck_modify_frontend`] for an add (slapd's do_add: the same checks
+    /// before `be_add`), with [`Store::precheck_add`].
+    pub fn precheck_add_frontend(
+        &self,
+        attrs: &[Attribute],
+        ctx: &WriteCtx,
+    ) -> Result<(), StoreError> {
+        if attrs.iter().any(|a| self.suspect(&a.desc, ctx)) {
+            self.precheck_add(attrs, ctx)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a write of `desc` fails the frontend checks: an undefined type, a bad
+    /// option, an operational type with options, or a NO-USER-MODIFICATION type.
+    fn suspect(&self, desc: &str, ctx: &WriteCtx) -> bool {
+        self.canonical(desc).is_err() || (!ctx.import && self.is_no_user_mod(desc))
+    }
+
     /// Step 3 of [`Store::precheck_mods`].
     fn precheck_user_mod<'a>(
         &self,

@@ -30,6 +30,11 @@ pub enum Scope {
 
 /// Whether a filter names an attribute the store computes on read.
 fn mentions_computed(f: &Filter) -> bool {
+    oxldap_proto::stack::guard(|| mentions_computed_level(f))
+}
+
+/// One level of [`mentions_computed`].
+fn mentions_computed_level(f: &Filter) -> bool {
     const COMPUTED: &[&str] = &[
         "hasSubordinates",
         "entryDN",
