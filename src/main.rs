@@ -337,7 +337,10 @@ fn open_with(cfg: &Config, common: &Common, memory: bool) -> Result<Directory> {
 
 /// Parses slapd-style listen URLs: `ldap://host:port/` (389 by default) and
 /// `ldaps://host:port/` (636 by default; TLS from the first byte); `ldap:///` is all
-/// interfaces. Returns each address with whether it is `ldaps://`.
+/// IPv4 interfaces (`ldap://[::]:389/` is all interfaces on a dual-stack host). A host
+/// name is served on every address it resolves to, as slapd does (`localhost`: 127.0.0.1
+/// and ::1), except with port 0, where each address would get its own ephemeral port:
+/// then the first. Returns each address with whether it is `ldaps://`.
 pub(crate) fn listen_addrs(urls: &str) -> Result<Vec<(SocketAddr, bool)>> {
     let mut out = Vec::new();
     for url in urls.split_whitespace() {
@@ -362,9 +365,17 @@ pub(crate) fn listen_addrs(urls: &str) -> Result<Vec<(SocketAddr, bool)>> {
         let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&hostport)
             .with_context(|| format!("cannot resolve {hostport:?} in {url:?}"))?
             .collect();
-        match addrs.first() {
-            Some(a) => out.push((*a, ldaps)),
-            None => bail!("{url:?} resolves to no address"),
+        let Some(first) = addrs.first() else {
+            bail!("{url:?} resolves to no address");
+        };
+        if first.port() == 0 {
+            out.push((*first, ldaps));
+            continue;
+        }
+        for a in addrs {
+            if !out.contains(&(a, ldaps)) {
+                out.push((a, ldaps));
+            }
         }
     }
     if out.is_empty() {
@@ -426,10 +437,24 @@ fn serve(
         let shutdown = CancellationToken::new();
         let mut servers = Vec::new();
         let mut urls = Vec::new();
+        let several = addrs.len() > 1;
         for (addr, ldaps) in addrs {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr}"))?;
+            let listener = match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => l,
+                // `localhost` may resolve to ::1 on a host without IPv6: the other
+                // addresses still serve (the last one standing is an error below).
+                Err(e)
+                    if several
+                        && addr.is_ipv6()
+                        && e.kind() == std::io::ErrorKind::AddrNotAvailable =>
+                {
+                    tracing::warn!(%addr, error = %e, "cannot listen on this address; skipped");
+                    continue;
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context(format!("cannot listen on {addr}")))
+                }
+            };
             let local = listener.local_addr()?;
             let shown = format!("{}://{local}/", if ldaps { "ldaps" } else { "ldap" });
             urls.push(shown.clone());
@@ -444,6 +469,9 @@ fn serve(
                 },
                 shutdown.clone(),
             )));
+        }
+        if servers.is_empty() {
+            bail!("none of the addresses of {url:?} can be listened on");
         }
         // The ready file first, then the URLs on stdout: whoever reads the first line
         // may rely on both (the sockets already accept: they are bound and listening).
@@ -854,4 +882,41 @@ fn schema_show(common: &Common, name: &str) -> Result<()> {
         return Ok(());
     }
     bail!("{name:?} is neither an attribute type nor an object class of the schema")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_addrs;
+    use std::net::ToSocketAddrs;
+
+    /// A host name is served on every address it resolves to (slapd does the same), each
+    /// once; with port 0 only on the first, since each bind would pick its own port.
+    #[test]
+    fn a_host_name_listens_on_each_of_its_addresses() {
+        let mut resolved: Vec<_> = ("localhost", 3389).to_socket_addrs().unwrap().collect();
+        resolved.dedup();
+        let got: Vec<_> = listen_addrs("ldap://localhost:3389/")
+            .unwrap()
+            .into_iter()
+            .map(|(a, tls)| {
+                assert!(!tls);
+                a
+            })
+            .collect();
+        let mut want = Vec::new();
+        for a in resolved {
+            if !want.contains(&a) {
+                want.push(a);
+            }
+        }
+        assert_eq!(got, want);
+        assert_eq!(listen_addrs("ldap://localhost:0/").unwrap().len(), 1);
+        assert_eq!(
+            listen_addrs("ldap:/// ldaps://127.0.0.1:1636/").unwrap(),
+            [
+                ("0.0.0.0:389".parse().unwrap(), false),
+                ("127.0.0.1:1636".parse().unwrap(), true)
+            ]
+        );
+    }
 }

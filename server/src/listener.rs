@@ -60,13 +60,22 @@ pub async fn serve(
     // opening connections in a loop must not flood the log (thousands of lines a second).
     let mut refused: u64 = 0;
     let mut refusal_logged: Option<std::time::Instant> = None;
+    let mut accept_failures: u64 = 0;
+    let mut accept_logged: Option<std::time::Instant> = None;
     loop {
         let (stream, _) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(s) => s,
                 Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
+                    // Out of file descriptors and the like: back off instead of spinning,
+                    // and log at most once a second with the count (tester 11 saw 20 lines
+                    // a second while descriptors ran out).
+                    accept_failures += 1;
+                    if accept_logged.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1)) {
+                        tracing::warn!(error = %e, failures = accept_failures, "accept failed");
+                        accept_failures = 0;
+                        accept_logged = Some(std::time::Instant::now());
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
