@@ -3,7 +3,9 @@
 //!
 //! LDAP lets a client keep several operations outstanding (RFC 4511 §4.1.1.1), so every
 //! operation but Bind, Unbind and Abandon runs as its own task and answers with its own
-//! message id; Bind is handled in line so it is serialized (RFC 4511 §4.2.1).
+//! message id; Bind is handled in line so it is serialized (RFC 4511 §4.2.1). Small reads
+//! (a small search, a compare) are answered in line too when the response queue has room
+//! ([`inline`]): a task of their own cost more than they do.
 
 use crate::directory::Directory;
 use crate::error::{result_of, success, LdapError};
@@ -31,6 +33,8 @@ use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+mod inline;
 
 /// How many responses may queue for the writer before operations wait (back-pressure on
 /// large searches to slow clients).
@@ -105,17 +109,21 @@ pub async fn handle(
         let closing = session.closing();
         let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         loop {
-            // Back-pressure: wait for a free operation slot before reading the next request.
-            let permit = tokio::select! {
-                p = in_flight.clone().acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => break,
+            // Back-pressure: wait for a free operation slot before reading the next request
+            // (taken without waiting when one is free, the usual case).
+            let permit = match in_flight.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => tokio::select! {
+                    p = in_flight.clone().acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                    () = shutdown.cancelled() => {
+                        let _ = tx.send(notice_of_disconnection(ResultCode::Unavailable, "server shutting down").into()).await;
+                        break;
+                    }
+                    () = closing.cancelled() => break,
                 },
-                () = shutdown.cancelled() => {
-                    let _ = tx.send(notice_of_disconnection(ResultCode::Unavailable, "server shutting down").into()).await;
-                    break;
-                }
-                () = closing.cancelled() => break,
             };
             let frame = tokio::select! {
                 f = reader.next() => f,
@@ -470,12 +478,28 @@ async fn dispatch(
             if let LdapOp::ExtendedRequest(req) = &op {
                 crate::testhook::maybe_panic_in_connection(&req.name);
             }
-            let token = session.start(msgid);
             // The identity is taken now, in the order the requests arrived: a Bind read
             // after this request must not change who it runs as, though the Bind may be
             // done first (RFC 4511 §4.2.1: operations before a Bind complete as they
             // were; slapd abandons them instead).
             let who = session.identity();
+            // A small read answers here, on the reader task, when a queue slot is free for
+            // its answer (see `inline`): no task of its own, no hop to another thread. It
+            // is not registered as running: nothing can abandon it before it is answered.
+            let mut small = None;
+            if inline::is_candidate(&op, &frame.controls) {
+                if let Ok(slot) = tx.try_reserve() {
+                    small = inline::is_small(dir, &op);
+                    if small == Some(true) {
+                        let answered =
+                            inline::answer(msgid, op, &who, &frame.controls, dir, session, slot);
+                        drop(counted);
+                        drop(permit);
+                        return answered;
+                    }
+                }
+            }
+            let token = session.start(msgid);
             let dir = dir.clone();
             let session = session.clone();
             let tx = tx.clone();
@@ -487,6 +511,7 @@ async fn dispatch(
                         msgid,
                         op,
                         who,
+                        small,
                         &increments,
                         controls,
                         dir,
@@ -602,12 +627,14 @@ async fn bind(
     }
 }
 
-/// Runs one operation to completion and sends its response(s).
+/// Runs one operation to completion and sends its response(s). `small`: whether a search
+/// was already found small or not ([`inline::is_small`]; None: not asked yet).
 #[allow(clippy::too_many_arguments)]
 async fn run_op(
     msgid: i32,
     op: LdapOp,
     who: Identity,
+    small: Option<bool>,
     increments: &[usize],
     controls: Vec<RawControl>,
     dir: Arc<Directory>,
@@ -691,38 +718,25 @@ async fn run_op(
     if let LdapOp::SearchRequest(req) = &op {
         // A search that reads a few entries (a base search, a small index candidate set)
         // runs on this task: handing it to the blocking pool costs more than the search.
-        if ops::is_small_search(&dir, req) {
-            // Encoded here, as they are found, and queued together (one hand-off).
-            let mut entries = EncodedMessages::default();
-            let done = search_with_controls(
-                &dir,
-                &who,
-                session,
+        if small.unwrap_or_else(|| ops::is_small_search(&dir, req)) {
+            let Some((answer, stopped)) = small_search(
+                msgid,
                 req,
+                &who,
                 &controls,
                 &mut op_ctrls,
+                &dir,
+                session,
                 &token,
-                |e| {
-                    e.encode(msgid, &mut entries);
-                    true
-                },
-            );
-            // The SearchResultDone joins the entries: one message for the writer.
-            let cancel = if done.is_none() {
+            ) else {
+                return;
+            };
+            let cancel = if stopped {
                 crate::cancel::take_waiting(session, msgid)
             } else {
                 None
             };
-            if let Some((res, ctrls)) = done {
-                let m = LdapMsg::new_with_ctrls(msgid, LdapOp::SearchResultDone(res), ctrls);
-                if let Err(e) = entries.push_message(m) {
-                    // The writer's codec would fail alike, and end the connection.
-                    tracing::warn!(error = %e, "cannot encode a search result; closing");
-                    session.closing().cancel();
-                    return;
-                }
-            }
-            let _ = tx.send(entries.take()).await;
+            let _ = tx.send(answer).await;
             if let Some(w) = cancel {
                 crate::cancel::canceled_done(msgid, w, &tx).await;
             }
@@ -785,13 +799,9 @@ async fn run_op(
             LdapOp::ModifyDNRequest(req) => Some(LdapOp::ModifyDNResponse(result_of(
                 &c::modify_dn(&dir, &who, req, &op_ctrls, &mut rc),
             ))),
-            LdapOp::CompareRequest(req) => Some(LdapOp::CompareResult(
-                match c::compare(&dir, &who, req, &op_ctrls) {
-                    Ok(true) => LdapError::new(ResultCode::CompareTrue, "").to_result(),
-                    Ok(false) => LdapError::new(ResultCode::CompareFalse, "").to_result(),
-                    Err(e) => e.to_result(),
-                },
-            )),
+            LdapOp::CompareRequest(req) => Some(LdapOp::CompareResult(inline::compare_result(
+                &dir, &who, req, &op_ctrls,
+            ))),
             LdapOp::ExtendedRequest(req) => {
                 crate::testhook::maybe_panic(&req.name);
                 Some(LdapOp::ExtendedResponse(extended(&dir, &who, &req)))
@@ -822,6 +832,40 @@ async fn run_op(
             Err(e) => tracing::error!(error = %e, "operation task failed"),
         },
     }
+}
+
+/// A small search (a base search, a small index candidate set) run to its end where it is
+/// called: its entries are encoded as they are found and the SearchResultDone joins them,
+/// so the whole answer is one queue message (one hand-off to the writer). Also returns
+/// whether the search stopped without a result (abandoned or cancelled: the answer then
+/// holds only the entries sent before). None when the result cannot be encoded: the
+/// connection is closing (`Session::closing`), as the writer's codec would fail alike.
+#[allow(clippy::too_many_arguments)]
+fn small_search(
+    msgid: i32,
+    req: &ldap3_proto::proto::LdapSearchRequest,
+    who: &Identity,
+    controls: &[RawControl],
+    op_ctrls: &mut crate::controls::OpControls,
+    dir: &Directory,
+    session: &Session,
+    token: &CancellationToken,
+) -> Option<(Outgoing, bool)> {
+    let mut entries = EncodedMessages::default();
+    let done = search_with_controls(dir, who, session, req, controls, op_ctrls, token, |e| {
+        e.encode(msgid, &mut entries);
+        true
+    });
+    let stopped = done.is_none();
+    if let Some((res, ctrls)) = done {
+        let m = LdapMsg::new_with_ctrls(msgid, LdapOp::SearchResultDone(res), ctrls);
+        if let Err(e) = entries.push_message(m) {
+            tracing::warn!(error = %e, "cannot encode a search result; closing");
+            session.closing().cancel();
+            return None;
+        }
+    }
+    Some((entries.take(), stopped))
 }
 
 /// Search result entries on their way from the blocking pool to the writer task, queued
