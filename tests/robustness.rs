@@ -463,3 +463,125 @@ fn password_modify_with_an_empty_new_password_is_refused() {
     let out = s.tool("ldapwhoami", &["-D", &dn, "-w", "old"], None);
     out.expect_code(0);
 }
+
+/// RFC 4511 §4.1.1: a response PDU sent to the server as a request (BindResponse,
+/// SearchResultDone, AddResponse, ExtendedResponse, IntermediateResponse...) gets a Notice
+/// of Disconnection with protocolError and the connection ends, as slapd does ("unknown
+/// LDAP request"), instead of being ignored while the client waits (tester 11).
+#[test]
+fn response_pdus_sent_as_requests_end_the_session() {
+    let s = Server::memory();
+    // An LDAPResult body: resultCode 0, matchedDN "", diagnosticMessage "".
+    let result = [0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00];
+    for (name, tag, body) in [
+        ("BindResponse", 0x61, &result[..]),
+        ("SearchResultDone", 0x65, &result[..]),
+        ("ModifyResponse", 0x67, &result[..]),
+        ("AddResponse", 0x69, &result[..]),
+        ("DelResponse", 0x6b, &result[..]),
+        ("ModifyDNResponse", 0x6d, &result[..]),
+        ("CompareResponse", 0x6f, &result[..]),
+        ("ExtendedResponse", 0x78, &result[..]),
+        ("IntermediateResponse", 0x79, &[][..]),
+    ] {
+        let mut c = connect(&s);
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        c.write_all(&message(5, tag, body, None)).unwrap();
+        let got = read_response(&mut c);
+        assert_eq!(
+            got,
+            Some((0, 0x78, Some(2))),
+            "{name}: notice of disconnection"
+        );
+        let mut rest = Vec::new();
+        assert_eq!(c.read_to_end(&mut rest).unwrap_or(0), 0, "{name}: closed");
+    }
+    still_serving(&s);
+}
+
+/// `writetimeout` (slapd.conf(5)): a client that pipelines large searches and never reads
+/// is dropped once a write has waited that long, which ends its searches; without the
+/// directive the connection stays open (the answers resume when the client reads).
+/// Tester 11: 100 such clients stalled every other client until they left.
+#[test]
+fn writetimeout_drops_a_client_that_does_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = include_str!("../server/src/default.conf");
+    let f = common::fixture();
+    let start = |timeout: &str| {
+        let path = dir.path().join(format!("slapd-{}.conf", timeout.len()));
+        std::fs::write(&path, format!("{timeout}\n{conf}")).unwrap();
+        Server::start(
+            &[
+                "--memory",
+                "-d",
+                "info",
+                "-f",
+                path.to_str().unwrap(),
+                "--no-layout",
+                "--ldif",
+                f.to_str().unwrap(),
+            ],
+            None,
+        )
+    };
+    // 100 whole-directory searches of all attributes (500 entries each under the
+    // anonymous size limit, ~30 MB of answers: more than the socket buffers hold), never
+    // read.
+    let flood = |s: &Server| {
+        let mut c = connect(s);
+        let mut pdus = Vec::new();
+        for id in 1..=100 {
+            pdus.extend(search_pdu(id, BASE, b"\x87\x0bobjectClass", None));
+        }
+        c.write_all(&pdus).unwrap();
+        c
+    };
+    // Whether the server ended the connection: reading everything meets EOF (or a reset)
+    // before the read timeout, instead of data that keeps coming and then a pause.
+    let dropped = |c: &mut TcpStream| {
+        c.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+            .unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match c.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+    };
+
+    let logged = |s: &Server| {
+        std::fs::read_to_string(&s.stderr_path)
+            .unwrap()
+            .contains("write timeout; closing")
+    };
+    let s = start("writetimeout 1");
+    let mut c = flood(&s);
+    // The server needs a moment to fill the socket buffers, then one second more.
+    let t0 = std::time::Instant::now();
+    while !logged(&s) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no write timeout logged"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    still_serving(&s);
+    assert!(
+        dropped(&mut c),
+        "writetimeout 1: the stalled client is dropped"
+    );
+
+    let s = start("");
+    let mut c = flood(&s);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(
+        !dropped(&mut c),
+        "without writetimeout the connection stays"
+    );
+    assert!(!logged(&s));
+}

@@ -303,6 +303,9 @@ pub struct Config {
     pub server_id_url: Option<String>,
     /// `idletimeout` in seconds; 0 (the default) disables it.
     pub idle_timeout: u32,
+    /// `writetimeout` in seconds (slapd.conf(5)): a connection whose pending write has not
+    /// progressed for this long is closed; 0 (the default) disables it.
+    pub write_timeout: u32,
     /// `password-hash` schemes such as `{SSHA}`; empty means slapd's default
     /// `{SSHA}`.
     pub password_hash: Vec<String>,
@@ -357,6 +360,7 @@ impl Default for Config {
             server_id: 0,
             server_id_url: None,
             idle_timeout: 0,
+            write_timeout: 0,
             password_hash: Vec::new(),
             tls: TlsConfig::default(),
             security: SecurityConfig::default(),
@@ -1242,6 +1246,7 @@ impl Parser {
                 self.config.server_id_url = url;
             }
             "idletimeout" => self.config.idle_timeout = ctx.uint("timeout", ctx.one(args)?)?,
+            "writetimeout" => self.config.write_timeout = ctx.uint("timeout", ctx.one(args)?)?,
             "password-hash" => {
                 for scheme in ctx.some(args)? {
                     let ok = scheme.len() > 2 && scheme.starts_with('{') && scheme.ends_with('}');
@@ -2011,7 +2016,7 @@ mod tests {
         let cfg = parse(
             "allow bind_v2 bind_anon_cred\ndisallow bind_anon\nmoduleload /usr/lib/ldap/back_mdb.so\n\
              moduleload refint\npidfile /run/x.pid\nargsfile /run/x.args\nloglevel stats 256 0x10 -1\n\
-             loglevel none\nserverID 3 ldap://h/\nidletimeout 30\npassword-hash {SSHA} {CRYPT}\n\
+             loglevel none\nserverID 3 ldap://h/\nidletimeout 30\nwritetimeout 4\npassword-hash {SSHA} {CRYPT}\n\
              TLSCertificateFile /c.pem\nTLSCertificateKeyFile /k.pem\nTLSCACertificateFile /ca.pem\n\
              TLSVerifyClient hard\naccess to dn.base=\"\" by * read\n",
         )
@@ -2028,6 +2033,7 @@ mod tests {
         assert_eq!(cfg.server_id, 3);
         assert_eq!(cfg.server_id_url.as_deref(), Some("ldap://h/"));
         assert_eq!(cfg.idle_timeout, 30);
+        assert_eq!(cfg.write_timeout, 4);
         assert_eq!(cfg.password_hash, ["{SSHA}", "{CRYPT}"]);
         assert_eq!(
             cfg.tls.certificate_file.as_deref(),

@@ -105,7 +105,14 @@ pub async fn handle(
         // Closing (Session::closing) drops the socket even while a write is stuck on a
         // client that does not read.
         let tap = crate::stats::ResultTap::new(conn_id);
-        let write_task = tokio::spawn(write_loop(writer, rx, ctl_rx, session.closing(), tap));
+        let write_task = tokio::spawn(write_loop(
+            writer,
+            rx,
+            ctl_rx,
+            session.closing(),
+            tap,
+            dir.limits().write_timeout,
+        ));
         let closing = session.closing();
         let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         loop {
@@ -211,6 +218,7 @@ async fn write_loop(
     mut ctl: mpsc::Receiver<Handoff>,
     closing: CancellationToken,
     mut tap: crate::stats::ResultTap,
+    write_timeout: Option<std::time::Duration>,
 ) {
     let mut ctl_open = true;
     let mut pacer = pacing::Pacer::default();
@@ -238,24 +246,41 @@ async fn write_loop(
             },
             m = rx.recv() => match m {
                 Some(m) => {
+                    // `writetimeout` (slapd.conf(5)) bounds each write that waits on the
+                    // client: one that makes no progress for that long drops a client
+                    // that does not read, which also ends its operations (their queue
+                    // closes) instead of holding their threads.
+                    let t = write_timeout;
                     let sent = tokio::select! {
                         r = async {
                             let mut hold = pacing::is_sync_change(&m);
                             tap.observe(&m);
-                            writer.feed(m).await?;
+                            bounded(t, writer.feed(m)).await?;
                             while let Ok(more) = rx.try_recv() {
                                 hold &= pacing::is_sync_change(&more);
                                 tap.observe(&more);
-                                writer.feed(more).await?;
+                                bounded(t, writer.feed(more)).await?;
                             }
                             if let Some(until) = pacer.hold_until(Instant::now()).filter(|_| hold) {
-                                pacing::collect_until(&mut writer, &mut rx, until).await?;
+                                bounded(t, pacing::collect_until(&mut writer, &mut rx, until)).await?;
                             }
-                            SinkExt::<Outgoing>::flush(&mut writer).await?;
+                            bounded(t, SinkExt::<Outgoing>::flush(&mut writer)).await?;
                             pacer.flushed(Instant::now());
-                            Ok::<(), CodecError>(())
-                        } => r.is_ok(),
+                            Ok::<(), WriteFailed>(())
+                        } => r,
                         () = closing.cancelled() => return,
+                    };
+                    let sent = match sent {
+                        Ok(()) => true,
+                        Err(WriteFailed::TimedOut) => {
+                            tracing::info!("write timeout; closing");
+                            closing.cancel();
+                            return;
+                        }
+                        Err(WriteFailed::Codec(e)) => {
+                            tracing::debug!(error = %e, "write failed; closing");
+                            false
+                        }
                     };
                     if !sent {
                         break;
@@ -373,6 +398,28 @@ impl StartTls {
     }
 }
 
+/// Why the writer stopped writing a batch.
+enum WriteFailed {
+    /// The socket or the codec failed: the connection is gone.
+    Codec(CodecError),
+    /// One write made no progress for `writetimeout`.
+    TimedOut,
+}
+
+/// `write` within `timeout` (no bound without one).
+async fn bounded<T>(
+    timeout: Option<std::time::Duration>,
+    write: impl std::future::Future<Output = Result<T, CodecError>>,
+) -> Result<T, WriteFailed> {
+    match timeout {
+        Some(t) => tokio::time::timeout(t, write)
+            .await
+            .map_err(|_| WriteFailed::TimedOut)?
+            .map_err(WriteFailed::Codec),
+        None => write.await.map_err(WriteFailed::Codec),
+    }
+}
+
 /// Resolves once the connection has been idle for `idletimeout` (never without one). A
 /// connection with operations outstanding (a persistent search, a long search) is not idle.
 async fn idle_expired(dir: &Directory, session: &Session) {
@@ -423,6 +470,16 @@ async fn dispatch(
             };
         }
     };
+    // RFC 4511 §4.1.1: a PDU whose protocolOp is not a request (a response, a search
+    // result, an intermediate response) cannot be answered: end the session with a
+    // Notice of Disconnection, as slapd does ("unknown LDAP request", protocolError).
+    if !is_request(&op) {
+        tracing::info!(msgid, "a response PDU sent as a request; closing");
+        let _ = tx
+            .send(notice_of_disconnection(ResultCode::ProtocolError, "unknown LDAP request").into())
+            .await;
+        return false;
+    }
     // Counted as completed when dropped: after the response is queued.
     let counted = dir.monitor.op_started(&op);
     // RFC 4511 §4.1.11: an unknown critical control fails the operation; unknown
@@ -1331,6 +1388,23 @@ fn extended(dir: &Directory, who: &Identity, req: &LdapExtendedRequest) -> LdapE
             value: None,
         },
     }
+}
+
+/// Whether `op` is one of the requests of RFC 4511 §4.2–§4.12 a client may send.
+fn is_request(op: &LdapOp) -> bool {
+    matches!(
+        op,
+        LdapOp::BindRequest(_)
+            | LdapOp::UnbindRequest
+            | LdapOp::SearchRequest(_)
+            | LdapOp::ModifyRequest(_)
+            | LdapOp::AddRequest(_)
+            | LdapOp::DelRequest(_)
+            | LdapOp::ModifyDNRequest(_)
+            | LdapOp::CompareRequest(_)
+            | LdapOp::AbandonRequest(_)
+            | LdapOp::ExtendedRequest(_)
+    )
 }
 
 /// The response op that answers a request op with `res`; None for ops without a response.

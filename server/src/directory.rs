@@ -70,7 +70,7 @@ pub enum OpenError {
 }
 
 /// Limits applied to searches (slapd `sizelimit` / `timelimit`; None is unlimited) and to
-/// connections (`idletimeout`, `conn_max`).
+/// connections (`idletimeout`, `writetimeout`, `conn_max`).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Soft limit: entries per search when the client asks for none, for everyone but the
@@ -85,6 +85,9 @@ pub struct Limits {
     /// `idletimeout`: a connection with no operation outstanding for this long is closed
     /// (slapd.conf(5)); None never closes idle connections.
     pub idle_timeout: Option<std::time::Duration>,
+    /// `writetimeout`: a connection whose pending write (responses the client does not
+    /// read) has not completed for this long is closed (slapd.conf(5)); None waits forever.
+    pub write_timeout: Option<std::time::Duration>,
     /// `conn_max`: the most connections served at once (None: the listener's default).
     pub conn_max: Option<usize>,
 }
@@ -100,6 +103,8 @@ impl Limits {
             time_hard: db.time_limit_hard,
             idle_timeout: (config.idle_timeout > 0)
                 .then(|| std::time::Duration::from_secs(u64::from(config.idle_timeout))),
+            write_timeout: (config.write_timeout > 0)
+                .then(|| std::time::Duration::from_secs(u64::from(config.write_timeout))),
             conn_max: config.conn_max.and_then(|n| usize::try_from(n).ok()),
         }
     }
