@@ -261,32 +261,49 @@ const PAR_MIN_ITEMS: usize = 64;
 /// other work waits (a test suite, the server start), so they take at most two cores.
 const PAR_MAX_THREADS: usize = 2;
 
+/// Whether work on `items` items is worth splitting over two threads: enough items
+/// ([`PAR_MIN_ITEMS`]) and more than one core. The size test comes first:
+/// `available_parallelism` reads cgroup files (system calls on every call), and an
+/// ordinary write, with one or two entries, is never split.
+pub(crate) fn worth_splitting(items: usize) -> bool {
+    items >= PAR_MIN_ITEMS
+        && std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(PAR_MAX_THREADS)
+            >= 2
+}
+
 /// Maps `items` with `f`, in order, splitting the work between the calling thread and
 /// a scoped helper thread when there are enough items and more than one core. `f` must
 /// be pure (prepared adds, index keys), so the split changes nothing but the time.
 pub(crate) fn par_map<I: Send, O: Send>(items: Vec<I>, f: impl Fn(I) -> O + Sync) -> Vec<O> {
-    // The size test first: `available_parallelism` reads cgroup files (system calls on
-    // every call), and an ordinary write, with one or two entries, is never split.
-    if items.len() < PAR_MIN_ITEMS {
-        return items.into_iter().map(f).collect();
+    par_split(items, |part| part.into_iter().map(&f).collect::<Vec<O>>())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Runs `f` on the first and the second half of `items` (in input order) on two threads
+/// when [`worth_splitting`], else once on all of them on the calling thread; returns the
+/// outputs in order (one or two). For work that builds one output per half (a vector of
+/// encoded posting chunks, say) rather than one per item. `f` must be pure, as for
+/// [`par_map`].
+pub(crate) fn par_split<I: Send, O: Send>(
+    mut items: Vec<I>,
+    f: impl Fn(Vec<I>) -> O + Sync,
+) -> Vec<O> {
+    if !worth_splitting(items.len()) {
+        return vec![f(items)];
     }
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(PAR_MAX_THREADS);
-    if threads < 2 {
-        return items.into_iter().map(f).collect();
-    }
-    let mut first = items;
-    let second = first.split_off(first.len() / 2);
+    let second = items.split_off(items.len() / 2);
     let f = &f;
     std::thread::scope(|s| {
-        let helper = s.spawn(move || second.into_iter().map(f).collect::<Vec<O>>());
-        let mut out: Vec<O> = first.into_iter().map(f).collect();
+        let helper = s.spawn(move || f(second));
+        let first = f(items);
         match helper.join() {
-            Ok(rest) => out.extend(rest),
+            Ok(rest) => vec![first, rest],
             // `f` panicked on the helper thread: the same panic as on this one.
             Err(payload) => std::panic::resume_unwind(payload),
         }
-        out
     })
 }

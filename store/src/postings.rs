@@ -29,7 +29,7 @@
 
 use crate::error::StoreError;
 use roaring::{RoaringBitmap, RoaringTreemap};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Ids per block, as a power of two: 2^10 = 1,024. Chunks start and end on block bounds.
 pub const BLOCK_BITS: u32 = 10;
@@ -73,6 +73,35 @@ fn key_start(prefix: &[u8], key: &[u8]) -> Option<u64> {
         return None;
     }
     key.get(prefix.len()..).and_then(crate::keys::decode_id)
+}
+
+/// The most keys [`stored_lists`] reads to learn which lists an index holds: a tree with
+/// more is read back list by list at the end of a bulk load, as before. 4,096 keys take
+/// about a millisecond to list; the default layout's index holds a few dozen.
+pub(crate) const STORED_LISTS_MAX_KEYS: usize = 4096;
+
+/// The prefixes of the posting lists `tree` holds (each stored key less its 8-byte
+/// start block), or None when it holds more than [`STORED_LISTS_MAX_KEYS`] keys. Taken
+/// when a bulk load begins: the tree is not written until the load's end (every write
+/// meanwhile collects its postings), so the set stays true until then.
+///
+/// Errors: [`StoreError::Storage`] on a sled failure, [`StoreError::Corrupt`] for a key
+/// shorter than a start block.
+pub(crate) fn stored_lists(tree: &sled::Tree) -> Result<Option<FxHashSet<Vec<u8>>>, StoreError> {
+    let mut lists = FxHashSet::default();
+    for (n, key) in tree.iter().keys().enumerate() {
+        if n >= STORED_LISTS_MAX_KEYS {
+            return Ok(None);
+        }
+        let key = key?;
+        let prefix = key
+            .len()
+            .checked_sub(8)
+            .and_then(|end| key.get(..end))
+            .ok_or(StoreError::Corrupt { tree: "index" })?;
+        lists.insert(prefix.to_vec());
+    }
+    Ok(Some(lists))
 }
 
 /// Decodes a stored chunk value into its bitmap.
@@ -421,22 +450,75 @@ impl PostingDelta {
     ///
     /// Errors: [`StoreError::Storage`] on a sled failure, [`StoreError::Corrupt`] when a
     /// stored chunk does not decode or a bitmap does not encode.
+    ///
+    /// The lists are packed, encoded and sorted on two threads for a large delta (a bulk
+    /// load's end: ~10,000 lists for the 1,000-user seed, ~130 M instructions on one
+    /// thread before; issue 7), each half of them into a sorted vector of its own; the
+    /// two are then merged on this thread.
     pub fn changes(self, tree: Option<&sled::Tree>) -> Result<Vec<Change>, StoreError> {
-        let mut out = Vec::with_capacity(self.lists.len());
-        for (prefix, (add, remove)) in self.lists {
-            match tree {
-                // Nothing stored, nothing to remove: the ids packed into fresh chunks.
-                None => {
-                    for (start, bits) in pack(add.iter(), None) {
-                        out.push((chunk_key(&prefix, start), Some(encode(&bits)?)));
+        self.changes_known(tree, None)
+    }
+
+    /// [`PostingDelta::changes`] knowing which lists `tree` holds (`stored`, from
+    /// [`stored_lists`] when the load began; None: not known): a list not among them is
+    /// packed into fresh chunks without reading the tree, as into an empty tree. A seed
+    /// loaded after the default layout (`serve --ldif`) then reads back the layout's few
+    /// lists, not one range seek per list of the seed (~10,000 for the 1,000-user
+    /// fixture, ~70 M instructions; issue 7).
+    ///
+    /// Errors: as [`PostingDelta::changes`].
+    pub fn changes_known(
+        self,
+        tree: Option<&sled::Tree>,
+        stored: Option<&FxHashSet<Vec<u8>>>,
+    ) -> Result<Vec<Change>, StoreError> {
+        let lists: Vec<(Vec<u8>, (Ids, Ids))> = self.lists.into_iter().collect();
+        let parts = crate::bulk::par_split(lists, |part| {
+            let mut out = Vec::with_capacity(part.len());
+            for (prefix, (add, remove)) in part {
+                match tree {
+                    Some(tree) if stored.is_none_or(|s| s.contains(&prefix)) => {
+                        change_chunks(tree, &prefix, &add, &remove, &mut out)?;
+                    }
+                    // Nothing stored, nothing to remove: the ids packed into fresh chunks.
+                    _ => {
+                        for (start, bits) in pack(add.iter(), None) {
+                            out.push((chunk_key(&prefix, start), Some(encode(&bits)?)));
+                        }
                     }
                 }
-                Some(tree) => change_chunks(tree, &prefix, &add, &remove, &mut out)?,
             }
+            out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            Ok::<_, StoreError>(out)
+        });
+        let mut out = Vec::new();
+        for part in parts {
+            out = merge_sorted(out, part?);
         }
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
+}
+
+/// The changes of `a` and `b`, each sorted by key and with no key in both, in key order.
+fn merge_sorted(a: Vec<Change>, b: Vec<Change>) -> Vec<Change> {
+    if a.is_empty() {
+        return b;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    loop {
+        let from_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.0 <= y.0,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if let Some(c) = if from_a { a.next() } else { b.next() } {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Packs ascending `ids` into chunks of whole blocks, each of at most [`MAX_CHUNK_IDS`]
@@ -631,6 +713,75 @@ mod tests {
         let mut b = sled::Batch::default();
         d.write_into(t, &mut b).expect("write");
         t.apply_batch(b).expect("apply");
+    }
+
+    /// A bulk load's end that knows the stored lists (`changes_known`, issue 7) reads the
+    /// same lists as one that reads every list back: lists the tree held are changed in
+    /// place (one emptied, so removed), the others packed fresh. With enough lists the
+    /// changes are built on two threads and merged in key order.
+    #[test]
+    fn changes_knowing_the_stored_lists_read_as_read_back_changes() {
+        let seed = |t: &sled::Tree| {
+            let mut d = PostingDelta::default();
+            for id in [1u64, 2, 3000] {
+                d.add(b"k1", id);
+            }
+            d.add(b"k2", 5);
+            apply(t, d);
+        };
+        let delta = || {
+            let mut d = PostingDelta::default();
+            d.add(b"k1", 4);
+            d.add(b"k1", 2048);
+            d.remove(b"k2", 5);
+            d.remove(b"gone", 9);
+            for n in 0..200u64 {
+                for id in [n, n * 1000 + 7, n * 70_000 + 1] {
+                    d.add(format!("new{n}").as_bytes(), id);
+                }
+            }
+            d
+        };
+        let (a, b) = (tree(), tree());
+        seed(&a);
+        seed(&b);
+        let stored = stored_lists(&b).expect("list").expect("few keys");
+        assert_eq!(stored.len(), 2);
+        let changes = delta().changes(Some(&a)).expect("changes");
+        assert!(changes.windows(2).all(|w| w[0].0 < w[1].0), "key order");
+        apply_sorted(&a, changes).expect("apply");
+        let changes = delta()
+            .changes_known(Some(&b), Some(&stored))
+            .expect("changes");
+        assert!(changes.windows(2).all(|w| w[0].0 < w[1].0), "key order");
+        apply_sorted(&b, changes).expect("apply");
+        let mut prefixes: Vec<Vec<u8>> = (0..200).map(|n| format!("new{n}").into_bytes()).collect();
+        prefixes.extend([b"k1".to_vec(), b"k2".to_vec(), b"gone".to_vec()]);
+        for p in &prefixes {
+            let got_a: Vec<u64> = lookup(&a, p).expect("lookup").iter().collect();
+            let got_b: Vec<u64> = lookup(&b, p).expect("lookup").iter().collect();
+            assert_eq!(got_a, got_b, "{}", String::from_utf8_lossy(p));
+        }
+        let k1: Vec<u64> = lookup(&b, b"k1").expect("lookup").iter().collect();
+        assert_eq!(k1, vec![1, 2, 4, 2048, 3000]);
+        assert!(lookup(&b, b"k2").expect("lookup").is_empty());
+        assert_eq!(
+            all_postings(&a).expect("all"),
+            all_postings(&b).expect("all")
+        );
+    }
+
+    /// Past `STORED_LISTS_MAX_KEYS` keys the stored lists are not listed (every list is
+    /// then read back).
+    #[test]
+    fn stored_lists_of_a_large_index_are_not_listed() {
+        let t = tree();
+        let mut d = PostingDelta::default();
+        for n in 0..=STORED_LISTS_MAX_KEYS {
+            d.add(format!("k{n}").as_bytes(), 1);
+        }
+        apply(&t, d);
+        assert!(stored_lists(&t).expect("list").is_none());
     }
 
     #[test]

@@ -167,9 +167,11 @@ const TEMPORARY_SEGMENT_SIZE: usize = 8 << 20;
 struct PendingPostings {
     /// The posting changes of every write of the load so far.
     delta: crate::postings::PostingDelta,
-    /// The index tree held nothing when the load began, and nothing writes to it until
-    /// the load ends, so the collected postings are written without reading chunks back.
-    fresh: bool,
+    /// The lists the index tree held when the load began, when it held few keys
+    /// (`postings::stored_lists`; empty for an empty tree): nothing writes to the tree
+    /// until the load ends, so the collected postings of any other list are written
+    /// without reading chunks back. None: every list is read back.
+    stored: Option<rustc_hash::FxHashSet<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -675,6 +677,48 @@ impl Store {
         Ok(seq)
     }
 
+    /// Whether a bulk load collects the postings of writes ([`Store::bulk`]): a write's
+    /// postings then go to the pending postings, not into its transaction.
+    pub(crate) fn collecting(&self) -> bool {
+        self.bulk.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// [`Store::commit`] for a bulk-load chunk (issue 7): `fill` records the write's
+    /// postings into the load's pending postings on this thread while a helper thread
+    /// replays `batches` in the sled transaction, so the two (a few milliseconds each for
+    /// a chunk of 1,024 entries) overlap on two cores. The pending postings' lock is
+    /// taken before the transaction starts and released after both are done, so a
+    /// reader that looks at the postings after the entries are committed waits for their
+    /// postings (as when they were collected first). When no load collects postings,
+    /// they are written into the transaction as [`Store::stage_postings`] does.
+    ///
+    /// Errors: as [`Store::commit`]; a failed transaction leaves its postings collected,
+    /// which readers skip as ids whose entry is missing (as before this split).
+    pub(crate) fn commit_staging(
+        &self,
+        mut batches: Batches,
+        csn: Csn,
+        fill: impl FnOnce(&mut crate::postings::PostingDelta),
+    ) -> Result<u64, StoreError> {
+        let mut pending = self.pending_lock();
+        let Some(p) = pending.as_mut() else {
+            drop(pending);
+            let mut delta = crate::postings::PostingDelta::default();
+            fill(&mut delta);
+            delta.write_into(&self.trees.index, &mut batches.index)?;
+            return self.commit(batches, csn);
+        };
+        std::thread::scope(|s| {
+            let helper = s.spawn(move || self.commit(batches, csn));
+            fill(&mut p.delta);
+            match helper.join() {
+                Ok(seq) => seq,
+                // The transaction panicked on the helper thread: the same panic here.
+                Err(payload) => std::panic::resume_unwind(payload),
+            }
+        })
+    }
+
     /// The outcome of a write made under the write lock, once it is durable: a
     /// successful write waits for [`Store::wait_durable`] (after the lock is released, so
     /// writers share a flush), a failed one returns at once.
@@ -747,7 +791,8 @@ impl Store {
     }
 
     /// Runs `load` with per-write flushing off (offline import, like slapadd's quick
-    /// mode), then flushes once. Each write still commits its entries, DN links and
+    /// mode), then flushes once (a durable store: see [`StoreOptions::durable`]). Each
+    /// write still commits its entries, DN links and
     /// change-log counters as one transaction, but index postings are collected in memory and
     /// written once at the end (or before anything reads the index), so a load rewrites
     /// each posting chunk once instead of once per entry. A crash during the load may lose
@@ -783,7 +828,10 @@ impl Store {
             let _guard = self.lock_writes();
             *self.pending_lock() = Some(PendingPostings {
                 delta: crate::postings::PostingDelta::default(),
-                fresh: self.trees.index.is_empty(),
+                // A failed listing only costs the read-backs (which meet the error again).
+                stored: crate::postings::stored_lists(&self.trees.index)
+                    .ok()
+                    .flatten(),
             });
             self.bulk.store(true, std::sync::atomic::Ordering::Release);
         }
@@ -798,7 +846,11 @@ impl Store {
         if let Some(f) = fingerprint {
             self.trees.meta.insert(keys::META_INDEXES, f)?;
         }
-        self.db.flush()?;
+        // A temporary store is never flushed (`StoreOptions::durable`): its files go
+        // with it, so the flush bought nothing but a seeded start's wait for it.
+        if self.durable {
+            self.db.flush()?;
+        }
         Ok(out)
     }
 
@@ -820,11 +872,14 @@ impl Store {
         // them neither collected nor written.
         let mut pending = self.pending_lock();
         if let Some(p) = pending.take().filter(|p| !p.delta.is_empty()) {
-            // Into an empty tree nothing is read back. The writes need not be atomic:
-            // the fingerprint is restored only after them (a crash before makes the next
-            // open rebuild the index), and readers wait on the pending lock held here.
-            let tree = (!p.fresh).then_some(&self.trees.index);
-            crate::postings::apply_sorted(&self.trees.index, p.delta.changes(tree)?)?;
+            // Only lists the tree held when the load began are read back. The writes
+            // need not be atomic: the fingerprint is restored only after them (a crash
+            // before makes the next open rebuild the index), and readers wait on the
+            // pending lock held here.
+            let changes = p
+                .delta
+                .changes_known(Some(&self.trees.index), p.stored.as_ref())?;
+            crate::postings::apply_sorted(&self.trees.index, changes)?;
         }
         Ok(())
     }

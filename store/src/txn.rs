@@ -250,25 +250,26 @@ impl<'s> Txn<'s> {
     }
 
     /// Writes every touched entry and commits all trees in one sled transaction.
+    ///
+    /// In a bulk-load chunk (issue 7) the work is spread over two cores: each touched
+    /// entry is encoded together with its index keys on two threads (both pure functions
+    /// of its images), and the chunk's postings are collected into the load's pending
+    /// postings on this thread while a helper replays the batches in the sled
+    /// transaction (see `Store::commit_staging`).
     pub fn commit(mut self) -> Result<(), StoreError> {
         let store = self.store;
-        for (id, t) in &self.touched {
-            match &t.after {
-                Some(after) => self.b.entries.insert(&keys::id_key(*id), after.encode()?),
-                None => self.b.entries.remove(&keys::id_key(*id)),
-            }
-        }
-        // Index deltas from the before and after images (the only index writer). The keys
-        // are pure functions of the images: computed before the postings lock is taken,
-        // on two threads for a bulk-load chunk.
+        // Encodings and index deltas from the before and after images (the only index
+        // writer). Both are pure functions of the images: computed before the postings
+        // lock is taken, on two threads for a bulk-load chunk.
         let images: Vec<(u64, &Touched)> = self.touched.iter().map(|(id, t)| (*id, t)).collect();
-        let deltas = crate::bulk::par_map(images, |(id, t)| {
+        let encoded = crate::bulk::par_map(images, |(id, t)| {
+            let bytes = t.after.as_ref().map(StoredEntry::encode).transpose();
             let keys_of = |s: &Option<StoredEntry>| {
                 s.as_ref()
                     .map(|s| store.indexes.keys(&store.schema, &s.entry))
                     .unwrap_or_default()
             };
-            match (&t.before, &t.after) {
+            let delta = match (&t.before, &t.after) {
                 // An added entry (every entry of a bulk load): its keys need no set, as
                 // nothing is subtracted from them.
                 (None, Some(a)) => {
@@ -281,33 +282,48 @@ impl<'s> Txn<'s> {
                     KeyDelta::Changed(id, old, new)
                 }
                 _ => KeyDelta::Changed(id, keys_of(&t.before), keys_of(&t.after)),
-            }
+            };
+            (id, bytes, delta)
         });
-        store.stage_postings(
-            |postings| {
-                for delta in deltas {
-                    let (id, old, new) = match delta {
-                        KeyDelta::Added(id, keys) => {
-                            // A key is copied only for a list the delta does not hold
-                            // yet; a key listed twice posts the same id twice, which
-                            // changes nothing.
-                            for k in keys.iter() {
-                                postings.add(k, id);
-                            }
-                            continue;
+        let mut deltas = Vec::with_capacity(encoded.len());
+        for (id, bytes, delta) in encoded {
+            match bytes? {
+                Some(bytes) => self.b.entries.insert(&keys::id_key(id), bytes),
+                None => self.b.entries.remove(&keys::id_key(id)),
+            }
+            deltas.push(delta);
+        }
+        let fill = |postings: &mut crate::postings::PostingDelta| {
+            for delta in deltas {
+                let (id, old, new) = match delta {
+                    KeyDelta::Added(id, keys) => {
+                        // A key is copied only for a list the delta does not hold
+                        // yet; a key listed twice posts the same id twice, which
+                        // changes nothing.
+                        for k in keys.iter() {
+                            postings.add(k, id);
                         }
-                        KeyDelta::Changed(id, old, new) => (id, old, new),
-                    };
-                    for k in old.difference(&new) {
-                        postings.remove(k, id);
+                        continue;
                     }
-                    for k in new.difference(&old) {
-                        postings.add(k, id);
-                    }
+                    KeyDelta::Changed(id, old, new) => (id, old, new),
+                };
+                for k in old.difference(&new) {
+                    postings.remove(k, id);
                 }
-            },
-            &mut self.b.index,
-        )?;
+                for k in new.difference(&old) {
+                    postings.add(k, id);
+                }
+            }
+        };
+        // A bulk load's chunk: its postings go to the load's pending postings while the
+        // sled transaction runs (below). Otherwise they are part of the transaction.
+        let split = crate::bulk::worth_splitting(self.touched.len()) && store.collecting();
+        let mut fill = Some(fill);
+        if !split {
+            if let Some(fill) = fill.take() {
+                store.stage_postings(fill, &mut self.b.index)?;
+            }
+        }
         // Change numbers continue from the committed counter: the write lock is held, so
         // no other writer reads it before this transaction stores the new value. They
         // follow the records' key order (CSN, then id), which in a multi-entry write is
@@ -369,7 +385,10 @@ impl<'s> Txn<'s> {
             mut touched,
             ..
         } = self;
-        let seq = store.commit(b, csn)?;
+        let seq = match fill {
+            Some(fill) => store.commit_staging(b, csn, fill)?,
+            None => store.commit(b, csn)?,
+        };
         // Asked after the commit: a persistent search that subscribes before this point is
         // told; one that subscribes later reads the committed state in its refresh.
         let observed = store.observed();
