@@ -263,9 +263,7 @@ fn split_line(no: usize, line: &[u8]) -> Result<(String, Vec<u8>), LdifError> {
     let colon = line
         .iter()
         .position(|&b| b == b':')
-        .ok_or_else(|| {
-            LdifError::new(no, "missing ':' after the attribute description")
-        })?;
+        .ok_or_else(|| LdifError::new(no, "missing ':' after the attribute description"))?;
     let desc = &line[..colon];
     if desc.is_empty() || !desc.iter().all(|&b| is_desc_char(b)) {
         return Err(LdifError::new(no, "invalid attribute description"));
