@@ -17,6 +17,7 @@
 //!   and right after it every entry held back for it (keyed by its normalized DN),
 //!   recursively (depth first, each level in input order).
 //! - Otherwise it is held back, keyed by its parent's normalized DN.
+//!
 //! At the end ([`ParentFirst::finish`]) each group still held whose parent now exists
 //! (added by a change record of the same input, say) is passed on; the rest are passed
 //! on in input order, and the store refuses them with noSuchObject (32) and their own tag
