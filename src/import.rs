@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! oxldap import: dn="uid=a,ou=Users,dc=example" (line=11): (65) object class 'inetOrgPerson' requires attribute 'sn'
-//! oxldap import: could not parse entry (line=34): line 36: expected 'description: value'
+//! oxldap import: could not parse entry (line=34): line 36: missing ':' after the attribute description
 //! ```
 //!
 //! (`line=` is the record's `dn:` line, as slapadd's; a record that does not parse also
@@ -18,9 +18,11 @@
 //! The adds take the same chunked bulk path as an ordinary import
 //! ([`oxldap_store::BulkAdd::keep_going`]): a refused entry is never staged, so indexes,
 //! memberOf and the change log hold exactly the entries written and `oxldap verify`
-//! passes. One deliberate difference: slapadd adds an entry whose parent is missing (and
-//! reports "entries missing" at the end), oxldap refuses it (noSuchObject, 32), as it
-//! refuses any entry that would leave the DN tree inconsistent.
+//! passes. An entry listed before its parent waits for it ([`ParentFirst`]), as slapadd
+//! loads such files. One deliberate difference: slapadd adds an entry whose parent never
+//! comes (and reports "entries missing" at the end), oxldap refuses it at the end of the
+//! input (noSuchObject, 32), as it refuses any entry that would leave the DN tree
+//! inconsistent.
 //!
 //! This module owns only the reading and reporting; it must not know how entries are
 //! stored.
@@ -28,7 +30,7 @@
 use anyhow::{Context, Result};
 use oxldap_proto::ldif::{LdifReader, LdifRecord};
 use oxldap_server::Directory;
-use oxldap_store::{BulkAdd, BulkAddError, WriteCtx};
+use oxldap_store::{BulkAdd, BulkAddError, ParentFirst, WriteCtx};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -56,12 +58,14 @@ pub(crate) fn load_continue(dir: &Directory, file: &Path) -> Result<Outcome> {
     let ctx = load_ctx(dir, true);
     let mut adder = dir.store.bulk_add::<(usize, String)>(ctx).keep_going();
     let mut refused = 0u64;
+    // A child listed before its parent waits for it (oxldap_store::ParentFirst).
+    let mut order = ParentFirst::new();
     for record in LdifReader::new(buffered) {
         match record {
             Ok(LdifRecord::Content { line, entry }) => {
                 let dn = entry.dn.to_string();
-                adder
-                    .push((line, dn), entry)
+                order
+                    .offer(&dir.store, (line, dn), entry, &mut |t, e| adder.push(t, e))
                     .map_err(|e| failure(file, e))?;
                 refused += report(&bar, &mut adder);
             }
@@ -89,6 +93,10 @@ pub(crate) fn load_continue(dir: &Directory, file: &Path) -> Result<Outcome> {
             }
         }
     }
+    // Entries whose parent never came are refused now (noSuchObject), in input order.
+    order
+        .finish(&dir.store, &mut |t, e| adder.push(t, e))
+        .map_err(|e| failure(file, e))?;
     flush_and_report(file, &bar, &mut adder, &mut refused)?;
     let added = adder.finish().map_err(|e| failure(file, e))?;
     bar.finish_and_clear();

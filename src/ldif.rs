@@ -165,7 +165,8 @@ pub(crate) fn moddn_request(
 /// As the rootdn (seed LDIF, [`crate::Server::load_ldif`]) access control does not apply
 /// and an add is exactly the store's add, so content records take the store's chunked
 /// bulk path ([`oxldap_store::BulkAdd`], issue 7): same checks, stamps, memberOf and
-/// change-log records, fewer writes. Queued adds are written before any change record,
+/// change-log records, fewer writes; an entry listed before its parent waits for it
+/// ([`oxldap_store::ParentFirst`]). Queued adds are written before any change record,
 /// so a change sees every entry above it.
 pub(crate) fn apply_ldif(dir: &Directory, who: &Identity, text: &str) -> Result<usize, LdapError> {
     // As `oxldap import` (slapadd): content records keep the operational attributes
@@ -182,6 +183,8 @@ pub(crate) fn apply_ldif(dir: &Directory, who: &Identity, text: &str) -> Result<
         let (line, dn) = e.tag;
         at_line(line, &dn, LdapError::from(e.error))
     };
+    // A child listed before its parent waits for it (oxldap_store::ParentFirst).
+    let mut order = oxldap_store::ParentFirst::new();
     let mut n = 0;
     for record in LdifReader::new(text.as_bytes()) {
         let record = match record {
@@ -196,7 +199,9 @@ pub(crate) fn apply_ldif(dir: &Directory, who: &Identity, text: &str) -> Result<
         let (line, dn, outcome) = match (record, bulk.as_mut()) {
             (LdifRecord::Content { line, entry }, Some(b)) => {
                 let dn = entry.dn.to_string();
-                b.push((line, dn), entry).map_err(refused)?;
+                order
+                    .offer(&dir.store, (line, dn), entry, &mut |t, e| b.push(t, e))
+                    .map_err(refused)?;
                 n += 1;
                 continue;
             }
@@ -209,7 +214,10 @@ pub(crate) fn apply_ldif(dir: &Directory, who: &Identity, text: &str) -> Result<
         outcome.map_err(|e| at_line(line, &dn, e))?;
         n += 1;
     }
-    if let Some(b) = bulk {
+    if let Some(mut b) = bulk {
+        order
+            .finish(&dir.store, &mut |t, e| b.push(t, e))
+            .map_err(refused)?;
         b.finish().map_err(refused)?;
     }
     Ok(n)

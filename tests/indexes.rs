@@ -137,7 +137,8 @@ fn explain_index_and_verify_offline() {
     let d = data.to_str().unwrap();
     let noidx = unindexed_config(tmp.path());
     let f = fixture();
-    // Load without indexes, then open with the Axigen indexes: they are built at open.
+    // Load without indexes, then open with the Axigen indexes: they are built at open
+    // (by any command but explain).
     let (ok, _, err) = oxldap(&[
         "import",
         "-f",
@@ -147,9 +148,15 @@ fn explain_index_and_verify_offline() {
         f.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
-    let (ok, out, err) = oxldap(&["explain", "--data-dir", d, "(cn=Sven Horvat)"]);
+    // explain does not build them (a read-only command); verify opens the folder and
+    // builds them at open.
+    let (ok, _, err) = oxldap(&["explain", "--data-dir", d, "(cn=Sven Horvat)"]);
+    assert!(!ok && err.contains("configured but not built"), "{err}");
+    let (ok, _, err) = oxldap(&["verify", "--data-dir", d]);
     assert!(ok, "{err}");
     assert!(err.contains("indexes rebuilt"), "{err}");
+    let (ok, out, err) = oxldap(&["explain", "--data-dir", d, "(cn=Sven Horvat)"]);
+    assert!(ok, "{err}");
     assert!(out.contains("plan: index cn eq (1 ids)"), "{out}");
     assert!(out.contains("matches: 1"), "{out}");
     let (_, out, _) = oxldap(&[

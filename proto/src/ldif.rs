@@ -1,7 +1,8 @@
 //! LDIF (RFC 2849): a streaming reader of content and change records, and an entry writer.
 //!
-//! `attr:< file:///path` values are read from the local file (RFC 2849; other URL schemes
-//! are refused). Not supported (reported as [`LdifError`]): `control:` lines.
+//! `attr:< file:///path` values are read from the local file, `file:name` and
+//! `file:./name` relative to the current directory as slapadd reads them (RFC 2849; other
+//! URL schemes are refused). Not supported (reported as [`LdifError`]): `control:` lines.
 
 use crate::dn::{Dn, Rdn};
 use crate::entry::{Attribute, Entry};
@@ -262,7 +263,7 @@ fn split_line(no: usize, line: &[u8]) -> Result<(String, Vec<u8>), LdifError> {
     let colon = line
         .iter()
         .position(|&b| b == b':')
-        .ok_or_else(|| LdifError::new(no, "expected 'description: value'"))?;
+        .ok_or_else(|| LdifError::new(no, "missing ':' after the attribute description"))?;
     let desc = &line[..colon];
     if desc.is_empty() || !desc.iter().all(|&b| is_desc_char(b)) {
         return Err(LdifError::new(no, "invalid attribute description"));
@@ -288,30 +289,59 @@ fn split_line(no: usize, line: &[u8]) -> Result<(String, Vec<u8>), LdifError> {
     Ok((desc, value))
 }
 
-/// The value of an RFC 2849 `desc:< URL` line: the contents of a local file named by a
-/// `file://` URL (`file:///path`, or `file://localhost/path`; the path is
-/// percent-decoded), as slapadd and ldapadd read it. Other schemes and remote hosts are
-/// refused (oxldap does no network IO for LDIF), as is a file that cannot be read; the
+/// The value of an RFC 2849 `desc:< URL` line: the contents of a local file, read as
+/// slapadd and ldapadd read it (libldap `ldif_open_url`): after a case-insensitive `file:`,
+/// - `//` followed by `/path` (`file:///path`) or, beyond libldap, `localhost/path`: that
+///   absolute path;
+/// - anything else (`file:blob.bin`, `file:./dir/blob.bin`, `file:/abs`): the path as
+///   written, so a relative one is read relative to the current directory (libldap hands
+///   it to `fopen` unchanged; RFC 2849 only says "URL").
+///
+/// The path is percent-decoded (`ldap_pvt_hex_unescape`). Other schemes and remote hosts
+/// are refused (oxldap does no network IO for LDIF), as is a file that cannot be read; the
 /// error names the line.
 fn url_value(no: usize, desc: &str, rest: &[u8]) -> Result<Vec<u8>, LdifError> {
     let text = std::str::from_utf8(rest)
         .map_err(|_| LdifError::new(no, format!("the URL of {desc} is not valid UTF-8")))?
         .trim_matches(' ');
     let bad = |why: String| LdifError::new(no, format!("URL value of {desc} ({text}): {why}"));
-    let parsed = url::Url::parse(text).map_err(|e| bad(format!("invalid URL: {e}")))?;
-    if parsed.scheme() != "file" {
-        return Err(bad(format!(
-            "only file:// URLs are supported, not {}:",
-            parsed.scheme()
-        )));
-    }
-    if !matches!(parsed.host_str(), None | Some("") | Some("localhost")) {
-        return Err(bad("only local files (file:///path) are supported".into()));
-    }
-    let path = parsed
-        .to_file_path()
-        .map_err(|()| bad("not a local file path".into()))?;
+    let path = match text.get(..5) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("file:") => file_url_path(&text[5..])
+            .ok_or_else(|| bad("only local files (file:///path) are supported".into()))?,
+        _ => {
+            let parsed = url::Url::parse(text).map_err(|e| bad(format!("invalid URL: {e}")))?;
+            return Err(bad(format!(
+                "only file:// URLs are supported, not {}:",
+                parsed.scheme()
+            )));
+        }
+    };
+    let decoded = percent_decode(path.as_bytes());
+    let path = String::from_utf8(decoded)
+        .map(std::path::PathBuf::from)
+        .map_err(|_| bad("the path is not valid UTF-8".into()))?;
     std::fs::read(&path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))
+}
+
+/// The (still percent-encoded) path of a `file:` URL given what follows `file:`; None for
+/// a remote host (`file://host/path`). See [`url_value`].
+fn file_url_path(after_scheme: &str) -> Option<&str> {
+    let Some(authority_and_path) = after_scheme.strip_prefix("//") else {
+        // No authority: the path as written, relative or absolute (libldap).
+        return Some(after_scheme);
+    };
+    if authority_and_path.starts_with('/') {
+        return Some(authority_and_path);
+    }
+    match authority_and_path.get(..10) {
+        Some(host) if host.eq_ignore_ascii_case("localhost/") => authority_and_path.get(9..),
+        _ => None,
+    }
+}
+
+/// `%hh` sequences decoded to their bytes (RFC 3986 §2.1), others kept as they are.
+fn percent_decode(s: &[u8]) -> Vec<u8> {
+    percent_encoding::percent_decode(s).collect()
 }
 
 fn utf8(no: usize, v: Vec<u8>, what: &str) -> Result<String, LdifError> {
@@ -731,6 +761,21 @@ uidNumber: 1
             assert_eq!(got, Some(vec![bytes.clone()]), "{url}");
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn file_urls_name_paths_as_libldap() {
+        assert_eq!(file_url_path("///tmp/x"), Some("/tmp/x"));
+        assert_eq!(file_url_path("//localhost/tmp/x"), Some("/tmp/x"));
+        assert_eq!(file_url_path("//LocalHost/tmp/x"), Some("/tmp/x"));
+        assert_eq!(file_url_path("blob.bin"), Some("blob.bin"));
+        assert_eq!(file_url_path("./d/blob.bin"), Some("./d/blob.bin"));
+        assert_eq!(file_url_path("/abs"), Some("/abs"));
+        assert_eq!(file_url_path("//otherhost/x"), None);
+        assert_eq!(file_url_path("//localhostx/x"), None);
+        assert_eq!(percent_decode(b"a%20b%2fc%zz"), b"a b/c%zz".to_vec());
+        let e = first_err(b"dn: cn=a\nnocolon\n");
+        assert!(e.reason.contains("missing ':'"), "{e}");
     }
 
     #[test]

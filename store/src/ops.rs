@@ -246,8 +246,31 @@ impl Store {
         }
         self.add_rdn_values(&mut new)?;
         self.canonical_object_classes(&mut new)?;
+        if ctx.import {
+            self.check_given_structural_class(&new)?;
+        }
         self.schema.check_entry(&new)?;
         Ok(new)
+    }
+
+    /// An imported entry's structuralObjectClass (kept as given, [`Store::stamp`]) must
+    /// be the structural class of its objectClass values: slapd's `entry_schema_check`
+    /// refuses any other with objectClassModsProhibited (69) "structural object class
+    /// modification from 'GIVEN' to 'COMPUTED' not allowed", before the MUST/MAY checks
+    /// (slapadd; tester finding 11).
+    pub(crate) fn check_given_structural_class(&self, entry: &Entry) -> Result<(), StoreError> {
+        let Some(given) = entry.get("structuralObjectClass") else {
+            return Ok(());
+        };
+        let given: Vec<&[u8]> = given.values.iter().map(Vec::as_slice).collect();
+        let classes: Vec<&[u8]> = entry
+            .values("objectClass")
+            .iter()
+            .map(Vec::as_slice)
+            .collect();
+        self.schema
+            .check_object_class_change(&given, &classes)
+            .map_err(StoreError::from)
     }
 
     /// The second half of an add, under the write lock: where the entry goes in the DN

@@ -306,7 +306,14 @@ impl Store {
             notes: Mutex::new(std::collections::VecDeque::new()),
         };
         let fingerprint = store.indexes.fingerprint();
-        if store.trees.meta.get(keys::META_INDEXES)?.as_deref() != Some(fingerprint.as_bytes()) {
+        let stored = store.trees.meta.get(keys::META_INDEXES)?;
+        if stored.as_deref() != Some(fingerprint.as_bytes()) {
+            if !crate::open_read_only::reindex_allowed() {
+                return Err(crate::open_read_only::outdated(
+                    stored.as_deref(),
+                    &fingerprint,
+                ));
+            }
             let n = store.reindex()?;
             if n > 0 {
                 tracing::info!(entries = n, "index configuration changed: indexes rebuilt");
