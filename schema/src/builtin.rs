@@ -14,9 +14,18 @@
 //!   built-in sets or the real OpenLDAP `core`, `cosine`, `inetorgperson`, `misc` and `nis`
 //!   schema files, so it can be combined with both.
 //! * `core`: what OpenLDAP's `core.schema` defines: RFC 4519 user schema (including the RFC
-//!   4524 `mail`, `associatedDomain` and `simpleSecurityObject` that core.schema carries) and
-//!   RFC 4523 certificate attributes.
-//! * `cosine`: RFC 4524 (COSINE) plus a few RFC 1274 types that RFC 2798 needs.
+//!   4524 `mail`, `associatedDomain` and `simpleSecurityObject` that core.schema carries),
+//!   RFC 4523 certificate attributes and classes, the RFC 2256 types and classes RFC 4519
+//!   dropped (`presentationAddress`, `applicationEntity`, `dSA`, `dmd`, ...), RFC 2587
+//!   `pkiUser`/`pkiCA`, RFC 2079 `labeledURIObject`, X.520 `pseudonym` and PKCS #9 `email`.
+//! * `cosine`: RFC 4524 (COSINE) plus the RFC 1274 types and classes cosine.schema keeps
+//!   (`pilotPerson`, `pilotDSA`, `qualityLabelledData`, the DNS records, ...).
+//!
+//! Each of `core`, `cosine`, `inetorgperson`, `misc` and `nis` defines exactly what the
+//! file of that name in Debian's slapd package defines, with the same OIDs, names, SUP,
+//! SYNTAX, matching rules, SINGLE-VALUE, NO-USER-MODIFICATION, USAGE, kind, MUST and MAY
+//! (`schema/tests/builtin_vs_debian.rs` compares them), so a configuration behaves the same
+//! whether the file is installed or not; DESC texts quote the RFCs.
 //! * `inetorgperson`: RFC 2798 (needs `cosine`).
 //! * `misc`: OpenLDAP misc.schema mail routing attributes.
 //! * `nis`: RFC 2307 (needs `cosine`).
@@ -44,8 +53,12 @@ pub const BUILTIN_SETS: &[&str] = &[
 pub const AXIGEN_STANDIN_NOTE: &str = "axigen.schema not found; using oxldap's built-in stand-in, which adds no Axigen-specific types; install the vendor's file for full compatibility";
 
 /// The LDAP syntaxes the built-in schema uses (RFC 4517 §3.3, RFC 4523 §2, RFC 4530 §2.1,
-/// RFC 2307 §2.4, OpenLDAP CSN), as `(OID, description)`, for the subschema's
-/// `ldapSyntaxes` (RFC 4512 §4.1.5).
+/// RFC 2307 §2.4, OpenLDAP CSN) and the others slapd 2.5 knows, as `(OID, description)`,
+/// for the subschema's `ldapSyntaxes` (RFC 4512 §4.1.5). An attribute type's SYNTAX must be
+/// one of these or defined by an `ldapsyntax` directive ([`crate::Schema::knows_syntax`]).
+/// UTC Time (`.53`) is kept though Debian's slapd 2.5 is built without it
+/// (`SUPPORT_OBSOLETE_UTC_SYNTAX`): RFC 4517 no longer lists it, but refusing it would turn
+/// away schemas oxldap already loads and validates.
 pub const LDAP_SYNTAXES: &[(&str, &str)] = &[
     ("1.3.6.1.4.1.1466.115.121.1.3", "Attribute Type Description"),
     ("1.3.6.1.4.1.1466.115.121.1.4", "Audio"),
