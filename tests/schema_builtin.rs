@@ -180,12 +180,13 @@ fn unknown_syntax_is_refused_like_slaptest() {
     assert!(!ok, "serve started: {out}");
     assert!(out.contains(&want), "{out}");
 
-    let err = oxldap::Server::builder()
+    let Err(err) = oxldap::Server::builder()
         .config_file(&conf)
         .in_memory()
         .start_blocking()
-        .err()
-        .expect("the embedded builder refuses the schema");
+    else {
+        panic!("the embedded builder accepted the schema");
+    };
     assert!(err.to_string().contains(&want), "{err}");
 
     // slaptest refuses the same file, with the same words (line of the directive's start:

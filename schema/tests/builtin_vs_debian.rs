@@ -11,6 +11,7 @@
 //! DESC texts may differ (the built-ins quote the RFCs).
 //!
 //! Skipped (with a message) when the Debian files are not installed.
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
