@@ -14,9 +14,18 @@
 //!   built-in sets or the real OpenLDAP `core`, `cosine`, `inetorgperson`, `misc` and `nis`
 //!   schema files, so it can be combined with both.
 //! * `core`: what OpenLDAP's `core.schema` defines: RFC 4519 user schema (including the RFC
-//!   4524 `mail`, `associatedDomain` and `simpleSecurityObject` that core.schema carries) and
-//!   RFC 4523 certificate attributes.
-//! * `cosine`: RFC 4524 (COSINE) plus a few RFC 1274 types that RFC 2798 needs.
+//!   4524 `mail`, `associatedDomain` and `simpleSecurityObject` that core.schema carries),
+//!   RFC 4523 certificate attributes and classes, the RFC 2256 types and classes RFC 4519
+//!   dropped (`presentationAddress`, `applicationEntity`, `dSA`, `dmd`, ...), RFC 2587
+//!   `pkiUser`/`pkiCA`, RFC 2079 `labeledURIObject`, X.520 `pseudonym` and PKCS #9 `email`.
+//! * `cosine`: RFC 4524 (COSINE) plus the RFC 1274 types and classes cosine.schema keeps
+//!   (`pilotPerson`, `pilotDSA`, `qualityLabelledData`, the DNS records, ...).
+//!
+//! Each of `core`, `cosine`, `inetorgperson`, `misc` and `nis` defines exactly what the
+//! file of that name in Debian's slapd package defines, with the same OIDs, names, SUP,
+//! SYNTAX, matching rules, SINGLE-VALUE, NO-USER-MODIFICATION, USAGE, kind, MUST and MAY
+//! (`schema/tests/builtin_vs_debian.rs` compares them), so a configuration behaves the same
+//! whether the file is installed or not; DESC texts quote the RFCs.
 //! * `inetorgperson`: RFC 2798 (needs `cosine`).
 //! * `misc`: OpenLDAP misc.schema mail routing attributes.
 //! * `nis`: RFC 2307 (needs `cosine`).
@@ -44,8 +53,12 @@ pub const BUILTIN_SETS: &[&str] = &[
 pub const AXIGEN_STANDIN_NOTE: &str = "axigen.schema not found; using oxldap's built-in stand-in, which adds no Axigen-specific types; install the vendor's file for full compatibility";
 
 /// The LDAP syntaxes the built-in schema uses (RFC 4517 §3.3, RFC 4523 §2, RFC 4530 §2.1,
-/// RFC 2307 §2.4, OpenLDAP CSN), as `(OID, description)`, for the subschema's
-/// `ldapSyntaxes` (RFC 4512 §4.1.5).
+/// RFC 2307 §2.4, OpenLDAP CSN) and the others slapd 2.5 knows, as `(OID, description)`,
+/// for the subschema's `ldapSyntaxes` (RFC 4512 §4.1.5). An attribute type's SYNTAX must be
+/// one of these or defined by an `ldapsyntax` directive ([`crate::Schema::knows_syntax`]).
+/// UTC Time (`.53`) is kept though Debian's slapd 2.5 is built without it
+/// (`SUPPORT_OBSOLETE_UTC_SYNTAX`): RFC 4517 no longer lists it, but refusing it would turn
+/// away schemas oxldap already loads and validates.
 pub const LDAP_SYNTAXES: &[(&str, &str)] = &[
     ("1.3.6.1.4.1.1466.115.121.1.3", "Attribute Type Description"),
     ("1.3.6.1.4.1.1466.115.121.1.4", "Audio"),
@@ -118,6 +131,40 @@ pub const LDAP_SYNTAXES: &[(&str, &str)] = &[
         "1.3.6.1.4.1.4203.666.11.10.2.2",
         "AttributeCertificate Exact Assertion",
     ),
+    // Syntaxes slapd 2.5 knows (servers/slapd/schema_init.c `syntax_defs`, probed with
+    // slaptest: an attribute type using any of them loads) that oxldap does not validate:
+    // their values are accepted as they come, like the other structured syntaxes above.
+    // Listed so that schema files using them load as in slapd; any other SYNTAX OID is
+    // refused (`Syntax not found`).
+    ("1.3.6.1.4.1.1466.115.121.1.1", "ACI Item"),
+    ("1.3.6.1.4.1.1466.115.121.1.2", "Access Point"),
+    ("1.3.6.1.4.1.1466.115.121.1.20", "DSE Type"),
+    (
+        "1.3.6.1.4.1.1466.115.121.1.29",
+        "Master And Shadow Access Points",
+    ),
+    ("1.3.6.1.4.1.1466.115.121.1.32", "Mail Preference"),
+    ("1.3.6.1.4.1.1466.115.121.1.33", "MHS OR Address"),
+    ("1.3.6.1.4.1.1466.115.121.1.55", "Modify Rights"),
+    ("1.3.6.1.4.1.1466.115.121.1.56", "LDAP Schema Definition"),
+    ("1.3.6.1.4.1.1466.115.121.1.57", "LDAP Schema Description"),
+    ("1.3.6.1.1.15.2", "X.509 Certificate Assertion"),
+    ("1.3.6.1.1.15.3", "X.509 Certificate Pair Exact Assertion"),
+    ("1.3.6.1.1.15.4", "X.509 Certificate Pair Assertion"),
+    ("1.3.6.1.1.15.6", "X.509 Certificate List Assertion"),
+    ("1.3.6.1.1.15.7", "X.509 Algorithm Identifier"),
+    (
+        "1.3.6.1.4.1.4203.666.11.10.2.1",
+        "X.509 AttributeCertificate",
+    ),
+    (
+        "1.3.6.1.4.1.4203.666.11.10.2.3",
+        "AttributeCertificate Assertion",
+    ),
+    ("1.3.6.1.4.1.4203.666.11.2.4", "CSN SID"),
+    ("1.3.6.1.4.1.4203.1.1.1", "OpenLDAP void"),
+    ("1.2.36.79672281.1.5.0", "RDN"),
+    ("1.2.840.113549.1.8.1.1", "PKCS#8 PrivateKeyInfo"),
 ];
 
 /// The RFC 4512 §4.1.5 SyntaxDescription of every entry of [`LDAP_SYNTAXES`].
@@ -315,6 +362,17 @@ const CORE_AT: &[&str] = &[
     // RFC 4524 types that OpenLDAP core.schema defines
     "( 0.9.2342.19200300.100.1.3 NAME ( 'mail' 'rfc822Mailbox' ) DESC 'RFC4524: RFC822 Mailbox' EQUALITY caseIgnoreIA5Match SUBSTR caseIgnoreIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{256} )",
     "( 0.9.2342.19200300.100.1.37 NAME 'associatedDomain' DESC 'RFC4524: domain associated with object' EQUALITY caseIgnoreIA5Match SUBSTR caseIgnoreIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 )",
+    // RFC 2256 §5 (X.520 types LDAPv3 kept from X.500; RFC 4519 dropped them)
+    "( 2.5.4.29 NAME 'presentationAddress' DESC 'RFC2256: presentation address' EQUALITY presentationAddressMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.43 SINGLE-VALUE )",
+    "( 2.5.4.30 NAME 'supportedApplicationContext' DESC 'RFC2256: supported application context' EQUALITY objectIdentifierMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.38 )",
+    "( 2.5.4.48 NAME 'protocolInformation' DESC 'RFC2256: protocol information' EQUALITY protocolInformationMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.42 )",
+    "( 2.5.4.52 NAME 'supportedAlgorithms' DESC 'RFC2256: supported algorithms' SYNTAX 1.3.6.1.4.1.1466.115.121.1.49 )",
+    "( 2.5.4.53 NAME 'deltaRevocationList' DESC 'RFC2256: delta revocation list; use ;binary' SYNTAX 1.3.6.1.4.1.1466.115.121.1.9 )",
+    "( 2.5.4.54 NAME 'dmdName' DESC 'RFC2256: name of DMD' SUP name )",
+    // X.520 (4th edition) §6.2.10
+    "( 2.5.4.65 NAME 'pseudonym' DESC 'X.520(4th): pseudonym for the object' SUP name )",
+    // PKCS #9 (RFC 2985 §5.2.1), named for DNs by RFC 3280 §4.1.2.6: legacy, IA5
+    "( 1.2.840.113549.1.9.1 NAME ( 'email' 'emailAddress' 'pkcs9email' ) DESC 'RFC3280: legacy attribute for email addresses in DNs' EQUALITY caseIgnoreIA5Match SUBSTR caseIgnoreIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{128} )",
 ];
 
 const CORE_OC: &[&str] = &[
@@ -328,11 +386,26 @@ const CORE_OC: &[&str] = &[
     "( 2.5.6.9 NAME 'groupOfNames' DESC 'RFC4519: a group of names (DNs)' SUP top STRUCTURAL MUST ( member $ cn ) MAY ( businessCategory $ seeAlso $ owner $ ou $ o $ description ) )",
     "( 2.5.6.10 NAME 'residentialPerson' DESC 'RFC4519: a residential person' SUP person STRUCTURAL MUST l MAY ( businessCategory $ x121Address $ registeredAddress $ destinationIndicator $ preferredDeliveryMethod $ telexNumber $ teletexTerminalIdentifier $ telephoneNumber $ internationaliSDNNumber $ facsimileTelephoneNumber $ street $ postOfficeBox $ postalCode $ postalAddress $ physicalDeliveryOfficeName $ st $ l ) )",
     "( 2.5.6.11 NAME 'applicationProcess' DESC 'RFC4519: an application process' SUP top STRUCTURAL MUST cn MAY ( seeAlso $ ou $ l $ description ) )",
+    // RFC 2256 §7.12, §7.13
+    "( 2.5.6.12 NAME 'applicationEntity' DESC 'RFC2256: an application entity' SUP top STRUCTURAL MUST ( presentationAddress $ cn ) MAY ( supportedApplicationContext $ seeAlso $ ou $ o $ l $ description ) )",
+    "( 2.5.6.13 NAME 'dSA' DESC 'RFC2256: a directory system agent (a server)' SUP applicationEntity STRUCTURAL MAY knowledgeInformation )",
     "( 2.5.6.14 NAME 'device' DESC 'RFC4519: a device' SUP top STRUCTURAL MUST cn MAY ( serialNumber $ seeAlso $ owner $ ou $ o $ l $ description ) )",
     "( 2.5.6.15 NAME 'strongAuthenticationUser' DESC 'RFC4523: a strong authentication user' SUP top AUXILIARY MUST userCertificate )",
     "( 2.5.6.16 NAME 'certificationAuthority' DESC 'RFC4523: a certificate authority' SUP top AUXILIARY MUST ( authorityRevocationList $ certificateRevocationList $ cACertificate ) MAY crossCertificatePair )",
+    // RFC 4523 §4.4 (X.509 version 2 CRLs)
+    "( 2.5.6.16.2 NAME 'certificationAuthority-V2' SUP certificationAuthority AUXILIARY MAY deltaRevocationList )",
     "( 2.5.6.17 NAME 'groupOfUniqueNames' DESC 'RFC4519: a group of unique names (DN and Unique Identifier)' SUP top STRUCTURAL MUST ( uniqueMember $ cn ) MAY ( businessCategory $ seeAlso $ owner $ ou $ o $ description ) )",
-    "( 2.5.6.19 NAME 'cRLDistributionPoint' DESC 'RFC4523: a CRL distribution point' SUP top STRUCTURAL MUST cn MAY ( certificateRevocationList $ authorityRevocationList ) )",
+    // RFC 2256 §7.18
+    "( 2.5.6.18 NAME 'userSecurityInformation' DESC 'RFC2256: a user security information' SUP top AUXILIARY MAY supportedAlgorithms )",
+    "( 2.5.6.19 NAME 'cRLDistributionPoint' DESC 'RFC4523: a CRL distribution point' SUP top STRUCTURAL MUST cn MAY ( certificateRevocationList $ authorityRevocationList $ deltaRevocationList ) )",
+    // RFC 2256 §7.20
+    "( 2.5.6.20 NAME 'dmd' DESC 'RFC2256: a directory management domain' SUP top STRUCTURAL MUST dmdName MAY ( userPassword $ searchGuide $ seeAlso $ businessCategory $ x121Address $ registeredAddress $ destinationIndicator $ preferredDeliveryMethod $ telexNumber $ teletexTerminalIdentifier $ telephoneNumber $ internationaliSDNNumber $ facsimileTelephoneNumber $ street $ postOfficeBox $ postalCode $ postalAddress $ physicalDeliveryOfficeName $ st $ l $ description ) )",
+    // RFC 2587 §4 (PKIX LDAPv2 schema), RFC 4523 §4
+    "( 2.5.6.21 NAME 'pkiUser' DESC 'RFC2587: a PKI user' SUP top AUXILIARY MAY userCertificate )",
+    "( 2.5.6.22 NAME 'pkiCA' DESC 'RFC2587: PKI certificate authority' SUP top AUXILIARY MAY ( authorityRevocationList $ certificateRevocationList $ cACertificate $ crossCertificatePair ) )",
+    "( 2.5.6.23 NAME 'deltaCRL' DESC 'RFC4523: X.509 delta CRL' SUP top AUXILIARY MAY deltaRevocationList )",
+    // RFC 2079 §2
+    "( 1.3.6.1.4.1.250.3.15 NAME 'labeledURIObject' DESC 'RFC2079: object that contains the URI attribute type' SUP top AUXILIARY MAY labeledURI )",
     "( 1.3.6.1.4.1.1466.344 NAME 'dcObject' DESC 'RFC4519: domain component object' SUP top AUXILIARY MUST dc )",
     "( 1.3.6.1.1.3.1 NAME 'uidObject' DESC 'RFC4519: uid object' SUP top AUXILIARY MUST uid )",
     "( 0.9.2342.19200300.100.4.19 NAME 'simpleSecurityObject' DESC 'RFC4524: simple security object' SUP top AUXILIARY MUST userPassword )",
@@ -353,6 +426,7 @@ const COSINE_AT: &[&str] = &[
     "( 0.9.2342.19200300.100.1.14 NAME 'documentAuthor' DESC 'RFC4524: DN of author of document' EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )",
     "( 0.9.2342.19200300.100.1.15 NAME 'documentLocation' DESC 'RFC4524: location of document original' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15{256} )",
     "( 0.9.2342.19200300.100.1.20 NAME ( 'homePhone' 'homeTelephoneNumber' ) DESC 'RFC4524: home telephone number' EQUALITY telephoneNumberMatch SUBSTR telephoneNumberSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.50 )",
+    "( 0.9.2342.19200300.100.1.22 NAME 'otherMailbox' DESC 'RFC1274: other mailbox' SYNTAX 1.3.6.1.4.1.1466.115.121.1.39 )",
     "( 0.9.2342.19200300.100.1.21 NAME 'secretary' DESC 'RFC4524: DN of secretary' EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )",
     "( 0.9.2342.19200300.100.1.26 NAME 'aRecord' DESC 'RFC1274: DNS A record' EQUALITY caseIgnoreIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 )",
     "( 0.9.2342.19200300.100.1.27 NAME 'mDRecord' DESC 'RFC1274: DNS MD record' EQUALITY caseIgnoreIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 )",
@@ -368,23 +442,33 @@ const COSINE_AT: &[&str] = &[
     "( 0.9.2342.19200300.100.1.43 NAME ( 'co' 'friendlyCountryName' ) DESC 'RFC4524: friendly country name' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )",
     "( 0.9.2342.19200300.100.1.44 NAME 'uniqueIdentifier' DESC 'RFC4524: unique identifier' EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15{256} )",
     "( 0.9.2342.19200300.100.1.45 NAME 'organizationalStatus' DESC 'RFC4524: organizational status' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15{256} )",
+    "( 0.9.2342.19200300.100.1.46 NAME 'janetMailbox' DESC 'RFC1274: Janet mailbox' EQUALITY caseIgnoreIA5Match SUBSTR caseIgnoreIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{256} )",
+    "( 0.9.2342.19200300.100.1.47 NAME 'mailPreferenceOption' DESC 'RFC1274: mail preference option' SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 )",
     "( 0.9.2342.19200300.100.1.48 NAME 'buildingName' DESC 'RFC4524: name of building' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15{256} )",
+    "( 0.9.2342.19200300.100.1.49 NAME 'dSAQuality' DESC 'RFC1274: DSA Quality' SYNTAX 1.3.6.1.4.1.1466.115.121.1.19 SINGLE-VALUE )",
+    "( 0.9.2342.19200300.100.1.50 NAME 'singleLevelQuality' DESC 'RFC1274: Single Level Quality' SYNTAX 1.3.6.1.4.1.1466.115.121.1.13 SINGLE-VALUE )",
+    "( 0.9.2342.19200300.100.1.51 NAME 'subtreeMinimumQuality' DESC 'RFC1274: Subtree Minimum Quality' SYNTAX 1.3.6.1.4.1.1466.115.121.1.13 SINGLE-VALUE )",
+    "( 0.9.2342.19200300.100.1.52 NAME 'subtreeMaximumQuality' DESC 'RFC1274: Subtree Maximum Quality' SYNTAX 1.3.6.1.4.1.1466.115.121.1.13 SINGLE-VALUE )",
+    "( 0.9.2342.19200300.100.1.53 NAME 'personalSignature' DESC 'RFC1274: Personal Signature (G3 fax)' SYNTAX 1.3.6.1.4.1.1466.115.121.1.23 )",
+    "( 0.9.2342.19200300.100.1.54 NAME 'dITRedirect' DESC 'RFC1274: DIT Redirect' EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )",
     "( 0.9.2342.19200300.100.1.55 NAME 'audio' DESC 'RFC1274: audio (u-law)' SYNTAX 1.3.6.1.4.1.1466.115.121.1.4{25000} )",
     "( 0.9.2342.19200300.100.1.56 NAME 'documentPublisher' DESC 'RFC4524: name of publisher' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )",
 ];
 
 const COSINE_OC: &[&str] = &[
-    "( 0.9.2342.19200300.100.4.4 NAME ( 'pilotPerson' 'newPilotPerson' ) DESC 'RFC1274: pilot person' SUP person STRUCTURAL MAY ( userid $ textEncodedORAddress $ rfc822Mailbox $ favouriteDrink $ roomNumber $ userClass $ homeTelephoneNumber $ homePostalAddress $ secretary $ personalTitle $ preferredDeliveryMethod $ businessCategory $ mobileTelephoneNumber $ pagerTelephoneNumber $ organizationalStatus ) )",
+    "( 0.9.2342.19200300.100.4.4 NAME ( 'pilotPerson' 'newPilotPerson' ) DESC 'RFC1274: pilot person' SUP person STRUCTURAL MAY ( userid $ textEncodedORAddress $ rfc822Mailbox $ favouriteDrink $ roomNumber $ userClass $ homeTelephoneNumber $ homePostalAddress $ secretary $ personalTitle $ preferredDeliveryMethod $ businessCategory $ mobileTelephoneNumber $ pagerTelephoneNumber $ organizationalStatus $ otherMailbox $ janetMailbox $ mailPreferenceOption $ personalSignature ) )",
     "( 0.9.2342.19200300.100.4.5 NAME 'account' DESC 'RFC4524: an account' SUP top STRUCTURAL MUST uid MAY ( description $ seeAlso $ l $ o $ ou $ host ) )",
     "( 0.9.2342.19200300.100.4.6 NAME 'document' DESC 'RFC4524: a document' SUP top STRUCTURAL MUST documentIdentifier MAY ( cn $ description $ seeAlso $ l $ o $ ou $ documentTitle $ documentVersion $ documentAuthor $ documentLocation $ documentPublisher ) )",
     "( 0.9.2342.19200300.100.4.7 NAME 'room' DESC 'RFC4524: a room' SUP top STRUCTURAL MUST cn MAY ( roomNumber $ description $ seeAlso $ telephoneNumber ) )",
     "( 0.9.2342.19200300.100.4.9 NAME 'documentSeries' DESC 'RFC4524: a document series' SUP top STRUCTURAL MUST cn MAY ( description $ l $ o $ ou $ seeAlso $ telephoneNumber ) )",
     "( 0.9.2342.19200300.100.4.13 NAME 'domain' DESC 'RFC4524: a domain' SUP top STRUCTURAL MUST dc MAY ( userPassword $ searchGuide $ seeAlso $ businessCategory $ x121Address $ registeredAddress $ destinationIndicator $ preferredDeliveryMethod $ telexNumber $ teletexTerminalIdentifier $ telephoneNumber $ internationaliSDNNumber $ facsimileTelephoneNumber $ street $ postOfficeBox $ postalCode $ postalAddress $ physicalDeliveryOfficeName $ st $ l $ description $ o $ associatedName ) )",
-    "( 0.9.2342.19200300.100.4.14 NAME 'rFC822localPart' DESC 'RFC4524: local part of an RFC 822 mail address' SUP domain STRUCTURAL MAY ( cn $ description $ destinationIndicator $ facsimileTelephoneNumber $ internationaliSDNNumber $ physicalDeliveryOfficeName $ postalAddress $ postalCode $ postOfficeBox $ registeredAddress $ seeAlso $ sn $ street $ telephoneNumber $ teletexTerminalIdentifier $ telexNumber $ x121Address ) )",
+    "( 0.9.2342.19200300.100.4.14 NAME 'rFC822localPart' DESC 'RFC4524: local part of an RFC 822 mail address' SUP domain STRUCTURAL MAY ( cn $ description $ destinationIndicator $ facsimileTelephoneNumber $ internationaliSDNNumber $ physicalDeliveryOfficeName $ postalAddress $ postalCode $ postOfficeBox $ preferredDeliveryMethod $ registeredAddress $ seeAlso $ sn $ street $ telephoneNumber $ teletexTerminalIdentifier $ telexNumber $ x121Address ) )",
     "( 0.9.2342.19200300.100.4.15 NAME 'dNSDomain' DESC 'RFC1274: a DNS domain' SUP domain STRUCTURAL MAY ( aRecord $ mDRecord $ mXRecord $ nSRecord $ sOARecord $ cNAMERecord ) )",
     "( 0.9.2342.19200300.100.4.17 NAME 'domainRelatedObject' DESC 'RFC4524: an object related to a domain' SUP top AUXILIARY MUST associatedDomain )",
     "( 0.9.2342.19200300.100.4.18 NAME 'friendlyCountry' DESC 'RFC4524: a country with a friendly name' SUP country STRUCTURAL MUST co )",
     "( 0.9.2342.19200300.100.4.20 NAME 'pilotOrganization' DESC 'RFC1274: pilot organization' SUP ( organization $ organizationalUnit ) STRUCTURAL MAY buildingName )",
+    "( 0.9.2342.19200300.100.4.21 NAME 'pilotDSA' DESC 'RFC1274: pilot DSA' SUP dSA STRUCTURAL MAY dSAQuality )",
+    "( 0.9.2342.19200300.100.4.22 NAME 'qualityLabelledData' DESC 'RFC1274: quality labelled data' SUP top AUXILIARY MUST dSAQuality MAY ( subtreeMinimumQuality $ subtreeMaximumQuality ) )",
 ];
 
 const INETORGPERSON_AT: &[&str] = &[
@@ -404,9 +488,9 @@ const INETORGPERSON_OC: &[&str] = &[
 ];
 
 const MISC_AT: &[&str] = &[
-    "( 2.16.840.1.113730.3.1.13 NAME 'mailLocalAddress' DESC 'RFC822 email address of this recipient' EQUALITY caseIgnoreIA5Match SUBSTR caseIgnoreIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{256} )",
-    "( 2.16.840.1.113730.3.1.18 NAME 'mailHost' DESC 'FQDN of the SMTP/MTA of this recipient' EQUALITY caseIgnoreIA5Match SUBSTR caseIgnoreIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{256} SINGLE-VALUE )",
-    "( 2.16.840.1.113730.3.1.47 NAME 'mailRoutingAddress' DESC 'RFC822 routing address of this recipient' EQUALITY caseIgnoreIA5Match SUBSTR caseIgnoreIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{256} SINGLE-VALUE )",
+    "( 2.16.840.1.113730.3.1.13 NAME 'mailLocalAddress' DESC 'RFC822 email address of this recipient' EQUALITY caseIgnoreIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{256} )",
+    "( 2.16.840.1.113730.3.1.18 NAME 'mailHost' DESC 'FQDN of the SMTP/MTA of this recipient' EQUALITY caseIgnoreIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{256} SINGLE-VALUE )",
+    "( 2.16.840.1.113730.3.1.47 NAME 'mailRoutingAddress' DESC 'RFC822 routing address of this recipient' EQUALITY caseIgnoreIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{256} SINGLE-VALUE )",
     "( 1.3.6.1.4.1.42.2.27.2.1.15 NAME 'rfc822MailMember' DESC 'rfc822 mail address of group member(s)' EQUALITY caseIgnoreIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 )",
 ];
 
@@ -419,13 +503,13 @@ const NIS_AT: &[&str] = &[
     "( 1.3.6.1.1.1.1.2 NAME 'gecos' DESC 'RFC2307: The GECOS field; the common name' EQUALITY caseIgnoreIA5Match SUBSTR caseIgnoreIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 SINGLE-VALUE )",
     "( 1.3.6.1.1.1.1.3 NAME 'homeDirectory' DESC 'RFC2307: The absolute path to the home directory' EQUALITY caseExactIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 SINGLE-VALUE )",
     "( 1.3.6.1.1.1.1.4 NAME 'loginShell' DESC 'RFC2307: The path to the login shell' EQUALITY caseExactIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 SINGLE-VALUE )",
-    "( 1.3.6.1.1.1.1.5 NAME 'shadowLastChange' EQUALITY integerMatch ORDERING integerOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
-    "( 1.3.6.1.1.1.1.6 NAME 'shadowMin' EQUALITY integerMatch ORDERING integerOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
-    "( 1.3.6.1.1.1.1.7 NAME 'shadowMax' EQUALITY integerMatch ORDERING integerOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
-    "( 1.3.6.1.1.1.1.8 NAME 'shadowWarning' EQUALITY integerMatch ORDERING integerOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
-    "( 1.3.6.1.1.1.1.9 NAME 'shadowInactive' EQUALITY integerMatch ORDERING integerOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
-    "( 1.3.6.1.1.1.1.10 NAME 'shadowExpire' EQUALITY integerMatch ORDERING integerOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
-    "( 1.3.6.1.1.1.1.11 NAME 'shadowFlag' EQUALITY integerMatch ORDERING integerOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
+    "( 1.3.6.1.1.1.1.5 NAME 'shadowLastChange' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
+    "( 1.3.6.1.1.1.1.6 NAME 'shadowMin' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
+    "( 1.3.6.1.1.1.1.7 NAME 'shadowMax' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
+    "( 1.3.6.1.1.1.1.8 NAME 'shadowWarning' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
+    "( 1.3.6.1.1.1.1.9 NAME 'shadowInactive' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
+    "( 1.3.6.1.1.1.1.10 NAME 'shadowExpire' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
+    "( 1.3.6.1.1.1.1.11 NAME 'shadowFlag' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
     "( 1.3.6.1.1.1.1.12 NAME 'memberUid' EQUALITY caseExactIA5Match SUBSTR caseExactIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 )",
     "( 1.3.6.1.1.1.1.13 NAME 'memberNisNetgroup' EQUALITY caseExactIA5Match SUBSTR caseExactIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 )",
     "( 1.3.6.1.1.1.1.14 NAME 'nisNetgroupTriple' DESC 'Netgroup triple' SYNTAX 1.3.6.1.1.1.0.0 )",

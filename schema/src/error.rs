@@ -102,6 +102,13 @@ pub enum SchemaError {
         /// The name or OID that could not be resolved.
         target: String,
     },
+    /// An attribute type's SYNTAX names an LDAP syntax that is neither built in
+    /// ([`crate::builtin::LDAP_SYNTAXES`], which lists every syntax slapd 2.5 knows) nor
+    /// defined by an `ldapsyntax` directive (invalidAttributeSyntax, 21). Displays as
+    /// slaptest words it: `Syntax not found: "1.2.3.4.5"` (slapd `at_add`,
+    /// servers/slapd/at.c, `SLAP_SCHERR_SYN_NOT_FOUND`).
+    #[error("Syntax not found: {0:?}")]
+    UnknownSyntax(String),
     /// A name or OID of a new definition is already used (attributeOrValueExists, 20).
     #[error("name or OID {0:?} is already defined")]
     Duplicate(String),
@@ -163,7 +170,8 @@ impl SchemaError {
             | SchemaError::InvalidValue { .. }
             | SchemaError::Parse { .. }
             | SchemaError::InvalidDefinition { .. }
-            | SchemaError::UndefinedReference { .. } => ResultCode::InvalidAttributeSyntax,
+            | SchemaError::UndefinedReference { .. }
+            | SchemaError::UnknownSyntax(_) => ResultCode::InvalidAttributeSyntax,
             SchemaError::InappropriateMatching(_) | SchemaError::UnknownMatchingRule(_) => {
                 ResultCode::InappropriateMatching
             }
@@ -220,6 +228,9 @@ mod tests {
             reason: "bad".into(),
         };
         assert_eq!(file.code().code(), 80);
+        let syn = SchemaError::UnknownSyntax("1.2.3.4.5".into());
+        assert_eq!(syn.to_string(), "Syntax not found: \"1.2.3.4.5\"");
+        assert_eq!(syn.code().code(), 21);
         assert_eq!(file.to_string(), "core.schema, line 12: bad");
         assert_eq!(
             SchemaError::ObjectClassViolation { reason: "x".into() }

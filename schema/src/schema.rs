@@ -631,7 +631,9 @@ impl Schema {
 
     /// Adds an attribute type, resolving SUP (which must already be defined and have the same
     /// usage, RFC 4512 §2.5.1) and the matching rules (which must be known and of the right
-    /// kind). Inherited rules and syntax are filled in. Names and OID must be new.
+    /// kind). A declared SYNTAX must be known ([`Schema::knows_syntax`]; else
+    /// [`SchemaError::UnknownSyntax`], as slapd refuses it). Inherited rules and syntax are
+    /// filled in. Names and OID must be new.
     pub fn add_attribute_type(&mut self, mut at: AttributeType) -> Result<(), SchemaError> {
         if !is_numericoid(&at.oid) {
             return Err(SchemaError::InvalidDefinition {
@@ -640,6 +642,11 @@ impl Schema {
             });
         }
         Self::check_free(&self.attr_index, &at.oid, &at.names)?;
+        if let Some(syntax) = &at.syntax {
+            if !self.knows_syntax(syntax) {
+                return Err(SchemaError::UnknownSyntax(syntax.clone()));
+            }
+        }
         let mut eff = Effective {
             equality: rule_of(&at.oid, &at.equality, RuleKind::Equality)?,
             ordering: rule_of(&at.oid, &at.ordering, RuleKind::Ordering)?,
@@ -682,6 +689,14 @@ impl Schema {
         }
         self.attrs.push(at);
         Ok(())
+    }
+
+    /// Whether `oid` (a numeric OID without `{len}`) names an LDAP syntax of this schema:
+    /// one of [`builtin::LDAP_SYNTAXES`] (every syntax slapd 2.5 knows, see there) or one
+    /// defined by an `ldapsyntax` directive.
+    pub fn knows_syntax(&self, oid: &str) -> bool {
+        builtin::LDAP_SYNTAXES.iter().any(|(o, _)| *o == oid)
+            || self.syntaxes.iter().any(|(o, _)| o == oid)
     }
 
     /// Adds an object class. Superclasses and MUST/MAY attribute types must already be
@@ -1167,12 +1182,23 @@ mod tests {
             Err(SchemaError::UndefinedReference { .. })
         ));
         assert!(matches!(
-            s.add_attribute_type_str("( 1.2.3.4 NAME 'x' EQUALITY fooMatch SYNTAX 1.2.3 )"),
+            s.add_attribute_type_str(
+                "( 1.2.3.4 NAME 'x' EQUALITY fooMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )"
+            ),
             Err(SchemaError::UnknownMatchingRule(_))
         ));
+        assert_eq!(
+            s.add_attribute_type_str("( 1.2.3.4 NAME 'x' SYNTAX 1.2.3.4.5 )"),
+            Err(SchemaError::UnknownSyntax("1.2.3.4.5".into()))
+        );
+        assert_eq!(
+            s.add_attribute_type_str("( 1.2.3.4 NAME 'x' SYNTAX 1.2.3.4.5{64} )"),
+            Err(SchemaError::UnknownSyntax("1.2.3.4.5".into()))
+        );
+        assert!(s.attribute_type("x").is_none());
         assert!(s
             .add_attribute_type_str(
-                "( 1.2.3.4 NAME 'x' EQUALITY caseIgnoreOrderingMatch SYNTAX 1.2.3 )"
+                "( 1.2.3.4 NAME 'x' EQUALITY caseIgnoreOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )"
             )
             .is_err());
         assert!(s

@@ -366,12 +366,14 @@ impl Schema {
                 if self.redefines_overlay_type(&text) {
                     return Ok(0);
                 }
-                self.add_attribute_type_str(&text).map_err(ctx)?;
+                self.add_attribute_type_str(&text)
+                    .map_err(|e| with_include_hint(ctx(e.clone()), &e))?;
                 Ok(1)
             }
             Kind::ObjectClass => {
                 let text = self.expand_macros(body)?;
-                self.add_object_class_str(&text).map_err(ctx)?;
+                self.add_object_class_str(&text)
+                    .map_err(|e| with_include_hint(ctx(e.clone()), &e))?;
                 Ok(1)
             }
             Kind::DitContentRule => {
@@ -496,6 +498,49 @@ impl Schema {
     /// The OID macros defined so far (`objectidentifier`), by lowercased name, expanded.
     pub fn oid_macros(&self) -> &HashMap<String, String> {
         &self.oid_macros
+    }
+}
+
+/// For a definition that refers to something undefined, `reason` followed by which
+/// include is missing: the standard schema file whose built-in copy defines the target
+/// (`"dSA" is defined in core.schema`), else a general hint. The error itself already names
+/// the file and line of the referring definition ([`SchemaError::File`]); slapd says only
+/// `ObjectClass not found: "dsa"`, which misled users into blaming the file being read when
+/// an include before it was missing (tester finding 9).
+fn with_include_hint(reason: String, err: &SchemaError) -> String {
+    let SchemaError::UndefinedReference { kind, target, .. } = err else {
+        return reason;
+    };
+    let class = *kind == "superclass";
+    let defined_in = builtin::BUILTIN_SETS
+        .iter()
+        .filter(|n| **n != "system")
+        .filter_map(|n| builtin::set(n))
+        .find(|set| {
+            let defs = if class {
+                set.object_classes
+            } else {
+                set.attribute_types
+            };
+            defs.iter().any(|d| {
+                let names = if class {
+                    parse::parse_object_class(d).map(|oc| (oc.oid, oc.names))
+                } else {
+                    parse::parse_attribute_type(d).map(|at| (at.oid, at.names))
+                };
+                names.is_ok_and(|(oid, names)| {
+                    oid == *target || names.iter().any(|n| n.eq_ignore_ascii_case(target))
+                })
+            })
+        });
+    match defined_in {
+        Some(set) => format!(
+            "{reason} ({target:?} is defined in {}.schema: is an include of it missing, or does it come after this file?)",
+            set.name
+        ),
+        None => format!(
+            "{reason} (include the schema file that defines {target:?} before this file)"
+        ),
     }
 }
 
@@ -686,7 +731,7 @@ objectclass ( OLcfg:4.1 NAME 'myClass' SUP top AUXILIARY
             ),
             ("\n  ( 1.2.3 )\n", 2, "continuation"),
             (
-                "attributetype ( 1.2.3.4 NAME 'a' SYNTAX 1.2 )\nfoo bar\n",
+                "attributetype ( 1.2.3.4 NAME 'a' SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )\nfoo bar\n",
                 2,
                 "unknown directive",
             ),
@@ -704,6 +749,24 @@ objectclass ( OLcfg:4.1 NAME 'myClass' SUP top AUXILIARY
                 "objectclass ( 1.2.3.5 NAME 'a' MUST nosuch )\n",
                 1,
                 "nosuch",
+            ),
+            // slaptest: `attributetype: Syntax not found: "1.2.3.4.5"`
+            (
+                "\nattributetype ( 1.2.3.4.9 NAME 'x3'\n  SYNTAX 1.2.3.4.5{32} )\n",
+                2,
+                "attributetype: Syntax not found: \"1.2.3.4.5\"",
+            ),
+            // An OID macro for an unknown syntax is expanded, then refused.
+            (
+                "objectidentifier S 1.2.3.4\nattributetype ( 1.2.3.4.9 NAME 'x3' SYNTAX S:5 )\n",
+                2,
+                "Syntax not found: \"1.2.3.4.5\"",
+            ),
+            // A syntax slapd knows but oxldap does not validate loads (Mail Preference).
+            (
+                "attributetype ( 1.2.3.4.9 NAME 'x3' SYNTAX 1.3.6.1.4.1.1466.115.121.1.32 )\nfoo\n",
+                2,
+                "unknown directive",
             ),
             (
                 "attributetype ( 2.5.4.3 NAME 'cn2' SUP name )\n",
@@ -739,6 +802,50 @@ objectclass ( OLcfg:4.1 NAME 'myClass' SUP top AUXILIARY
             "{e}"
         );
         assert_eq!(e.code().code(), 80);
+    }
+
+    #[test]
+    fn undefined_references_name_the_missing_include() {
+        // The real cosine.schema's pilotDSA without core.schema before it.
+        let mut s = system();
+        let e = s
+            .add_schema_text(
+                "attributetype ( 0.9.2342.19200300.100.1.49 NAME 'dSAQuality'\n\tSYNTAX 1.3.6.1.4.1.1466.115.121.1.19 SINGLE-VALUE )\n\nobjectclass ( 0.9.2342.19200300.100.4.21 NAME 'pilotDSA'\n\tSUP dsa STRUCTURAL\n\tMAY dSAQuality )\n",
+                "/etc/ldap/schema/cosine.schema",
+            )
+            .expect_err("dsa is core's");
+        assert_eq!(
+            e.to_string(),
+            "/etc/ldap/schema/cosine.schema, line 4: objectclass: \"pilotDSA\" refers to undefined superclass \"dsa\" (\"dsa\" is defined in core.schema: is an include of it missing, or does it come after this file?)"
+        );
+        let e = s
+            .add_schema_text(
+                "objectclass ( 1.2.3.5 NAME 'y' SUP top AUXILIARY MAY ( cn $ loginShell ) )\n",
+                "x.schema",
+            )
+            .expect_err("loginShell is nis's");
+        assert!(
+            e.to_string().ends_with("(\"loginShell\" is defined in nis.schema: is an include of it missing, or does it come after this file?)"),
+            "{e}"
+        );
+        let e = s
+            .add_schema_text(
+                "attributetype ( 1.2.3.4 NAME 'a' SUP nosuch )\n",
+                "x.schema",
+            )
+            .expect_err("nosuch");
+        assert!(
+            e.to_string()
+                .ends_with("(include the schema file that defines \"nosuch\" before this file)"),
+            "{e}"
+        );
+        // With the built-in core (core.schema missing), the real cosine.schema's pilotDSA loads.
+        let mut s = Schema::from_includes(&[SchemaSource::Builtin("core".into())]).expect("core");
+        s.add_schema_text(
+            "attributetype ( 0.9.2342.19200300.100.1.49 NAME 'dSAQuality'\n\tSYNTAX 1.3.6.1.4.1.1466.115.121.1.19 SINGLE-VALUE )\nobjectclass ( 0.9.2342.19200300.100.4.21 NAME 'pilotDSA'\n\tSUP dsa STRUCTURAL\n\tMAY dSAQuality )\n",
+            "cosine.schema",
+        )
+        .expect("pilotDSA loads over the built-in core");
     }
 
     #[test]
