@@ -442,6 +442,15 @@ impl Log {
                         lsn, e
                     );
                     iobufs.config.set_global_error(e);
+
+                    // oxldap patch: wake the threads waiting in `make_stable` (a
+                    // `Db::flush`) for this buffer, as the same error path in
+                    // `iobuf::maybe_seal_and_write_iobuf` does. Without it a flush that
+                    // checked the global error before it was set waits on the condition
+                    // variable forever: a full disk hung every later write and shutdown.
+                    let intervals = iobufs.intervals.lock();
+                    drop(intervals);
+                    let _notified = iobufs.interval_updated.notify_all();
                 }
             })?;
 
