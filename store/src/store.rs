@@ -1089,7 +1089,12 @@ mod tests {
         s.trees.meta.remove(keys::META_SUFFIXES).expect("remove");
         drop(s);
         let s = open(dir.path(), "dc=example,dc=com").expect("legacy folder");
-        assert!(s.trees.meta.get(keys::META_SUFFIXES).expect("get").is_some());
+        assert!(s
+            .trees
+            .meta
+            .get(keys::META_SUFFIXES)
+            .expect("get")
+            .is_some());
         drop(s);
         assert!(open(dir.path(), "dc=other").is_err());
     }

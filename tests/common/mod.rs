@@ -102,7 +102,10 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("oxldap did not exit within 20 s of SIGTERM; log:\n{}", self.log());
+        panic!(
+            "oxldap did not exit within 20 s of SIGTERM; log:\n{}",
+            self.log()
+        );
     }
 
     /// The server's process id (to watch its memory, or to kill it).
