@@ -8,7 +8,6 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
 
 /// How long any one command or request may take before it counts as hung.
 const BOUND: &str = "20";

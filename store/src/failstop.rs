@@ -76,7 +76,7 @@ mod tests {
         let e = s.fail_on_storage::<()>(Err(StoreError::NoObjectClass));
         assert!(matches!(e, Err(StoreError::NoObjectClass)));
         assert!(s.failure().is_none());
-        let enospc = std::io::Error::new(std::io::ErrorKind::Other, "No space left on device");
+        let enospc = std::io::Error::other("No space left on device");
         let e = s.fail_on_storage::<()>(Err(StoreError::Storage(sled::Error::Io(enospc))));
         assert!(matches!(e, Err(StoreError::Storage(_))));
         assert!(s.failure().unwrap().contains("No space left"));
