@@ -308,13 +308,35 @@ fn open_existing(common: &Common) -> Result<Directory> {
     open_with(&cfg, common, false)
 }
 
-/// Errors unless the data folder `common` and `cfg` name holds a database.
-fn require_database(cfg: &Config, common: &Common) -> Result<()> {
-    let dir = common
+/// The data folder `common` and `cfg` name.
+fn data_dir(cfg: &Config, common: &Common) -> PathBuf {
+    common
         .data_dir
         .clone()
         .or_else(|| cfg.database().and_then(|db| db.directory.clone()))
-        .unwrap_or_else(|| PathBuf::from("oxldap-data"));
+        .unwrap_or_else(|| PathBuf::from("oxldap-data"))
+}
+
+/// For `serve`, which creates a database in an empty or missing folder: errors when the
+/// folder holds sled's data file `db` without its `conf` (tester11 finding 13). sled
+/// would write a new `conf` with its defaults and serve the data under them; `verify` and
+/// `export` already refuse such a folder ([`require_database`]), and so does this.
+fn refuse_partial_database(cfg: &Config, common: &Common) -> Result<()> {
+    let dir = data_dir(cfg, common);
+    if dir.join("db").exists() && !dir.join("conf").is_file() {
+        bail!(
+            "no database in {}: the folder holds sled's `db` file but not its `conf` \
+             (damaged or partly copied); restore it from a backup (`oxldap restore`) or \
+             point -f/--data-dir at a complete folder",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Errors unless the data folder `common` and `cfg` name holds a database.
+fn require_database(cfg: &Config, common: &Common) -> Result<()> {
+    let dir = data_dir(cfg, common);
     // sled keeps its configuration in `conf` and its data in `db`.
     if !dir.join("conf").is_file() || !dir.join("db").is_file() {
         bail!(
@@ -406,6 +428,9 @@ fn serve(
         }
     }
     let cfg = load_config(common)?;
+    if !memory {
+        refuse_partial_database(&cfg, common)?;
+    }
     let dir = open_with(&cfg, common, memory)?;
     if addrs.iter().any(|(_, ldaps)| *ldaps) && dir.tls.is_none() {
         bail!("an ldaps:// URL needs TLSCertificateFile and TLSCertificateKeyFile in the configuration");

@@ -39,7 +39,7 @@ impl Store {
         let (csn, raw) = {
             let _guard = self.lock_writes();
             let csn = self.last_csn()?;
-            let mut raw = Vec::with_capacity(self.trees.entries.len());
+            let mut raw = Vec::with_capacity(crate::store::tree_len(&self.trees.entries));
             for kv in self.trees.dn2id.iter() {
                 let (_, idb) = kv?;
                 let id = keys::decode_id(&idb).ok_or(StoreError::Corrupt { tree: "dn2id" })?;
@@ -121,7 +121,7 @@ impl Store {
         };
         let first = self.trees.changelog.first()?.and_then(|(k, _)| csn_of(k));
         let last = self.trees.changelog.last()?.and_then(|(k, _)| csn_of(k));
-        Ok((first, last, self.trees.changelog.len()))
+        Ok((first, last, crate::store::tree_len(&self.trees.changelog)))
     }
 }
 

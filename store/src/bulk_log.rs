@@ -256,7 +256,7 @@ impl Store {
         } = h;
         self.write_records(&held.into_iter().collect::<Vec<_>>())?;
         let trimmed = self
-            .drop_oldest_records(self.trees.changelog.len())?
+            .drop_oldest_records(crate::store::tree_len(&self.trees.changelog))?
             .map(|k| k.to_vec());
         let newest = match (trimmed, newest_dropped) {
             (Some(a), Some(b)) => Some(a.max(b)),

@@ -329,7 +329,7 @@ impl Store {
         let len = match self.trees.changelog.first()? {
             None => return Ok(()),
             Some((_, oldest)) => match ChangeRecord::decode(&oldest)?.number {
-                0 => self.trees.changelog.len(),
+                0 => crate::store::tree_len(&self.trees.changelog),
                 first => {
                     let span = self.next_change_number()?.saturating_sub(first);
                     usize::try_from(span).unwrap_or(usize::MAX)

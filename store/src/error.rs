@@ -171,6 +171,20 @@ pub enum StoreError {
         /// The target store's side, as text.
         store: String,
     },
+    /// The database was written for other suffixes than the configuration names
+    /// (`Store::open`; an empty database takes the configured ones).
+    #[error(
+        "the database holds the naming context {stored}, but the configuration's suffix is \
+         {configured}: refusing to serve it under another suffix (use the configuration it \
+         was written with, or export it and import the LDIF with the new suffix into an \
+         empty folder)"
+    )]
+    SuffixMismatch {
+        /// The suffixes recorded in the database.
+        stored: String,
+        /// The configured suffixes.
+        configured: String,
+    },
     /// Schema refused a DN or value.
     #[error(transparent)]
     Schema(#[from] SchemaError),
@@ -195,6 +209,25 @@ pub enum StoreError {
         /// The format this binary reads and writes.
         supported: u8,
     },
+    /// A write or flush to disk failed earlier (a full disk): the store is in the
+    /// fail-stop state of `crate::failstop` and answers nothing until it is reopened.
+    #[error(
+        "the database could not write to disk earlier (disk full?) and refuses every \
+         operation until oxldap is restarted; acknowledged writes are on disk"
+    )]
+    Failed,
+    /// The database files are damaged so that sled cannot open them (it panicked while
+    /// recovering them; see `Store::open`).
+    #[error(
+        "the database in {path} is damaged and cannot be opened ({cause}); restore it from a \
+         backup with `oxldap restore` (or `oxldap import` of an export) into an empty folder"
+    )]
+    Damaged {
+        /// The data folder.
+        path: String,
+        /// What sled reported.
+        cause: String,
+    },
     /// A stored record could not be decoded.
     #[error("corrupt record in tree {tree}")]
     Corrupt {
@@ -213,6 +246,7 @@ impl StoreError {
             StoreError::AlreadyExists => ResultCode::EntryAlreadyExists,
             StoreError::NotAllowedOnNonLeaf => ResultCode::NotAllowedOnNonLeaf,
             StoreError::RenameBetweenContexts => ResultCode::AffectsMultipleDsas,
+            StoreError::Failed => ResultCode::Unavailable,
             StoreError::OutsideNamingContexts
             | StoreError::MoveUnderSelf
             | StoreError::SnapshotMismatch { .. } => ResultCode::UnwillingToPerform,
@@ -241,6 +275,8 @@ impl StoreError {
             StoreError::Schema(e) => e.code(),
             StoreError::Storage(_)
             | StoreError::Corrupt { .. }
+            | StoreError::Damaged { .. }
+            | StoreError::SuffixMismatch { .. }
             | StoreError::IndexConfig { .. }
             | StoreError::Locked { .. }
             | StoreError::Format { .. } => ResultCode::Other,
@@ -261,6 +297,8 @@ impl StoreError {
             self,
             StoreError::Storage(_)
                 | StoreError::Corrupt { .. }
+                | StoreError::Damaged { .. }
+                | StoreError::SuffixMismatch { .. }
                 | StoreError::IndexConfig { .. }
                 | StoreError::Locked { .. }
                 | StoreError::Format { .. }

@@ -50,6 +50,9 @@ pub const META_NEXT_CHANGE: &[u8] = b"next_change";
 /// entries and the change log were replaced then, so a content-sync cookie older than it
 /// describes a state the change log does not lead from (see `Store::restored_at`).
 pub const META_RESTORED: &[u8] = b"restored_at";
+/// `meta` key: the normalized suffixes the data was written for, one per line
+/// (`crate::store::check_suffixes`): a folder is not served under other suffixes.
+pub const META_SUFFIXES: &[u8] = b"suffixes";
 /// `meta` key: the storage format version.
 pub const META_FORMAT: &[u8] = b"format";
 /// The storage format this code writes and reads.

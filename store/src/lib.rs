@@ -21,6 +21,7 @@ mod bulk_log;
 mod changelog;
 mod csn;
 mod error;
+mod failstop;
 mod group_commit;
 mod hook;
 mod index;

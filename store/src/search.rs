@@ -223,6 +223,7 @@ impl Store {
         // Reads entry `id` (None when it vanished) and hands it on if it matches;
         // `check_scope` when the id did not come from walking the scope.
         let mut visit = |id: u64, check_scope: bool| -> Result<SearchControl, StoreError> {
+            self.usable()?;
             let Some(bytes) = self.trees.entries.get(keys::id_key(id))? else {
                 return Ok(SearchControl::Continue);
             };

@@ -74,16 +74,13 @@ impl Origin {
 
     /// Errors: [`StoreError::SnapshotMismatch`] naming the first difference from `store`.
     fn check(&self, store: &Store) -> Result<(), StoreError> {
-        let here = store
-            .suffixes
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>();
-        if here != self.suffixes {
+        let here = crate::store::suffix_list(&store.suffixes);
+        let snapshot = self.suffixes.join(" | ");
+        if here != snapshot {
             return Err(StoreError::SnapshotMismatch {
                 what: "suffixes",
-                snapshot: self.suffixes.join(" | "),
-                store: here.join(" | "),
+                snapshot,
+                store: here,
             });
         }
         let indexes = store.indexes.fingerprint();

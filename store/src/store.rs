@@ -136,6 +136,9 @@ pub struct Store {
     /// Committed writes the observer has not been told about yet, with their commit
     /// sequence numbers: told once they are durable ([`Store::wait_durable`]).
     notes: Mutex<std::collections::VecDeque<(u64, crate::changelog::Committed)>>,
+    /// Set (with sled's error, for the log) when a write or flush failed: the fail-stop
+    /// state of `crate::failstop`. Never cleared; only a reopen recovers.
+    pub(crate) failed: std::sync::OnceLock<String>,
 }
 
 /// The store's write lock, held: the write epoch is odd until it is dropped.
@@ -190,7 +193,19 @@ impl Store {
     /// format, [`StoreError::Storage`] when sled cannot open the folder otherwise,
     /// [`StoreError::Schema`] when a suffix does not normalize.
     pub fn open(path: &Path, schema: Arc<Schema>, opts: StoreOptions) -> Result<Store, StoreError> {
-        let db = sled::Config::new().path(path).open().map_err(|e| {
+        // sled 0.34 panics on some damaged files while it recovers them ("tried to
+        // serialize Uninitialized" after one blob was overwritten; tester11 finding 3)
+        // instead of returning an error: catch that and report the folder as damaged.
+        // Nothing of the half-opened database is used afterwards, so the state the panic
+        // left is dropped unobserved.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            sled::Config::new().path(path).open()
+        }))
+        .map_err(|panic| StoreError::Damaged {
+            path: path.display().to_string(),
+            cause: panic_message(panic.as_ref()),
+        })?;
+        let db = opened.map_err(|e| {
             // sled takes an exclusive file lock: another process (a running server) holds
             // the folder. Say so instead of a bare IO error (see `oxldap backup`).
             if e.to_string().contains("could not acquire lock") {
@@ -258,6 +273,7 @@ impl Store {
             .iter()
             .map(|s| schema.normalize_dn(s))
             .collect::<Result<Vec<_>, _>>()?;
+        check_suffixes(&trees, &suffixes)?;
         let last_csn = trees
             .meta
             .get(keys::META_LAST_CSN)?
@@ -304,6 +320,7 @@ impl Store {
             since_trim: std::sync::atomic::AtomicUsize::new(0),
             observer: std::sync::RwLock::new(None),
             notes: Mutex::new(std::collections::VecDeque::new()),
+            failed: std::sync::OnceLock::new(),
         };
         let fingerprint = store.indexes.fingerprint();
         let stored = store.trees.meta.get(keys::META_INDEXES)?;
@@ -340,7 +357,7 @@ impl Store {
         self.trees.meta.remove(keys::META_INDEXES)?;
         self.db.flush()?;
         self.trees.index.clear()?;
-        let total = self.trees.entries.len() as u64;
+        let total = tree_len(&self.trees.entries) as u64;
         let mut n = 0u64;
         let mut delta = crate::postings::PostingDelta::default();
         let mut pending = 0usize;
@@ -431,8 +448,10 @@ impl Store {
     }
 
     /// The number of entries stored.
+    /// Counted up to the first read error ([`tree_len`]), so a damaged database gives a
+    /// smaller number here and its error where the entries are read.
     pub fn len(&self) -> usize {
-        self.trees.entries.len()
+        tree_len(&self.trees.entries)
     }
 
     /// Whether the store holds no entry.
@@ -450,8 +469,12 @@ impl Store {
     }
 
     /// Flushes every pending write to disk.
+    ///
+    /// Errors: [`StoreError::Failed`] in the fail-stop state (`crate::failstop`), without
+    /// touching sled; a failing flush enters that state.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        self.usable()?;
+        self.fail_on_storage(self.db.flush().map_err(StoreError::from))?;
         Ok(())
     }
 
@@ -506,6 +529,7 @@ impl Store {
     }
 
     pub(crate) fn id_of(&self, dn: &NormDn) -> Result<Option<u64>, StoreError> {
+        self.usable()?;
         Ok(self
             .trees
             .dn2id
@@ -514,6 +538,7 @@ impl Store {
     }
 
     pub(crate) fn load(&self, id: u64) -> Result<Option<(u64, StoredEntry)>, StoreError> {
+        self.usable()?;
         match self.trees.entries.get(keys::id_key(id))? {
             Some(bytes) => Ok(Some((id, StoredEntry::decode(&bytes)?))),
             None => Ok(None),
@@ -523,6 +548,7 @@ impl Store {
     /// The DN of the stored entry `id`, read in place ([`crate::view::EntryView::dn`])
     /// without decoding its attributes.
     pub(crate) fn load_dn(&self, id: u64) -> Result<Option<Dn>, StoreError> {
+        self.usable()?;
         match self.trees.entries.get(keys::id_key(id))? {
             Some(bytes) => crate::view::EntryView::parse(&bytes)
                 .map(|v| Some(v.dn()))
@@ -729,8 +755,10 @@ impl Store {
     /// The outcome of a write made under the write lock, once it is durable: a
     /// successful write waits for [`Store::wait_durable`] (after the lock is released, so
     /// writers share a flush), a failed one returns at once.
+    ///
+    /// A failure of sled in either step enters the fail-stop state (`crate::failstop`).
     pub(crate) fn durable(&self, out: Result<(), StoreError>) -> Result<(), StoreError> {
-        out?;
+        self.fail_on_storage(out)?;
         self.wait_durable()
     }
 
@@ -743,9 +771,12 @@ impl Store {
     pub(crate) fn wait_durable(&self) -> Result<(), StoreError> {
         let durable = self.durable && !self.bulk.load(std::sync::atomic::Ordering::Relaxed);
         if durable {
-            self.group
-                .wait(|| self.db.flush().map(|_| ()))
-                .map_err(StoreError::from)?;
+            self.usable()?;
+            self.fail_on_storage(
+                self.group
+                    .wait(|| self.db.flush().map(|_| ()))
+                    .map_err(StoreError::from),
+            )?;
         }
         self.deliver_notes(if durable {
             self.group.flushed()
@@ -898,6 +929,7 @@ impl Store {
         &self,
         read: impl FnOnce(&crate::postings::PostingReader<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.usable()?;
         if !self.bulk.load(std::sync::atomic::Ordering::Acquire) {
             return read(&crate::postings::PostingReader {
                 tree: &self.trees.index,
@@ -934,6 +966,61 @@ impl Store {
             }
         }
     }
+}
+
+/// The suffixes as one text: each normalized suffix, joined by " | " (how
+/// [`StoreError::SuffixMismatch`] and [`StoreError::SnapshotMismatch`] show them).
+pub(crate) fn suffix_list(suffixes: &[NormDn]) -> String {
+    suffixes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// Refuses a database written for other suffixes than `suffixes` (tester11 finding 7:
+/// a folder holding dc=localdomain,dc=test served under dc=example,dc=com kept its
+/// entries readable and writable outside the naming context). The suffixes are recorded
+/// in `meta` ([`keys::META_SUFFIXES`]) at the first open, including of folders written
+/// before this check existed; a folder without entries takes the new suffixes (slapd
+/// keeps no such record; its back-mdb serves whatever the folder holds).
+///
+/// Errors: [`StoreError::SuffixMismatch`] naming both sides; nothing is written then.
+fn check_suffixes(trees: &Trees, suffixes: &[NormDn]) -> Result<(), StoreError> {
+    if suffixes.is_empty() {
+        return Ok(());
+    }
+    let here = suffix_list(suffixes);
+    match trees.meta.get(keys::META_SUFFIXES)? {
+        Some(v) if v.as_ref() == here.as_bytes() => Ok(()),
+        Some(v) if !trees.entries.is_empty() => Err(StoreError::SuffixMismatch {
+            stored: String::from_utf8_lossy(&v).into_owned(),
+            configured: here,
+        }),
+        _ => {
+            trees.meta.insert(keys::META_SUFFIXES, here.as_bytes())?;
+            Ok(())
+        }
+    }
+}
+
+/// The message of a caught panic (a `&str` or `String` payload, as `panic!` makes).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "sled panicked".to_string())
+}
+
+/// The number of records in `tree`, counted up to the first read error.
+///
+/// sled 0.34's `Tree::len` is `iter().count()`, and its iterator returns the same error
+/// again on every `next` when a page cannot be read (a damaged blob: "failed crc check"),
+/// so `len` never ends (tester11 finding 3: `oxldap export` spun forever). The error
+/// itself surfaces where the records are then read.
+pub(crate) fn tree_len(tree: &sled::Tree) -> usize {
+    tree.iter().take_while(Result::is_ok).count()
 }
 
 /// Where temporary stores live: `/dev/shm` (memory) when it is there, as sled's own
@@ -1026,6 +1113,53 @@ fn merge_context_csn(entry: &mut Entry, ours: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn opts(suffix: &str) -> StoreOptions {
+        StoreOptions {
+            suffixes: vec![Dn::parse(suffix).expect("dn")],
+            server_id: 1,
+            durable: true,
+            fixed_clock: None,
+            overlays: Default::default(),
+            indexes: Default::default(),
+            changelog_limit: None,
+        }
+    }
+
+    fn open(dir: &Path, suffix: &str) -> Result<Store, StoreError> {
+        Store::open(dir, Arc::new(Schema::builtin()), opts(suffix))
+    }
+
+    #[test]
+    fn a_database_is_refused_under_another_suffix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // An empty folder takes whatever suffix it is opened with.
+        drop(open(dir.path(), "dc=other").expect("empty folder"));
+        let s = open(dir.path(), "dc=example,dc=com").expect("still empty");
+        crate::test_support::add(&s, "dc=example,dc=com", "domain");
+        drop(s);
+        let e = open(dir.path(), "dc=other").expect_err("mismatch");
+        assert!(
+            matches!(&e, StoreError::SuffixMismatch { stored, configured }
+                if stored == "dc=example,dc=com" && configured == "dc=other"),
+            "{e}"
+        );
+        // The same suffix spelled differently normalizes alike.
+        drop(open(dir.path(), "DC=Example, dc=COM").expect("same suffix"));
+        // A folder written before the record existed opens, and gets it.
+        let s = open(dir.path(), "dc=example,dc=com").expect("reopen");
+        s.trees.meta.remove(keys::META_SUFFIXES).expect("remove");
+        drop(s);
+        let s = open(dir.path(), "dc=example,dc=com").expect("legacy folder");
+        assert!(s
+            .trees
+            .meta
+            .get(keys::META_SUFFIXES)
+            .expect("get")
+            .is_some());
+        drop(s);
+        assert!(open(dir.path(), "dc=other").is_err());
+    }
 
     #[test]
     fn sweep_removes_only_folders_of_gone_processes() {

@@ -91,6 +91,23 @@ impl Server {
         self.data.take()
     }
 
+    /// Sends SIGTERM and returns the exit status, which must come within 20 s.
+    pub fn stop_status(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "oxldap did not exit within 20 s of SIGTERM; log:\n{}",
+            self.log()
+        );
+    }
+
     /// The server's process id (to watch its memory, or to kill it).
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -361,12 +361,25 @@ impl Log {
             let blob_id =
                 if over_blob_threshold { Some(reservation_lsn) } else { None };
 
-            self.iobufs.encapsulate(
+            if let Err(e) = self.iobufs.encapsulate(
                 item,
                 message_header,
                 destination,
                 blob_id,
-            )?;
+            ) {
+                // oxldap patch: the blob write failed (ENOSPC). Upstream returned here
+                // with this reservation still counted as a writer of the io buffer, so
+                // the buffer was never written, the stable lsn never moved, and every
+                // later `Db::flush` waited forever without the global error being set.
+                // Set it (the log is unusable from here, as after a failed buffer write),
+                // give up the writer slot, and wake the waiting flushes.
+                self.config.set_global_error(e.clone());
+                let _ = self.exit_reservation(&iobuf);
+                let intervals = self.iobufs.intervals.lock();
+                drop(intervals);
+                let _notified = self.iobufs.interval_updated.notify_all();
+                return Err(e);
+            }
 
             M.log_reservation_success();
 
@@ -442,6 +455,15 @@ impl Log {
                         lsn, e
                     );
                     iobufs.config.set_global_error(e);
+
+                    // oxldap patch: wake the threads waiting in `make_stable` (a
+                    // `Db::flush`) for this buffer, as the same error path in
+                    // `iobuf::maybe_seal_and_write_iobuf` does. Without it a flush that
+                    // checked the global error before it was set waits on the condition
+                    // variable forever: a full disk hung every later write and shutdown.
+                    let intervals = iobufs.intervals.lock();
+                    drop(intervals);
+                    let _notified = iobufs.interval_updated.notify_all();
                 }
             })?;
 
