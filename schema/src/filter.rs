@@ -523,25 +523,39 @@ impl Schema {
                 None => rule.usable_with(t.equality_rule(), t.effective_syntax()),
             }
         };
-        let mut values: Vec<&[u8]> = match &at {
+        let values = self.extensible_values(entry, at.as_ref(), suits, dn_attributes);
+        any_value(values.iter().map(|v| assertion.test(self, rule, v)))
+    }
+
+    /// The values an extensible match (RFC 4511 §4.5.1.7.7) tests: those of the named
+    /// type `at` (with its options), or of every type `suits` accepts when none is named,
+    /// plus with `dnAttributes` the DN's AVAs whose type `suits` accepts.
+    fn extensible_values<'e>(
+        &self,
+        entry: &'e Entry,
+        at: Option<&(&AttributeType, Vec<&str>)>,
+        suits: impl Fn(&AttributeType) -> bool,
+        dn_attributes: bool,
+    ) -> Vec<&'e [u8]> {
+        let mut values: Vec<&[u8]> = match at {
             Some((a, opts)) => self.values_of(entry, a, opts),
             None => entry
                 .attrs
                 .iter()
-                .filter(|attr| self.attribute_type(&attr.desc).is_some_and(suits))
+                .filter(|attr| self.attribute_type(&attr.desc).is_some_and(&suits))
                 .flat_map(|attr| attr.values.iter().map(Vec::as_slice))
                 .collect(),
         };
         if dn_attributes {
             for rdn in &entry.dn.rdns {
                 for ava in &rdn.avas {
-                    if self.lookup_type(&ava.attr).is_some_and(suits) {
+                    if self.lookup_type(&ava.attr).is_some_and(&suits) {
                         values.push(&ava.value);
                     }
                 }
             }
         }
-        any_value(values.iter().map(|v| assertion.test(self, rule, v)))
+        values
     }
 
     /// An extensible match naming one of slapd's approximate rules ([`approx_rule_syntax`]):
@@ -573,24 +587,7 @@ impl Schema {
                 None => of_syntax(t),
             }
         };
-        let mut values: Vec<&[u8]> = match &at {
-            Some((a, opts)) => self.values_of(entry, a, opts),
-            None => entry
-                .attrs
-                .iter()
-                .filter(|attr| self.attribute_type(&attr.desc).is_some_and(suits))
-                .flat_map(|attr| attr.values.iter().map(Vec::as_slice))
-                .collect(),
-        };
-        if dn_attributes {
-            for rdn in &entry.dn.rdns {
-                for ava in &rdn.avas {
-                    if self.lookup_type(&ava.attr).is_some_and(suits) {
-                        values.push(&ava.value);
-                    }
-                }
-            }
-        }
+        let values = self.extensible_values(entry, at.as_ref(), suits, dn_attributes);
         let assertion = ApproxAssertion::new(text);
         Ternary::from_bool(
             values
