@@ -17,7 +17,8 @@
 //!   is idempotent.
 //! * Prohibit (§2.4) and bidi checks (§2.5) are not done.
 //! * Insignificant space handling (§2.6.1): leading and trailing spaces are removed and
-//!   inner runs of spaces collapse to one. Numeric strings drop all spaces (§2.6.2),
+//!   inner runs of spaces collapse to one; a value of spaces only becomes one space (as
+//!   slapd, so it stays apart from the empty value). Numeric strings drop all spaces (§2.6.2),
 //!   telephone numbers drop spaces and hyphens (§2.6.3).
 
 use std::cmp::Ordering;
@@ -972,6 +973,11 @@ fn map_fold_nfkc_unicode(s: &str, fold: bool) -> String {
 
 /// RFC 4518 §2.6.1 insignificant space handling. For whole values (`whole`), leading and
 /// trailing spaces go; for substrings components only the outer end of `initial` / `final`.
+///
+/// A whole value of spaces only becomes one space, not the empty string (RFC 4518 §2.6.1
+/// keeps it apart from the empty value; slapd's `UTF8StringNormalize` "string of all
+/// spaces is treated as one space"). So `ou=\20` stays a valid DN once normalized and
+/// printed, and refint finds the values naming it.
 fn finish_spaces(s: &str, pos: Pos, whole: bool) -> String {
     let mut out = String::with_capacity(s.len());
     let mut last_space = false;
@@ -996,6 +1002,9 @@ fn finish_spaces(s: &str, pos: Pos, whole: bool) -> String {
         if trimmed.len() != out.len() {
             out = trimmed.to_string();
         }
+    }
+    if whole && out.is_empty() && !s.is_empty() {
+        out.push(' ');
     }
     out
 }
@@ -1034,6 +1043,10 @@ fn prep_whole(s: &str, fold: bool) -> String {
             space = false;
         }
         out.push(char::from(if fold { b.to_ascii_lowercase() } else { b }));
+    }
+    if out.is_empty() && !s.is_empty() {
+        // Spaces only: one space, as `finish_spaces`.
+        out.push(' ');
     }
     out
 }
@@ -1358,7 +1371,11 @@ mod tests {
             ("caseIgnoreMatch", "a\u{00A0}\u{3000}b", "a b"),
             ("caseIgnoreMatch", "ΟΔΟΣ", "οδοσ"),
             ("caseIgnoreMatch", "ﬁne", "fine"),
-            ("caseIgnoreMatch", "   ", ""),
+            // Spaces only: one space (slapd's UTF8StringNormalize), apart from "".
+            ("caseIgnoreMatch", "   ", " "),
+            ("caseIgnoreMatch", "\u{00A0}\t", " "),
+            ("caseExactMatch", " ", " "),
+            ("caseIgnoreMatch", "\u{00AD}", ""),
             ("caseExactMatch", "  Foo   Bar ", "Foo Bar"),
             ("caseExactMatch", "Ｆoo", "Foo"),
             (

@@ -30,7 +30,7 @@ pub(crate) fn reindex_allowed() -> bool {
 }
 
 /// The refusal of a read-only open: which indexes the configuration names that the folder
-/// lacks, and the reverse, from the two fingerprints (`v3 tunables;OID kind...;...`).
+/// lacks, and the reverse, from the two fingerprints (`v4 tunables;OID kind...;...`).
 pub(crate) fn outdated(stored: Option<&[u8]>, configured: &str) -> crate::StoreError {
     let parts = |s: &str| -> Vec<String> {
         s.split(';')
