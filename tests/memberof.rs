@@ -207,6 +207,46 @@ fn memberof_refint_follows_deleted_and_renamed_members() {
     );
 }
 
+/// Index model bug 03 over the wire: renaming an OU whose value normalizes to one space
+/// (`ou=\20`) or to nothing (a lone soft hyphen, mapped away by RFC 4518 §2.2) moves its
+/// members' DNs in the group too. The referrers were looked up by the printed normalized
+/// DN (`ou=`), which does not parse, so none was found and the group kept the old DNs
+/// while the members kept memberOf. (slapd's memberof-refint follows only the renamed
+/// entry, not its subtree: see memberof_vs_slapd's deviations.)
+#[test]
+fn refint_follows_members_under_space_and_soft_hyphen_rdns() {
+    let s = Server::memory();
+    let mut ldif = String::new();
+    for (ou_b64, ou_dn, uid) in [("IA==", "\\20", "u7"), ("wq0=", "\\C2\\AD", "u8")] {
+        ldif.push_str(&format!(
+            "dn: ou={ou_dn},{USERS}\nobjectClass: organizationalUnit\nou:: {ou_b64}\n\n\
+             dn: uid={uid},ou={ou_dn},{USERS}\nobjectClass: inetOrgPerson\nuid: {uid}\n\
+             cn: {uid}\nsn: {uid}\n\n"
+        ));
+    }
+    ldif.push_str(&format!(
+        "dn: {}\nobjectClass: groupOfNames\ncn: edge\nmember: uid=u7,ou=\\20,{USERS}\n\
+         member: uid=u8,ou=\\C2\\AD,{USERS}\n",
+        g("edge")
+    ));
+    s.modify_root("ldapadd", &ldif, &[]).expect_code(0);
+    for (old, new) in [("ou=\\20", "ou=ABC \\20"), ("ou=\\C2\\AD", "ou=Soft")] {
+        s.modify_root("ldapmodrdn", "", &["-r", &format!("{old},{USERS}"), new])
+            .expect_code(0);
+    }
+    let moved = [
+        format!("uid=u7,ou=ABC \\20,{USERS}"),
+        format!("uid=u8,ou=Soft,{USERS}"),
+    ];
+    assert_eq!(members(&s, "edge"), sorted(moved.to_vec()));
+    for dn in &moved {
+        let got = s
+            .search_root(&["-b", dn, "-s", "base", "(objectClass=*)", "memberOf"])
+            .values("memberOf");
+        assert_eq!(got, vec![g("edge")], "{dn}");
+    }
+}
+
 #[test]
 fn dangling_members_follow_memberof_dangling() {
     let dir = tempfile::tempdir().unwrap();

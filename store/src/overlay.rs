@@ -298,7 +298,11 @@ impl Store {
         // attribute), the committed referrers are index lookups; otherwise a scan.
         let mut indexed = true;
         for old in moved.keys() {
-            match self.eq_lookup(desc, old.to_string().as_bytes())? {
+            // By the normalized DN itself: its printed form need not parse as a value
+            // (`cn=` for a value that maps to nothing, such as a lone soft hyphen).
+            let found =
+                self.with_postings(|src| self.indexes.eq_lookup_dn(&self.schema, src, desc, old))?;
+            match found {
                 Some(ids) => out.extend(ids.iter().filter(|id| !t.touched.contains_key(id))),
                 None => {
                     indexed = false;

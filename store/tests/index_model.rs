@@ -1576,6 +1576,77 @@ fn index_model_bug_02_substring_minlen_above_maxlen() {
     );
 }
 
+/// Bug 03 (seeds 3 and 4 of `wide_indexes_with_memberof_never_change_an_answer`): an OU
+/// whose value is spaces only (`ou=\20`) normalized to the empty value, so its normalized
+/// DN printed as `ou=`, which does not parse; refint looked the referrers of the renamed
+/// OU's members up by that printed form, found none, and the groups kept the old member
+/// DNs while the members kept memberOf (`verify`: "has memberOf ... but is not a
+/// member"). A soft hyphen (mapped to nothing, RFC 4518 §2.2) still normalizes to empty,
+/// so the lookup now goes by the normalized DN itself; spaces only now normalize to one
+/// space, as slapd's UTF8StringNormalize.
+#[test]
+fn index_model_bug_03_rename_of_an_rdn_that_normalizes_to_nothing() {
+    fn entry(dn: &str, attrs: &[(&str, &str)]) -> Entry {
+        let mut e = Entry::new(Dn::parse(dn).unwrap());
+        for (a, v) in attrs {
+            e.push_value(a, v.as_bytes().to_vec());
+        }
+        e
+    }
+    for indexes in [IndexConfig::default(), wide_indexes()] {
+        let store = open(indexes, memberof_overlays());
+        let ctx = WriteCtx::default();
+        let top = [
+            ("objectClass", "dcObject"),
+            ("objectClass", "organization"),
+            ("dc", "localdomain"),
+            ("o", "x"),
+        ];
+        store.add(entry(SUFFIX, &top), &ctx).unwrap();
+        // (RDN value as a DN string, the ou value): spaces only, a soft hyphen, and
+        // trailing spaces (normalized like "abc", as in the seed-3 case).
+        let ous = [("\\20", " "), ("\u{ad}", "\u{ad}"), ("abc \\20", "abc  ")];
+        let mut group = entry(
+            &format!("cn=g,{SUFFIX}"),
+            &[("objectClass", "groupOfNames"), ("cn", "g")],
+        );
+        for (n, (dn_value, value)) in ous.iter().enumerate() {
+            let ou = format!("ou={dn_value},{SUFFIX}");
+            let oc = ("objectClass", "organizationalUnit");
+            store.add(entry(&ou, &[oc, ("ou", value)]), &ctx).unwrap();
+            let uid = format!("u{n}");
+            let person = [
+                ("objectClass", "inetOrgPerson"),
+                ("uid", uid.as_str()),
+                ("cn", "c"),
+                ("sn", "s"),
+            ];
+            let user = format!("uid={uid},{ou}");
+            store.add(entry(&user, &person), &ctx).unwrap();
+            group.push_value("member", user.into_bytes());
+        }
+        store.add(group, &ctx).unwrap();
+        for (n, (dn_value, _)) in ous.iter().enumerate() {
+            let ou = Dn::parse(&format!("ou={dn_value},{SUFFIX}")).unwrap();
+            let rdn = Rdn::parse(&format!("ou=Renamed{n}")).unwrap();
+            store.modify_dn(&ou, &rdn, true, None, &ctx).unwrap();
+        }
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+        let got = store.get(&Dn::parse(&format!("cn=g,{SUFFIX}")).unwrap());
+        let members: Vec<String> = got
+            .unwrap()
+            .unwrap()
+            .values("member")
+            .iter()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect();
+        let want: Vec<String> = (0..ous.len())
+            .map(|n| format!("uid=u{n},ou=Renamed{n},{SUFFIX}"))
+            .collect();
+        assert_eq!(members, want);
+    }
+}
+
 /// More candidates than `search::CANDIDATES_FETCH_LIMIT` (4096): the search walks the
 /// scope and tests candidate membership instead of fetching the candidates.
 #[test]
