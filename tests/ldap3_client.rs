@@ -199,3 +199,56 @@ fn concurrent_writers_on_many_connections() {
         .unwrap();
     assert_eq!(rs.len(), 200);
 }
+
+/// Tester 12, finding 1: a request naming a DN of 100,000 RDNs below a missing entry
+/// answers noSuchObject (32) with the suffix as matchedDN at once. The matchedDN walk went
+/// up from the bottom, copying the remaining RDNs and looking each ancestor up: quadratic,
+/// 15 s for 16,000 RDNs (hours for this one) on a thread other clients' searches waited
+/// for. It now walks down from the suffix. (The 60 s per operation is the bound of a
+/// hang, far above the milliseconds these take.)
+#[test]
+fn operations_on_a_deep_missing_dn_answer_at_once() {
+    let s = Server::memory();
+    let deep = format!("{}{BASE}", "ou=x,".repeat(100_000));
+    let mut c = connect(&s);
+    c.simple_bind(ROOTDN, ROOTPW).unwrap().success().unwrap();
+    let wait = std::time::Duration::from_secs(60);
+    let expect_32 = |r: ldap3::LdapResult, what: &str| {
+        assert_eq!((r.rc, r.matched.as_str()), (32, BASE), "{what}: {r:?}");
+    };
+    let search = c
+        .with_timeout(wait)
+        .search(&deep, Scope::Base, "(objectClass=*)", vec!["1.1"])
+        .unwrap();
+    expect_32(search.1, "search");
+    expect_32(c.with_timeout(wait).delete(&deep).unwrap(), "delete");
+    expect_32(
+        c.with_timeout(wait).compare(&deep, "ou", "x").unwrap().0,
+        "compare",
+    );
+    expect_32(
+        c.with_timeout(wait)
+            .modifydn(&deep, "ou=y", true, None)
+            .unwrap(),
+        "modify DN",
+    );
+    let add = c
+        .with_timeout(wait)
+        .add(
+            &deep,
+            vec![
+                ("objectClass", HashSet::from(["organizationalUnit"])),
+                ("ou", HashSet::from(["x"])),
+            ],
+        )
+        .unwrap();
+    expect_32(add, "add");
+    // And an entry that exists below the suffix is the matchedDN when it is the deepest.
+    let below_users = format!("{}{USERS}", "ou=x,".repeat(100_000));
+    let r = c
+        .with_timeout(wait)
+        .search(&below_users, Scope::Base, "(objectClass=*)", vec!["1.1"])
+        .unwrap()
+        .1;
+    assert_eq!((r.rc, r.matched.as_str()), (32, USERS));
+}

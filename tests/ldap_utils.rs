@@ -948,3 +948,37 @@ fn disallow_and_readonly_are_enforced() {
     read.expect_code(0);
     assert_ne!(read.values("o"), vec!["changed".to_string()]);
 }
+
+/// Tester 12, finding 2: an RDN naming objectClass changes the entry's classes, so a
+/// modify DN to `objectClass=person` would change an inetOrgPerson's structural class;
+/// RFC 4512 §2.4.2 forbids it and slapd answers objectClassModsProhibited (69) with
+/// "structural object class modification from 'inetOrgPerson' to 'person' not allowed".
+/// oxldap answered success (objectClass person, structuralObjectClass inetOrgPerson).
+#[test]
+fn modify_dn_cannot_change_the_structural_object_class() {
+    let s = Server::memory();
+    let dn = format!("objectClass=inetOrgPerson,{USERS}");
+    s.modify_root(
+        "ldapadd",
+        &format!("dn: {dn}\nobjectClass: inetOrgPerson\ncn: c\nsn: s\n"),
+        &[],
+    )
+    .expect_code(0);
+    let out = s.modify_root("ldapmodrdn", "", &["-r", &dn, "objectClass=person"]);
+    out.expect_code(69);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains(
+            "structural object class modification from 'inetOrgPerson' to 'person' not allowed"
+        ),
+        "{said}"
+    );
+    // Nothing changed; a modify DN keeping the structural class still works (without
+    // deleteoldrdn: deleting the old RDN's value would leave no objectClass, 65).
+    let found = s.search_root(&["-b", &dn, "-s", "base", "(objectClass=*)", "objectClass"]);
+    assert_eq!(found.values("objectClass"), vec!["inetOrgPerson"]);
+    s.modify_root("ldapmodrdn", "", &["-r", &dn, "cn=renamed"])
+        .expect_code(65);
+    s.modify_root("ldapmodrdn", "", &[&dn, "cn=renamed"])
+        .expect_code(0);
+}

@@ -102,22 +102,56 @@ impl Namespace for Txn<'_> {
     }
 }
 
-/// The longest existing ancestor of `dn` in `ns` (for matchedDN), or None.
-fn matched_in(ns: &dyn Namespace, dn: &NormDn) -> Result<Option<Dn>, StoreError> {
-    let mut cur = dn.parent();
-    while let Some(p) = cur {
-        if p.is_root() {
-            break;
+/// The longest existing ancestor of `dn` in `ns` (matchedDN, RFC 4511 §4.1.9), or None.
+///
+/// Walks down from the top, one RDN at a time, and stops at the first missing ancestor
+/// below an existing one (entries form a tree: nothing exists below a missing entry).
+/// So the cost follows the depth of the directory, not of `dn`: a request naming a DN of
+/// 12,000 RDNs below a missing entry used to walk up from the bottom, one lookup and one
+/// copy of the remaining RDNs per level, for seconds (quadratic), on a thread other
+/// requests wait for. `naming_depth` is the depth of the deepest suffix: above it,
+/// missing entries (`dc=test` above `dc=localdomain,dc=test`) do not stop the walk.
+pub(crate) fn matched_in(
+    ns: &dyn Namespace,
+    dn: &NormDn,
+    naming_depth: usize,
+) -> Result<Option<Dn>, StoreError> {
+    let n = dn.rdns.len();
+    let mut found = None;
+    for depth in 1..n {
+        let ancestor = NormDn {
+            rdns: dn.rdns.get(n - depth..).unwrap_or_default().to_vec(),
+        };
+        match ns.id_of(&ancestor)? {
+            Some(id) => found = Some(id),
+            None if found.is_some() || depth >= naming_depth => break,
+            None => {}
         }
-        if let Some(id) = ns.id_of(&p)? {
-            return ns.dn_of(id);
-        }
-        cur = p.parent();
     }
-    Ok(None)
+    match found {
+        Some(id) => ns.dn_of(id),
+        None => Ok(None),
+    }
 }
 
 impl Store {
+    /// RFC 4512 §2.4.2: a write may not change the entry's structural object class
+    /// (`classes_before` are its objectClass values before the write, `entry` the entry
+    /// after it). Errors: objectClassModsProhibited (69) with slapd's text.
+    fn check_structural_kept(
+        &self,
+        classes_before: &[Vec<u8>],
+        entry: &Entry,
+    ) -> Result<(), StoreError> {
+        let before: Vec<&[u8]> = classes_before.iter().map(Vec::as_slice).collect();
+        let after: Vec<&[u8]> = entry
+            .values("objectClass")
+            .iter()
+            .map(Vec::as_slice)
+            .collect();
+        Ok(self.schema.check_object_class_change(&before, &after)?)
+    }
+
     /// Adds `entry` (RFC 4511 §4.7). Attribute descriptions are stored under the schema's
     /// primary names; RDN values missing from the attributes are added; operational
     /// attributes are stamped.
@@ -309,7 +343,7 @@ impl Store {
                 Some(id) => id,
                 None => {
                     return Err(StoreError::NoSuchObject {
-                        matched: matched_in(ns, &norm)?,
+                        matched: matched_in(ns, &norm, self.naming_depth())?,
                     })
                 }
             }
@@ -388,16 +422,7 @@ impl Store {
             return Err(StoreError::NoObjectClass);
         }
         self.canonical_object_classes(&mut stored.entry)?;
-        {
-            let before: Vec<&[u8]> = classes_before.iter().map(Vec::as_slice).collect();
-            let after: Vec<&[u8]> = stored
-                .entry
-                .values("objectClass")
-                .iter()
-                .map(Vec::as_slice)
-                .collect();
-            self.schema.check_object_class_change(&before, &after)?;
-        }
+        self.check_structural_kept(&classes_before, &stored.entry)?;
         self.check_rdn_present(&stored.entry)?;
         self.schema.check_entry(&stored.entry)?;
         let mut t = Txn::new(self);
@@ -546,6 +571,7 @@ impl Store {
         // The entry's own attributes: RFC 4511 §4.9 — new RDN values are added, old ones
         // removed when deleteoldrdn is set and they are not part of the new RDN.
         let old_rdn = stored.entry.dn.rdn().cloned();
+        let classes_before: Vec<Vec<u8>> = stored.entry.values("objectClass").to_vec();
         stored.entry.dn = new_pretty.clone();
         if delete_old_rdn {
             if let Some(old) = old_rdn {
@@ -564,6 +590,10 @@ impl Store {
         if stored.entry.get("objectClass").is_none() {
             return Err(StoreError::NoObjectClass);
         }
+        // An RDN naming objectClass (`objectClass=person`) changes the entry's classes:
+        // its structural class must stay (RFC 4512 §2.4.2; slapd answers 69, as for a
+        // modify), checked before the rest of the schema, as slapd's entry_schema_check.
+        self.check_structural_kept(&classes_before, &stored.entry)?;
         self.schema.check_entry(&stored.entry)?;
         let mut t = Txn::new(self);
         self.stamp(&mut stored.entry, ctx, t.csn, false);

@@ -606,19 +606,15 @@ impl Store {
         entry
     }
 
-    /// The longest existing ancestor of `dn` (for matchedDN), or None.
+    /// The longest existing ancestor of `dn` (for matchedDN), or None; see
+    /// [`crate::ops::matched_in`].
     pub(crate) fn matched(&self, dn: &NormDn) -> Result<Option<Dn>, StoreError> {
-        let mut cur = dn.parent();
-        while let Some(p) = cur {
-            if p.is_root() {
-                break;
-            }
-            if let Some(id) = self.id_of(&p)? {
-                return Ok(self.load(id)?.map(|(_, s)| s.entry.dn));
-            }
-            cur = p.parent();
-        }
-        Ok(None)
+        crate::ops::matched_in(self, dn, self.naming_depth())
+    }
+
+    /// The depth (number of RDNs) of the deepest suffix this store holds.
+    pub(crate) fn naming_depth(&self) -> usize {
+        self.suffixes.iter().map(NormDn::depth).max().unwrap_or(0)
     }
 
     /// Takes the write lock; every write path holds it from planning to commit.
