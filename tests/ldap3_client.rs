@@ -252,3 +252,49 @@ fn operations_on_a_deep_missing_dn_answer_at_once() {
         .1;
     assert_eq!((r.rc, r.matched.as_str()), (32, USERS));
 }
+
+/// Tester 12, finding 7: an OR of 20,000 equality terms on the indexed `cn` is answered
+/// from the index (one lookup per term). Past the planner's old 1,024-node budget it
+/// scanned the 1,000-user directory testing every entry against every term (17 s for
+/// 2,000 terms in a debug build; this one would take minutes). The answer is the
+/// entries whose cn is among the terms; 60 s per operation bounds a hang.
+#[test]
+fn wide_or_filters_use_the_indexes() {
+    let s = Server::with_fixture();
+    let mut c = connect(&s);
+    let entries = fixture_entries();
+    let users: Vec<_> = entries
+        .iter()
+        .filter(|e| e.dn.ends_with(USERS) && !e.get("cn").is_empty())
+        .take(3)
+        .collect();
+    let mut terms: Vec<String> = (0..20_000).map(|i| format!("(cn=nobody {i})")).collect();
+    for u in &users {
+        terms.insert(10_000, format!("(cn={})", u.get("cn")[0]));
+    }
+    let filter = format!("(|{})", terms.concat());
+    let (rs, res) = c
+        .with_timeout(std::time::Duration::from_secs(60))
+        .search(BASE, Scope::Subtree, &filter, vec!["1.1"])
+        .unwrap()
+        .success()
+        .unwrap();
+    assert_eq!(res.rc, 0);
+    let got: HashSet<String> = rs
+        .into_iter()
+        .map(|e| SearchEntry::construct(e).dn)
+        .collect();
+    let want: HashSet<String> = entries
+        .iter()
+        .filter(|e| {
+            e.get("cn").iter().any(|cn| {
+                users
+                    .iter()
+                    .any(|u| u.get("cn")[0].eq_ignore_ascii_case(cn))
+            })
+        })
+        .map(|e| e.dn.clone())
+        .collect();
+    assert!(want.len() >= 3, "{want:?}");
+    assert_eq!(got, want);
+}
