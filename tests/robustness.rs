@@ -438,6 +438,34 @@ fn malformed_filters_are_protocol_errors() {
     still_serving(&s);
 }
 
+/// Tester 12, finding 5: a substrings filter whose `substrings` SEQUENCE is empty (RFC
+/// 4511 §4.5.1 requires SIZE (1..MAX); only raw BER can send it) matched like a presence
+/// test, `(ou=<none>)` every entry with `ou` and its negation the rest. slapd answers
+/// success with no entry for both; so does oxldap now (the item is Undefined).
+#[test]
+fn substrings_without_components_match_nothing() {
+    let s = Server::memory();
+    let mut c = connect(&s);
+    let mut item = tlv(0x04, b"ou");
+    item.extend(tlv(0x30, &[]));
+    let empty = tlv(0xa4, &item);
+    for (id, filter) in [(1u8, empty.clone()), (2, tlv(0xa2, &empty))] {
+        c.write_all(&search_pdu(id, BASE, &filter, None)).unwrap();
+        assert_eq!(
+            read_response(&mut c),
+            Some((id, 0x65, Some(0))),
+            "case {id}"
+        );
+    }
+    // A real substrings filter on the same attribute finds the layout's OUs.
+    let mut item = tlv(0x04, b"ou");
+    item.extend(tlv(0x30, &tlv(0x80, b"U")));
+    c.write_all(&search_pdu(3, BASE, &tlv(0xa4, &item), None))
+        .unwrap();
+    assert_eq!(read_response(&mut c).map(|r| r.1), Some(0x64));
+    still_serving(&s);
+}
+
 #[test]
 fn password_modify_with_an_empty_new_password_is_refused() {
     // RFC 3062 §2 generates a password only when newPasswd is absent; slapd refuses an

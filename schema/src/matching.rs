@@ -740,7 +740,15 @@ impl MatchingRule {
 
     /// Prepares the components of a substrings assertion once, for matching many values
     /// normalized with [`MatchingRule::normalize`].
+    ///
+    /// Errors: an assertion without any component (RFC 4511 §4.5.1 requires at least
+    /// one; the text form cannot write one, raw BER can) is invalid, so the filter item
+    /// is Undefined and matches nothing, negated or not, as in slapd; it used to match
+    /// like a presence test.
     pub fn prepare_substrings(&self, sub: &Substrings) -> Result<PreparedSubstrings, SchemaError> {
+        if sub.initial.is_none() && sub.any.is_empty() && sub.final_.is_none() {
+            return Err(invalid(self, "a substrings assertion has no component"));
+        }
         Ok(PreparedSubstrings {
             initial: sub
                 .initial
