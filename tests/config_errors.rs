@@ -7,6 +7,9 @@
 //! and stops there.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod common;
+use common::run_combined;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -52,13 +55,7 @@ fn oxldap(dir: &Path, file: &Path) -> (bool, String) {
 
 /// (exit status, stdout and stderr) of `slaptest -u -f file`.
 fn slaptest(file: &Path) -> (bool, String) {
-    let out = Command::new(SLAPTEST)
-        .args(["-u", "-f", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    run_combined(Command::new(SLAPTEST).args(["-u", "-f", file.to_str().unwrap()]))
 }
 
 #[test]

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Server, BASE, GROUPS, USERS};
+use common::{slapadd_conf, Server, BASE, GROUPS, USERS};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -291,20 +291,7 @@ fn import_c_refuses_and_loads_what_slapadd_c_does() {
     let exported = oxldap(&["export", "--data-dir", data.to_str().unwrap()]);
     assert!(exported.status.success());
 
-    let conf = dir.path().join("slapd.conf");
-    let mdb = dir.path().join("mdb");
-    std::fs::create_dir_all(&mdb).unwrap();
-    std::fs::write(
-        &conf,
-        format!(
-            "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
-             include /etc/ldap/schema/inetorgperson.schema\n\
-             modulepath /usr/lib/ldap\nmoduleload back_mdb\n\
-             database mdb\nmaxsize 67108864\nsuffix \"{BASE}\"\ndirectory {}\n",
-            mdb.display()
-        ),
-    )
-    .unwrap();
+    let conf = slapadd_conf(dir.path());
     let sa = Command::new("/usr/sbin/slapadd")
         .args([
             "-c",
@@ -366,6 +353,8 @@ fn import_c_refuses_and_loads_what_slapadd_c_does() {
         "{}",
         String::from_utf8_lossy(&ox.stderr)
     );
+    // An empty database for the second slapadd (the same path slapadd_conf made).
+    let mdb = dir.path().join("mdb");
     std::fs::remove_dir_all(&mdb).unwrap();
     std::fs::create_dir_all(&mdb).unwrap();
     let sa = Command::new("/usr/sbin/slapadd")

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{Server, BASE, USERS};
+use common::{slapadd_conf, Server, BASE, USERS};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -354,20 +354,7 @@ fn a_contradicting_structural_object_class_is_refused_as_by_slapadd() {
     );
     verify_ok(&data);
     if Path::new("/usr/sbin/slapadd").exists() {
-        let conf = dir.path().join("slapd.conf");
-        let mdb = dir.path().join("mdb");
-        std::fs::create_dir_all(&mdb).unwrap();
-        std::fs::write(
-            &conf,
-            format!(
-                "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
-                 include /etc/ldap/schema/inetorgperson.schema\n\
-                 modulepath /usr/lib/ldap\nmoduleload back_mdb\n\
-                 database mdb\nmaxsize 67108864\nsuffix \"{BASE}\"\ndirectory {}\n",
-                mdb.display()
-            ),
-        )
-        .unwrap();
+        let conf = slapadd_conf(dir.path());
         let sa = Command::new("/usr/sbin/slapadd")
             .args(["-c", "-f", conf.to_str().unwrap(), "-l"])
             .arg(&file)

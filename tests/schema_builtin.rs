@@ -17,7 +17,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::Server;
+use common::{run_combined, Server};
 
 const SUFFIX: &str = "dc=example,dc=com";
 
@@ -147,13 +147,7 @@ fn unknown_syntax_files(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) 
 }
 
 fn oxldap(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_oxldap"))
-        .args(args)
-        .output()
-        .unwrap();
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    run_combined(Command::new(env!("CARGO_BIN_EXE_oxldap")).args(args))
 }
 
 #[test]

@@ -386,3 +386,33 @@ pub fn reference_server_with_syncprov(syncprov: &str) -> (Server, tempfile::Temp
     let server = Server::start(&["--memory", "-f", conf.to_str().unwrap()], None);
     (server, confdir)
 }
+
+/// Runs `cmd` to completion: whether it succeeded, and its stdout followed by its stderr
+/// (for tests that look for a message wherever the tool printed it).
+pub fn run_combined(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().unwrap();
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// Writes a minimal slapd.conf for Debian's offline tools (slapadd, slapcat) in `dir`:
+/// the core, cosine and inetorgperson schemas, back-mdb in `dir/mdb` (created) with the
+/// suffix [`BASE`]. Returns the config's path.
+pub fn slapadd_conf(dir: &Path) -> PathBuf {
+    let conf = dir.join("slapd.conf");
+    let mdb = dir.join("mdb");
+    std::fs::create_dir_all(&mdb).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
+             include /etc/ldap/schema/inetorgperson.schema\n\
+             modulepath /usr/lib/ldap\nmoduleload back_mdb\n\
+             database mdb\nmaxsize 67108864\nsuffix \"{BASE}\"\ndirectory {}\n",
+            mdb.display()
+        ),
+    )
+    .unwrap();
+    conf
+}
