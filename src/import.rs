@@ -18,7 +18,7 @@
 //! The adds take the same chunked bulk path as an ordinary import
 //! ([`oxldap_store::BulkAdd::keep_going`]): a refused entry is never staged, so indexes,
 //! memberOf and the change log hold exactly the entries written and `oxldap verify`
-//! passes. An entry listed before its parent waits for it ([`ParentFirst`]), as slapadd
+//! passes. An entry listed before its parent waits for it ([`BulkAdd::parent_first`]), as slapadd
 //! loads such files. One deliberate difference: slapadd adds an entry whose parent never
 //! comes (and reports "entries missing" at the end), oxldap refuses it at the end of the
 //! input (noSuchObject, 32), as it refuses any entry that would leave the DN tree
@@ -30,7 +30,7 @@
 use anyhow::{Context, Result};
 use oxldap_proto::ldif::{LdifReader, LdifRecord};
 use oxldap_server::Directory;
-use oxldap_store::{BulkAdd, BulkAddError, ParentFirst, WriteCtx};
+use oxldap_store::{BulkAdd, BulkAddError, WriteCtx};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -56,16 +56,19 @@ const WHO: &str = "oxldap import";
 pub(crate) fn load_continue(dir: &Directory, file: &Path) -> Result<Outcome> {
     let (buffered, bar) = open_ldif(file)?;
     let ctx = load_ctx(dir, true);
-    let mut adder = dir.store.bulk_add::<(usize, String)>(ctx).keep_going();
+    // A child listed before its parent waits for it.
+    let mut adder = dir
+        .store
+        .bulk_add::<(usize, String)>(ctx)
+        .keep_going()
+        .parent_first();
     let mut refused = 0u64;
-    // A child listed before its parent waits for it (oxldap_store::ParentFirst).
-    let mut order = ParentFirst::new();
     for record in LdifReader::new(buffered) {
         match record {
             Ok(LdifRecord::Content { line, entry }) => {
                 let dn = entry.dn.to_string();
-                order
-                    .offer(&dir.store, (line, dn), entry, &mut |t, e| adder.push(t, e))
+                adder
+                    .push((line, dn), entry)
                     .map_err(|e| failure(file, e))?;
                 refused += report(&bar, &mut adder);
             }
@@ -94,9 +97,7 @@ pub(crate) fn load_continue(dir: &Directory, file: &Path) -> Result<Outcome> {
         }
     }
     // Entries whose parent never came are refused now (noSuchObject), in input order.
-    order
-        .finish(&dir.store, &mut |t, e| adder.push(t, e))
-        .map_err(|e| failure(file, e))?;
+    adder.release_held().map_err(|e| failure(file, e))?;
     flush_and_report(file, &bar, &mut adder, &mut refused)?;
     let added = adder.finish().map_err(|e| failure(file, e))?;
     bar.finish_and_clear();

@@ -166,7 +166,7 @@ pub(crate) fn moddn_request(
 /// and an add is exactly the store's add, so content records take the store's chunked
 /// bulk path ([`oxldap_store::BulkAdd`], issue 7): same checks, stamps, memberOf and
 /// change-log records, fewer writes; an entry listed before its parent waits for it
-/// ([`oxldap_store::ParentFirst`]). Queued adds are written before any change record,
+/// ([`oxldap_store::BulkAdd::parent_first`]). Queued adds are written before any change record,
 /// so a change sees every entry above it.
 pub(crate) fn apply_ldif(dir: &Directory, who: &Identity, text: &str) -> Result<usize, LdapError> {
     // As `oxldap import` (slapadd): content records keep the operational attributes
@@ -174,17 +174,18 @@ pub(crate) fn apply_ldif(dir: &Directory, who: &Identity, text: &str) -> Result<
     // structuralObjectClass, contextCSN, memberOf), so `export_ldif` / `oxldap export`
     // output seeds another server as is; userPassword is stored as written.
     let mut bulk = who.is_root().then(|| {
-        dir.store.bulk_add::<(usize, String)>(WriteCtx {
-            modifier: who.dn(),
-            import: true,
-        })
+        // A child listed before its parent waits for it.
+        dir.store
+            .bulk_add::<(usize, String)>(WriteCtx {
+                modifier: who.dn(),
+                import: true,
+            })
+            .parent_first()
     });
     let refused = |e: oxldap_store::BulkAddError<(usize, String)>| {
         let (line, dn) = e.tag;
         at_line(line, &dn, LdapError::from(e.error))
     };
-    // A child listed before its parent waits for it (oxldap_store::ParentFirst).
-    let mut order = oxldap_store::ParentFirst::new();
     let mut n = 0;
     for record in LdifReader::new(text.as_bytes()) {
         let record = match record {
@@ -199,9 +200,7 @@ pub(crate) fn apply_ldif(dir: &Directory, who: &Identity, text: &str) -> Result<
         let (line, dn, outcome) = match (record, bulk.as_mut()) {
             (LdifRecord::Content { line, entry }, Some(b)) => {
                 let dn = entry.dn.to_string();
-                order
-                    .offer(&dir.store, (line, dn), entry, &mut |t, e| b.push(t, e))
-                    .map_err(refused)?;
+                b.push((line, dn), entry).map_err(refused)?;
                 n += 1;
                 continue;
             }
@@ -214,10 +213,7 @@ pub(crate) fn apply_ldif(dir: &Directory, who: &Identity, text: &str) -> Result<
         outcome.map_err(|e| at_line(line, &dn, e))?;
         n += 1;
     }
-    if let Some(mut b) = bulk {
-        order
-            .finish(&dir.store, &mut |t, e| b.push(t, e))
-            .map_err(refused)?;
+    if let Some(b) = bulk {
         b.finish().map_err(refused)?;
     }
     Ok(n)

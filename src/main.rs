@@ -605,9 +605,8 @@ fn load_ldif(dir: &Directory, file: &std::path::Path, import: bool) -> Result<u6
             e.error.code()
         )
     };
-    let mut adder = dir.store.bulk_add::<(usize, String)>(ctx);
     // A child listed before its parent (slapcat output after subtree moves) waits for it.
-    let mut order = oxldap_store::ParentFirst::new();
+    let mut adder = dir.store.bulk_add::<(usize, String)>(ctx).parent_first();
     for record in LdifReader::new(buffered) {
         let record = match record {
             Ok(r) => r,
@@ -619,9 +618,7 @@ fn load_ldif(dir: &Directory, file: &std::path::Path, import: bool) -> Result<u6
         match record {
             LdifRecord::Content { line, entry } => {
                 let dn = entry.dn.to_string();
-                order
-                    .offer(&dir.store, (line, dn), entry, &mut |t, e| adder.push(t, e))
-                    .map_err(refused)?;
+                adder.push((line, dn), entry).map_err(refused)?;
             }
             LdifRecord::Change { line, .. } => {
                 adder.flush().map_err(refused)?;
@@ -632,9 +629,6 @@ fn load_ldif(dir: &Directory, file: &std::path::Path, import: bool) -> Result<u6
             }
         }
     }
-    order
-        .finish(&dir.store, &mut |t, e| adder.push(t, e))
-        .map_err(refused)?;
     let n = adder.finish().map_err(refused)?;
     bar.finish_and_clear();
     Ok(n)

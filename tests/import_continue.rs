@@ -204,7 +204,7 @@ fn import_c_reports_and_skips_refused_records_and_loads_the_rest_consistently() 
     let reports: Vec<&str> = err.lines().filter(|l| l.contains("(line=")).collect();
     assert_eq!(reports.len(), l.refused.len(), "{err}");
     // An entry whose parent never appears is held back for it and refused at the end of
-    // the input (oxldap_store::ParentFirst), after the others.
+    // the input (oxldap_store::BulkAdd::parent_first), after the others.
     let (mut expected, orphans): (Vec<_>, Vec<_>) =
         l.refused.iter().partition(|r| !r.1.contains("ou=Nowhere"));
     expected.extend(orphans);

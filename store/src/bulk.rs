@@ -32,9 +32,11 @@ use crate::error::StoreError;
 use crate::keys;
 use crate::ops::{PreparedAdd, WriteCtx};
 use crate::overlay::Dangling;
+use crate::parent_first::ParentFirst;
 use crate::store::{Store, StoredEntry};
 use crate::txn::Txn;
 use oxldap_proto::Entry;
+use oxldap_schema::NormDn;
 
 /// Entries a [`BulkAdd`] stages per write. A chunk's planning state (entries, DN links,
 /// batches) is a few KiB per entry, so a few MiB at the most; the per-write costs (lock,
@@ -62,8 +64,12 @@ pub struct BulkAddError<T> {
 pub struct BulkAdd<'s, T> {
     store: &'s Store,
     ctx: WriteCtx,
-    /// Entries not yet written, in input order.
-    pending: Vec<(T, Entry)>,
+    /// Entries not yet written, in input order, with their normalized DN when the
+    /// reordering below already computed it.
+    pending: Vec<(T, Entry, Option<NormDn>)>,
+    /// Parents before children ([`BulkAdd::parent_first`]): entries pass through it
+    /// before they are queued. None: queued in input order.
+    order: Option<ParentFirst<T>>,
     /// Entries per write: [`BULK_CHUNK`], or 1 when the overlays need separate writes.
     chunk: usize,
     /// Entries written so far.
@@ -104,6 +110,7 @@ impl Store {
             store: self,
             ctx,
             pending: Vec::with_capacity(chunk),
+            order: None,
             chunk,
             added: 0,
             keep_going: false,
@@ -114,17 +121,65 @@ impl Store {
 
 impl<T: Send> BulkAdd<'_, T> {
     /// Queues `entry`; writes the chunk when it is full. A refused entry is reported
-    /// when its chunk is written, after the entries before it are committed.
+    /// when its chunk is written, after the entries before it are committed. With
+    /// [`BulkAdd::parent_first`], an entry whose parent is not there yet is held back
+    /// until its parent is queued, or until [`BulkAdd::release_held`] or
+    /// [`BulkAdd::finish`].
     ///
     /// Errors: the first refused entry of the chunk written by this call, as
-    /// [`Store::add`] reports it.
+    /// [`Store::add`] reports it, or a failure of the store while looking a parent up.
     pub fn push(&mut self, tag: T, entry: Entry) -> Result<(), BulkAddError<T>> {
-        self.pending.push((tag, entry));
+        match self.order.take() {
+            None => self.enqueue(tag, entry, None),
+            Some(mut order) => {
+                let store = self.store;
+                let r = order.offer(store, tag, entry, &mut |t, e, n| self.enqueue(t, e, n));
+                self.order = Some(order);
+                r
+            }
+        }
+    }
+
+    /// Queues one entry (after the reordering); writes the chunk when it is full.
+    fn enqueue(
+        &mut self,
+        tag: T,
+        entry: Entry,
+        norm: Option<NormDn>,
+    ) -> Result<(), BulkAddError<T>> {
+        self.pending.push((tag, entry, norm));
         if self.pending.len() >= self.chunk {
             self.flush()
         } else {
             Ok(())
         }
+    }
+
+    /// Parents before children, as slapadd loads slapcat output after subtree moves: an
+    /// entry whose parent is neither stored nor pushed earlier is held back until that
+    /// parent is pushed (the store's `parent_first` module); at the end the entries whose
+    /// parent never came are refused (noSuchObject, 32), each with its own tag. Without
+    /// it, entries are added in push order and such a child is refused at once.
+    pub fn parent_first(mut self) -> Self {
+        self.order = Some(ParentFirst::new());
+        self
+    }
+
+    /// Queues the entries still held back by [`BulkAdd::parent_first`]: first those
+    /// whose parent now exists (added meanwhile by a change record, say), then the rest
+    /// in push order, which the store refuses. [`BulkAdd::finish`] does this itself;
+    /// call it before to see those refusals in [`BulkAdd::take_skipped`] before the
+    /// final write's count. Does nothing without `parent_first`.
+    ///
+    /// Errors: as [`BulkAdd::push`].
+    pub fn release_held(&mut self) -> Result<(), BulkAddError<T>> {
+        let Some(mut order) = self.order.take() else {
+            return Ok(());
+        };
+        let store = self.store;
+        let r = order.release_all(store, &mut |t, e, n| self.enqueue(t, e, n));
+        self.order = Some(order);
+        r
     }
 
     /// Writes the queued entries (one write), e.g. before an operation that must see them.
@@ -139,7 +194,9 @@ impl<T: Send> BulkAdd<'_, T> {
         let store = self.store;
         // The schema half of every add, without the lock and on two cores.
         let ctx = &self.ctx;
-        let items = par_map(items, |(tag, entry)| (tag, store.prepare_add(entry, ctx)));
+        let items = par_map(items, |(tag, entry, norm)| {
+            (tag, store.prepare_add(entry, norm, ctx))
+        });
         let (written, last, outcome) = {
             let _guard = store.lock_writes();
             self.write_locked(items)
@@ -156,10 +213,12 @@ impl<T: Send> BulkAdd<'_, T> {
         outcome
     }
 
-    /// Writes the queued entries and returns how many entries this adder wrote in all.
+    /// Queues what is held back ([`BulkAdd::release_held`]), writes the queued entries
+    /// and returns how many entries this adder wrote in all.
     ///
-    /// Errors: as [`BulkAdd::flush`].
+    /// Errors: as [`BulkAdd::flush`] and [`BulkAdd::release_held`].
     pub fn finish(mut self) -> Result<u64, BulkAddError<T>> {
+        self.release_held()?;
         self.flush()?;
         Ok(self.added)
     }

@@ -53,7 +53,6 @@ pub use index::{kind_name, IndexConfig, IndexKind, Plan, SubstrTunables, MAX_PLA
 pub use open_read_only::without_reindex_at_open;
 pub use ops::{Mod, ModOp, WriteCtx};
 pub use overlay::{Dangling, MemberOf, OverlayKind, Overlays, Refint};
-pub use parent_first::ParentFirst;
 pub use search::{Computed, Scope, SearchControl};
 pub use snapshot::Snapshot;
 pub use store::{Store, StoreOptions};

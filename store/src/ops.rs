@@ -184,7 +184,7 @@ impl Store {
         ctx: &WriteCtx,
         hook: &mut dyn WriteHook,
     ) -> Result<(), StoreError> {
-        let prepared = self.prepare_add(entry, ctx);
+        let prepared = self.prepare_add(entry, None, ctx);
         let _guard = self.lock_writes();
         let (norm, parent, mut new) = self.place_add(self, prepared)?;
         let mut t = Txn::new(self);
@@ -208,12 +208,21 @@ impl Store {
     /// ahead of the writes ([`crate::bulk`]): the DN normalized, attribute descriptions
     /// under their primary names, DN values in pretty form, syntax, duplicate and
     /// SINGLE-VALUE checks, RDN values added, the entry checked against its classes.
-    /// Nothing is stamped yet.
-    pub(crate) fn prepare_add(&self, entry: Entry, ctx: &WriteCtx) -> PreparedAdd {
-        let norm = self
-            .schema
-            .normalize_dn(&entry.dn)
-            .map_err(StoreError::from);
+    /// Nothing is stamped yet. `norm`: the entry's normalized DN when the caller already
+    /// has it (a [`crate::BulkAdd::parent_first`] load), else it is normalized here.
+    pub(crate) fn prepare_add(
+        &self,
+        entry: Entry,
+        norm: Option<NormDn>,
+        ctx: &WriteCtx,
+    ) -> PreparedAdd {
+        let norm = match norm {
+            Some(n) => Ok(n),
+            None => self
+                .schema
+                .normalize_dn(&entry.dn)
+                .map_err(StoreError::from),
+        };
         let (request, checked) = match &norm {
             Ok(_) => match self.precheck_add(&entry.attrs, ctx) {
                 Ok(descs) => (Ok(()), self.check_new_entry(entry, ctx, Some(descs))),

@@ -1,7 +1,7 @@
 //! Parents before children in a bulk load whose input lists a child first (tester
-//! finding 4): [`ParentFirst`] sits between an LDIF record stream and a [`crate::BulkAdd`]
-//! and holds back an entry whose parent is neither stored nor added earlier in the same
-//! load, until that parent is added.
+//! finding 4): [`ParentFirst`] sits in front of the queue of a [`crate::BulkAdd`] made
+//! with [`crate::BulkAdd::parent_first`] and holds back an entry whose parent is neither
+//! stored nor added earlier in the same load, until that parent is added.
 //!
 //! Why: slapcat writes entries in entry-id order, and an entry moved (modrdn with
 //! newSuperior) below a parent created after it keeps its smaller id, so slapcat output
@@ -18,7 +18,7 @@
 //!   recursively (depth first, each level in input order).
 //! - Otherwise it is held back, keyed by its parent's normalized DN.
 //!
-//! At the end ([`ParentFirst::finish`]) each group still held whose parent now exists
+//! At the end ([`ParentFirst::release_all`]) each group still held whose parent now exists
 //! (added by a change record of the same input, say) is passed on; the rest are passed
 //! on in input order, and the store refuses them with noSuchObject (32) and their own tag
 //! (their LDIF line), as a load without reordering would have, also in continue mode.
@@ -48,7 +48,7 @@ use std::hash::{BuildHasher, RandomState};
 
 /// Reorders a load's content records so that each entry comes after its parent (see the
 /// module documentation). `T` is the caller's tag of a record (its LDIF line and DN).
-pub struct ParentFirst<T> {
+pub(crate) struct ParentFirst<T> {
     /// Hashes of the normalized DNs passed on so far, and of parents found stored.
     seen: HashSet<u64>,
     /// Hashes `seen` with; one per load, so the hashes are comparable.
@@ -88,7 +88,7 @@ impl<T> Default for ParentFirst<T> {
 
 impl<T> ParentFirst<T> {
     /// An empty reorderer for one load.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         ParentFirst {
             seen: HashSet::new(),
             hasher: RandomState::new(),
@@ -98,23 +98,20 @@ impl<T> ParentFirst<T> {
         }
     }
 
-    /// Entries held back now, waiting for their parent.
-    pub fn held(&self) -> usize {
-        self.held_count
-    }
-
     /// Offers the next content record of the input: passes `entry` to `push` now (then
     /// every entry held back for it, recursively) or holds it back until its parent is
-    /// passed on.
+    /// passed on. `push` gets each entry with its normalized DN (None when the schema
+    /// cannot normalize it: the store then gives its answer), so the add need not
+    /// normalize it again.
     ///
     /// Errors: the first error of `push` (the records not yet passed on stay held), or
     /// a failure of the store while looking the parent up.
-    pub fn offer<E>(
+    pub(crate) fn offer<E>(
         &mut self,
         store: &Store,
         tag: T,
         entry: Entry,
-        push: &mut impl FnMut(T, Entry) -> Result<(), E>,
+        push: &mut impl FnMut(T, Entry, Option<NormDn>) -> Result<(), E>,
     ) -> Result<(), E>
     where
         E: From<(T, StoreError)>,
@@ -122,7 +119,7 @@ impl<T> ParentFirst<T> {
         let seq = self.next_seq;
         self.next_seq += 1;
         let Ok(norm) = store.normalize_dn(&entry.dn) else {
-            return push(tag, entry);
+            return push(tag, entry, None);
         };
         let parent = match norm.parent() {
             Some(p) if !store.is_suffix(&norm) && store.holds(&p) => p,
@@ -153,14 +150,14 @@ impl<T> ParentFirst<T> {
 
     /// Passes on the entries still held back (see the module documentation): first the
     /// groups whose parent now exists, then the rest in input order, which the store
-    /// refuses (noSuchObject).
+    /// refuses (noSuchObject). Nothing is held afterwards.
     ///
     /// Errors: the first error of `push`, or a failure of the store while looking a
     /// parent up.
-    pub fn finish<E>(
-        mut self,
+    pub(crate) fn release_all<E>(
+        &mut self,
         store: &Store,
-        push: &mut impl FnMut(T, Entry) -> Result<(), E>,
+        push: &mut impl FnMut(T, Entry, Option<NormDn>) -> Result<(), E>,
     ) -> Result<(), E>
     where
         E: From<(T, StoreError)>,
@@ -195,9 +192,10 @@ impl<T> ParentFirst<T> {
         // Parents that never came: every remaining entry in input order; the store
         // refuses each with noSuchObject and its own tag.
         let mut rest: Vec<Held<T>> = self.held.drain().flat_map(|(_, g)| g).collect();
+        self.held_count = 0;
         rest.sort_unstable_by_key(|h| h.seq);
         for h in rest {
-            push(h.tag, h.entry)?;
+            push(h.tag, h.entry, Some(h.norm))?;
         }
         Ok(())
     }
@@ -208,14 +206,15 @@ impl<T> ParentFirst<T> {
         norm: NormDn,
         tag: T,
         entry: Entry,
-        push: &mut impl FnMut(T, Entry) -> Result<(), E>,
+        push: &mut impl FnMut(T, Entry, Option<NormDn>) -> Result<(), E>,
     ) -> Result<(), E> {
         self.seen.insert(self.hasher.hash_one(&norm));
-        push(tag, entry)?;
         if self.held.contains_key(&norm) {
-            self.release(norm, push)?;
+            push(tag, entry, Some(norm.clone()))?;
+            self.release(norm, push)
+        } else {
+            push(tag, entry, Some(norm))
         }
-        Ok(())
     }
 
     /// Passes on the entries held back for `parent`, depth first: each one followed by
@@ -224,7 +223,7 @@ impl<T> ParentFirst<T> {
     fn release<E>(
         &mut self,
         parent: NormDn,
-        push: &mut impl FnMut(T, Entry) -> Result<(), E>,
+        push: &mut impl FnMut(T, Entry, Option<NormDn>) -> Result<(), E>,
     ) -> Result<(), E> {
         let mut stack: Vec<Held<T>> = Vec::new();
         let take = |this: &mut Self, key: &NormDn, stack: &mut Vec<Held<T>>| {
@@ -237,8 +236,9 @@ impl<T> ParentFirst<T> {
         take(self, &parent, &mut stack);
         while let Some(h) = stack.pop() {
             self.seen.insert(self.hasher.hash_one(&h.norm));
-            push(h.tag, h.entry)?;
+            // Its own waiting entries go on the stack first; they are popped after it.
             take(self, &h.norm, &mut stack);
+            push(h.tag, h.entry, Some(h.norm))?;
         }
         Ok(())
     }
