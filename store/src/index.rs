@@ -185,11 +185,12 @@ impl Indexes {
     /// A stable description of the resolved configuration and of the posting layout
     /// (the leading version: v2 was [`crate::postings`]' one-block chunks, v3 its chunks
     /// of whole blocks up to 1,024 ids, v4 the keys of string values of spaces only,
-    /// which now normalize to one space instead of nothing, as slapd); when it changes
-    /// the store rebuilds the index tree at open.
+    /// which now normalize to one space instead of nothing, as slapd, v5 dense chunks
+    /// in bitset form, which builds before it cannot read); when it changes the store
+    /// rebuilds the index tree at open.
     pub fn fingerprint(&self) -> String {
         let mut s = format!(
-            "v4 {} {} {} {};",
+            "v5 {} {} {} {};",
             self.tunables.if_minlen,
             self.tunables.if_maxlen,
             self.tunables.any_len,
