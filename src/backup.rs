@@ -212,6 +212,39 @@ async fn fetch(url: &str, dn: &str, pw: &str) -> Result<Image> {
     Ok(Image { csn, entries })
 }
 
+/// Reads the whole backup at `path` before `restore` changes anything: every record
+/// must parse, none may be a change record, and the number of entries must be the one
+/// its header announces (`announced`, when it has one). Returns that number.
+///
+/// A file cut short (a full disk, an interrupted copy) or damaged is refused here with
+/// nothing changed; before, `restore --force` cleared the database and then stopped at
+/// the damage, leaving only the entries before it (tester finding, 2026-11-30).
+///
+/// Errors: the file cannot be read, a record does not parse, a change record, or a count
+/// other than the header's.
+pub fn check_file(path: &Path, announced: Option<u64>) -> Result<u64> {
+    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut n = 0u64;
+    for record in oxldap_proto::ldif::LdifReader::new(std::io::BufReader::new(f)) {
+        match record.map_err(|e| anyhow!("{}: {e}; nothing was changed", path.display()))? {
+            oxldap_proto::ldif::LdifRecord::Content { .. } => n += 1,
+            oxldap_proto::ldif::LdifRecord::Change { line, .. } => bail!(
+                "{}:{line}: a change record: a backup holds entries only; nothing was changed",
+                path.display()
+            ),
+        }
+    }
+    if let Some(c) = announced {
+        if c != n {
+            bail!(
+                "{}: the header announces {c} entries, the file holds {n} (cut short?); nothing was changed",
+                path.display()
+            );
+        }
+    }
+    Ok(n)
+}
+
 /// The header of a backup file: its contextCSN and announced entry count.
 pub fn read_header(path: &Path) -> Result<(Option<Csn>, Option<u64>)> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;

@@ -770,6 +770,8 @@ fn backup(
 
 fn restore(common: &Common, src: &std::path::Path, force: bool) -> Result<()> {
     let (csn, count) = backup::read_header(src)?;
+    // The whole file is read first: a damaged backup must not clear the database.
+    backup::check_file(src, count)?;
     let dir = open(common, false)?;
     if !dir.store.is_empty() {
         if !force {

@@ -291,6 +291,78 @@ fn offline_backup_restore_refuses_to_overwrite_and_export_on_a_running_server() 
     assert_eq!(s.search_root(&["-b", BASE, "1.1"]).dns().len(), 4);
 }
 
+/// A backup cut short (a full disk, an interrupted copy) is refused before `restore`
+/// changes anything: `--force` keeps the database it would have replaced, and a new
+/// folder is not left holding a partial copy (tester finding, 2026-11-30).
+#[test]
+fn a_damaged_backup_is_refused_before_anything_changes() {
+    let work = tempfile::tempdir().unwrap();
+    let d = work.path().join("db");
+    let d = d.to_str().unwrap();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/axigen-1000.ldif"
+    );
+    oxldap(&["import", "--data-dir", d, fixture]);
+    let good = work.path().join("good.ldif");
+    let err = oxldap(&["backup", "--data-dir", d, good.to_str().unwrap()]);
+    assert!(err.contains("backed up 1054 entries"), "{err}");
+    let text = std::fs::read(&good).unwrap();
+    let count = |dir: &str| {
+        let out = bin().args(["export", "--data-dir", dir]).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("dn:"))
+            .count()
+    };
+    // Cut between entries and in the middle of one.
+    for cut in [6000, text.len() / 2] {
+        let damaged = work.path().join(format!("cut-{cut}.ldif"));
+        std::fs::write(&damaged, &text[..cut]).unwrap();
+        let out = bin()
+            .args([
+                "restore",
+                "--force",
+                "--data-dir",
+                d,
+                damaged.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "a cut backup was restored: {err}");
+        assert!(err.contains("nothing was changed"), "{err}");
+        assert_eq!(
+            count(d),
+            1054,
+            "restore --force of a {cut}-byte cut changed the database"
+        );
+        let fresh = work.path().join(format!("fresh-{cut}"));
+        let out = bin()
+            .args([
+                "restore",
+                "--data-dir",
+                fresh.to_str().unwrap(),
+                damaged.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(!fresh.exists(), "a refused restore left a folder behind");
+    }
+    // The intact file still restores, over the database with --force.
+    let err = oxldap(&[
+        "restore",
+        "--force",
+        "--data-dir",
+        d,
+        good.to_str().unwrap(),
+    ]);
+    assert!(err.contains("restored 1054 entries"), "{err}");
+    assert_eq!(count(d), 1054);
+}
+
 #[test]
 fn backup_search_is_for_the_rootdn_only() {
     let s = Server::memory();
