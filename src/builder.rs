@@ -221,7 +221,9 @@ impl ServerBuilder {
         self
     }
 
-    /// The largest request PDU accepted over TCP, in bytes.
+    /// The largest request PDU accepted over TCP from a bound connection, in bytes
+    /// (default 4 MiB, slapd's `sockbuf_max_incoming_auth`). An anonymous connection may
+    /// send at most 262,143 bytes (`sockbuf_max_incoming`) or this, whichever is smaller.
     pub fn max_pdu(mut self, bytes: usize) -> Self {
         self.max_pdu = Some(bytes);
         self

@@ -75,7 +75,9 @@ enum Command {
         /// not created either when the first --ldif file starts with the suffix entry).
         #[arg(long = "no-layout")]
         no_layout: bool,
-        /// Largest request accepted, in bytes.
+        /// Largest request accepted from a bound connection, in bytes (slapd's
+        /// sockbuf_max_incoming_auth); an anonymous one may send at most 262,143 bytes
+        /// (sockbuf_max_incoming) or this, whichever is smaller.
         #[arg(long = "max-pdu", default_value_t = oxldap_proto::codec::DEFAULT_MAX_PDU)]
         max_pdu: usize,
         /// Print the URL listened on as the first line of stdout once connections are

@@ -262,6 +262,8 @@ fn operations_on_a_deep_missing_dn_answer_at_once() {
 fn wide_or_filters_use_the_indexes() {
     let s = Server::with_fixture();
     let mut c = connect(&s);
+    // A 400 KB request: more than an anonymous connection may send.
+    c.simple_bind(ROOTDN, ROOTPW).unwrap().success().unwrap();
     let entries = fixture_entries();
     let users: Vec<_> = entries
         .iter()

@@ -613,3 +613,35 @@ fn writetimeout_drops_a_client_that_does_not_read() {
     );
     assert!(!logged(&s));
 }
+
+/// Tester finding (2026-11-30): an anonymous connection reads requests of at most
+/// 262,143 bytes, slapd's `sockbuf_max_incoming`; a successful bind raises the limit to
+/// `--max-pdu` (4 MiB, `sockbuf_max_incoming_auth`), a failed one lowers it again. A
+/// larger request ends the connection with a Notice of Disconnection (protocolError).
+#[test]
+fn anonymous_connections_read_smaller_requests_than_bound_ones() {
+    let s = Server::memory();
+    let mut ava = tlv(0x04, b"description");
+    ava.extend(tlv(0x04, &vec![b'x'; 300_000]));
+    let big = search_pdu(2, BASE, &tlv(0xa3, &ava), None);
+    let disconnected = |c: &mut TcpStream| {
+        let (msgid, op, code) = read_response(c).expect("notice of disconnection");
+        assert_eq!((msgid, op, code), (0, 0x78, Some(2)));
+        let mut rest = Vec::new();
+        let _ = c.read_to_end(&mut rest);
+    };
+    let mut c = connect(&s);
+    c.write_all(&big).unwrap();
+    disconnected(&mut c);
+
+    let mut c = connect(&s);
+    c.write_all(&bind_pdu(1, ROOTDN, ROOTPW)).unwrap();
+    assert_eq!(read_response(&mut c), Some((1, 0x61, Some(0))));
+    c.write_all(&big).unwrap();
+    assert_eq!(read_response(&mut c), Some((2, 0x65, Some(0))));
+    c.write_all(&bind_pdu(3, ROOTDN, "wrong")).unwrap();
+    assert_eq!(read_response(&mut c), Some((3, 0x61, Some(49))));
+    c.write_all(&big).unwrap();
+    disconnected(&mut c);
+    still_serving(&s);
+}

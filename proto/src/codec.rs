@@ -25,6 +25,11 @@ use tokio_util::codec::{Decoder, Encoder};
 /// Comparable to slapd's `sockbuf_max_incoming_auth`.
 pub const DEFAULT_MAX_PDU: usize = 4 * 1024 * 1024;
 
+/// Maximum size of one request PDU on a connection that is not bound (anonymous), in
+/// bytes: slapd's `sockbuf_max_incoming` default (262,143; slapd.conf(5)). An anonymous
+/// client cannot send the multi-megabyte filters an authenticated one may.
+pub const ANONYMOUS_MAX_PDU: usize = 262_143;
+
 /// Maximum nesting depth of constructed BER elements in a request (the LDAPMessage
 /// SEQUENCE is depth 1). Leaves room for a filter of [`MAX_DEPTH`] levels inside a
 /// SearchRequest (RFC 4511 §4.5.1) plus its enclosing structures.
@@ -116,6 +121,12 @@ impl ServerCodec {
     /// The configured maximum PDU size in bytes.
     pub fn max_pdu(&self) -> usize {
         self.max_pdu
+    }
+
+    /// Changes the maximum PDU size for the requests still to be read (the connection's
+    /// identity changed: [`ANONYMOUS_MAX_PDU`] until a bind succeeds).
+    pub fn set_max_pdu(&mut self, max_pdu: usize) {
+        self.max_pdu = max_pdu;
     }
 }
 

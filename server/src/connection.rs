@@ -98,7 +98,10 @@ pub async fn handle(
             }
         }
         let (r, w) = tokio::io::split(io);
-        let mut reader: Reader = FramedRead::new(r, ServerCodec::new(max_pdu));
+        // An anonymous connection reads smaller requests (slapd's `sockbuf_max_incoming`
+        // against `sockbuf_max_incoming_auth`); a successful bind raises the limit.
+        let limits = PduLimits::new(max_pdu);
+        let mut reader: Reader = FramedRead::new(r, ServerCodec::new(limits.anonymous));
         let writer: Writer = FramedWrite::new(w, ServerCodec::new(max_pdu));
         let (tx, rx) = mpsc::channel::<Outgoing>(RESPONSE_QUEUE);
         let (ctl, ctl_rx) = mpsc::channel::<Handoff>(1);
@@ -175,6 +178,7 @@ pub async fn handle(
                             value,
                             outstanding,
                             max_pdu,
+                            read_max_pdu: reader.decoder().max_pdu(),
                         };
                         match up.run(&dir, &session, reader, &tx, &ctl).await {
                             Some(r) => reader = r,
@@ -185,8 +189,14 @@ pub async fn handle(
                     if let Ok(op) = &frame.op {
                         crate::stats::request(conn_id, frame.msgid, op);
                     }
+                    let bind = matches!(frame.op, Ok(LdapOp::BindRequest(_)));
                     if !dispatch(frame, &dir, &session, &tx, permit).await {
                         break;
+                    }
+                    // A bind runs in line: the identity is its outcome.
+                    if bind {
+                        let limit = limits.for_identity(&session.identity());
+                        reader.decoder_mut().set_max_pdu(limit);
                     }
                 }
             }
@@ -308,6 +318,35 @@ fn start_tls_request(frame: &Frame) -> Option<Option<Vec<u8>>> {
     }
 }
 
+/// The request size limits of one connection: `max_pdu` (`--max-pdu`, 4 MiB by default,
+/// slapd's `sockbuf_max_incoming_auth`) once bound, the smaller of it and
+/// [`oxldap_proto::codec::ANONYMOUS_MAX_PDU`] (slapd's `sockbuf_max_incoming`) while
+/// anonymous (tester finding, 2026-11-30: an anonymous client's 0.8 MB OR filter cost 33
+/// CPU-seconds, where slapd drops the connection). A larger request closes the
+/// connection with a Notice of Disconnection (protocolError).
+#[derive(Debug, Clone, Copy)]
+struct PduLimits {
+    anonymous: usize,
+    bound: usize,
+}
+
+impl PduLimits {
+    fn new(max_pdu: usize) -> PduLimits {
+        PduLimits {
+            anonymous: max_pdu.min(oxldap_proto::codec::ANONYMOUS_MAX_PDU),
+            bound: max_pdu,
+        }
+    }
+
+    /// The limit for requests read as `who`.
+    fn for_identity(&self, who: &Identity) -> usize {
+        match who {
+            Identity::Anonymous => self.anonymous,
+            Identity::Root { .. } | Identity::User { .. } => self.bound,
+        }
+    }
+}
+
 /// One StartTLS request (RFC 4511 §4.14, RFC 4513 §3) being answered.
 struct StartTls {
     msgid: i32,
@@ -315,7 +354,10 @@ struct StartTls {
     value: Option<Vec<u8>>,
     /// Other operations were running, or more requests were already buffered.
     outstanding: bool,
+    /// The largest response PDU (the writer's codec).
     max_pdu: usize,
+    /// The largest request PDU the connection reads now (anonymous or bound).
+    read_max_pdu: usize,
 }
 
 impl StartTls {
@@ -388,7 +430,7 @@ impl StartTls {
                 resume_tx
                     .send(FramedWrite::new(w, ServerCodec::new(self.max_pdu)))
                     .ok()?;
-                Some(FramedRead::new(r, ServerCodec::new(self.max_pdu)))
+                Some(FramedRead::new(r, ServerCodec::new(self.read_max_pdu)))
             }
             Err(e) => {
                 tracing::info!(error = %e, "StartTLS handshake failed; closing");
