@@ -760,17 +760,38 @@ impl MatchingRule {
                 .iter()
                 .map(|c| self.prepare_component(c, Pos::Any))
                 .collect::<Result<_, _>>()?,
-            final_: sub
-                .final_
-                .as_deref()
-                .map(|c| self.prepare_component(c, Pos::Final))
-                .transpose()?,
+            final_: match sub.final_.as_deref() {
+                None => None,
+                Some(c) => self.prepare_final(c)?,
+            },
         })
+    }
+
+    /// The final component, prepared. For the string rules a final component of spaces
+    /// only constrains nothing, as in slapd: `(cn=Ana* )` is `(cn=Ana*)` and `(cn=* )`
+    /// matches every value (RFC 4518 §2.6.1 prepares it to one space, and every value
+    /// is taken to end with one); an initial or any component of spaces only still
+    /// makes the assertion Undefined ([`Self::prepare_component`]), as in slapd.
+    fn prepare_final(&self, c: &[u8]) -> Result<Option<Vec<u8>>, SchemaError> {
+        let strings = matches!(
+            self.algo,
+            Algo::CaseIgnore
+                | Algo::CaseIgnoreList
+                | Algo::CaseExact
+                | Algo::CaseIgnoreIa5
+                | Algo::CaseExactIa5
+        );
+        if strings {
+            let out = self.prepare_component_raw(c, Pos::Final)?;
+            return Ok((!out.is_empty()).then_some(out));
+        }
+        self.prepare_component(c, Pos::Final).map(Some)
     }
 
     /// A prepared component that comes out empty (only insignificant spaces, or only the
     /// spaces and hyphens a telephone number ignores) makes the whole assertion Undefined,
-    /// as in slapd: `(cn= *)` and `(telephoneNumber=*-*)` match nothing.
+    /// as in slapd: `(cn= *)` and `(telephoneNumber=*-*)` match nothing (a string rule's
+    /// final component is the exception: [`Self::prepare_final`]).
     fn prepare_component(&self, c: &[u8], pos: Pos) -> Result<Vec<u8>, SchemaError> {
         let out = self.prepare_component_raw(c, pos)?;
         if out.is_empty() {
