@@ -4,6 +4,8 @@
 //!   socket) is disconnected once `syncprov-queue-limit` writes wait for it, with a log
 //!   line saying so, while the writes go on and complete, and a python-ldap
 //!   `SyncreplConsumer` that keeps reading receives every change once, in CSN order.
+//! - `slow_consumer_is_cut_off_by_the_size_of_its_backlog`: the same with
+//!   `syncprov-queue-size` bytes of entries waiting.
 //! - `refresh_counts_size_limit_like_slapd`: `ldapsearch -E sync=ro -z N` against a full
 //!   reload, a delete phase and a present phase. As /usr/sbin/slapd (2.5, syncprov, checked
 //!   by hand with the Axigen-style configuration of tools/slapd-anchor): only entries
@@ -118,14 +120,7 @@ fn slow_consumer_is_cut_off() {
         reference_server_with_syncprov(&format!("syncprov-queue-limit {LIMIT}\n"));
     add_users(&server, 10);
 
-    // The slow consumer: binds, starts a persistent search of everything, never reads.
-    let addr = server
-        .url
-        .trim_start_matches("ldap://")
-        .trim_end_matches('/');
-    let mut raw = TcpStream::connect(addr).unwrap();
-    raw.write_all(&bind_request()).unwrap();
-    raw.write_all(&persist_search(BASE)).unwrap();
+    let mut raw = slow_consumer(&server);
 
     // The consumer that keeps reading.
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/syncrepl/persist.py");
@@ -150,44 +145,8 @@ fn slow_consumer_is_cut_off() {
         text
     });
 
-    // Writes with large values, so that each write fills the slow client's socket fast.
-    let big = "x".repeat(32 * 1024);
-    let mods: String = (0..WRITES)
-        .map(|i| {
-            format!(
-                "dn: {}\nchangetype: modify\nreplace: description\ndescription: {i} {big}\n\n",
-                user(i % 10)
-            )
-        })
-        .collect();
-    let started = Instant::now();
-    server.modify_root("ldapmodify", &mods, &[]).expect_code(0);
-    println!("{WRITES} writes in {:?}", started.elapsed());
-
-    // The slow consumer was cut off, with a clear log line.
-    assert!(
-        wait_for(20, || {
-            server
-            .log()
-            .contains("persistent sync search: the consumer reads too slowly (queue limit reached); closing its connection")
-        }),
-        "no cut-off in the log:\n{}",
-        server.log()
-    );
-    // Its socket is closed: what was buffered drains, then EOF (or a reset).
-    raw.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut drained = 0usize;
-    loop {
-        match raw.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => drained += n,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(e) => {
-                panic!("the slow consumer's connection stayed open ({drained} bytes read): {e}")
-            }
-        }
-    }
+    big_writes(&server, WRITES);
+    assert_cut_off(&server, &mut raw, "queue limit reached");
 
     // The reading consumer got every change exactly once, in CSN order.
     let status = reader.wait().unwrap();
@@ -216,6 +175,78 @@ fn slow_consumer_is_cut_off() {
     server
         .search_root(&["-b", BASE, "-s", "base", "1.1"])
         .expect_code(0);
+}
+
+/// Tester finding (2026-11-30): a persistent search whose client stopped reading held
+/// every write's entries until 16,384 writes waited (2.6 GB for writes to a 5,000-member
+/// group). The backlog is also bounded in bytes (`syncprov-queue-size`, 64 MiB by
+/// default): with 1 MiB and 32 KiB values, the slow consumer is cut off after a few
+/// hundred writes, far below the write count bound, and the server goes on serving.
+#[test]
+fn slow_consumer_is_cut_off_by_the_size_of_its_backlog() {
+    let (server, _conf) = reference_server_with_syncprov("syncprov-queue-size 1048576\n");
+    add_users(&server, 10);
+    let mut raw = slow_consumer(&server);
+    big_writes(&server, 800);
+    assert_cut_off(&server, &mut raw, "queue size limit reached");
+    server
+        .search_root(&["-b", BASE, "-s", "base", "1.1"])
+        .expect_code(0);
+}
+
+/// The slow consumer: binds, starts a persistent search of everything, never reads.
+fn slow_consumer(server: &Server) -> TcpStream {
+    let addr = server
+        .url
+        .trim_start_matches("ldap://")
+        .trim_end_matches('/');
+    let mut raw = TcpStream::connect(addr).unwrap();
+    raw.write_all(&bind_request()).unwrap();
+    raw.write_all(&persist_search(BASE)).unwrap();
+    raw
+}
+
+/// `writes` modifies with 32 KiB values, so that each write fills a slow client's socket
+/// fast, spread over the ten users of `add_users`.
+fn big_writes(server: &Server, writes: u32) {
+    let big = "x".repeat(32 * 1024);
+    let mods: String = (0..writes)
+        .map(|i| {
+            format!(
+                "dn: {}\nchangetype: modify\nreplace: description\ndescription: {i} {big}\n\n",
+                user(i % 10)
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    server.modify_root("ldapmodify", &mods, &[]).expect_code(0);
+    println!("{writes} writes in {:?}", started.elapsed());
+}
+
+/// The slow consumer was cut off, with a log line giving `why`, and its socket is
+/// closed: what was buffered drains, then EOF (or a reset).
+fn assert_cut_off(server: &Server, raw: &mut TcpStream, why: &str) {
+    let line = format!(
+        "persistent sync search: the consumer reads too slowly ({why}); closing its connection"
+    );
+    assert!(
+        wait_for(20, || server.log().contains(&line)),
+        "no cut-off in the log:\n{}",
+        server.log()
+    );
+    raw.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut drained = 0usize;
+    loop {
+        match raw.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => drained += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => {
+                panic!("the slow consumer's connection stayed open ({drained} bytes read): {e}")
+            }
+        }
+    }
 }
 
 // ---- size limit ----

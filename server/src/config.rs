@@ -465,6 +465,9 @@ pub struct SyncprovConfig {
     /// may wait for a persistent search whose client reads too slowly before its
     /// connection is closed. None: `sync::PERSIST_QUEUE_LIMIT`.
     pub queue_limit: Option<u32>,
+    /// `syncprov-queue-size BYTES` (oxldap's own): how many bytes of entries may wait
+    /// for such a client. None: `sync::PERSIST_QUEUE_BYTES`.
+    pub queue_bytes: Option<u32>,
 }
 
 /// What slapo-memberof(5) does with a dangling member (`memberof-dangling`).
@@ -1453,6 +1456,10 @@ impl Parser {
             "syncprov-queue-limit" => {
                 let n = ctx.uint("writes", ctx.one(args)?)?;
                 self.syncprov(ctx)?.queue_limit = Some(n.max(1));
+            }
+            "syncprov-queue-size" => {
+                let n = ctx.uint("bytes", ctx.one(args)?)?;
+                self.syncprov(ctx)?.queue_bytes = Some(n.max(1));
             }
 
             // ---- slapo-memberof(5) ----

@@ -279,6 +279,9 @@ impl Directory {
                     queue_limit: s.queue_limit.map_or(crate::sync::PERSIST_QUEUE_LIMIT, |n| {
                         usize::try_from(n).unwrap_or(crate::sync::PERSIST_QUEUE_LIMIT)
                     }),
+                    queue_bytes: s.queue_bytes.map_or(crate::sync::PERSIST_QUEUE_BYTES, |n| {
+                        usize::try_from(n).unwrap_or(crate::sync::PERSIST_QUEUE_BYTES)
+                    }),
                 })
                 .unwrap_or_default(),
             store: Arc::new(store),

@@ -59,6 +59,13 @@ pub const PERSIST_BUFFER: usize = 4096;
 /// searches that get them; about 1 KiB per typical entry).
 pub const PERSIST_QUEUE_LIMIT: usize = 16_384;
 
+/// How many bytes of entries (approximately: DNs, attribute names and values) may wait in
+/// a persistent search's backlog before its connection is closed. The count bound alone
+/// let a consumer that stopped reading hold 2.6 GB: 5,000 writes to a 5,000-member group
+/// (tester finding, 2026-11-30). A single write larger than this is still queued when
+/// nothing else waits.
+pub const PERSIST_QUEUE_BYTES: usize = 64 << 20;
+
 /// slapo-syncprov(5) options that change how a refresh is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncOptions {
@@ -71,6 +78,9 @@ pub struct SyncOptions {
     /// `syncprov-queue-limit`: how many writes may wait for a persistent search's client
     /// before its connection is closed (default [`PERSIST_QUEUE_LIMIT`]).
     pub queue_limit: usize,
+    /// `syncprov-queue-size`: how many bytes of entries may wait for it (default
+    /// [`PERSIST_QUEUE_BYTES`]).
+    pub queue_bytes: usize,
 }
 
 impl Default for SyncOptions {
@@ -79,6 +89,7 @@ impl Default for SyncOptions {
             nopresent: false,
             reloadhint: false,
             queue_limit: PERSIST_QUEUE_LIMIT,
+            queue_bytes: PERSIST_QUEUE_BYTES,
         }
     }
 }

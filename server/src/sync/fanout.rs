@@ -22,8 +22,9 @@
 //!
 //! It must not block writers: writers only put the write on the broadcast channel (after
 //! the durable flush, `Store::wait_durable`); the hub never waits for a consumer. A member
-//! whose backlog is full ([`super::PERSIST_QUEUE_LIMIT`] writes by default, or
-//! `syncprov-queue-limit`, because its client reads too slowly) is dropped: its connection
+//! whose backlog is full ([`super::PERSIST_QUEUE_LIMIT`] writes or
+//! [`super::PERSIST_QUEUE_BYTES`] bytes of entries by default, or `syncprov-queue-limit`
+//! and `syncprov-queue-size`, because its client reads too slowly) is dropped: its connection
 //! is closed through its `closing` token, with a warning in the log. If the hub itself
 //! falls more than [`super::PERSIST_BUFFER`] writes behind the broadcast, every member has
 //! lost writes and every member's connection is closed.
@@ -90,6 +91,8 @@ struct Member {
     closing: CancellationToken,
     /// The most writes its backlog may hold.
     limit: usize,
+    /// The most bytes of entries its backlog may hold ([`Change::bytes`]).
+    limit_bytes: usize,
     /// The backlog, shared with the member's task.
     shared: Arc<Shared>,
 }
@@ -117,6 +120,8 @@ struct Backlog {
     /// Changes not yet handed to the connection, in commit order, each with the index of
     /// its next entry to send.
     queue: VecDeque<(Arc<Change>, usize)>,
+    /// The sum of [`Change::bytes`] over `queue`.
+    queued_bytes: usize,
     /// The search was abandoned or ended: send it nothing more.
     gone: bool,
     /// The directory's content was replaced without change records (a snapshot restore
@@ -133,6 +138,33 @@ pub struct Change {
     /// selected for the group's identity and attribute list), its Sync State and entryUUID.
     /// Never empty (a write the search does not cover is not queued).
     pub entries: Vec<(LdapSearchResultEntry, SyncStateValue, Uuid)>,
+    /// About how much memory the entries hold, in bytes: DNs, attribute descriptions and
+    /// values, and 64 bytes per entry, attribute and value for the rest. Bounds what a
+    /// backlog holds (`syncprov-queue-size`).
+    pub bytes: usize,
+}
+
+impl Change {
+    /// A change of the write with `csn` sending `entries` (see [`Change::bytes`]).
+    pub fn new(csn: Csn, entries: Vec<(LdapSearchResultEntry, SyncStateValue, Uuid)>) -> Change {
+        let bytes = entries
+            .iter()
+            .map(|(e, _, _)| {
+                64 + e.dn.len()
+                    + e.attributes
+                        .iter()
+                        .map(|a| {
+                            64 + a.atype.len() + a.vals.iter().map(|v| 64 + v.len()).sum::<usize>()
+                        })
+                        .sum::<usize>()
+            })
+            .sum();
+        Change {
+            csn,
+            entries,
+            bytes,
+        }
+    }
 }
 
 /// A registered persistent search, held by its task. Dropping it unregisters the search.
@@ -182,6 +214,7 @@ impl Subscription {
                 return Some(refresh_required());
             }
             st.queue.retain(|(c, _)| context.is_none_or(|k| c.csn > k));
+            st.queued_bytes = st.queue.iter().map(|(c, _)| c.bytes).sum();
             st.context = st.context.max(context);
         }
         loop {
@@ -192,6 +225,9 @@ impl Subscription {
                     return Some(refresh_required());
                 }
                 let next = st.queue.pop_front();
+                if let Some((c, _)) = &next {
+                    st.queued_bytes = st.queued_bytes.saturating_sub(c.bytes);
+                }
                 st.draining = next.is_some();
                 st.live = true;
                 next
@@ -283,6 +319,7 @@ impl Fanout {
             conn,
             closing,
             limit: dir.sync_options.queue_limit.max(1),
+            limit_bytes: dir.sync_options.queue_bytes.max(1),
             shared: shared.clone(),
         };
         let mut key = req.clone();
@@ -370,10 +407,7 @@ impl Fanout {
             if entries.is_empty() {
                 continue;
             }
-            let change = Arc::new(Change {
-                csn: c.csn,
-                entries,
-            });
+            let change = Arc::new(Change::new(c.csn, entries));
             g.members.retain(|m| hand(m, &change));
         }
     }
@@ -422,6 +456,13 @@ fn hand(m: &Member, change: &Arc<Change>) -> bool {
         too_slow(m, "queue limit reached");
         return false;
     }
+    // A write larger than the bound still goes when nothing else waits.
+    if !st.queue.is_empty() && st.queued_bytes.saturating_add(change.bytes) > m.limit_bytes {
+        drop(st);
+        too_slow(m, "queue size limit reached");
+        return false;
+    }
+    st.queued_bytes = st.queued_bytes.saturating_add(change.bytes);
     st.queue.push_back((change.clone(), from));
     drop(st);
     m.shared.wake.notify_one();
@@ -433,6 +474,7 @@ fn too_slow(m: &Member, why: &str) {
     tracing::warn!(
         msgid = m.msgid,
         limit = m.limit,
+        limit_bytes = m.limit_bytes,
         "persistent sync search: the consumer reads too slowly ({why}); closing its connection"
     );
     m.closing.cancel();
