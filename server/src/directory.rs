@@ -273,15 +273,16 @@ impl Directory {
             monitor: Arc::default(),
             sync_options: db
                 .syncprov()
-                .map(|s| crate::sync::SyncOptions {
-                    nopresent: s.nopresent,
-                    reloadhint: s.reloadhint,
-                    queue_limit: s.queue_limit.map_or(crate::sync::PERSIST_QUEUE_LIMIT, |n| {
-                        usize::try_from(n).unwrap_or(crate::sync::PERSIST_QUEUE_LIMIT)
-                    }),
-                    queue_bytes: s.queue_bytes.map_or(crate::sync::PERSIST_QUEUE_BYTES, |n| {
-                        usize::try_from(n).unwrap_or(crate::sync::PERSIST_QUEUE_BYTES)
-                    }),
+                .map(|s| {
+                    let or = |n: Option<u32>, default: usize| {
+                        n.and_then(|n| usize::try_from(n).ok()).unwrap_or(default)
+                    };
+                    crate::sync::SyncOptions {
+                        nopresent: s.nopresent,
+                        reloadhint: s.reloadhint,
+                        queue_limit: or(s.queue_limit, crate::sync::PERSIST_QUEUE_LIMIT),
+                        queue_bytes: or(s.queue_bytes, crate::sync::PERSIST_QUEUE_BYTES),
+                    }
                 })
                 .unwrap_or_default(),
             store: Arc::new(store),

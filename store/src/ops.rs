@@ -945,7 +945,7 @@ impl Store {
                 // else computed once here (a request of 20,000 one-value adds to one
                 // attribute normalized its values 20,000 times: 22 s under the write
                 // lock; tester finding, 2026-11-30).
-                let mut keys: HashSet<Vec<u8>> = match (by_index, kept_keys.0.remove(&desc)) {
+                let mut keys: HashSet<Vec<u8>> = match (by_index, kept_keys.remove(&desc)) {
                     (None, Some(kept)) => kept,
                     (None, None) => {
                         let mut keys =
@@ -976,7 +976,7 @@ impl Store {
                 }
                 // With the index asked, `keys` holds only the new values.
                 if by_index.is_none() {
-                    kept_keys.0.insert(desc, keys);
+                    kept_keys.insert(desc, keys);
                 }
             }
             ModOp::Delete => {
@@ -993,7 +993,7 @@ impl Store {
                     return Err(StoreError::NoSuchValue { attr: desc });
                 }
                 if values.is_empty() {
-                    kept_keys.0.remove(&desc);
+                    kept_keys.remove(&desc);
                     entry.remove(&desc);
                 } else {
                     // Each present value is normalized once (a 50,000-member group losing
@@ -1005,8 +1005,8 @@ impl Store {
                         doomed.insert(self.schema.equality_key(&desc, v)?);
                     }
                     // On success exactly the values with these keys are gone (on failure
-                    // the request fails and `present` is dropped with it).
-                    if let Some(kept) = kept_keys.0.get_mut(&desc) {
+                    // the request fails and `kept_keys` is dropped with it).
+                    if let Some(kept) = kept_keys.get_mut(&desc) {
                         for k in &doomed {
                             kept.remove(k);
                         }
@@ -1052,7 +1052,7 @@ impl Store {
                 }
             }
             ModOp::Replace => {
-                kept_keys.0.remove(&desc);
+                kept_keys.remove(&desc);
                 entry.remove(&desc);
                 if !values.is_empty() {
                     let a = Attribute { desc, values };
@@ -1070,7 +1070,7 @@ impl Store {
                     return Err(StoreError::NotAnInteger { attr: desc });
                 };
                 let delta = increment_operand(delta, &desc)?;
-                kept_keys.0.remove(&desc);
+                kept_keys.remove(&desc);
                 let Some(a) = entry.get_mut(&desc) else {
                     return Err(StoreError::NoSuchAttributeToIncrement { attr: desc });
                 };
@@ -1157,5 +1157,4 @@ fn increment_operand(v: &[u8], attr: &str) -> Result<i128, StoreError> {
 /// not the attribute's (see `Store::apply_mod`). An attribute is absent when no change
 /// has needed its keys yet, or a change (replace, increment, delete of the whole
 /// attribute) left them unknown.
-#[derive(Default)]
-struct PresentKeys(std::collections::HashMap<String, HashSet<Vec<u8>>>);
+type PresentKeys = std::collections::HashMap<String, HashSet<Vec<u8>>>;

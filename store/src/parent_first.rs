@@ -80,12 +80,6 @@ impl<T> std::fmt::Debug for ParentFirst<T> {
     }
 }
 
-impl<T> Default for ParentFirst<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl<T> ParentFirst<T> {
     /// An empty reorderer for one load.
     pub(crate) fn new() -> Self {

@@ -25,7 +25,8 @@
 //! by this one instead of misreading its chunks.
 //!
 //! Why chunks: a lookup reads one value per 1,024 ids at most instead of one key per id,
-//! while a write rewrites at most one 2 KiB value per key it touches.
+//! while a write rewrites at most one 2 KiB value per key it touches. A prefix never
+//! collides with a longer key's prefix because `len(value)` precedes the value.
 //!
 //! Why two value forms: roaring keeps a chunk of 1,024 ids as an array of 1,024 u16s
 //! (2 KiB), where a bitset of its block takes 128 bytes. sled is log-structured: every
@@ -35,8 +36,7 @@
 //! grew to 2.2 GiB under a minute of adds and deletes. The bitset form cuts those
 //! rewrites sixteenfold; sparse chunks keep the roaring form. Both forms decode (chunks
 //! written before the bitset form existed are roaring); the index fingerprint says
-//! `v5` so that an older build, which cannot read bitsets, re-indexes such a store. A prefix never
-//! collides with a longer key's prefix because `len(value)` precedes the value.
+//! `v5` so that an older build, which cannot read bitsets, re-indexes such a store.
 //!
 //! This module knows nothing of schema or filters; `index` computes the keys.
 
