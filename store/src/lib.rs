@@ -20,6 +20,7 @@ mod bulk;
 mod bulk_log;
 mod changelog;
 mod csn;
+mod entry_cache;
 mod error;
 mod failstop;
 mod group_commit;
@@ -47,13 +48,14 @@ pub use changelog::{
     ChangeKind, ChangeRecord, ChangesSince, CommitObserver, Committed, DEFAULT_CHANGELOG_LIMIT,
 };
 pub use csn::{Csn, CsnClock};
+pub use entry_cache::ENTRY_CACHE_BYTES;
 pub use error::StoreError;
 pub use hook::{HookRefusal, NoHook, WriteHook};
 pub use index::{kind_name, IndexConfig, IndexKind, Plan, SubstrTunables, MAX_PLAN_NODES};
 pub use open_read_only::without_reindex_at_open;
 pub use ops::{Mod, ModOp, WriteCtx};
 pub use overlay::{Dangling, MemberOf, OverlayKind, Overlays, Refint};
-pub use search::{Computed, Scope, SearchControl};
+pub use search::{Computed, CostedSearch, Scope, SearchControl};
 pub use snapshot::Snapshot;
 pub use store::{Store, StoreOptions};
 pub use view::{AttrIter, EntryView, ValueIter};

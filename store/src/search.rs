@@ -223,8 +223,7 @@ impl Store {
         // Reads entry `id` (None when it vanished) and hands it on if it matches;
         // `check_scope` when the id did not come from walking the scope.
         let mut visit = |id: u64, check_scope: bool| -> Result<SearchControl, StoreError> {
-            self.usable()?;
-            let Some(bytes) = self.trees.entries.get(keys::id_key(id))? else {
+            let Some(bytes) = self.entry_bytes(id)? else {
                 return Ok(SearchControl::Continue);
             };
             let view = EntryView::parse(&bytes).ok_or(StoreError::Corrupt { tree: "entries" })?;
@@ -469,12 +468,41 @@ impl PlanMemo {
     }
 }
 
+/// What [`Store::search_cost`] left on its thread for the search that follows (the
+/// normalized base and the costed plan), taken off that thread so that the search can
+/// run on another one (the blocking pool) without normalizing and planning again: a
+/// search of 250 candidates planned twice paid for its index lookups twice. Both parts
+/// keep their checks where they are used again (the same store, an equal base or filter,
+/// no write since the plan), so handing them to the wrong search only costs the reuse.
+#[derive(Default)]
+pub struct CostedSearch {
+    base: Option<BaseMemo>,
+    plan: Option<PlanMemo>,
+}
+
+impl CostedSearch {
+    /// Takes what the last [`Store::search_cost`] on this thread left (empty when
+    /// nothing, or when a search already used it).
+    pub fn take() -> CostedSearch {
+        CostedSearch {
+            base: LAST_BASE.with(|m| m.borrow_mut().take()),
+            plan: LAST_PLAN.with(|m| m.borrow_mut().take()),
+        }
+    }
+
+    /// Leaves it on this thread for the next search made here.
+    pub fn resume(self) {
+        LAST_BASE.with(|m| *m.borrow_mut() = self.base);
+        LAST_PLAN.with(|m| *m.borrow_mut() = self.plan);
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::index::{IndexConfig, IndexKind};
-    use crate::Computed;
+    use crate::{Computed, Mod, ModOp};
 
     fn indexed_store() -> Store {
         crate::test_support::store_with(IndexConfig {
@@ -492,6 +520,109 @@ mod tests {
         })
         .unwrap();
         out
+    }
+
+    /// What `search_views` (read through the entry cache) finds for `filter`: the DN and
+    /// the `sn` values of each match.
+    fn viewed(s: &Store, filter: &str) -> Vec<(String, Vec<String>)> {
+        let mut out = Vec::new();
+        let base = Dn::parse("dc=example,dc=com").unwrap();
+        let filter = Filter::parse(filter).unwrap();
+        s.search_views(&base, Scope::Sub, &filter, |v| {
+            let mut dn = String::new();
+            v.write_dn(&mut dn);
+            let sn = v
+                .attrs()
+                .filter(|(d, _)| *d == "sn")
+                .flat_map(|(_, vals)| vals.map(|x| String::from_utf8_lossy(x).into_owned()))
+                .collect();
+            out.push((dn, sn));
+            SearchControl::Continue
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn no_write_leaves_a_stale_entry_in_the_entry_cache() {
+        let s = indexed_store();
+        crate::test_support::add(&s, "dc=example,dc=com", "domain");
+        let mut e = Entry::new(Dn::parse("cn=a,dc=example,dc=com").unwrap());
+        e.push_value("objectClass", b"person".to_vec());
+        e.push_value("sn", b"one".to_vec());
+        s.add(e, &Default::default()).unwrap();
+        let ctx = Default::default();
+        let dn = Dn::parse("cn=a,dc=example,dc=com").unwrap();
+        let one = |dn: &str, sn: &str| vec![(dn.to_string(), vec![sn.to_string()])];
+        // Each search reads the entry (and caches it); each write must be seen next.
+        assert_eq!(viewed(&s, "(cn=a)"), one("cn=a,dc=example,dc=com", "one"));
+        let snap = s.snapshot().unwrap();
+        let replace = |v: &str| Mod {
+            op: ModOp::Replace,
+            attr: oxldap_proto::Attribute::new("sn".to_string(), vec![v.as_bytes().to_vec()]),
+        };
+        s.modify(&dn, vec![replace("two")], &ctx).unwrap();
+        assert_eq!(viewed(&s, "(cn=a)"), one("cn=a,dc=example,dc=com", "two"));
+        let rdn = Dn::parse("cn=b").unwrap().rdns.remove(0);
+        s.modify_dn(&dn, &rdn, true, None, &ctx).unwrap();
+        assert_eq!(viewed(&s, "(cn=b)"), one("cn=b,dc=example,dc=com", "two"));
+        assert_eq!(viewed(&s, "(sn=two)"), one("cn=b,dc=example,dc=com", "two"));
+        // The snapshot restore rewrites the trees: the old entry is back, under its id.
+        s.restore(&snap).unwrap();
+        assert_eq!(viewed(&s, "(sn=*)"), one("cn=a,dc=example,dc=com", "one"));
+        s.delete(&dn, &ctx).unwrap();
+        assert_eq!(viewed(&s, "(sn=*)"), vec![]);
+        s.restore(&snap).unwrap();
+        assert_eq!(viewed(&s, "(sn=*)"), one("cn=a,dc=example,dc=com", "one"));
+        s.clear().unwrap();
+        assert!(s.load(2).unwrap().is_none() && s.load(3).unwrap().is_none());
+    }
+
+    /// Readers racing a writer never see an entry older than the last acknowledged
+    /// write (a fill of bytes read before a write must not outlive the write's forget).
+    #[test]
+    fn readers_racing_writes_never_keep_a_stale_entry() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let s = std::sync::Arc::new(indexed_store());
+        crate::test_support::add(&s, "dc=example,dc=com", "domain");
+        let mut e = Entry::new(Dn::parse("cn=a,dc=example,dc=com").unwrap());
+        e.push_value("objectClass", b"person".to_vec());
+        e.push_value("sn", b"0".to_vec());
+        s.add(e, &Default::default()).unwrap();
+        let acked = std::sync::Arc::new(AtomicU64::new(0));
+        const WRITES: u64 = 300;
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (s, acked) = (s.clone(), acked.clone());
+                std::thread::spawn(move || loop {
+                    let floor = acked.load(Ordering::Acquire);
+                    let got = viewed(&s, "(cn=a)");
+                    let sn: u64 = got[0].1[0].parse().unwrap();
+                    assert!(
+                        sn >= floor,
+                        "read sn={sn} after write {floor} was acknowledged"
+                    );
+                    if floor == WRITES {
+                        break;
+                    }
+                })
+            })
+            .collect();
+        let dn = Dn::parse("cn=a,dc=example,dc=com").unwrap();
+        for k in 1..=WRITES {
+            let m = Mod {
+                op: ModOp::Replace,
+                attr: oxldap_proto::Attribute::new(
+                    "sn".to_string(),
+                    vec![k.to_string().into_bytes()],
+                ),
+            };
+            s.modify(&dn, vec![m], &Default::default()).unwrap();
+            acked.store(k, Ordering::Release);
+        }
+        for r in readers {
+            r.join().unwrap();
+        }
     }
 
     #[test]

@@ -371,6 +371,9 @@ impl Store {
     pub fn restore(&self, snap: &Snapshot) -> Result<(), StoreError> {
         snap.origin.check(self)?;
         let _guard = self.lock_writes();
+        // Rewrites the entries tree wholesale: the entry cache is emptied before the
+        // lock is released, even on an error.
+        let _cache = self.entry_cache.clear_on_drop();
         let next_change = self.next_change_number()?;
         let trees = self.tree_list();
         let tracker = snap
@@ -453,6 +456,9 @@ impl Store {
     /// Errors: [`StoreError::Storage`] when a tree cannot be written.
     pub fn clear(&self) -> Result<(), StoreError> {
         let _guard = self.lock_writes();
+        // Rewrites the entries tree wholesale: the entry cache is emptied before the
+        // lock is released, even on an error.
+        let _cache = self.entry_cache.clear_on_drop();
         let next_change = self.next_change_number()?;
         self.trees.entries.clear()?;
         self.trees.dn2id.clear()?;

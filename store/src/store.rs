@@ -81,12 +81,34 @@ pub(crate) struct Trees {
 /// A precomputed set of tree updates, replayed inside one sled transaction.
 #[derive(Debug, Default)]
 pub(crate) struct Batches {
-    pub entries: sled::Batch,
+    pub entries: EntryWrites,
     pub dn2id: sled::Batch,
     pub children: sled::Batch,
     pub meta: sled::Batch,
     pub index: sled::Batch,
     pub changelog: sled::Batch,
+}
+
+/// The `entries` tree's part of [`Batches`]: the sled batch and the ids it writes, which
+/// the entry cache forgets when the write commits ([`crate::entry_cache`]).
+#[derive(Debug, Default)]
+pub(crate) struct EntryWrites {
+    batch: sled::Batch,
+    ids: Vec<u64>,
+}
+
+impl EntryWrites {
+    /// Stores `bytes` (an encoded [`StoredEntry`]) as entry `id`.
+    pub(crate) fn insert(&mut self, id: u64, bytes: Vec<u8>) {
+        self.batch.insert(&keys::id_key(id), bytes);
+        self.ids.push(id);
+    }
+
+    /// Deletes entry `id`.
+    pub(crate) fn remove(&mut self, id: u64) {
+        self.batch.remove(&keys::id_key(id));
+        self.ids.push(id);
+    }
 }
 
 /// An entry store on one sled database. Cheap to share behind an `Arc`; reads run
@@ -139,6 +161,8 @@ pub struct Store {
     /// Set (with sled's error, for the log) when a write or flush failed: the fail-stop
     /// state of `crate::failstop`. Never cleared; only a reopen recovers.
     pub(crate) failed: std::sync::OnceLock<String>,
+    /// Recently read entries' stored bytes ([`crate::entry_cache`]).
+    pub(crate) entry_cache: crate::entry_cache::EntryCache,
 }
 
 /// The store's write lock, held: the write epoch is odd until it is dropped.
@@ -321,6 +345,7 @@ impl Store {
             observer: std::sync::RwLock::new(None),
             notes: Mutex::new(std::collections::VecDeque::new()),
             failed: std::sync::OnceLock::new(),
+            entry_cache: crate::entry_cache::EntryCache::new(crate::entry_cache::ENTRY_CACHE_BYTES),
         };
         let fingerprint = store.indexes.fingerprint();
         let stored = store.trees.meta.get(keys::META_INDEXES)?;
@@ -538,18 +563,37 @@ impl Store {
     }
 
     pub(crate) fn load(&self, id: u64) -> Result<Option<(u64, StoredEntry)>, StoreError> {
-        self.usable()?;
-        match self.trees.entries.get(keys::id_key(id))? {
+        match self.entry_bytes(id)? {
             Some(bytes) => Ok(Some((id, StoredEntry::decode(&bytes)?))),
             None => Ok(None),
         }
     }
 
+    /// The stored bytes of entry `id` (None: no such entry), from the entry cache or else
+    /// from sled, then cached ([`crate::entry_cache`]).
+    ///
+    /// Errors: the fail-stop state ([`Store::usable`]), storage failures.
+    pub(crate) fn entry_bytes(
+        &self,
+        id: u64,
+    ) -> Result<Option<crate::entry_cache::EntryBytes>, StoreError> {
+        self.usable()?;
+        if let Some(bytes) = self.entry_cache.get(id) {
+            return Ok(Some(bytes));
+        }
+        let seen = self.write_epoch.load(std::sync::atomic::Ordering::Acquire);
+        let Some(stored) = self.trees.entries.get(keys::id_key(id))? else {
+            return Ok(None);
+        };
+        let bytes = crate::entry_cache::EntryBytes::from(&stored[..]);
+        self.entry_cache.fill(id, &bytes, seen, &self.write_epoch);
+        Ok(Some(bytes))
+    }
+
     /// The DN of the stored entry `id`, read in place ([`crate::view::EntryView::dn`])
     /// without decoding its attributes.
     pub(crate) fn load_dn(&self, id: u64) -> Result<Option<Dn>, StoreError> {
-        self.usable()?;
-        match self.trees.entries.get(keys::id_key(id))? {
+        match self.entry_bytes(id)? {
             Some(bytes) => crate::view::EntryView::parse(&bytes)
                 .map(|v| Some(v.dn()))
                 .ok_or(StoreError::Corrupt { tree: "entries" }),
@@ -662,7 +706,7 @@ impl Store {
         } = batches;
         meta.insert(keys::META_LAST_CSN, csn.to_ldap_string().as_bytes());
         let t = &self.trees;
-        (
+        let committed = (
             &t.entries,
             &t.dn2id,
             &t.children,
@@ -679,7 +723,7 @@ impl Store {
                     TransactionalTree,
                     TransactionalTree,
                 )| {
-                    te.apply_batch(&entries)?;
+                    te.apply_batch(&entries.batch)?;
                     td.apply_batch(&dn2id)?;
                     tc.apply_batch(&children)?;
                     tm.apply_batch(&meta)?;
@@ -688,7 +732,10 @@ impl Store {
                     Ok::<(), ConflictableTransactionError<StoreError>>(())
                 },
             )
-            .map_err(StoreError::from)?;
+            .map_err(StoreError::from);
+        // Whether or not it committed, under the write lock (crate::entry_cache).
+        self.entry_cache.forget(&entries.ids);
+        committed?;
         // Durability comes after the write lock is released (`wait_durable`), so that
         // writers committing meanwhile share the next flush.
         let seq = self.group.committed();

@@ -288,8 +288,8 @@ impl<'s> Txn<'s> {
         let mut deltas = Vec::with_capacity(encoded.len());
         for (id, bytes, delta) in encoded {
             match bytes? {
-                Some(bytes) => self.b.entries.insert(&keys::id_key(id), bytes),
-                None => self.b.entries.remove(&keys::id_key(id)),
+                Some(bytes) => self.b.entries.insert(id, bytes),
+                None => self.b.entries.remove(id),
             }
             deltas.push(delta);
         }
