@@ -365,3 +365,99 @@ fn a_modify_of_many_one_value_changes_is_judged_change_by_change() {
     c.modify(&dn, mods).unwrap().success().unwrap();
     assert_eq!(count(&mut c), 2);
 }
+
+/// Tester 12 (this session), finding 1: an unindexed subtree search (`uid` has no index,
+/// so the scope is scanned) while another client moves a subtree back and forth between
+/// two parents must meet every moved entry exactly once. The scan of the DN tree was not
+/// isolated from the move's key rewrites: about one search in fifteen met part of the
+/// subtree twice (under the old and the new parent) or not at all.
+#[test]
+fn a_subtree_moved_during_a_scan_is_met_once() {
+    const BOX: usize = 100;
+    let s = Server::memory();
+    let mut c = connect(&s);
+    c.simple_bind(ROOTDN, ROOTPW).unwrap().success().unwrap();
+    let ou = |c: &mut LdapConn, dn: &str, name: &str| {
+        c.add(
+            dn,
+            vec![
+                ("objectClass", HashSet::from(["organizationalUnit"])),
+                ("ou", HashSet::from([name])),
+            ],
+        )
+        .unwrap()
+        .success()
+        .unwrap();
+    };
+    ou(&mut c, &format!("ou=S1,{BASE}"), "S1");
+    ou(&mut c, &format!("ou=S2,{BASE}"), "S2");
+    ou(&mut c, &format!("ou=box,ou=S1,{BASE}"), "box");
+    for i in 0..BOX {
+        let uid = format!("mv-{i}");
+        c.add(
+            &format!("uid={uid},ou=box,ou=S1,{BASE}"),
+            vec![
+                ("objectClass", HashSet::from(["inetOrgPerson"])),
+                ("uid", HashSet::from([uid.as_str()])),
+                ("cn", HashSet::from(["mv"])),
+                ("sn", HashSet::from(["M"])),
+            ],
+        )
+        .unwrap()
+        .success()
+        .unwrap();
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mover = {
+        let (url, stop) = (s.url.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut c = LdapConn::new(&url).unwrap();
+            c.simple_bind(ROOTDN, ROOTPW).unwrap().success().unwrap();
+            let mut moves = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (from, to) = if moves % 2 == 0 {
+                    ("S1", "S2")
+                } else {
+                    ("S2", "S1")
+                };
+                c.modifydn(
+                    &format!("ou=box,ou={from},{BASE}"),
+                    "ou=box",
+                    true,
+                    Some(&format!("ou={to},{BASE}")),
+                )
+                .unwrap()
+                .success()
+                .unwrap();
+                moves += 1;
+            }
+            moves
+        })
+    };
+    let started = std::time::Instant::now();
+    let mut wrong = Vec::new();
+    let mut searches = 0;
+    while started.elapsed() < std::time::Duration::from_secs(3) {
+        let (rs, _) = c
+            .search(BASE, Scope::Subtree, "(uid=mv-*)", vec!["uid"])
+            .unwrap()
+            .success()
+            .unwrap();
+        let uids: HashSet<String> = rs
+            .into_iter()
+            .map(|e| SearchEntry::construct(e).attrs["uid"][0].clone())
+            .collect();
+        searches += 1;
+        if uids.len() != BOX {
+            wrong.push(uids.len());
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let moves = mover.join().unwrap();
+    assert!(moves > 10, "the subtree moved only {moves} times");
+    assert!(
+        wrong.is_empty(),
+        "{} of {searches} searches met another number of entries than {BOX}: {wrong:?}",
+        wrong.len()
+    );
+}

@@ -529,6 +529,7 @@ impl Store {
         hook: &mut dyn WriteHook,
     ) -> Result<(), StoreError> {
         let _guard = self.lock_writes();
+        let _renaming = self.renaming();
         let norm = self.schema.normalize_dn(dn)?;
         if norm.is_root() {
             return Err(StoreError::OutsideNamingContexts);

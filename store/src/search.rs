@@ -382,9 +382,7 @@ impl Store {
                 }
             }
             Scope::Sub | Scope::Children => {
-                for kv in self.trees.dn2id.scan_prefix(keys::dn_key(norm)) {
-                    let (_, v) = kv?;
-                    let id = keys::decode_id(&v).ok_or(StoreError::Corrupt { tree: "dn2id" })?;
+                for id in self.subtree_ids(norm)? {
                     if scope == Scope::Children && id == base_id {
                         continue;
                     }
@@ -396,7 +394,43 @@ impl Store {
         }
         Ok(())
     }
+
+    /// The ids of the entry `norm` and of every entry under it, parents first, as of one
+    /// moment. A sled scan of `dn2id` is not isolated from a concurrent modify DN, which
+    /// replaces the keys of the subtree it moves: streamed, a scan could meet a moved
+    /// entry under its old and its new name, or under neither (tester 12, finding 1). So
+    /// the ids are collected (8 bytes each), and kept only if no such write ran
+    /// meanwhile (the rename epoch was even and has not moved); after
+    /// [`SUBTREE_SCAN_TRIES`] scans that met one, the scan is made under the write lock.
+    ///
+    /// Errors: storage failures; a `dn2id` value that is not an id is
+    /// [`StoreError::Corrupt`].
+    fn subtree_ids(&self, norm: &NormDn) -> Result<Vec<u64>, StoreError> {
+        let scan = || -> Result<Vec<u64>, StoreError> {
+            self.trees
+                .dn2id
+                .scan_prefix(keys::dn_key(norm))
+                .values()
+                .map(|v| keys::decode_id(&v?).ok_or(StoreError::Corrupt { tree: "dn2id" }))
+                .collect()
+        };
+        for _ in 0..SUBTREE_SCAN_TRIES {
+            let before = self.rename_epoch.load(Ordering::Acquire);
+            if before.is_multiple_of(2) {
+                let ids = scan()?;
+                if self.rename_epoch.load(Ordering::Acquire) == before {
+                    return Ok(ids);
+                }
+            }
+            std::thread::yield_now();
+        }
+        let _guard = self.lock_writes();
+        scan()
+    }
 }
+
+/// Lock-free subtree scans tried before one under the write lock ([`Store::subtree_ids`]).
+const SUBTREE_SCAN_TRIES: usize = 3;
 
 /// The plan [`Store::search_cost`] made, kept on its thread for the search that follows
 /// it there (a small search runs on the thread that costed it, with no await between),

@@ -374,6 +374,7 @@ impl Store {
         // Rewrites the entries tree wholesale: the entry cache is emptied before the
         // lock is released, even on an error.
         let _cache = self.entry_cache.clear_on_drop();
+        let _renaming = self.renaming();
         let next_change = self.next_change_number()?;
         let trees = self.tree_list();
         let tracker = snap
@@ -459,6 +460,7 @@ impl Store {
         // Rewrites the entries tree wholesale: the entry cache is emptied before the
         // lock is released, even on an error.
         let _cache = self.entry_cache.clear_on_drop();
+        let _renaming = self.renaming();
         let next_change = self.next_change_number()?;
         self.trees.entries.clear()?;
         self.trees.dn2id.clear()?;

@@ -133,6 +133,10 @@ pub struct Store {
     /// Odd while a writer holds the write lock, bumped on taking and on releasing it: a
     /// plan read while it is even and unchanged saw no write (see `search::PlanMemo`).
     pub(crate) write_epoch: std::sync::atomic::AtomicU64,
+    /// Odd while a write that moves `dn2id` keys (a modify DN, a snapshot restore, a
+    /// clear) runs, bumped at its start and end: a subtree scan that saw it even and
+    /// unchanged saw no entry under two names or under none ([`Store::subtree_ids`]).
+    pub(crate) rename_epoch: std::sync::atomic::AtomicU64,
     /// Unique among the stores of this process (tells a memo which store it is for).
     pub(crate) instance: u64,
     /// Flush before acknowledging each write (see [`StoreOptions::durable`]).
@@ -175,6 +179,16 @@ impl Drop for WriteGuard<'_> {
     fn drop(&mut self) {
         // Before the mutex is released (fields drop after this body).
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// A write that moves `dn2id` keys, running: the rename epoch is odd until it is dropped
+/// ([`Store::renaming`]).
+pub(crate) struct RenameGuard<'s>(&'s std::sync::atomic::AtomicU64);
+
+impl Drop for RenameGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -329,6 +343,7 @@ impl Store {
             indexes,
             write_lock: Mutex::new(()),
             write_epoch: std::sync::atomic::AtomicU64::new(0),
+            rename_epoch: std::sync::atomic::AtomicU64::new(0),
             instance: {
                 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
                 NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -670,6 +685,14 @@ impl Store {
             _guard: guard,
             epoch: &self.write_epoch,
         }
+    }
+
+    /// Marks a write that moves `dn2id` keys (taken under the write lock, after its
+    /// guard, so it ends first): see [`Store::subtree_ids`].
+    pub(crate) fn renaming(&self) -> RenameGuard<'_> {
+        self.rename_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        RenameGuard(&self.rename_epoch)
     }
 
     /// Allocates `n` fresh entry ids (under the write lock), returning the first; the new
