@@ -774,14 +774,17 @@ fn restore(common: &Common, src: &std::path::Path, force: bool) -> Result<()> {
     let (csn, count) = backup::read_header(src)?;
     // The whole file is read first: a damaged backup must not clear the database.
     backup::check_file(src, count)?;
-    let dir = open(common, false)?;
+    // A folder that holds an interrupted restore is opened here only, to be replaced.
+    let dir = oxldap_store::for_restore(|| open(common, false))?;
+    if !dir.store.is_empty() && !force {
+        bail!(
+            "the database already holds {} entries; restore refuses to overwrite it without --force",
+            dir.store.len()
+        );
+    }
+    // Marked before anything is cleared or loaded, unmarked by `finish_restore`.
+    dir.store.begin_restore()?;
     if !dir.store.is_empty() {
-        if !force {
-            bail!(
-                "the database already holds {} entries; restore refuses to overwrite it without --force",
-                dir.store.len()
-            );
-        }
         dir.store.clear()?;
     }
     let n = dir.store.bulk(|| load_ldif(&dir, src, true))??;

@@ -363,6 +363,76 @@ fn a_damaged_backup_is_refused_before_anything_changes() {
     assert_eq!(count(d), 1054);
 }
 
+/// Tester 12 (this session), finding 2: a restore cut off part-way (here by an entry the
+/// schema refuses half-way through the file; killed or crashed alike) left a partial
+/// directory that `verify` called consistent and `serve` served. The folder is now marked
+/// for the length of the restore: every command but another restore refuses it.
+#[test]
+fn an_interrupted_restore_is_refused_until_a_restore_completes() {
+    let work = tempfile::tempdir().unwrap();
+    let d = work.path().join("db");
+    let d = d.to_str().unwrap();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/axigen-1000.ldif"
+    );
+    oxldap(&["import", "--data-dir", d, fixture]);
+    let good = work.path().join("good.ldif");
+    oxldap(&["backup", "--data-dir", d, good.to_str().unwrap()]);
+    // The same file with one entry, past the middle, that the schema refuses: it parses
+    // and holds the announced number of entries, so it is loaded until that entry.
+    let text = std::fs::read_to_string(&good).unwrap();
+    let at = text[text.len() / 2..].find("\nsn: ").unwrap() + text.len() / 2;
+    let bad = work.path().join("bad.ldif");
+    std::fs::write(
+        &bad,
+        format!("{}\nnoSuchAttribute: x{}", &text[..at], &text[at..]),
+    )
+    .unwrap();
+    let fresh = work.path().join("fresh");
+    let fresh = fresh.to_str().unwrap();
+    for dir in [d, fresh] {
+        let out = bin()
+            .args([
+                "restore",
+                "--force",
+                "--data-dir",
+                dir,
+                bad.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "the refused entry was restored");
+        for cmd in [
+            &["verify"][..],
+            &["export"],
+            &["serve", "-h", "ldap://127.0.0.1:0/"],
+        ] {
+            let out = bin().args(cmd).args(["--data-dir", dir]).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !out.status.success(),
+                "{cmd:?} accepted a partial restore: {err}"
+            );
+            assert!(err.contains("interrupted restore"), "{cmd:?}: {err}");
+        }
+        let err = oxldap(&[
+            "restore",
+            "--force",
+            "--data-dir",
+            dir,
+            good.to_str().unwrap(),
+        ]);
+        assert!(err.contains("restored 1054 entries"), "{err}");
+        let out = bin().args(["verify", "--data-dir", dir]).output().unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && said.contains("1054 entries"),
+            "{said}"
+        );
+    }
+}
+
 #[test]
 fn backup_search_is_for_the_rootdn_only() {
     let s = Server::memory();

@@ -56,6 +56,19 @@ impl Store {
         Ok(BackupImage { csn, entries })
     }
 
+    /// Starts a restore (`oxldap restore`, before the database is cleared and the backup
+    /// loaded): marks the folder, durably, as holding an interrupted restore until
+    /// [`Store::finish_restore`] removes the mark, so that a restore cut off part-way (killed,
+    /// a crash, a full disk) leaves a folder that is not served or exported as if it were
+    /// whole (see [`crate::for_restore`]).
+    ///
+    /// Errors: [`StoreError::Storage`] when the mark cannot be written.
+    pub fn begin_restore(&self) -> Result<(), StoreError> {
+        let _guard = self.lock_writes();
+        self.trees.meta.insert(keys::META_RESTORING, &b"1"[..])?;
+        self.flush()
+    }
+
     /// Ends a restore (`oxldap restore`, after the backup's entries were imported with
     /// their entryUUID and entryCSN): the change log is emptied (the imports are not
     /// changes any consumer missed) and marked as covering nothing before `csn`, and the
@@ -80,6 +93,7 @@ impl Store {
                 self.trees.meta.remove(keys::META_LOG_TRIMMED)?;
             }
         }
+        self.trees.meta.remove(keys::META_RESTORING)?;
         self.flush()
     }
 

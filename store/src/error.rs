@@ -228,6 +228,13 @@ pub enum StoreError {
         /// What sled reported.
         cause: String,
     },
+    /// The folder holds a restore that was cut off before its end (killed, a crash, a
+    /// full disk): only part of the backup is in it (tester 12, finding 2).
+    #[error(
+        "the database holds an interrupted restore: only part of the backup was loaded; \
+         run `oxldap restore --force BACKUP` again (or restore into an empty folder)"
+    )]
+    RestoreInterrupted,
     /// A stored record could not be decoded.
     #[error("corrupt record in tree {tree}")]
     Corrupt {
@@ -276,6 +283,7 @@ impl StoreError {
             StoreError::Storage(_)
             | StoreError::Corrupt { .. }
             | StoreError::Damaged { .. }
+            | StoreError::RestoreInterrupted
             | StoreError::SuffixMismatch { .. }
             | StoreError::IndexConfig { .. }
             | StoreError::Locked { .. }
@@ -298,6 +306,7 @@ impl StoreError {
             StoreError::Storage(_)
                 | StoreError::Corrupt { .. }
                 | StoreError::Damaged { .. }
+                | StoreError::RestoreInterrupted
                 | StoreError::SuffixMismatch { .. }
                 | StoreError::IndexConfig { .. }
                 | StoreError::Locked { .. }

@@ -50,6 +50,10 @@ pub const META_NEXT_CHANGE: &[u8] = b"next_change";
 /// entries and the change log were replaced then, so a content-sync cookie older than it
 /// describes a state the change log does not lead from (see `Store::restored_at`).
 pub const META_RESTORED: &[u8] = b"restored_at";
+/// `meta` key: present while `oxldap restore` loads a backup (`Store::begin_restore` to
+/// `Store::finish_restore`): a folder that still holds it was cut off part-way and is not
+/// opened except by another restore.
+pub const META_RESTORING: &[u8] = b"restoring";
 /// `meta` key: the normalized suffixes the data was written for, one per line
 /// (`crate::store::check_suffixes`): a folder is not served under other suffixes.
 pub const META_SUFFIXES: &[u8] = b"suffixes";

@@ -52,7 +52,7 @@ pub use entry_cache::ENTRY_CACHE_BYTES;
 pub use error::StoreError;
 pub use hook::{HookRefusal, NoHook, WriteHook};
 pub use index::{kind_name, IndexConfig, IndexKind, Plan, SubstrTunables, MAX_PLAN_NODES};
-pub use open_read_only::without_reindex_at_open;
+pub use open_read_only::{for_restore, without_reindex_at_open};
 pub use ops::{Mod, ModOp, WriteCtx};
 pub use overlay::{Dangling, MemberOf, OverlayKind, Overlays, Refint};
 pub use search::{Computed, CostedSearch, Scope, SearchControl};

@@ -29,6 +29,27 @@ pub(crate) fn reindex_allowed() -> bool {
     REINDEX_AT_OPEN.with(Cell::get)
 }
 
+thread_local! {
+    /// Whether [`crate::Store::open`] on this thread opens a folder that holds an
+    /// interrupted restore ([`crate::keys::META_RESTORING`]).
+    static INTERRUPTED_RESTORE_OPENS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with [`crate::Store::open`] on this thread opening a folder that holds an
+/// interrupted restore, which it otherwise refuses with
+/// [`crate::StoreError::RestoreInterrupted`]: for `oxldap restore`, which replaces it.
+pub fn for_restore<R>(f: impl FnOnce() -> R) -> R {
+    let before = INTERRUPTED_RESTORE_OPENS.with(|c| c.replace(true));
+    let out = f();
+    INTERRUPTED_RESTORE_OPENS.with(|c| c.set(before));
+    out
+}
+
+/// Whether [`crate::Store::open`] may open a folder holding an interrupted restore.
+pub(crate) fn interrupted_restore_opens() -> bool {
+    INTERRUPTED_RESTORE_OPENS.with(Cell::get)
+}
+
 /// The refusal of a read-only open: which indexes the configuration names that the folder
 /// lacks, and the reverse, from the two fingerprints (`v4 tunables;OID kind...;...`).
 pub(crate) fn outdated(stored: Option<&[u8]>, configured: &str) -> crate::StoreError {

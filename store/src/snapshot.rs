@@ -467,7 +467,13 @@ impl Store {
         self.trees.children.clear()?;
         self.trees.index.clear()?;
         self.trees.changelog.clear()?;
-        let keep: [&[u8]; 3] = [keys::META_FORMAT, keys::META_INDEXES, keys::META_LAST_CSN];
+        // A restore's marker too: a clear that starts a restore must not drop it.
+        let keep: [&[u8]; 4] = [
+            keys::META_FORMAT,
+            keys::META_INDEXES,
+            keys::META_LAST_CSN,
+            keys::META_RESTORING,
+        ];
         let mut batch = sled::Batch::default();
         for k in self.trees.meta.iter().keys() {
             let k = k?;

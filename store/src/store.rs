@@ -362,6 +362,11 @@ impl Store {
             failed: std::sync::OnceLock::new(),
             entry_cache: crate::entry_cache::EntryCache::new(crate::entry_cache::ENTRY_CACHE_BYTES),
         };
+        if store.trees.meta.contains_key(keys::META_RESTORING)?
+            && !crate::open_read_only::interrupted_restore_opens()
+        {
+            return Err(StoreError::RestoreInterrupted);
+        }
         let fingerprint = store.indexes.fingerprint();
         let stored = store.trees.meta.get(keys::META_INDEXES)?;
         if stored.as_deref() != Some(fingerprint.as_bytes()) {
