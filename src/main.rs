@@ -702,7 +702,7 @@ fn export(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} entries {per_sec} eta {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    for entry in dir.store.iter_entries() {
+    for entry in dir.store.export_entries() {
         let entry = entry?;
         bar.inc(1);
         if let Some(base) = &subtree {

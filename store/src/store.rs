@@ -557,8 +557,29 @@ impl Store {
     }
 
     /// Every entry in DN order from the root down (parents before children), as stored
-    /// (no computed attributes). Used by export.
+    /// (no computed attributes).
     pub fn iter_entries(&self) -> impl Iterator<Item = Result<Entry, StoreError>> + '_ {
+        self.iter_stored().map(|s| s.map(|s| s.entry))
+    }
+
+    /// [`Store::iter_entries`] as slapcat writes them (`oxldap export`): a suffix entry also
+    /// carries the contextCSN, which slapd's syncprov stores there and oxldap computes,
+    /// so that an export loaded elsewhere keeps the point in time that content-sync
+    /// cookies are compared with (tester 12, finding 6).
+    pub fn export_entries(&self) -> impl Iterator<Item = Result<Entry, StoreError>> + '_ {
+        let csn = self.last_csn().ok().flatten().map(|c| c.to_ldap_string());
+        self.iter_stored().map(move |s| {
+            let s = s?;
+            let mut entry = s.entry;
+            if let (ROOT_ID, Some(csn)) = (s.parent, &csn) {
+                merge_context_csn(&mut entry, csn.clone());
+            }
+            Ok(entry)
+        })
+    }
+
+    /// The stored entries in DN order from the root down.
+    fn iter_stored(&self) -> impl Iterator<Item = Result<StoredEntry, StoreError>> + '_ {
         self.trees.dn2id.iter().filter_map(move |kv| {
             let (_, idb) = match kv {
                 Ok(kv) => kv,
@@ -566,7 +587,7 @@ impl Store {
             };
             let id = keys::decode_id(&idb)?;
             match self.load(id) {
-                Ok(Some((_, s))) => Some(Ok(s.entry)),
+                Ok(Some((_, s))) => Some(Ok(s)),
                 Ok(None) => None,
                 Err(e) => Some(Err(e)),
             }
