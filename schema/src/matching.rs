@@ -749,17 +749,28 @@ impl MatchingRule {
         if sub.initial.is_none() && sub.any.is_empty() && sub.final_.is_none() {
             return Err(invalid(self, "a substrings assertion has no component"));
         }
+        // slapd trims the spaces at both ends of every IA5 component, and a component left
+        // empty constrains nothing: `(mail=* *)` matches every value (tester 12, finding
+        // 5), where a directoryString's initial or any component of spaces only makes the
+        // assertion Undefined.
+        let ia5 = matches!(self.algo, Algo::CaseIgnoreIa5 | Algo::CaseExactIa5);
+        let component = |c: &[u8], pos: Pos| -> Result<Option<Vec<u8>>, SchemaError> {
+            if ia5 {
+                let out = self.prepare_component_raw(c, pos)?;
+                return Ok((!out.is_empty()).then_some(out));
+            }
+            self.prepare_component(c, pos).map(Some)
+        };
+        let mut any = Vec::with_capacity(sub.any.len());
+        for c in &sub.any {
+            any.extend(component(c, Pos::Any)?);
+        }
         Ok(PreparedSubstrings {
-            initial: sub
-                .initial
-                .as_deref()
-                .map(|c| self.prepare_component(c, Pos::Initial))
-                .transpose()?,
-            any: sub
-                .any
-                .iter()
-                .map(|c| self.prepare_component(c, Pos::Any))
-                .collect::<Result<_, _>>()?,
+            initial: match sub.initial.as_deref() {
+                None => None,
+                Some(c) => component(c, Pos::Initial)?,
+            },
+            any,
             final_: match sub.final_.as_deref() {
                 None => None,
                 Some(c) => self.prepare_final(c)?,
