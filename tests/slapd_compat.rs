@@ -352,3 +352,67 @@ fn verify_reports_duplicate_entry_uuids() {
         "{stdout}"
     );
 }
+
+/// Tester 12 (this session), finding 4: options compare case-insensitively and in any
+/// order (RFC 4512 §2.5). `cn;lang-EN;lang-de` and `cn;lang-de;lang-en` were stored as
+/// two attributes holding the same value; as slapd, they are one attribute, stored and
+/// returned with its options lowercased and sorted, and adding the value again under the
+/// other spelling is typeOrValueExists (20). (slapd's answers, checked by hand with
+/// Debian's slapd 2.5: the same entry, and 20 for both the modify and the add.)
+#[test]
+fn attribute_options_are_one_attribute_in_any_order_and_case() {
+    let s = Server::with_fixture();
+    let dn = format!("uid=optt,{USERS}");
+    s.modify_root(
+        "ldapadd",
+        &format!(
+            "dn: {dn}\nobjectClass: inetOrgPerson\nuid: optt\ncn: optt\nsn: o\n\
+             cn;lang-EN;lang-de: x\ncn;LANG-fr;lang-fr: y\ndescription;lang-DE: d\n"
+        ),
+        &[],
+    )
+    .expect_code(0);
+    let out = s.search_root(&[
+        "-b",
+        &dn,
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "cn",
+        "description",
+    ]);
+    let lines: Vec<&str> = out.stdout.lines().filter(|l| l.contains(';')).collect();
+    assert_eq!(
+        lines,
+        [
+            "cn;lang-de;lang-en: x",
+            "cn;lang-fr: y",
+            "description;lang-de: d"
+        ],
+        "{}",
+        out.stdout
+    );
+    s.modify_root(
+        "ldapmodify",
+        &format!("dn: {dn}\nchangetype: modify\nadd: cn;lang-de;lang-en\ncn;lang-de;lang-en: x\n"),
+        &[],
+    )
+    .expect_code(20);
+    s.modify_root(
+        "ldapadd",
+        &format!(
+            "dn: uid=optt2,{USERS}\nobjectClass: inetOrgPerson\nuid: optt2\ncn: o\nsn: o\n\
+             cn;lang-de;lang-en: x\ncn;lang-EN;lang-de: x\n"
+        ),
+        &[],
+    )
+    .expect_code(20);
+    // A filter and a requested attribute name the options in any order and case.
+    let found = s.search_root(&["-b", USERS, "(cn;LANG-EN;lang-de=x)", "cn;lang-en;LANG-DE"]);
+    assert_eq!(found.dns(), vec![dn.clone()]);
+    assert!(
+        found.stdout.contains("cn;lang-de;lang-en: x"),
+        "{}",
+        found.stdout
+    );
+}

@@ -450,12 +450,29 @@ fn check_options_of(desc: &str, at: &AttributeType) -> Result<(), SchemaError> {
     Ok(())
 }
 
-/// `at`'s primary name followed by `opts` (empty, or `;option...` as written).
+/// `at`'s primary name followed by the options of `opts` (empty, or `;option...`)
+/// lowercased, sorted and each once: options compare case-insensitively and their order
+/// is not significant (RFC 4512 §2.5), so `cn;lang-EN;lang-de` and `cn;lang-de;lang-en`
+/// are one attribute, stored and returned as `cn;lang-de;lang-en`, as slapd does (tester
+/// 12, finding 4: they were two attributes holding the same value).
 fn canonical_desc_of(at: &AttributeType, opts: &str) -> String {
     let name = at.name();
     let mut out = String::with_capacity(name.len() + opts.len());
     out.push_str(name);
-    out.push_str(opts);
+    if opts.is_empty() {
+        return out;
+    }
+    let mut options: Vec<String> = opts
+        .split(';')
+        .filter(|o| !o.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    options.sort_unstable();
+    options.dedup();
+    for o in options {
+        out.push(';');
+        out.push_str(&o);
+    }
     out
 }
 
@@ -822,8 +839,9 @@ impl Schema {
         matching::matching_rule(name).map(|r| r.oid.to_string())
     }
 
-    /// The description with the type replaced by its primary name and the options kept as
-    /// written: `CN;lang-EN` → `cn;lang-EN`. `None` for an unknown type.
+    /// The description with the type replaced by its primary name and the options in
+    /// their canonical form (lowercased, sorted, each once): `CN;lang-EN` → `cn;lang-en`.
+    /// `None` for an unknown type.
     pub fn canonical_desc(&self, desc: &str) -> Option<String> {
         let (ty, opts) = split_description(desc);
         Some(canonical_desc_of(self.lookup_type(ty)?, opts))
@@ -962,7 +980,11 @@ mod tests {
         assert_eq!(s.object_class("2.5.6.6").map(|c| c.name()), Some("person"));
         assert_eq!(
             s.canonical_desc("CN;lang-EN").as_deref(),
-            Some("cn;lang-EN")
+            Some("cn;lang-en")
+        );
+        assert_eq!(
+            s.canonical_desc("cn;lang-EN;lang-de;LANG-de").as_deref(),
+            Some("cn;lang-de;lang-en")
         );
         assert_eq!(s.canonical_desc("2.5.4.3").as_deref(), Some("cn"));
         assert_eq!(s.canonical_desc("userid").as_deref(), Some("uid"));
@@ -973,7 +995,7 @@ mod tests {
         );
         assert_eq!(
             s.canonical_desc("2.5.4.36;BINARY").as_deref(),
-            Some("userCertificate;BINARY")
+            Some("userCertificate;binary")
         );
     }
 
