@@ -363,7 +363,7 @@ fn a_damaged_backup_is_refused_before_anything_changes() {
     assert_eq!(count(d), 1054);
 }
 
-/// Tester 12 (this session), finding 2: a restore cut off part-way (here by an entry the
+/// Tester 13, finding 2: a restore cut off part-way (here by an entry the
 /// schema refuses half-way through the file; killed or crashed alike) left a partial
 /// directory that `verify` called consistent and `serve` served. The folder is now marked
 /// for the length of the restore: every command but another restore refuses it.

@@ -71,7 +71,7 @@ const PINNED: &[&str] = &[
     "(cn=*sven*  )",
     "(mail=* )",
     // caseIgnoreIA5SubstringsMatch: a component of spaces only, trimmed to nothing,
-    // constrains nothing in slapd (tester 12, finding 5: oxldap found no entry).
+    // constrains nothing in slapd (tester 13, finding 5: oxldap found no entry).
     "(mail=* *)",
     "(mail=*\\20*)",
     "(mail= *)",

@@ -366,7 +366,7 @@ fn a_modify_of_many_one_value_changes_is_judged_change_by_change() {
     assert_eq!(count(&mut c), 2);
 }
 
-/// Tester 12 (this session), finding 1: an unindexed subtree search (`uid` has no index,
+/// Tester 13, finding 1: an unindexed subtree search (`uid` has no index,
 /// so the scope is scanned) while another client moves a subtree back and forth between
 /// two parents must meet every moved entry exactly once. The scan of the DN tree was not
 /// isolated from the move's key rewrites: about one search in fifteen met part of the

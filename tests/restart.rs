@@ -82,7 +82,7 @@ fn import_then_export_round_trips() {
         .args(["export", "--data-dir", d2])
         .output()
         .unwrap();
-    // As slapcat, the suffix entry carries the contextCSN (tester 12, finding 6): the
+    // As slapcat, the suffix entry carries the contextCSN (tester 13, finding 6): the
     // second folder's is its own newest CSN (its import wrote later than the first).
     let text2 = String::from_utf8(exp2.stdout).unwrap();
     let without_context_csn = |t: &str| -> String {

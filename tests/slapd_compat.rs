@@ -353,7 +353,7 @@ fn verify_reports_duplicate_entry_uuids() {
     );
 }
 
-/// Tester 12 (this session), finding 4: options compare case-insensitively and in any
+/// Tester 13, finding 4: options compare case-insensitively and in any
 /// order (RFC 4512 §2.5). `cn;lang-EN;lang-de` and `cn;lang-de;lang-en` were stored as
 /// two attributes holding the same value; as slapd, they are one attribute, stored and
 /// returned with its options lowercased and sorted, and adding the value again under the

@@ -750,7 +750,7 @@ impl MatchingRule {
             return Err(invalid(self, "a substrings assertion has no component"));
         }
         // slapd trims the spaces at both ends of every IA5 component, and a component left
-        // empty constrains nothing: `(mail=* *)` matches every value (tester 12, finding
+        // empty constrains nothing: `(mail=* *)` matches every value (tester 13, finding
         // 5), where a directoryString's initial or any component of spaces only makes the
         // assertion Undefined.
         let ia5 = matches!(self.algo, Algo::CaseIgnoreIa5 | Algo::CaseExactIa5);

@@ -454,7 +454,7 @@ fn check_options_of(desc: &str, at: &AttributeType) -> Result<(), SchemaError> {
 /// lowercased, sorted and each once: options compare case-insensitively and their order
 /// is not significant (RFC 4512 §2.5), so `cn;lang-EN;lang-de` and `cn;lang-de;lang-en`
 /// are one attribute, stored and returned as `cn;lang-de;lang-en`, as slapd does (tester
-/// 12, finding 4: they were two attributes holding the same value).
+/// 13, finding 4: they were two attributes holding the same value).
 fn canonical_desc_of(at: &AttributeType, opts: &str) -> String {
     let name = at.name();
     let mut out = String::with_capacity(name.len() + opts.len());

@@ -229,7 +229,7 @@ pub enum StoreError {
         cause: String,
     },
     /// The folder holds a restore that was cut off before its end (killed, a crash, a
-    /// full disk): only part of the backup is in it (tester 12, finding 2).
+    /// full disk): only part of the backup is in it (tester 13, finding 2).
     #[error(
         "the database holds an interrupted restore: only part of the backup was loaded; \
          run `oxldap restore --force BACKUP` again (or restore into an empty folder)"

@@ -398,7 +398,7 @@ impl Store {
     /// The ids of the entry `norm` and of every entry under it, parents first, as of one
     /// moment. A sled scan of `dn2id` is not isolated from a concurrent modify DN, which
     /// replaces the keys of the subtree it moves: streamed, a scan could meet a moved
-    /// entry under its old and its new name, or under neither (tester 12, finding 1). So
+    /// entry under its old and its new name, or under neither (tester 13, finding 1). So
     /// the ids are collected (8 bytes each), and kept only if no such write ran
     /// meanwhile (the rename epoch was even and has not moved); after
     /// [`SUBTREE_SCAN_TRIES`] scans that met one, the scan is made under the write lock.

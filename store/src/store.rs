@@ -565,7 +565,7 @@ impl Store {
     /// [`Store::iter_entries`] as slapcat writes them (`oxldap export`): a suffix entry also
     /// carries the contextCSN, which slapd's syncprov stores there and oxldap computes,
     /// so that an export loaded elsewhere keeps the point in time that content-sync
-    /// cookies are compared with (tester 12, finding 6).
+    /// cookies are compared with (tester 13, finding 6).
     pub fn export_entries(&self) -> impl Iterator<Item = Result<Entry, StoreError>> + '_ {
         let csn = self.last_csn().ok().flatten().map(|c| c.to_ldap_string());
         self.iter_stored().map(move |s| {
