@@ -291,22 +291,29 @@ fn offline_backup_restore_refuses_to_overwrite_and_export_on_a_running_server() 
     assert_eq!(s.search_root(&["-b", BASE, "1.1"]).dns().len(), 4);
 }
 
+/// Imports the 1,000-user fixture into `work/db` and backs it up to `work/good.ldif`;
+/// returns the folder and the backup.
+fn fixture_backup(work: &std::path::Path) -> (String, std::path::PathBuf) {
+    let d = work.join("db").to_str().unwrap().to_string();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/axigen-1000.ldif"
+    );
+    oxldap(&["import", "--data-dir", &d, fixture]);
+    let good = work.join("good.ldif");
+    let err = oxldap(&["backup", "--data-dir", &d, good.to_str().unwrap()]);
+    assert!(err.contains("backed up 1054 entries"), "{err}");
+    (d, good)
+}
+
 /// A backup cut short (a full disk, an interrupted copy) is refused before `restore`
 /// changes anything: `--force` keeps the database it would have replaced, and a new
 /// folder is not left holding a partial copy (tester finding, 2026-11-30).
 #[test]
 fn a_damaged_backup_is_refused_before_anything_changes() {
     let work = tempfile::tempdir().unwrap();
-    let d = work.path().join("db");
-    let d = d.to_str().unwrap();
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/axigen-1000.ldif"
-    );
-    oxldap(&["import", "--data-dir", d, fixture]);
-    let good = work.path().join("good.ldif");
-    let err = oxldap(&["backup", "--data-dir", d, good.to_str().unwrap()]);
-    assert!(err.contains("backed up 1054 entries"), "{err}");
+    let (d, good) = fixture_backup(work.path());
+    let d = d.as_str();
     let text = std::fs::read(&good).unwrap();
     let count = |dir: &str| {
         let out = bin().args(["export", "--data-dir", dir]).output().unwrap();
@@ -370,15 +377,8 @@ fn a_damaged_backup_is_refused_before_anything_changes() {
 #[test]
 fn an_interrupted_restore_is_refused_until_a_restore_completes() {
     let work = tempfile::tempdir().unwrap();
-    let d = work.path().join("db");
-    let d = d.to_str().unwrap();
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/axigen-1000.ldif"
-    );
-    oxldap(&["import", "--data-dir", d, fixture]);
-    let good = work.path().join("good.ldif");
-    oxldap(&["backup", "--data-dir", d, good.to_str().unwrap()]);
+    let (d, good) = fixture_backup(work.path());
+    let d = d.as_str();
     // The same file with one entry, past the middle, that the schema refuses: it parses
     // and holds the announced number of entries, so it is loaded until that entry.
     let text = std::fs::read_to_string(&good).unwrap();

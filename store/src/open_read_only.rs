@@ -18,9 +18,18 @@ thread_local! {
 /// [`crate::StoreError::IndexConfig`], naming the indexes that differ) a folder whose
 /// indexes do not match the configuration, instead of rebuilding them.
 pub fn without_reindex_at_open<R>(f: impl FnOnce() -> R) -> R {
-    let before = REINDEX_AT_OPEN.with(|c| c.replace(false));
+    with_switch(&REINDEX_AT_OPEN, false, f)
+}
+
+/// Runs `f` with the thread-local `switch` set to `value`, then puts it back.
+fn with_switch<R>(
+    switch: &'static std::thread::LocalKey<Cell<bool>>,
+    value: bool,
+    f: impl FnOnce() -> R,
+) -> R {
+    let before = switch.with(|c| c.replace(value));
     let out = f();
-    REINDEX_AT_OPEN.with(|c| c.set(before));
+    switch.with(|c| c.set(before));
     out
 }
 
@@ -39,10 +48,7 @@ thread_local! {
 /// interrupted restore, which it otherwise refuses with
 /// [`crate::StoreError::RestoreInterrupted`]: for `oxldap restore`, which replaces it.
 pub fn for_restore<R>(f: impl FnOnce() -> R) -> R {
-    let before = INTERRUPTED_RESTORE_OPENS.with(|c| c.replace(true));
-    let out = f();
-    INTERRUPTED_RESTORE_OPENS.with(|c| c.set(before));
-    out
+    with_switch(&INTERRUPTED_RESTORE_OPENS, true, f)
 }
 
 /// Whether [`crate::Store::open`] may open a folder holding an interrupted restore.
