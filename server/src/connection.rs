@@ -845,7 +845,7 @@ async fn run_op(
     let increments = increments.to_vec();
     // A search costed above (`is_small_search`) but too large for this task: its plan
     // goes with it to the blocking pool.
-    let costed = oxldap_store::CostedSearch::take();
+    let costed = matches!(op, LdapOp::SearchRequest(_)).then(oxldap_store::CostedSearch::take);
     let etx = tx.clone();
     let closing = session.closing.clone();
     let session = session.clone();
@@ -856,7 +856,9 @@ async fn run_op(
         let mut rc = Vec::new();
         let op = match op {
             LdapOp::SearchRequest(req) => {
-                costed.resume();
+                if let Some(costed) = costed {
+                    costed.resume();
+                }
                 let mut batch = EntryBatch::new(msgid, &etx);
                 let done = search_with_controls(
                     &dir,

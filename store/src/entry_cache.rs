@@ -102,8 +102,8 @@ impl EntryCache {
 
     /// Removes every entry. Call before the write lock is released.
     pub(crate) fn clear(&self) {
-        for i in 0..SHARDS {
-            let mut shard = self.shards[i].lock().unwrap_or_else(|p| p.into_inner());
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
             shard.entries = HashMap::default();
             shard.bytes = 0;
         }

@@ -508,7 +508,6 @@ impl PlanMemo {
 /// search of 250 candidates planned twice paid for its index lookups twice. Both parts
 /// keep their checks where they are used again (the same store, an equal base or filter,
 /// no write since the plan), so handing them to the wrong search only costs the reuse.
-#[derive(Default)]
 pub struct CostedSearch {
     base: Option<BaseMemo>,
     plan: Option<PlanMemo>,

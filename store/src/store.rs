@@ -171,22 +171,25 @@ pub struct Store {
 
 /// The store's write lock, held: the write epoch is odd until it is dropped.
 pub(crate) struct WriteGuard<'s> {
+    // Fields drop in order: the epoch is bumped back to even before the mutex is released.
+    _epoch: OddEpoch<'s>,
     _guard: MutexGuard<'s, ()>,
-    epoch: &'s std::sync::atomic::AtomicU64,
 }
 
-impl Drop for WriteGuard<'_> {
-    fn drop(&mut self) {
-        // Before the mutex is released (fields drop after this body).
-        self.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+/// An epoch counter made odd for the guard's life: bumped when it is made and when it is
+/// dropped. The write epoch ([`Store::lock_writes`]) and the rename epoch
+/// ([`Store::renaming`]) are both read this way: a reader that saw the counter even and
+/// unchanged across its reads saw no such write.
+pub(crate) struct OddEpoch<'s>(&'s std::sync::atomic::AtomicU64);
+
+impl<'s> OddEpoch<'s> {
+    fn enter(epoch: &'s std::sync::atomic::AtomicU64) -> OddEpoch<'s> {
+        epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        OddEpoch(epoch)
     }
 }
 
-/// A write that moves `dn2id` keys, running: the rename epoch is odd until it is dropped
-/// ([`Store::renaming`]).
-pub(crate) struct RenameGuard<'s>(&'s std::sync::atomic::AtomicU64);
-
-impl Drop for RenameGuard<'_> {
+impl Drop for OddEpoch<'_> {
     fn drop(&mut self) {
         self.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
@@ -705,20 +708,16 @@ impl Store {
     /// Takes the write lock; every write path holds it from planning to commit.
     pub(crate) fn lock_writes(&self) -> WriteGuard<'_> {
         let guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.write_epoch
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         WriteGuard {
+            _epoch: OddEpoch::enter(&self.write_epoch),
             _guard: guard,
-            epoch: &self.write_epoch,
         }
     }
 
     /// Marks a write that moves `dn2id` keys (taken under the write lock, after its
     /// guard, so it ends first): see [`Store::subtree_ids`].
-    pub(crate) fn renaming(&self) -> RenameGuard<'_> {
-        self.rename_epoch
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        RenameGuard(&self.rename_epoch)
+    pub(crate) fn renaming(&self) -> OddEpoch<'_> {
+        OddEpoch::enter(&self.rename_epoch)
     }
 
     /// Allocates `n` fresh entry ids (under the write lock), returning the first; the new
