@@ -427,9 +427,14 @@ impl<'d> Selection<'d> {
             .any(|c| self.wants(dir, c))
     }
 
+    /// Whether no attribute at all is selected: `1.1` alone (RFC 4511 §4.5.1.8), or only
+    /// unknown names.
+    fn wants_none(&self) -> bool {
+        !self.all_user && !self.all_operational && self.named.is_empty()
+    }
+
     fn wants(&self, dir: &Directory, desc: &str) -> bool {
-        // `1.1` alone (RFC 4511 §4.5.1.8), or only unknown names: nothing to look up.
-        if !self.all_user && !self.all_operational && self.named.is_empty() {
+        if self.wants_none() {
             return false;
         }
         let Some(at) = dir.schema.attribute_type(desc) else {
@@ -557,10 +562,15 @@ impl Selected<'_> {
     /// The attributes that go out, with their values, in stored order.
     fn attrs(&self) -> impl Iterator<Item = (&str, oxldap_store::ValueIter<'_>)> + '_ {
         let mut keep = self.keep.as_deref().map(|k| k.iter());
-        self.view.attrs().filter(move |(d, _)| match keep.as_mut() {
-            Some(k) => k.next().copied().unwrap_or(false),
-            None => self.sel.wants(self.dir, d),
-        })
+        // A DN-only search (`1.1`) skips the walk (a `keep` list can only narrow).
+        let none = self.sel.wants_none();
+        self.view
+            .attrs()
+            .take(if none { 0 } else { usize::MAX })
+            .filter(move |(d, _)| match keep.as_mut() {
+                Some(k) => k.next().copied().unwrap_or(false),
+                None => self.sel.wants(self.dir, d),
+            })
     }
 }
 
@@ -569,24 +579,20 @@ impl Found<'_> {
     pub fn into_entry(self) -> LdapSearchResultEntry {
         match self {
             Found::Entry(e) => e,
-            Found::View(s) => {
-                let mut dn = String::new();
-                s.view.write_dn(&mut dn);
-                LdapSearchResultEntry {
-                    dn,
-                    attributes: s
-                        .attrs()
-                        .map(|(d, vals)| LdapPartialAttribute {
-                            atype: d.to_string(),
-                            vals: if s.types_only {
-                                Vec::new()
-                            } else {
-                                vals.map(<[u8]>::to_vec).collect()
-                            },
-                        })
-                        .collect(),
-                }
-            }
+            Found::View(s) => LdapSearchResultEntry {
+                dn: s.view.dn_text().to_string(),
+                attributes: s
+                    .attrs()
+                    .map(|(d, vals)| LdapPartialAttribute {
+                        atype: d.to_string(),
+                        vals: if s.types_only {
+                            Vec::new()
+                        } else {
+                            vals.map(<[u8]>::to_vec).collect()
+                        },
+                    })
+                    .collect(),
+            },
         }
     }
 
@@ -596,8 +602,7 @@ impl Found<'_> {
         match self {
             Found::Entry(e) => out.push(msgid, &e),
             Found::View(s) => {
-                let mut dn = String::new();
-                s.view.write_dn(&mut dn);
+                let dn = s.view.dn_text();
                 let keep = if s.types_only { 0 } else { usize::MAX };
                 // Selected once: the encoder walks the list twice (lengths, then bytes).
                 let attrs: Vec<_> = s

@@ -223,10 +223,10 @@ impl Store {
         // Reads entry `id` (None when it vanished) and hands it on if it matches;
         // `check_scope` when the id did not come from walking the scope.
         let mut visit = |id: u64, check_scope: bool| -> Result<SearchControl, StoreError> {
-            let Some(bytes) = self.entry_bytes(id)? else {
+            let Some(parsed) = self.entry_bytes(id)? else {
                 return Ok(SearchControl::Continue);
             };
-            let view = EntryView::parse(&bytes).ok_or(StoreError::Corrupt { tree: "entries" })?;
+            let view = parsed.view();
             if check_scope && !self.view_in_scope(id, &view, base_id, &norm, scope) {
                 return Ok(SearchControl::Continue);
             }
@@ -562,8 +562,7 @@ mod tests {
         let base = Dn::parse("dc=example,dc=com").unwrap();
         let filter = Filter::parse(filter).unwrap();
         s.search_views(&base, Scope::Sub, &filter, |v| {
-            let mut dn = String::new();
-            v.write_dn(&mut dn);
+            let dn = v.dn_text().to_string();
             let sn = v
                 .attrs()
                 .filter(|(d, _)| *d == "sn")

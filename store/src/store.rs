@@ -608,39 +608,40 @@ impl Store {
 
     pub(crate) fn load(&self, id: u64) -> Result<Option<(u64, StoredEntry)>, StoreError> {
         match self.entry_bytes(id)? {
-            Some(bytes) => Ok(Some((id, StoredEntry::decode(&bytes)?))),
+            Some(parsed) => Ok(Some((id, StoredEntry::decode(parsed.stored())?))),
             None => Ok(None),
         }
     }
 
-    /// The stored bytes of entry `id` (None: no such entry), from the entry cache or else
-    /// from sled, then cached ([`crate::entry_cache`]).
+    /// Entry `id` parsed (None: no such entry), from the entry cache or else read from
+    /// sled, parsed, then cached ([`crate::entry_cache`]).
     ///
-    /// Errors: the fail-stop state ([`Store::usable`]), storage failures.
+    /// Errors: the fail-stop state ([`Store::usable`]), storage failures;
+    /// [`StoreError::Corrupt`] for a stored value that is not a well-formed entry.
     pub(crate) fn entry_bytes(
         &self,
         id: u64,
     ) -> Result<Option<crate::entry_cache::EntryBytes>, StoreError> {
         self.usable()?;
-        if let Some(bytes) = self.entry_cache.get(id) {
-            return Ok(Some(bytes));
+        if let Some(parsed) = self.entry_cache.get(id) {
+            return Ok(Some(parsed));
         }
         let seen = self.write_epoch.load(std::sync::atomic::Ordering::Acquire);
         let Some(stored) = self.trees.entries.get(keys::id_key(id))? else {
             return Ok(None);
         };
-        let bytes = crate::entry_cache::EntryBytes::from(&stored[..]);
-        self.entry_cache.fill(id, &bytes, seen, &self.write_epoch);
-        Ok(Some(bytes))
+        let parsed = crate::view::ParsedEntry::parse(&stored)
+            .ok_or(StoreError::Corrupt { tree: "entries" })?;
+        let parsed = std::sync::Arc::new(parsed);
+        self.entry_cache.fill(id, &parsed, seen, &self.write_epoch);
+        Ok(Some(parsed))
     }
 
     /// The DN of the stored entry `id`, read in place ([`crate::view::EntryView::dn`])
     /// without decoding its attributes.
     pub(crate) fn load_dn(&self, id: u64) -> Result<Option<Dn>, StoreError> {
         match self.entry_bytes(id)? {
-            Some(bytes) => crate::view::EntryView::parse(&bytes)
-                .map(|v| Some(v.dn()))
-                .ok_or(StoreError::Corrupt { tree: "entries" }),
+            Some(parsed) => Ok(Some(parsed.view().dn())),
             None => Ok(None),
         }
     }
