@@ -955,9 +955,13 @@ fn search_entries_limited(
                 .ok()
                 .and_then(|d| dir.schema.normalize_dn(&d).ok());
     if is_subschema {
+        // Base scope only, as the root DSE: slapd answers noSuchObject for one level and
+        // subtree searches of cn=Subschema (RFC 4512 §4.2 asks clients for base).
+        if scope != Scope::Base {
+            return Err(LdapError::new(ResultCode::NoSuchObject, ""));
+        }
         let sub = subschema_entry(dir);
-        if scope == Scope::Base
-            && dir.schema.matches(&filter, &sub)
+        if dir.schema.matches(&filter, &sub)
             && visible(&sub)
             && !send(
                 &EntryState::of(&sub),
@@ -1352,21 +1356,21 @@ pub fn password_modify(
     old: Option<&[u8]>,
     new: Option<&[u8]>,
 ) -> Result<Option<String>, LdapError> {
+    // slapd (passwd.c) refuses anonymous clients first, whatever the userIdentity:
+    // strongerAuthRequired (8).
+    if matches!(who, Identity::Anonymous) {
+        return Err(LdapError::new(
+            ResultCode::StrongerAuthRequired,
+            "only authenticated users may change passwords",
+        ));
+    }
     writable(dir)?;
     let target = match user {
         // slapd (passwd.c) answers an unparsable userIdentity with invalidAttributeSyntax
         // (21) "Invalid DN", where other operations' DNs get invalidDNSyntax (34).
         Some(u) => parse_dn(u.strip_prefix("dn:").unwrap_or(u))
             .map_err(|_| LdapError::new(ResultCode::InvalidAttributeSyntax, "Invalid DN"))?,
-        None => match who {
-            Identity::Anonymous => {
-                return Err(LdapError::new(
-                    ResultCode::UnwillingToPerform,
-                    "only authenticated users may change passwords",
-                ))
-            }
-            other => other.dn(),
-        },
+        None => who.dn(),
     };
     let entry = dir
         .store

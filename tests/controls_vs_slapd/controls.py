@@ -314,6 +314,21 @@ limited_walk("sorted cn limit 12", [CN], 12)
 # sizeLimitExceeded) by a rule not yet matched; not compared here.
 wipe()
 
+# ---- outside the database: the subschema subentry answers base-scope searches only
+# (RFC 4512 §4.2; slapd: noSuchObject for one level and subtree), and an anonymous
+# Password Modify is strongerAuthRequired (8) with or without a userIdentity (slapd
+# passwd.c).
+search("subschema base", "cn=Subschema", ldap.SCOPE_BASE, "(objectClass=subschema)", ["1.1"])
+search("subschema one", "cn=Subschema", ldap.SCOPE_ONELEVEL, attrs=["1.1"])
+search("subschema subtree", "cn=Subschema", ldap.SCOPE_SUBTREE, attrs=["1.1"])
+anon = ldap.initialize(URL)
+anon.set_option(ldap.OPT_PROTOCOL_VERSION, 3)
+anon.simple_bind_s("", "")
+op("anonymous passwd", anon.passwd_s, None, None, "new")
+op("anonymous passwd of the rootdn", anon.passwd_s, "cn=admin," + BASE, None, "new")
+op("anonymous passwd of a missing entry", anon.passwd_s, "uid=nobody," + BASE, None, "new")
+anon.unbind_s()
+
 # ---- access control (only with the rules of tests/controls_vs_slapd.rs ACL): a writer
 # that may write but not read the target (privileges =w): critical read-entry controls
 # fail the write with insufficientAccessRights, non-critical ones are left out, and an
