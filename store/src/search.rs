@@ -223,7 +223,7 @@ impl Store {
         // Reads entry `id` (None when it vanished) and hands it on if it matches;
         // `check_scope` when the id did not come from walking the scope.
         let mut visit = |id: u64, check_scope: bool| -> Result<SearchControl, StoreError> {
-            let Some(parsed) = self.entry_bytes(id)? else {
+            let Some(parsed) = self.read_entry(id)? else {
                 return Ok(SearchControl::Continue);
             };
             let view = parsed.view();

@@ -607,7 +607,7 @@ impl Store {
     }
 
     pub(crate) fn load(&self, id: u64) -> Result<Option<(u64, StoredEntry)>, StoreError> {
-        match self.entry_bytes(id)? {
+        match self.read_entry(id)? {
             Some(parsed) => Ok(Some((id, StoredEntry::decode(parsed.stored())?))),
             None => Ok(None),
         }
@@ -618,10 +618,10 @@ impl Store {
     ///
     /// Errors: the fail-stop state ([`Store::usable`]), storage failures;
     /// [`StoreError::Corrupt`] for a stored value that is not a well-formed entry.
-    pub(crate) fn entry_bytes(
+    pub(crate) fn read_entry(
         &self,
         id: u64,
-    ) -> Result<Option<crate::entry_cache::EntryBytes>, StoreError> {
+    ) -> Result<Option<crate::entry_cache::CachedEntry>, StoreError> {
         self.usable()?;
         if let Some(parsed) = self.entry_cache.get(id) {
             return Ok(Some(parsed));
@@ -640,7 +640,7 @@ impl Store {
     /// The DN of the stored entry `id`, read in place ([`crate::view::EntryView::dn`])
     /// without decoding its attributes.
     pub(crate) fn load_dn(&self, id: u64) -> Result<Option<Dn>, StoreError> {
-        match self.entry_bytes(id)? {
+        match self.read_entry(id)? {
             Some(parsed) => Ok(Some(parsed.view().dn())),
             None => Ok(None),
         }
