@@ -349,3 +349,69 @@ fn malformed_limits_lines_are_refused_with_their_line() {
         );
     }
 }
+
+/// The threads of process `pid`, by name.
+fn threads(pid: u32) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// One client pipelines 32 large searches and never reads an answer: it holds
+/// `MAX_BLOCKING_PER_CONNECTION` (4) threads of the blocking pool, where it held one per
+/// search (tester 14, finding 4: 30 such clients filled tokio's 512 threads and stalled
+/// every other client); another client is served meanwhile.
+#[test]
+fn a_client_that_does_not_read_holds_few_threads() {
+    use ldap3_proto::proto::{
+        LdapBindCred, LdapBindRequest, LdapDerefAliases, LdapFilter, LdapMsg, LdapOp,
+        LdapSearchRequest, LdapSearchScope,
+    };
+    use tokio_util::codec::Encoder;
+    let (s, _dir) = server("", "");
+    let pid = s.pid();
+    // Warm: one large search, so the pool has run once.
+    users(&s, &[], true).expect_code(0);
+    let before = threads(pid);
+    let mut buf = tokio_util::bytes::BytesMut::new();
+    let mut codec = ldap3_proto::LdapCodec::default();
+    let bind = LdapOp::BindRequest(LdapBindRequest {
+        dn: "cn=admin,dc=localdomain,dc=test".into(),
+        cred: LdapBindCred::Simple("secret".into()),
+    });
+    codec.encode(LdapMsg::new(1, bind), &mut buf).unwrap();
+    for id in 2..34 {
+        let search = LdapOp::SearchRequest(LdapSearchRequest {
+            base: "dc=localdomain,dc=test".into(),
+            scope: LdapSearchScope::Subtree,
+            aliases: LdapDerefAliases::Never,
+            sizelimit: 0,
+            timelimit: 0,
+            typesonly: false,
+            filter: LdapFilter::Present("objectClass".into()),
+            attrs: vec!["*".into(), "+".into()],
+        });
+        codec.encode(LdapMsg::new(id, search), &mut buf).unwrap();
+    }
+    let mut stuck = TcpStream::connect(addr(&s)).unwrap();
+    stuck.write_all(&buf).unwrap();
+    // The answers fill the socket buffers and the response queue; then the searches wait.
+    std::thread::sleep(Duration::from_secs(3));
+    let after = threads(pid);
+    let held = after.len().saturating_sub(before.len());
+    // Meanwhile another client is answered.
+    let t = Instant::now();
+    users(&s, &[], true).expect_code(0);
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    // 5 to 7 here (the 4 searches, and threads tokio's pool started around them); 31
+    // without the bound.
+    assert!(
+        held <= 4 + 8,
+        "a client that does not read holds {held} more threads: {before:?} then {after:?}"
+    );
+    drop(stuck);
+}

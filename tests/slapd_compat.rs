@@ -416,3 +416,31 @@ fn attribute_options_are_one_attribute_in_any_order_and_case() {
         found.stdout
     );
 }
+
+/// DNs that are not UTF-8 are invalidDNSyntax (34) as slapd answers them, and a move whose
+/// newSuperior is not UTF-8 fails instead of running as a rename in place (tester 14,
+/// finding 1: `ldap3_proto` dropped the element, so the client was told the move worked).
+#[test]
+fn a_new_superior_that_is_not_utf8_fails_the_move() {
+    let s = Server::with_fixture();
+    let dn = format!("cn=nsx,{USERS}");
+    s.modify_root(
+        "ldapadd",
+        &format!("dn: {dn}\nobjectClass: person\ncn: nsx\nsn: x\n"),
+        &[],
+    )
+    .expect_code(0);
+    let moved = s.modify_root(
+        "ldapmodify",
+        &format!(
+            "dn: {dn}\nchangetype: modrdn\nnewrdn: cn=nsy\ndeleteoldrdn: 1\nnewsuperior:: //4=\n"
+        ),
+        &[],
+    );
+    moved.expect_code(34);
+    assert!(moved.stderr.contains("newSuperior"), "{moved:?}");
+    let left = s.search_root(&["-b", USERS, "(sn=x)", "1.1"]);
+    assert_eq!(left.dns(), vec![dn.clone()], "{}", left.stdout);
+    s.modify_root("ldapmodify", "dn:: //4=\nchangetype: delete\n", &[])
+        .expect_code(34);
+}

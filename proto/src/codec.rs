@@ -68,6 +68,10 @@ pub struct MalformedOp {
     pub op_tag: Option<u64>,
     /// What was wrong.
     pub reason: String,
+    /// The PDU is well formed but a DN it names (the entry, a new RDN or newSuperior, a
+    /// search base, a bind name) is not UTF-8 (RFC 4514 §2): slapd answers
+    /// invalidDNSyntax (34) there, not protocolError.
+    pub invalid_dn: bool,
 }
 
 /// A control as sent by the client (RFC 4511 §4.1.11), not interpreted.
@@ -98,6 +102,9 @@ pub struct Frame {
     /// to add before conversion and reports them here; the server applies them as
     /// increments.
     pub increments: Vec<usize>,
+    /// For a simple BindRequest whose password is not UTF-8, the password's octets
+    /// (`op` then carries a placeholder: see `raw_simple_password`); `None` otherwise.
+    pub bind_password: Option<Vec<u8>>,
 }
 
 /// The request decoder / response encoder for one connection (RFC 4511 §5.1).
@@ -270,7 +277,72 @@ fn malformed(op_tag: Option<u64>, reason: impl Into<String>) -> MalformedOp {
     MalformedOp {
         op_tag,
         reason: reason.into(),
+        invalid_dn: false,
     }
+}
+
+/// Checks the DNs a request names before `ldap3_proto` converts it, which turns a DN
+/// that is not UTF-8 into a conversion error (protocolError) and, for ModifyDN, drops a
+/// newSuperior it cannot read, so a malformed move would run as a rename in place.
+/// Returns the reason and whether it is a DN that is not UTF-8 (invalidDNSyntax, as
+/// slapd) rather than a malformed element (protocolError).
+///
+/// RFC 4511 §4.12 ModifyDNRequest: `newSuperior [0] LDAPDN OPTIONAL`, the last element.
+fn request_dns(op: &StructureTag) -> Result<(), (String, bool)> {
+    let utf8 = |t: Option<&StructureTag>, what: &str| match t.and_then(primitive) {
+        Some(b) if std::str::from_utf8(b).is_err() => {
+            Err((format!("invalid {what}: not UTF-8"), true))
+        }
+        _ => Ok(()),
+    };
+    if op.class != TagClass::Application {
+        return Ok(());
+    }
+    if op.id == 10 {
+        // DelRequest ::= [APPLICATION 10] LDAPDN
+        return utf8(Some(op), "DN");
+    }
+    let PL::C(parts) = &op.payload else {
+        return Ok(());
+    };
+    match op.id {
+        0 => utf8(parts.get(1), "bind DN"),
+        3 => utf8(parts.first(), "search base"),
+        6 | 8 | 14 => utf8(parts.first(), "DN"),
+        12 => {
+            utf8(parts.first(), "DN")?;
+            utf8(parts.get(1), "new RDN")?;
+            if parts.len() > 4 {
+                return Err(("too many elements in ModifyDNRequest".into(), false));
+            }
+            match parts.get(3) {
+                None => Ok(()),
+                Some(t) if is(t, TagClass::Context, 0) && primitive(t).is_some() => {
+                    utf8(Some(t), "newSuperior")
+                }
+                Some(_) => Err(("invalid newSuperior".into(), false)),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The simple credentials of a BindRequest when they are not UTF-8 (RFC 4511 §4.2:
+/// `simple [0] OCTET STRING`, any octets). `ldap3_proto` reads them as a String, so they
+/// are replaced in `op` by a non-empty placeholder it accepts and returned here for the
+/// server to use instead.
+fn raw_simple_password(op: &mut StructureTag) -> Option<Vec<u8>> {
+    let PL::C(parts) = &mut op.payload else {
+        return None;
+    };
+    let cred = parts.get_mut(2).filter(|t| is(t, TagClass::Context, 0))?;
+    let PL::P(bytes) = &mut cred.payload else {
+        return None;
+    };
+    if std::str::from_utf8(bytes).is_ok() {
+        return None;
+    }
+    Some(std::mem::replace(bytes, "\u{fffd}".as_bytes().to_vec()))
 }
 
 fn is(tag: &StructureTag, class: TagClass, id: u64) -> bool {
@@ -380,6 +452,7 @@ fn decode_pdu(pdu: &[u8], hlen: usize) -> Result<Frame, CodecError> {
                 controls: Vec::new(),
                 version: None,
                 increments: Vec::new(),
+                bind_password: None,
             });
         }
     };
@@ -415,6 +488,7 @@ fn decode_walked(pdu: &[u8]) -> Result<Frame, CodecError> {
         controls: Vec::new(),
         version: None,
         increments: Vec::new(),
+        bind_password: None,
     };
     let Some(mut op) = elems.next() else {
         return Ok(bad(None, "LDAPMessage without protocolOp".into()));
@@ -428,7 +502,15 @@ fn decode_walked(pdu: &[u8]) -> Result<Frame, CodecError> {
     if elems.next().is_some() {
         return Ok(bad(op_tag, "too many elements in LDAPMessage".into()));
     }
+    if let Err((reason, invalid_dn)) = request_dns(&op) {
+        let mut frame = bad(op_tag, reason);
+        if let Err(m) = &mut frame.op {
+            m.invalid_dn = invalid_dn;
+        }
+        return Ok(frame);
+    }
     let mut version = None;
+    let mut bind_password = None;
     if is(&op, TagClass::Application, 0) {
         match bind_version(&mut op) {
             Ok(v) => version = Some(v),
@@ -443,8 +525,10 @@ fn decode_walked(pdu: &[u8]) -> Result<Frame, CodecError> {
                 controls,
                 version,
                 increments: Vec::new(),
+                bind_password: None,
             });
         }
+        bind_password = raw_simple_password(&mut op);
     }
     if is(&op, TagClass::Application, 3) {
         if let Err(r) = search_limits(&op).and_then(|()| search_filter(&op)) {
@@ -470,6 +554,7 @@ fn decode_walked(pdu: &[u8]) -> Result<Frame, CodecError> {
         controls,
         version,
         increments,
+        bind_password,
     })
 }
 
@@ -819,6 +904,87 @@ mod tests {
         assert_eq!(f.increments, vec![1]);
         match f.op {
             Ok(LdapOp::ModifyRequest(m)) => assert_eq!(m.changes.len(), 2),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// A ModifyDNRequest (RFC 4511 §4.9) for `cn=a,dc=b` to `cn=c`, with `sup` (a whole
+    /// element, tag included) as its fourth element.
+    fn modify_dn(sup: &[u8]) -> Frame {
+        let mut req = tlv(0x04, b"cn=a,dc=b");
+        req.extend(tlv(0x04, b"cn=c"));
+        req.extend(tlv(0x01, &[0xff]));
+        req.extend_from_slice(sup);
+        let mut msg = tlv(0x02, &[4]);
+        msg.extend(tlv(0x6c, &req));
+        decode_one(&mut BytesMut::from(&tlv(0x30, &msg)[..]))
+    }
+
+    #[test]
+    fn a_new_superior_that_cannot_be_read_fails_the_request() {
+        // Well formed: the move is decoded with its newSuperior.
+        match modify_dn(&tlv(0x80, b"ou=x,dc=b")).op {
+            Ok(LdapOp::ModifyDNRequest(r)) => {
+                assert_eq!(r.new_superior.as_deref(), Some("ou=x,dc=b"))
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // Not UTF-8: invalidDNSyntax, as slapd ("invalid newSuperior"), never a rename in
+        // place (ldap3_proto alone drops the element).
+        let bad = modify_dn(&tlv(0x80, &[0xff, 0xfe])).op.unwrap_err();
+        assert!(bad.invalid_dn, "{bad:?}");
+        assert_eq!(bad.op_tag, Some(12));
+        // Another tag, or constructed, or a fifth element: protocolError.
+        for sup in [
+            tlv(0x04, b"ou=x,dc=b"),
+            tlv(0xa0, &tlv(0x04, b"ou=x,dc=b")),
+            [tlv(0x80, b"ou=x,dc=b"), tlv(0x80, b"ou=y")].concat(),
+        ] {
+            let bad = modify_dn(&sup).op.unwrap_err();
+            assert!(!bad.invalid_dn, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn dns_that_are_not_utf8_are_invalid_dn_syntax() {
+        // DelRequest ::= [APPLICATION 10] LDAPDN
+        let mut msg = tlv(0x02, &[5]);
+        msg.extend(tlv(0x4a, &[b'c', b'n', b'=', 0xe9]));
+        let f = decode_one(&mut BytesMut::from(&tlv(0x30, &msg)[..]));
+        assert!(f.op.unwrap_err().invalid_dn);
+        // A compare's entry.
+        let mut ava = tlv(0x04, b"cn");
+        ava.extend(tlv(0x04, b"x"));
+        let mut req = tlv(0x04, &[0xff]);
+        req.extend(tlv(0x30, &ava));
+        let mut msg = tlv(0x02, &[6]);
+        msg.extend(tlv(0x6e, &req));
+        let f = decode_one(&mut BytesMut::from(&tlv(0x30, &msg)[..]));
+        assert!(f.op.unwrap_err().invalid_dn);
+    }
+
+    #[test]
+    fn a_simple_bind_password_need_not_be_utf8() {
+        let bind_with = |pw: &[u8]| {
+            let mut req = tlv(0x02, &[3]);
+            req.extend(tlv(0x04, b"cn=a,dc=b"));
+            req.extend(tlv(0x80, pw));
+            let mut msg = tlv(0x02, &[1]);
+            msg.extend(tlv(0x60, &req));
+            decode_one(&mut BytesMut::from(&tlv(0x30, &msg)[..]))
+        };
+        // Latin-1 "s\u{e9}cret": the octets come beside the request.
+        let f = bind_with(b"s\xe9cret");
+        assert!(matches!(f.op, Ok(LdapOp::BindRequest(_))), "{:?}", f.op);
+        assert_eq!(f.bind_password.as_deref(), Some(&b"s\xe9cret"[..]));
+        // UTF-8: in the request as before.
+        let f = bind_with("sécret".as_bytes());
+        assert_eq!(f.bind_password, None);
+        match f.op {
+            Ok(LdapOp::BindRequest(LdapBindRequest {
+                cred: LdapBindCred::Simple(p),
+                ..
+            })) => assert_eq!(p, "sécret"),
             other => panic!("unexpected {other:?}"),
         }
     }

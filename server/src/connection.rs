@@ -45,6 +45,15 @@ const RESPONSE_QUEUE: usize = 256;
 /// the blocking pool (and everyone's latency) or unbounded memory.
 pub const MAX_IN_FLIGHT: usize = 32;
 
+/// The most operations of one connection on the blocking pool at once (searches too large
+/// for the connection's task, updates). A search whose client does not read holds its
+/// thread while it waits for room in the response queue; without this bound one such
+/// client pipelining searches held [`MAX_IN_FLIGHT`] threads, and 30 of them filled
+/// tokio's pool of 512, stalling every other client's searches and writes (tester 14,
+/// finding 4). The others wait for a slot without a thread. Two cores gain nothing from
+/// more parallel work of one client.
+pub const MAX_BLOCKING_PER_CONNECTION: usize = 4;
+
 /// The reading side of a connection: frames decoded from the (plain or TLS) stream.
 type Reader = FramedRead<ReadHalf<Io>, ServerCodec>;
 
@@ -118,6 +127,7 @@ pub async fn handle(
         ));
         let closing = session.closing();
         let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+        let blocking = Arc::new(tokio::sync::Semaphore::new(MAX_BLOCKING_PER_CONNECTION));
         loop {
             // Back-pressure: wait for a free operation slot before reading the next request
             // (taken without waiting when one is free, the usual case).
@@ -190,7 +200,7 @@ pub async fn handle(
                         crate::stats::request(conn_id, frame.msgid, op);
                     }
                     let bind = matches!(frame.op, Ok(LdapOp::BindRequest(_)));
-                    if !dispatch(frame, &dir, &session, &tx, permit).await {
+                    if !dispatch(frame, &dir, &session, &tx, permit, &blocking).await {
                         break;
                     }
                     // A bind runs in line: the identity is its outcome.
@@ -491,13 +501,19 @@ async fn dispatch(
     session: &Arc<Session>,
     tx: &mpsc::Sender<Outgoing>,
     permit: tokio::sync::OwnedSemaphorePermit,
+    blocking: &Arc<tokio::sync::Semaphore>,
 ) -> bool {
     let msgid = frame.msgid;
     let op = match frame.op {
         Ok(op) => op,
         Err(bad) => {
             tracing::info!(msgid, reason = %bad.reason, "malformed operation");
-            let res = LdapError::new(ResultCode::ProtocolError, bad.reason.clone()).to_result();
+            let code = if bad.invalid_dn {
+                ResultCode::InvalidDnSyntax
+            } else {
+                ResultCode::ProtocolError
+            };
+            let res = LdapError::new(code, bad.reason.clone()).to_result();
             return match bad.op_tag.and_then(|t| response_for_tag(t, res)) {
                 Some(op) => tx.send(LdapMsg::new(msgid, op).into()).await.is_ok(),
                 None => {
@@ -559,7 +575,7 @@ async fn dispatch(
             true
         }
         LdapOp::BindRequest(req) => {
-            let res = bind(dir, session, req, frame.version).await;
+            let res = bind(dir, session, req, frame.version, frame.bind_password).await;
             tx.send(
                 LdapMsg::new(
                     msgid,
@@ -604,6 +620,7 @@ async fn dispatch(
             let tx = tx.clone();
             let increments = frame.increments;
             let controls = frame.controls;
+            let blocking = blocking.clone();
             tokio::spawn(
                 async move {
                     let run = std::panic::AssertUnwindSafe(run_op(
@@ -617,6 +634,7 @@ async fn dispatch(
                         &session,
                         token,
                         tx,
+                        blocking,
                     ));
                     if let Err(p) = futures::FutureExt::catch_unwind(run).await {
                         tracing::error!(msgid, panic = %panic_message(&p), "operation panicked; closing the connection");
@@ -639,6 +657,7 @@ async fn bind(
     session: &Session,
     req: ldap3_proto::proto::LdapBindRequest,
     version: Option<u8>,
+    raw_password: Option<Vec<u8>>,
 ) -> LdapResult {
     // A bind (even a failing one) first resets the connection to anonymous (§4.2.1).
     session.set_identity(Identity::Anonymous);
@@ -649,8 +668,9 @@ async fn bind(
         )
         .to_result();
     }
-    let password = match req.cred {
-        LdapBindCred::Simple(p) => p,
+    // A password that is not UTF-8 arrives beside the request (`Frame::bind_password`).
+    let password: Vec<u8> = match req.cred {
+        LdapBindCred::Simple(p) => raw_password.unwrap_or_else(|| p.into_bytes()),
         LdapBindCred::SASL(_) => {
             return LdapError::new(ResultCode::AuthMethodNotSupported, "SASL is not supported")
                 .to_result()
@@ -707,7 +727,7 @@ async fn bind(
     }
     // The lookup is a read or two; comparing a slow hash ({PBKDF2}, {ARGON2}, {CRYPT})
     // runs on the blocking pool so it does not stall the other connections.
-    let outcome = match ops::lookup_simple_bind(dir, &req.dn, password.as_bytes()) {
+    let outcome = match ops::lookup_simple_bind(dir, &req.dn, &password) {
         Ok(ops::SimpleBind::Pending(p)) if !p.is_cheap() => {
             tokio::task::spawn_blocking(move || p.finish())
                 .await
@@ -740,6 +760,7 @@ async fn run_op(
     session: &Arc<Session>,
     token: CancellationToken,
     tx: mpsc::Sender<Outgoing>,
+    blocking: Arc<tokio::sync::Semaphore>,
 ) {
     let kind = match &op {
         LdapOp::AddRequest(_)
@@ -850,7 +871,13 @@ async fn run_op(
     let closing = session.closing.clone();
     let session = session.clone();
     let cut = closing.clone();
+    // A slot on the blocking pool (MAX_BLOCKING_PER_CONNECTION); the semaphore is never
+    // closed. Abandoned or closing meanwhile: the operation stops at its first check.
+    let Ok(slot) = blocking.acquire_owned().await else {
+        return;
+    };
     let blocking = tokio::task::spawn_blocking(move || -> Option<(LdapOp, Vec<LdapControl>)> {
+        let _slot = slot;
         use crate::controls as c;
         // Response controls of updates (pre-read, post-read).
         let mut rc = Vec::new();

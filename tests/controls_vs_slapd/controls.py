@@ -328,6 +328,15 @@ op("anonymous passwd", anon.passwd_s, None, None, "new")
 op("anonymous passwd of the rootdn", anon.passwd_s, "cn=admin," + BASE, None, "new")
 op("anonymous passwd of a missing entry", anon.passwd_s, "uid=nobody," + BASE, None, "new")
 anon.unbind_s()
+# A simple bind password is any octets (RFC 4511 §4.2): a Latin-1 one binds, a wrong one
+# is invalidCredentials.
+LATIN = "cn=latin1," + BASE
+add("add latin-1 password", LATIN, objectClass="person", cn="latin1", sn="l", userPassword=[b"s\xe9cret"])
+who = ldap.initialize(URL)
+op("bind latin-1 password", who.simple_bind_s, LATIN, b"s\xe9cret")
+op("bind wrong latin-1 password", who.simple_bind_s, LATIN, b"s\xe9crex")
+who.unbind_s()
+op("delete latin-1 user", l.delete_s, LATIN)
 
 # ---- access control (only with the rules of tests/controls_vs_slapd.rs ACL): a writer
 # that may write but not read the target (privileges =w): critical read-entry controls
