@@ -445,13 +445,13 @@ impl Store {
 
     /// Runs `read` and keeps its result only if no write that renames entries (modify
     /// DN, snapshot restore, clear: [`Store::renaming`]) ran meanwhile: the rename epoch
-    /// was even before and has not moved. After [`SUBTREE_SCAN_TRIES`] tries that met
+    /// was even before and has not moved. After [`RENAME_FREE_TRIES`] tries that met
     /// one, `read` runs under the write lock.
     fn between_renames<T>(
         &self,
         read: impl Fn() -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        for _ in 0..SUBTREE_SCAN_TRIES {
+        for _ in 0..RENAME_FREE_TRIES {
             let before = self.rename_epoch.load(Ordering::Acquire);
             if before.is_multiple_of(2) {
                 let got = read()?;
@@ -467,7 +467,7 @@ impl Store {
 }
 
 /// Lock-free reads tried before one under the write lock ([`Store::between_renames`]).
-const SUBTREE_SCAN_TRIES: usize = 3;
+const RENAME_FREE_TRIES: usize = 3;
 
 /// The plan [`Store::search_cost`] made, kept on its thread for the search that follows
 /// it there (a small search runs on the thread that costed it, with no await between),
